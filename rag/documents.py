@@ -1,0 +1,222 @@
+"""Documents: read a file (text, Markdown, HTML, PDF), clean conversion debris, find title, council, date."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+from rag.errors import DocumentError
+from rag.metadata import find_council, find_date, find_title
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    source: str
+    title: str
+    council: str | None
+    date: str | None
+    text: str
+    page_starts: tuple[int, ...] = ()
+    """Character offset in `text` where each PDF page begins (page n starts at page_starts[n-1])."""
+
+    def page_at(self, offset: int) -> int | None:
+        """1-based page holding the character at `offset`, or None for sources without pages."""
+        if not self.page_starts:
+            return None
+        page = 0
+        for page, start in enumerate(self.page_starts, start=1):
+            if start > offset:
+                return page - 1
+        return page
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_document(path: Path, source: str | None = None, sha256: str | None = None) -> Document:
+    """Read one file into a Document; raise DocumentError with a reason a person understands."""
+    source = source or str(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DocumentError(f"unsupported file type {suffix or '(none)'}")
+    if suffix == ".pdf":
+        pages, pdf_title = _read_pdf(path)
+    elif suffix in (".html", ".htm"):
+        pages, pdf_title = [_html_to_text(_read_text(path))], None
+    else:
+        pages, pdf_title = [_read_text(path)], None
+
+    cleaned = [clean_text(page) for page in pages]
+    text, page_starts = _join_pages(cleaned) if suffix == ".pdf" else (cleaned[0], ())
+    if not text.strip():
+        reason = "no text layer (scanned pages need OCR)" if suffix == ".pdf" else "empty file"
+        raise DocumentError(reason)
+
+    sha256 = sha256 or file_sha256(path)
+    return Document(
+        id=hashlib.sha256(f"{source}\0{sha256}".encode()).hexdigest()[:16],
+        source=source,
+        title=pdf_title or find_title(text) or _title_from_name(path),
+        council=find_council(text),
+        date=find_date(text) or _date_from_name(path),
+        text=text,
+        page_starts=page_starts,
+    )
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DocumentError(
+            f"not UTF-8 text (bad byte at offset {exc.start}); save the file as UTF-8"
+        ) from None
+
+
+def _read_pdf(path: Path) -> tuple[list[str], str | None]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    with path.open("rb") as handle:
+        if not handle.read(1024).lstrip().startswith(b"%PDF-"):
+            raise DocumentError("not a PDF (no %PDF- header)")
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted:
+            raise DocumentError("encrypted PDF (needs a password)")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = (reader.metadata.title if reader.metadata else None) or None
+    except DocumentError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise DocumentError(f"damaged PDF ({type(exc).__name__}: {exc})") from None
+    if title and (len(title) < 4 or re.match(r"(?i)microsoft|untitled|\S+\.(docx?|pdf)$", title)):
+        title = None
+    return pages, title
+
+
+def _join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
+    starts, parts, offset = [], [], 0
+    for page in pages:
+        starts.append(offset)
+        parts.append(page)
+        offset += len(page) + 2
+    return "\n\n".join(parts), tuple(starts)
+
+
+def _title_from_name(path: Path) -> str:
+    words = re.sub(r"[-_]+", " ", path.stem).strip()
+    return words[:1].upper() + words[1:]
+
+
+def _date_from_name(path: Path) -> str | None:
+    match = re.search(r"(19|20)\d\d-[01]\d(-[0-3]\d)?", path.stem)
+    return match.group(0) if match else None
+
+
+# --- cleaning -------------------------------------------------------------------------------
+
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+_BREAK_TAG = re.compile(r"(?i)<br\s*/?>")
+_AUTOLINK = re.compile(r"<((?:https?|mailto):[^<>\s]+)>")
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_EMPHASIS = re.compile(r"(\*{1,3}|_{2,3})(?=\S)(.+?)(?<=\S)\1")
+_STRAY_STARS = re.compile(r"\*{2,}")
+_HEADING_MARK = re.compile(r"^\s{0,3}#{1,6}\s+", re.M)
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+
+
+def clean_text(raw: str) -> str:
+    """Remove conversion debris (bold markers, HTML tags, heading marks, table pipes, tabs)
+    while keeping the words, numbers and line structure a reader needs."""
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    text = _BREAK_TAG.sub("\n", text)
+    text = _AUTOLINK.sub(r"\1", text)
+    text = _TAG.sub("", text)
+    text = html.unescape(text)
+    text = _IMAGE.sub(r"\1", text)
+    text = _LINK.sub(r"\1", text)
+    text = _HEADING_MARK.sub("", text)
+    lines = []
+    for line in text.split("\n"):
+        if _TABLE_RULE.match(line) and "-" in line:
+            continue
+        line = _EMPHASIS.sub(r"\2", line)
+        line = _EMPHASIS.sub(r"\2", line)
+        line = _STRAY_STARS.sub("", line)
+        if line.strip().startswith("|") and line.strip().endswith("|"):
+            line = " | ".join(cell.strip() for cell in line.strip().strip("|").split("|"))
+        line = re.sub(r"[ \t]*\t[ \t]*", " ", line)
+        line = re.sub(r"(?<=\S) {2,}", " ", line.rstrip())
+        lines.append(line)
+    text = "\n".join(_drop_repeated_lines(lines))
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+
+
+def _drop_repeated_lines(lines: list[str]) -> list[str]:
+    """Running headers and footers: a line of several words that occurs three or more times
+    is kept once."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        key = line.strip()
+        if len(key.split()) >= 3:
+            counts[key] = counts.get(key, 0) + 1
+    seen: set[str] = set()
+    kept = []
+    for line in lines:
+        key = line.strip()
+        if counts.get(key, 0) >= 3:
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(line)
+    return kept
+
+
+class _HtmlText(HTMLParser):
+    BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section"}
+    SKIP = {"script", "style", "head", "noscript", "template"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in self.SKIP:
+            self.skipping += 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+        elif tag in ("td", "th"):
+            self.parts.append(" | ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def _html_to_text(markup: str) -> str:
+    parser = _HtmlText()
+    parser.feed(markup)
+    lines = [re.sub(r"\s+", " ", line).strip(" |") for line in "".join(parser.parts).split("\n")]
+    return "\n".join(lines)

@@ -1,0 +1,152 @@
+"""What a report states about itself: its title, its council and its meeting date."""
+
+from __future__ import annotations
+
+import csv
+import re
+from functools import lru_cache
+from pathlib import Path
+
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sept", "sep"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+_YEAR = r"(?P<year>(?:19|20)\d\d)"
+_DATE_PATTERNS = [
+    re.compile(rf"(?i)\b{_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}\b"),
+    re.compile(rf"(?i)\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b"),
+    re.compile(r"\b(?P<day>[0-3]?\d)[/.](?P<month>[01]?\d)[/.](?P<year>(?:19|20)\d\d)\b"),
+    re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<month>[01]\d)-(?P<day>[0-3]\d)\b"),
+    re.compile(rf"(?i)\b{_MONTH}\s+{_YEAR}\b"),
+]
+_DATE_LABEL = re.compile(r"(?i)\b(date of (the )?meeting|meeting date|date of decision|date)\s*:")
+HEADER_CHARS = 2500
+
+
+def parse_dates(text: str) -> list[tuple[int, str]]:
+    """Every date written in `text`, as (offset, ISO string); month-only dates give YYYY-MM."""
+    found: dict[int, tuple[int, str]] = {}
+    for pattern in _DATE_PATTERNS:
+        for match in pattern.finditer(text):
+            if any(start <= match.start() < end for start, (end, _) in found.items()):
+                continue
+            iso = _iso(match.groupdict())
+            if iso:
+                found[match.start()] = (match.end(), iso)
+    return sorted((start, iso) for start, (_, iso) in found.items())
+
+
+def _iso(parts: dict[str, str | None]) -> str | None:
+    month_text = (parts.get("month") or "").lower()
+    month = MONTHS.get(month_text) or (int(month_text) if month_text.isdigit() else 0)
+    year = int(parts["year"] or 0)
+    if not 1 <= month <= 12:
+        return None
+    day = parts.get("day")
+    if day is None:
+        return f"{year:04d}-{month:02d}"
+    if not 1 <= int(day) <= 31:
+        return None
+    return f"{year:04d}-{month:02d}-{int(day):02d}"
+
+
+def find_date(text: str) -> str | None:
+    """The meeting date: a labelled date ("Date of meeting: ...") if there is one near the top,
+    else the first date written in the report's header."""
+    header = text[:HEADER_CHARS]
+    for label in _DATE_LABEL.finditer(header):
+        dates = parse_dates(header[label.end() : label.end() + 80])
+        if dates:
+            return dates[0][1]
+    dates = parse_dates(header)
+    return dates[0][1] if dates else None
+
+
+_TITLE_WORDS = re.compile(
+    r"(?i)\b(report|briefing|update|minutes|agenda|plan|strategy|review|assessment|statement|"
+    r"budget|policy|proposals?|summary|scrutiny|performance|decision notice)\b"
+)
+_NOT_TITLE = re.compile(
+    r"(?i)(covering sheet|proforma|^agenda item$|^cabinet decision$|^(tel|e-?mail|mob|fax)\b|@|"
+    r"^(councillor|cllr)\b|^(executive|lead) member\s*:|^date\b|^report (to|of)\b|^item\s*\d|^\d+[.)]?\s|^page \d)"
+)
+_WEEKDAY = re.compile(r"(?i)\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b,?")
+_SMALL_WORDS = {"a", "an", "and", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with"}
+
+
+def find_title(text: str) -> str | None:
+    """The report's title: the first line near the top that names a kind of report
+    (and is not a cover-sheet label), with its date removed."""
+    lines = [line.strip(" -:|") for line in text[:HEADER_CHARS].split("\n")]
+    lines = [line for line in lines if 3 <= len(line) <= 160][:40]
+    candidates = [line for line in lines if not _NOT_TITLE.search(line)]
+    titled = [line for line in candidates if _TITLE_WORDS.search(line)]
+    for line in titled + candidates:
+        title = _strip_dates(line)
+        if len(title) >= 4 and re.search(r"[A-Za-z]{3}", title):
+            return _readable_case(title)
+    return None
+
+
+def _strip_dates(line: str) -> str:
+    for start, _ in reversed(parse_dates(line)):
+        end = start + len(re.match(r"[\w ,./-]*", line[start:]).group(0))
+        line = line[:start] + line[end:]
+    line = _WEEKDAY.sub("", line)
+    return re.sub(r"\s+", " ", line).strip(" -:,|")
+
+
+def _readable_case(title: str) -> str:
+    letters = [c for c in title if c.isalpha()]
+    if not letters or sum(c.isupper() for c in letters) / len(letters) < 0.8:
+        return title
+    words = title.lower().split(" ")
+    return " ".join(
+        w if (i and w in _SMALL_WORDS) else re.sub(r"[a-z]", lambda m: m.group(0).upper(), w, count=1)
+        for i, w in enumerate(words)
+    )
+
+
+@lru_cache(maxsize=1)
+def _council_names() -> tuple[dict[str, str], re.Pattern[str]]:
+    """Every way councils.csv names a council, mapped to its official name, and one pattern
+    that finds them in running text (the longest name wins: "North Somerset" over "Somerset")."""
+    official: dict[str, str] = {}
+    with (Path(__file__).parent / "councils.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            for name in [row["name"], *row["aliases"].split(";")]:
+                if name.strip():
+                    official[name.strip()] = row["name"]
+    alternatives = "|".join(re.escape(n) for n in sorted(official, key=len, reverse=True))
+    return official, re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])")
+
+
+def find_council(text: str) -> str | None:
+    """The council the report comes from: the council named most often, with the header
+    (cover sheet, letterhead) counting three times."""
+    official, pattern = _council_names()
+    scores: dict[str, int] = {}
+    for match in pattern.finditer(text):
+        weight = 3 if match.start() < HEADER_CHARS else 1
+        council = official[match.group(0)]
+        scores[council] = scores.get(council, 0) + weight
+    return max(scores, key=scores.get) if scores else None

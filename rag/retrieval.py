@@ -1,0 +1,190 @@
+"""Retrieval: the passages of the index nearest to a question, with all their metadata."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+from rag.chunking import paragraph_label
+from rag.embeddings import get_embedder
+from rag.errors import QuestionError, SettingsError
+from rag.index import Index
+from rag.settings import Settings
+
+FILTER_KEYS = ("council", "source", "since", "until", "title")
+
+
+@dataclass(frozen=True)
+class Passage:
+    rank: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    source: str
+    council: str | None
+    date: str | None
+    page: int | None
+    paragraph: str | None
+    heading: str | None
+    text: str
+    score: float
+    """Fused rank score, 1.0 for a passage ranked first by every retriever."""
+    dense_score: float | None = None
+    """Cosine similarity to the question (None when outside the dense top list)."""
+    keyword_score: float | None = None
+    """BM25 score of the question's words (None when outside the keyword top list)."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict a search: council (part of the name), source (a glob), since / until
+    (ISO dates, inclusive), title (part of the title)."""
+
+    council: str | None = None
+    source: str | None = None
+    since: str | None = None
+    until: str | None = None
+    title: str | None = None
+
+    @classmethod
+    def parse(cls, pairs: list[str] | None) -> Filters:
+        values: dict[str, str] = {}
+        for pair in pairs or []:
+            key, sep, value = pair.partition("=")
+            if not sep or key.strip() not in FILTER_KEYS:
+                raise SettingsError(
+                    f"bad filter {pair!r}: use KEY=VALUE with KEY one of {', '.join(FILTER_KEYS)}"
+                )
+            values[key.strip()] = value.strip()
+        return cls(**values)
+
+    def __bool__(self) -> bool:
+        return any(asdict(self).values())
+
+    def accepts(self, row) -> bool:
+        if self.council and self.council.lower() not in (row["council"] or "").lower():
+            return False
+        if self.title and self.title.lower() not in row["title"].lower():
+            return False
+        if self.source and not fnmatch.fnmatch(row["source"], self.source):
+            return False
+        date = row["date"] or ""
+        if self.since and (not date or date < self.since[: len(date)]):
+            return False
+        if self.until and (not date or date[: len(self.until)] > self.until):
+            return False
+        return True
+
+
+@dataclass
+class SearchResult:
+    passages: list[Passage]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def check_question(question: str, settings: Settings) -> str:
+    question = " ".join(question.split())
+    if not question:
+        raise QuestionError("the question is empty: ask something, e.g. rag ask \"How many children are looked after?\"")
+    if len(question) > settings.max_question_chars:
+        raise QuestionError(
+            f"the question is {len(question)} characters long; the limit is "
+            f"{settings.max_question_chars} (max_question_chars): ask a shorter question"
+        )
+    return question
+
+
+STOPWORDS = frozenset(
+    """a about after all also an and any are as at be been before between by can could did do does
+    for from had has have how if in into is it its many much of on or over per said say says should
+    so than that the their them then there these they this those to under up was were what when where
+    which who whom whose why will with would you your""".split()
+)
+RRF_K = 60
+
+
+def query_terms(question: str) -> list[str]:
+    """The words of a question worth matching: no stopwords, no repeats."""
+    words = re.findall(r"[a-z0-9]+(?:'[a-z]+)?", question.lower())
+    return list(dict.fromkeys(w for w in words if w not in STOPWORDS and len(w) > 1))
+
+
+def search(
+    index: Index, question: str, settings: Settings, k: int | None = None, filters: Filters | None = None
+) -> SearchResult:
+    """The k best passages for the question, best first: dense and keyword rankings fused by
+    reciprocal rank (settings.retrieval chooses "hybrid", "dense" or "keyword")."""
+    k = k or settings.top_k
+    filters = filters or Filters()
+    mode = settings.retrieval
+    if mode not in ("hybrid", "dense", "keyword"):
+        raise SettingsError(f"retrieval must be hybrid, dense or keyword, not {mode!r}")
+    depth = index.size if filters else max(50, k * 4)  # look further when a filter drops passages
+    timings: dict[str, float] = {}
+    dense: list[tuple[int, float]] = []
+    keyword: list[tuple[int, float]] = []
+    if mode != "keyword":
+        started = time.perf_counter()
+        embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
+        vector = embedder.embed_queries([question])[0]
+        timings["embed"] = _ms(started)
+        started = time.perf_counter()
+        dense = index.dense_search(vector, depth)
+        timings["dense"] = _ms(started)
+    if mode != "dense":
+        started = time.perf_counter()
+        keyword = index.keyword_search(query_terms(question), depth)
+        timings["keyword"] = _ms(started)
+
+    started = time.perf_counter()
+    fused: dict[int, float] = {}
+    for ranking in (dense, keyword):
+        for position, (row, _) in enumerate(ranking):
+            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + position + 1)
+    best_possible = sum(1.0 / (RRF_K + 1) for ranking in (dense, keyword) if ranking) or 1.0
+    dense_scores, keyword_scores = dict(dense), dict(keyword)
+    order = sorted(fused, key=lambda row: -fused[row])
+    rows = index.chunk_rows(order)
+    passages: list[Passage] = []
+    seen_texts: set[str] = set()
+    for row in order:
+        chunk = rows[row]
+        key = " ".join(chunk["text"].lower().split())
+        if key in seen_texts or not filters.accepts(chunk):
+            continue  # the same text attached to two reports is shown once
+        seen_texts.add(key)
+        scores = (fused[row] / best_possible, dense_scores.get(row), keyword_scores.get(row))
+        passages.append(_passage(chunk, len(passages) + 1, *scores))
+        if len(passages) == k:
+            break
+    timings["fuse"] = _ms(started)
+    return SearchResult(passages, timings)
+
+
+def _passage(chunk, rank: int, score: float, dense: float | None, keyword: float | None) -> Passage:
+    return Passage(
+        rank=rank,
+        chunk_id=chunk["chunk_id"],
+        doc_id=chunk["doc_id"],
+        title=chunk["title"],
+        source=chunk["source"],
+        council=chunk["council"],
+        date=chunk["date"],
+        page=chunk["page"],
+        paragraph=paragraph_label(json.loads(chunk["paragraphs"])),
+        heading=chunk["heading"],
+        text=chunk["text"],
+        score=round(score, 4),
+        dense_score=None if dense is None else round(dense, 4),
+        keyword_score=None if keyword is None else round(keyword, 4),
+    )
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)

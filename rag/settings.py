@@ -1,0 +1,108 @@
+"""One settings object. Precedence: defaults < rag.toml < RAG_* environment < CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from rag.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    """Folder of documents that `rag index` reads when no path is given."""
+
+    index_dir: Path = Path("index")
+    """Where the built index lives (manifest.json, vectors.faiss, chunks.sqlite)."""
+
+    embedding_model: str = "all-MiniLM-L6-v2"
+    """A packaged model name (see rag.embeddings.PACKAGED_MODELS) or a local model folder."""
+
+    chunk_tokens: int = 200
+    """Largest chunk, in cl100k_base tokens (counted with tiktoken, offline encoding)."""
+
+    chunk_overlap: int = 40
+    """Tokens repeated between consecutive pieces of one long section."""
+
+    retrieval: str = "hybrid"
+    """"hybrid" (dense + BM25 keyword, fused by reciprocal rank), "dense" or "keyword"."""
+
+    top_k: int = 5
+    """Passages returned by search and shown under an answer."""
+
+    answer_mode: str = "extractive"
+    """How answers are written: "extractive" (no language model)."""
+
+    not_found_threshold: float = 0.42
+    """Answer confidence below which the answer is "not_found" (calibrated: benchmarks/results.md)."""
+
+    llm_url: str = ""
+    """OpenAI-compatible chat-completions endpoint (only for answer_mode = "llm")."""
+
+    llm_model: str = ""
+    """Model name sent to the LLM endpoint."""
+
+    llm_api_key: str = ""
+    """API key for the LLM endpoint, if it needs one."""
+
+    embed_batch_size: int = 32
+    """Chunks embedded per batch while indexing."""
+
+    max_question_chars: int = 2000
+    """Longer questions are refused with a clear message."""
+
+    max_file_mb: float = 200.0
+    """Files larger than this are skipped and reported."""
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed; None values are ignored (unset CLI flags)."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        return dataclasses.replace(self, **_coerce_all(given))
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kinds = {f.name: f.type for f in fields(Settings)}
+    if name not in kinds:
+        raise SettingsError(f"unknown setting {name!r}; known settings: {', '.join(sorted(kinds))}")
+    kind = kinds[name]
+    try:
+        if kind == "Path":
+            return Path(value)
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"setting {name} must be {kind}, got {value!r}") from None
+
+
+def _coerce_all(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _coerce(name, value) for name, value in values.items()}
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings: defaults, then rag.toml, then RAG_* variables, then `overrides`."""
+    environ = os.environ if environ is None else environ
+    config_file = config_file or Path(environ.get("RAG_CONFIG", "rag.toml"))
+    values: dict[str, Any] = {}
+    if config_file.exists():
+        try:
+            values.update(tomllib.loads(config_file.read_text(encoding="utf-8")))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{config_file} is not valid TOML: {exc}") from None
+    for f in fields(Settings):
+        env_name = f"RAG_{f.name.upper()}"
+        if env_name in environ:
+            values[f.name] = environ[env_name]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**_coerce_all(values))
