@@ -58,6 +58,8 @@ def load_document(path: Path, source: str | None = None, sha256: str | None = No
     else:
         pages, pdf_title = [_read_text(path)], None
 
+    if suffix == ".pdf":
+        pages = [unwrap_lines(page) for page in pages]
     cleaned = [clean_text(page) for page in pages]
     text, page_starts = _join_pages(cleaned) if suffix == ".pdf" else (cleaned[0], ())
     if not text.strip():
@@ -185,6 +187,31 @@ def _drop_repeated_lines(lines: list[str]) -> list[str]:
             seen.add(key)
         kept.append(line)
     return kept
+
+
+_LIST_START = re.compile(r"^\s*(?:[-•*▪●]|\(?[0-9]{1,3}(?:\.[0-9]{1,3})*[.)]|\(?[a-z]{1,4}[.)])\s")
+
+
+def unwrap_lines(page: str) -> str:
+    """Join the lines a PDF wrapped inside a paragraph: a long line that does not close a
+    sentence runs on into the next line unless that one starts a list item."""
+    lines = [line.rstrip() for line in page.replace("\r", "").split("\n")]
+    width = max((len(line) for line in lines), default=0)
+    out: list[str] = []
+    for line in lines:
+        previous = out[-1] if out else ""
+        runs_on = (
+            previous.strip()
+            and line.strip()
+            and len(previous) >= 0.6 * width
+            and not previous.rstrip().endswith((".", ":", ";", "!", "?"))
+            and not _LIST_START.match(line)
+        )
+        if runs_on:
+            out[-1] = previous.rstrip() + " " + line.strip()
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 class _HtmlText(HTMLParser):

@@ -38,7 +38,7 @@ class Settings:
     answer_mode: str = "extractive"
     """How answers are written: "extractive" (no language model)."""
 
-    not_found_threshold: float = 0.42
+    not_found_threshold: float = 0.56
     """Answer confidence below which the answer is "not_found" (calibrated: benchmarks/results.md)."""
 
     llm_url: str = ""

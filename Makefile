@@ -1,0 +1,33 @@
+# Two commands do all set-up on a fresh machine: `make chat` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install index chat test eval clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0   # the CPU build, before anything that pulls torch
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+index: install
+	$(BIN)/rag index
+
+chat: index
+	$(BIN)/rag serve
+
+test: install
+	$(BIN)/pytest -q
+
+eval: index
+	$(BIN)/rag eval ../shared/eval/questions.jsonl
+
+clean:
+	rm -rf $(VENV) index .index.* .pytest_cache

@@ -1,0 +1,220 @@
+"""Answers without a language model: the sentences of the retrieved passages that answer the
+question, each with a numbered citation whose text is the exact excerpt; or "not_found"."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+from rag.embeddings import get_embedder
+from rag.index import Index
+from rag.retrieval import Filters, Passage, check_question, query_terms, search
+from rag.settings import Settings
+
+
+@dataclass(frozen=True)
+class Citation:
+    ref: int
+    doc_id: str
+    title: str
+    source: str
+    page: int | None
+    paragraph: str | None
+    date: str | None
+    council: str | None
+    text: str
+    score: float
+    passage_rank: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    status: str
+    """"answered" or "not_found"."""
+    citations: list[Citation]
+    passages: list[Passage]
+    confidence: float
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "status": self.status,
+            "confidence": self.confidence,
+            "citations": [asdict(c) for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages],
+            "timings_ms": self.timings_ms,
+        }
+
+
+NOT_FOUND_TEXT = "The indexed reports do not appear to answer this question."
+ANSWER_PASSAGES = 5
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9‘“\"'(£])")
+_NUMBER = re.compile(r"(?<![\w.])[£$€]?\d[\d,]*(?:\.\d+)?%?")
+_DATE_WORDS = re.compile(
+    r"(?i)\b(\d{1,2}(st|nd|rd|th)?\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{4}\b|\b(19|20)\d\d\b"
+)
+_NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z'’-]+)+\b")
+_MULTI_PART = re.compile(r"(?i)\b(compare|and how many|and what|both|each|change[sd]? between|versus|vs)\b")
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    passage: Passage
+    start: int
+    end: int
+    score: float
+
+    @property
+    def text(self) -> str:
+        return self.passage.text[self.start : self.end]
+
+
+def ask(
+    index: Index, question: str, settings: Settings, k: int | None = None, filters: Filters | None = None
+) -> Answer:
+    """Retrieve passages for the question and answer from them, with timings per stage."""
+    started = time.perf_counter()
+    question = check_question(question, settings)
+    result = search(index, question, settings, k=max(k or settings.top_k, ANSWER_PASSAGES), filters=filters)
+    answer = answer_from_passages(question, result.passages, settings)
+    timings = {**result.timings_ms, **answer.timings_ms}
+    timings["total"] = round((time.perf_counter() - started) * 1000, 1)
+    return Answer(
+        answer.question, answer.answer, answer.status, answer.citations, result.passages, answer.confidence, timings
+    )
+
+
+def answer_from_passages(question: str, passages: list[Passage], settings: Settings) -> Answer:
+    """Pick the sentences that answer the question; cite each; refuse when unsure."""
+    started = time.perf_counter()
+    candidates = _score_candidates(question, passages[:ANSWER_PASSAGES], settings)
+    confidence = round(candidates[0].score, 4) if candidates else 0.0
+    timings = {"answer": round((time.perf_counter() - started) * 1000, 1)}
+    if confidence < settings.not_found_threshold:
+        return Answer(question, NOT_FOUND_TEXT, "not_found", [], passages, confidence, timings)
+
+    chosen = [candidates[0]]
+    if _MULTI_PART.search(question):  # one line per part, preferably from different reports
+        close = [c for c in candidates[1:] if c.score >= 0.75 * confidence]
+        close.sort(key=lambda c: c.passage.doc_id in {x.passage.doc_id for x in chosen})
+        for candidate in close:
+            if len(chosen) < 3 and all(not _overlaps(candidate, c) for c in chosen):
+                chosen.append(candidate)
+    chosen.sort(key=lambda c: (c.passage.date or "", c.passage.rank, c.start))
+
+    citations, lines = [], []
+    for ref, candidate in enumerate(chosen, start=1):
+        p = candidate.passage
+        citations.append(
+            Citation(ref, p.doc_id, p.title, p.source, p.page, p.paragraph, p.date, p.council,
+                     candidate.text, round(candidate.score, 4), p.rank)
+        )
+        lines.append(f"{_readable(candidate.text)} [{ref}]")
+    timings["answer"] = round((time.perf_counter() - started) * 1000, 1)
+    return Answer(question, "\n".join(lines), "answered", citations, passages, confidence, timings)
+
+
+def _overlaps(a: _Candidate, b: _Candidate) -> bool:
+    return a.passage.chunk_id == b.passage.chunk_id and a.start < b.end and b.start < a.end
+
+
+def _readable(sentence: str) -> str:
+    """The sentence as an answer line: list markers dropped, a closing full stop."""
+    text = re.sub(r"^(?:[-•*]\s*)?(?:[a-z]{1,4}[.)]\s+)?", "", sentence.strip())
+    text = " ".join(text.split())
+    return text if text.endswith((".", "!", "?", ":")) else text + "."
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Spans of the lines and sentences of a passage (a table row is one line)."""
+    spans = []
+    for line in re.finditer(r"[^\n]+", text):
+        cuts = [0] + [m.end() for m in _SENTENCE_END.finditer(line.group(0))] + [len(line.group(0))]
+        for a, b in zip(cuts, cuts[1:]):
+            piece = line.group(0)[a:b]
+            if piece.strip():
+                lead = len(piece) - len(piece.lstrip())
+                spans.append((line.start() + a + lead, line.start() + a + len(piece.rstrip())))
+    return spans
+
+
+def _is_statement(sentence: str, heading: str | None) -> bool:
+    """A sentence or table row that can answer something: not a heading, not a bare label."""
+    text = sentence.strip()
+    if heading and text in heading.split(" > "):
+        return False
+    return len(text.split()) >= 4 or bool(_NUMBER.search(text))
+
+
+def _stem(word: str) -> str:
+    return word[:5] if len(word) > 5 else word
+
+
+def _score_candidates(question: str, passages: list[Passage], settings: Settings) -> list[_Candidate]:
+    """Each sentence scored by meaning (cosine to the question), by the question's words it
+    holds (in it or in its section's context), by the kind of answer the question wants
+    (a number, a date, a name) and by its passage's rank."""
+    spans = [(p, a, b) for p in passages for a, b in split_sentences(p.text)]
+    spans = [(p, a, b) for p, a, b in spans if _is_statement(p.text[a:b], p.heading)]
+    if not spans:
+        return []
+    embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
+    vectors = embedder.embed_queries([question] + [p.text[a:b] for p, a, b in spans])
+    similarity = vectors[1:] @ vectors[0]
+
+    terms = [_stem(t) for t in query_terms(question)]
+    wants_number = re.search(r"(?i)\b(how many|how much|number|percentage|proportion|share|rate|amount|total|how long|how big|what age)\b", question)
+    wants_date = re.search(r"(?i)\b(when|what date|which year|what year)\b", question)
+    years = set(re.findall(r"\b(?:19|20)\d\d\b", question))
+    wants_name = re.search(r"(?i)\b(who|which (council|provider|organisation|project|company))\b", question)
+
+    candidates = []
+    for (passage, a, b), cosine in zip(spans, similarity):
+        sentence = passage.text[a:b]
+        own = {_stem(w) for w in re.findall(r"[a-z0-9]+", sentence.lower())}
+        context = {_stem(w) for w in re.findall(r"[a-z0-9]+", f"{passage.title} {passage.council} {passage.date} {passage.heading}".lower())}
+        lexical = (
+            sum(1.0 if t in own else 0.5 if t in context else 0.0 for t in terms) / len(terms) if terms else 0.0
+        )
+        cue = 0.0
+        if wants_number:
+            cue += 0.1 if _NUMBER.search(sentence) else -0.1
+        if wants_date:
+            cue += 0.1 if _DATE_WORDS.search(sentence) else -0.05
+        if wants_name:
+            cue += 0.05 if _NAME.search(sentence) else -0.05
+        if years:  # a question about 2018 wants a sentence or report of 2018
+            cue += 0.1 if any(y in sentence or y in (passage.date or "") or y in passage.text for y in years) else -0.1
+        score = 0.45 * float(cosine) + 0.45 * lexical + cue + 0.1 * passage.score
+        candidates.append(_Candidate(passage, a, b, score))
+    candidates.sort(key=lambda c: -c.score)
+    return candidates
+
+
+def citation_problems(answer: Answer) -> list[str]:
+    """What is wrong with an answer's citations: a [n] without a citation, a citation whose
+    text is not in its passage, a number in an answer line that its cited text does not hold."""
+    problems = []
+    by_ref = {c.ref: c for c in answer.citations}
+    passages = {p.rank: p for p in answer.passages}
+    for line in answer.answer.split("\n"):
+        refs = [int(r) for r in re.findall(r"\[(\d+)\]", line)]
+        for ref in refs:
+            if ref not in by_ref:
+                problems.append(f"[{ref}] has no citation")
+        cited = " ".join(by_ref[r].text for r in refs if r in by_ref)
+        body = re.sub(r"\[\d+\]", "", line)
+        for number in _NUMBER.findall(body):
+            if answer.status == "answered" and number.strip("£$€%") not in cited:
+                problems.append(f"{number} is not in the text cited for it")
+    for citation in answer.citations:
+        passage = passages.get(citation.passage_rank)
+        if passage is None or citation.text not in passage.text:
+            problems.append(f"citation [{citation.ref}] is not an excerpt of a retrieved passage")
+    return problems
+

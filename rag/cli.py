@@ -1,0 +1,224 @@
+"""The `rag` command: parses arguments, calls the library, prints. Nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from rag.errors import RagError
+from rag.settings import Settings, load_settings
+
+COMMANDS = ("index", "ask", "search", "info", "serve", "eval")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index-dir", type=Path, help="index folder (default: index/, or RAG_INDEX_DIR)")
+    common.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+
+    parser = argparse.ArgumentParser(
+        prog="rag",
+        description="Ask questions of council reports; every answer cites the passages it rests on.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    index = commands.add_parser("index", parents=[common], help="build or update the index from documents")
+    index.add_argument("paths", nargs="*", type=Path, help="files or folders (default: corpus/)")
+    index.add_argument("--rebuild", action="store_true", help="re-read and re-embed every file")
+    index.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    ask = commands.add_parser("ask", parents=[common], help="answer a question with numbered citations")
+    ask.add_argument("question", nargs="?", help="the question (or use --batch)")
+    ask.add_argument("--batch", type=Path, help="file of questions: one per line, or JSONL with a question field")
+    _add_query_options(ask)
+
+    search = commands.add_parser("search", parents=[common], help="show the ranked passages for a query")
+    search.add_argument("query", help="what to look for")
+    search.add_argument("--explain", action="store_true", help="show dense, keyword and fused scores")
+    _add_query_options(search)
+
+    info = commands.add_parser("info", parents=[common], help="what the index holds")
+    info.add_argument("--json", action="store_true", help="print JSON")
+
+    serve = commands.add_parser("serve", parents=[common], help="start the chat app (Streamlit)")
+    serve.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+
+    evaluate = commands.add_parser("eval", parents=[common], help="measure retrieval and answers on a question set")
+    evaluate.add_argument("questions", type=Path, help="JSONL: id, question, answers, evidence, kind")
+    evaluate.add_argument("--json", action="store_true", help="print JSON, with one row per question")
+    return parser
+
+
+def _add_query_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-k", type=int, help="passages to return (default: top_k setting, 5)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--filter", action="append", metavar="KEY=VALUE",
+        help="council=NAME, source=GLOB, since=DATE, until=DATE, title=TEXT (repeatable)",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(index_dir=args.index_dir)
+        return _run(args, settings)
+    except RagError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; the previous index is unchanged", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "index":
+        return _index(args, settings)
+    if args.command == "serve":
+        return _serve(args, settings)
+
+    from rag.index import open_index
+
+    index = open_index(settings)
+    if args.command == "info":
+        info = index.info()
+        print(json.dumps(info, indent=2) if args.json else _format_info(info))
+    elif args.command == "ask":
+        _ask(args, settings, index)
+    elif args.command == "search":
+        _search(args, settings, index)
+    elif args.command == "eval":
+        from rag.evaluation import evaluate, load_questions
+
+        figures = evaluate(index, load_questions(args.questions), settings)
+        if not args.json:
+            figures.pop("rows")
+        print(json.dumps(figures, indent=2))
+    return 0
+
+
+def _index(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.index import build_index
+
+    report = build_index(args.paths or None, settings, rebuild=args.rebuild, progress=not args.quiet)
+    print(f"Index {settings.index_dir}: {report.documents} documents, {report.chunks} chunks ({report.seconds:.1f} s)")
+    print(f"  indexed    {len(report.indexed):>5}  ({report.embedded_chunks} chunks embedded)")
+    print(f"  unchanged  {len(report.unchanged):>5}")
+    print(f"  removed    {len(report.removed):>5}")
+    print(f"  skipped    {len(report.skipped):>5}")
+    for item in report.skipped:
+        print(f"    {item['source']}: {item['reason']}")
+    return 0
+
+
+def _ask(args: argparse.Namespace, settings: Settings, index) -> None:
+    from rag.answer import ask
+    from rag.retrieval import Filters
+
+    filters = Filters.parse(args.filter)
+    if args.batch:
+        for question in _batch_questions(args.batch):
+            answer = ask(index, question, settings, k=args.k, filters=filters)
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        return
+    if not args.question:
+        raise RagError('give a question, e.g. rag ask "How many children are looked after?", or --batch FILE')
+    answer = ask(index, args.question, settings, k=args.k, filters=filters)
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return
+    print(answer.answer)
+    print()
+    if answer.status == "answered":
+        for citation in answer.citations:
+            print(f"[{citation.ref}] {_where(citation)}")
+            print(textwrap.indent(textwrap.fill(citation.text, 96), "    "))
+    else:
+        print("Closest passages:")
+        for passage in answer.passages[:3]:
+            print(f"  {passage.rank}. {_where(passage)}")
+
+
+def _batch_questions(path: Path) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RagError(f"cannot read batch file {path}: {exc}") from None
+    questions = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                questions.append(json.loads(line)["question"])
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise RagError(f"{path}:{number}: JSON line without a question field") from None
+        else:
+            questions.append(line.strip())
+    return questions
+
+
+def _search(args: argparse.Namespace, settings: Settings, index) -> None:
+    from rag.retrieval import Filters, check_question, search
+
+    query = check_question(args.query, settings)
+    result = search(index, query, settings, k=args.k, filters=Filters.parse(args.filter))
+    if args.json:
+        payload = {"query": query, "passages": [p.to_dict() for p in result.passages], "timings_ms": result.timings_ms}
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    for passage in result.passages:
+        print(f"{passage.rank}. {_where(passage)}  score {passage.score:.3f}")
+        if args.explain:
+            print(f"    dense {passage.dense_score}  keyword {passage.keyword_score}  fused {passage.score}")
+        print(textwrap.indent(textwrap.fill(" ".join(passage.text.split()), 96), "    "))
+
+
+def _where(item) -> str:
+    """Title — council, date — page, paragraph — source."""
+    parts = [item.title, ", ".join(p for p in (item.council, item.date) if p)]
+    location = ", ".join(
+        p for p in (f"p. {item.page}" if item.page else "", f"para {item.paragraph}" if item.paragraph else "") if p
+    )
+    return " — ".join(p for p in parts + [location, item.source] if p)
+
+
+def _format_info(info: dict) -> str:
+    lines = [
+        f"Index:      {info['index_dir']}",
+        f"Documents:  {info['documents']}",
+        f"Chunks:     {info['chunks']}",
+        f"Model:      {info['model']} ({info['dimension']} dimensions)",
+        f"Built:      {info['built_at']}",
+        f"Size:       {info['size_bytes'] / 1e6:.1f} MB",
+        f"Councils:   {', '.join(info['councils']) or '-'}",
+        f"Dates:      {info['date_range'][0] or '?'} to {info['date_range'][1] or '?'}",
+        f"Skipped:    {len(info['skipped'])}",
+    ]
+    lines += [f"  {s['source']}: {s['reason']}" for s in info["skipped"]]
+    return "\n".join(lines)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    if not app.exists():
+        raise RagError(f"the chat app is missing ({app}); run rag serve from a checkout of the project")
+    env = {**os.environ, "RAG_INDEX_DIR": str(settings.index_dir)}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.port", str(args.port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]
+    print(f"Serving the chat on http://localhost:{args.port} (Ctrl-C to stop)", file=sys.stderr)
+    return subprocess.call(command, env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Measure a question set: evidence retrieved (hit@1, hit@5, MRR@10), answers right, refusals."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from rag.answer import Answer, ask
+from rag.errors import RagError
+from rag.index import Index
+from rag.settings import Settings
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def load_questions(path: Path) -> list[dict]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RagError(f"cannot read question set {path}: {exc}") from None
+
+
+def evidence_rank(question: dict, answer: Answer) -> int | None:
+    """Rank of the first passage that holds an evidence string (whitespace and case aside)."""
+    evidence = [_normal(e) for e in question.get("evidence") or []]
+    for passage in answer.passages[:10]:
+        text = _normal(passage.text)
+        if any(e in text for e in evidence):
+            return passage.rank
+    return None
+
+
+def evaluate(index: Index, questions: list[dict], settings: Settings) -> dict:
+    """Figures for a question set, and one row per question."""
+    rows = []
+    for question in questions:
+        started = time.perf_counter()
+        answer = ask(index, question["question"], settings, k=10)
+        seconds = time.perf_counter() - started
+        answerable = question.get("kind") != "unanswerable"
+        rank = evidence_rank(question, answer) if answerable else None
+        expected = [_normal(a) for a in question.get("answers") or []]
+        rows.append(
+            {
+                "id": question.get("id"),
+                "answerable": answerable,
+                "rank": rank,
+                "status": answer.status,
+                "confidence": answer.confidence,
+                "correct": answerable and any(a in _normal(answer.answer) for a in expected),
+                "cited": answerable
+                and any(_normal(e) in _normal(c.text) for c in answer.citations for e in question.get("evidence") or []),
+                "seconds": seconds,
+                "answer": answer.answer,
+            }
+        )
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+
+    def share(items: list, test) -> float | None:
+        return round(sum(1 for r in items if test(r)) / len(items), 3) if items else None
+
+    return {
+        "questions": len(rows),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "hit@1": share(answerable, lambda r: r["rank"] == 1),
+        "hit@5": share(answerable, lambda r: r["rank"] is not None and r["rank"] <= 5),
+        "mrr@10": round(sum(1 / r["rank"] for r in answerable if r["rank"]) / len(answerable), 3) if answerable else None,
+        "answer_accuracy": share(answerable, lambda r: r["correct"]),
+        "cited_evidence": share(answerable, lambda r: r["cited"]),
+        "unanswerable_refused": share(unanswerable, lambda r: r["status"] == "not_found"),
+        "answerable_wrongly_refused": share(answerable, lambda r: r["status"] == "not_found"),
+        "mean_latency_ms": round(1000 * sum(r["seconds"] for r in rows) / len(rows), 1) if rows else None,
+        "rows": rows,
+    }

@@ -1,0 +1,71 @@
+import random
+
+import pytest
+
+from conftest import CORPUS
+from rag.chunking import chunk_document, count_tokens
+from rag.documents import Document, load_document
+
+REPORTS = sorted(p for p in CORPUS.iterdir() if p.name != "README.md")
+
+
+def _chunks(name: str, **sizes):
+    document = load_document(CORPUS / name)
+    return document, chunk_document(document, **sizes)
+
+
+@pytest.mark.parametrize("path", REPORTS, ids=lambda p: p.name)
+def test_every_chunk_span_slices_back_to_its_text(path):
+    document = load_document(path)
+    for chunk in chunk_document(document):
+        assert document.text[chunk.start : chunk.end] == chunk.text
+        assert chunk.doc_id == document.id
+
+
+def test_spans_hold_for_random_documents_and_sizes():
+    """Property: documents shuffled from real report lines, any chunk size and overlap."""
+    lines = [line for path in REPORTS for line in path.read_text(encoding="utf-8").splitlines()]
+    rng = random.Random(7)
+    for trial in range(40):
+        text = "\n".join(rng.choice(lines) for _ in range(rng.randint(1, 60)))
+        if not text.strip():
+            continue
+        document = Document(id=f"d{trial}", source="x", title="T", council=None, date=None, text=text)
+        size = rng.choice([20, 50, 120, 300])
+        chunks = chunk_document(document, chunk_tokens=size, overlap=rng.choice([0, 10, 30]))
+        for chunk in chunks:
+            assert text[chunk.start : chunk.end] == chunk.text
+        covered = "".join(text[c.start : c.end] for c in chunks)
+        for word in set(text.split()) - set(covered.split()):  # nothing lost but near-repeats
+            assert any(word in c.text for c in chunks) or text.count(word) > 1
+
+
+def test_chunks_respect_the_token_limit():
+    for path in REPORTS:
+        document = load_document(path)
+        for chunk in chunk_document(document, chunk_tokens=120, overlap=20):
+            assert count_tokens(chunk.text) <= 120 + 10  # a line break or two between lines
+
+
+def test_numbered_paragraphs_and_headings_are_kept():
+    _, chunks = _chunks("middlesbrough-2021-03-24-executive-member-report-childrens-social-care.txt")
+    trowler = next(c for c in chunks if "Isabelle Trowler" in c.text)
+    assert "9" in trowler.paragraphs
+    assert trowler.heading.endswith("Practice Standards")
+    _, chunks = _chunks("middlesbrough-2025-03-26-executive-member-report-childrens-services.md")
+    care = next(c for c in chunks if "there are currently 506" in c.text)
+    assert care.paragraph == "16"
+    assert care.heading == "Cared for Children"
+    assert care.page is None  # text files have no pages
+
+
+def test_the_repeated_cover_sheet_is_stored_once():
+    document, chunks = _chunks("stockton-2017-09-14-cabinet-childrens-services-progress-q1.md")
+    assert document.text.count("Cabinet is asked to note the report") == 2
+    assert sum("Cabinet is asked to note the report" in c.text for c in chunks) == 1
+    assert len({c.id for c in chunks}) == len(chunks)
+
+
+def test_chunking_is_deterministic():
+    document = load_document(REPORTS[0])
+    assert chunk_document(document) == chunk_document(document)

@@ -1,0 +1,85 @@
+import re
+
+import pytest
+
+from conftest import CORPUS, DATA, need
+from rag.documents import clean_text, load_document
+from rag.errors import DocumentError
+
+EXPECTED = {
+    "middlesbrough-2018-09-executive-member-report-childrens-care.txt": (
+        "Executive Member Report to Council", "Middlesbrough Council", "2018-09"),
+    "stockton-2017-09-14-cabinet-childrens-services-progress-q1.md": (
+        "Children's Services Progress Update: Quarter 1 (April – June) – 2017/18",
+        "Stockton-on-Tees Borough Council", "2017-09-14"),
+    "middlesbrough-2020-04-05-members-briefing-childrens-services-covid.txt": (
+        "Briefing to Members: Children's Services", "Middlesbrough Council", "2020-04-05"),
+    "middlesbrough-2025-03-26-executive-member-report-childrens-services.md": (
+        "Executive Member Report to Council", "Middlesbrough Council", "2025-03-26"),
+    "middlesbrough-2021-03-24-executive-member-report-childrens-social-care.txt": (
+        "Executive Member Report to Council", "Middlesbrough Council", "2021-03-24"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_reports_know_their_title_council_and_date(name):
+    document = load_document(CORPUS / name)
+    assert (document.title, document.council, document.date) == EXPECTED[name]
+
+
+def test_cleaning_removes_conversion_debris_and_keeps_words():
+    raw = "## **KEY FIGURES**\n<b>Stockton</b>\t<b>94(2<sup>nd</sup>)</b>\n| a | b |\n|---|---|\nline one  \nline two<br>three"
+    cleaned = clean_text(raw)
+    assert cleaned == "KEY FIGURES\nStockton 94(2nd)\na | b\nline one\nline two\nthree"
+
+
+def test_links_and_images_in_documents_become_plain_text():
+    cleaned = clean_text("See ![chart](http://evil.example/x.png) and [the plan](http://x.example).")
+    assert cleaned == "See chart and the plan."
+
+
+def test_html_loader_drops_scripts_and_keeps_table_rows(tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(
+        "<html><head><title>T</title><script>alert(1)</script></head><body><h1>Budget report</h1>"
+        "<table><tr><td>Children looked after</td><td>506</td></tr></table></body></html>",
+        encoding="utf-8",
+    )
+    document = load_document(page)
+    assert "alert" not in document.text
+    assert "Children looked after | 506" in document.text
+    assert document.title == "Budget report"
+
+
+def test_empty_and_non_utf8_files_are_refused_with_a_reason(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("Caf\xe9 budget".encode("latin-1"))
+    with pytest.raises(DocumentError, match="empty"):
+        load_document(empty)
+    with pytest.raises(DocumentError, match="not UTF-8"):
+        load_document(latin)
+
+
+def test_pdf_pages_are_numbered_from_one():
+    pdf = need(DATA / "reports/kent-county-council/cabinet/2025-01-30/originals"
+               / "Minutes of the meeting held on 9th January 2025.pdf")
+    from pypdf import PdfReader
+
+    document = load_document(pdf)
+    pages = PdfReader(pdf).pages
+    assert len(document.page_starts) == len(pages) == 9
+    assert (document.council, document.date) == ("Kent County Council", "2025-01-09")
+    for number in (1, 3, 9):  # a phrase printed on page n is found on page n
+        phrase = " ".join(pages[number - 1].extract_text().split()[5:12])
+        match = re.search(r"\s+".join(re.escape(word) for word in phrase.split()), document.text)
+        assert match, phrase
+        assert document.page_at(match.start()) == number
+
+
+def test_fake_pdf_is_reported_as_not_a_pdf(tmp_path):
+    fake = tmp_path / "fake.pdf"
+    fake.write_text("%!PS-Adobe-3.0\nnot a pdf")
+    with pytest.raises(DocumentError, match="not a PDF"):
+        load_document(fake)

