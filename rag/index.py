@@ -174,17 +174,26 @@ def build_index(
         reasons = "; ".join(f"{s['source']}: {s['reason']}" for s in report.skipped[:3])
         raise RagError(f"no file could be indexed ({reasons}); the previous index is unchanged")
 
+    if old and not fresh and not report.removed and report.skipped == old.manifest.get("skipped", []):
+        report.documents, report.chunks = len(report.unchanged), old.size  # up to date: no rewrite
+        old.close()
+        report.seconds = time.perf_counter() - started
+        return report
+
     texts = [
         embedding_text(c, chunk_context(c, d.title, d.council, d.date)) for d, chunks, _, _ in fresh for c in chunks
     ]
-    embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
-    bar = _bar(len(texts), "Embedding", progress) if texts else None
-    new_vectors = embedder.embed_passages(texts, progress=bar.update if bar else None)
-    if bar:
-        bar.close()
+    if texts:
+        embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
+        bar = _bar(len(texts), "Embedding", progress)
+        new_vectors = embedder.embed_passages(texts, progress=bar.update if bar else None)
+        if bar:
+            bar.close()
+        dimension = new_vectors.shape[1]
+    else:  # nothing new: the model is not even loaded
+        new_vectors, dimension = None, old.dimension
     report.embedded_chunks = len(texts)
 
-    dimension = old.dimension if old and not texts else embedder.dimension
     _write_index(index_dir, settings, dimension, kept, fresh, new_vectors, report)
     if old:
         old.close()
@@ -214,7 +223,7 @@ def _write_index(
     dimension: int,
     kept: list[tuple[dict, list[dict], np.ndarray]],
     fresh: list[tuple[Document, list[Chunk], str, float]],
-    new_vectors: np.ndarray,
+    new_vectors: np.ndarray | None,
     report: BuildReport,
 ) -> None:
     import faiss
