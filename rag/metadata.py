@@ -140,13 +140,22 @@ def _council_names() -> tuple[dict[str, str], re.Pattern[str]]:
     return official, re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])")
 
 
+_COUNCIL_WORD = re.compile(r"\s+(?:(?:Borough|City|County|District|Metropolitan Borough|Town|Parish)\s+)?Council\b")
+
+
 def find_council(text: str) -> str | None:
-    """The council the report comes from: the council named most often, with the header
-    (cover sheet, letterhead) counting three times."""
+    """The council the report comes from: the council named most often, the header (cover
+    sheet, letterhead) counting three times. A place named in passing is not enough: the text
+    must call it a council ("Kent County Council") or name it three times."""
     official, pattern = _council_names()
     scores: dict[str, int] = {}
+    mentions: dict[str, int] = {}
+    explicit: set[str] = set()
     for match in pattern.finditer(text):
-        weight = 3 if match.start() < HEADER_CHARS else 1
         council = official[match.group(0)]
-        scores[council] = scores.get(council, 0) + weight
-    return max(scores, key=scores.get) if scores else None
+        scores[council] = scores.get(council, 0) + (3 if match.start() < HEADER_CHARS else 1)
+        mentions[council] = mentions.get(council, 0) + 1
+        if "Council" in match.group(0) or _COUNCIL_WORD.match(text, match.end()):
+            explicit.add(council)
+    named = [c for c in scores if c in explicit or mentions[c] >= 3]
+    return max(named, key=scores.get) if named else None

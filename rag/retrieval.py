@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from rag.chunking import paragraph_label
 from rag.embeddings import get_embedder
+from rag.glossary import expand_question
 from rag.errors import QuestionError, SettingsError
 from rag.index import Index
 from rag.settings import Settings
@@ -31,7 +33,12 @@ class Passage:
     heading: str | None
     text: str
     score: float
-    """Fused rank score, 1.0 for a passage ranked first by every retriever."""
+    """The final score: the reranker's relevance as a probability when reranking is on, else
+    the fused rank score (1.0 for a passage ranked first by every retriever)."""
+    fused_score: float | None = None
+    """Reciprocal-rank fusion of the dense and keyword ranks, scaled so that 1.0 is the best possible."""
+    rerank_score: float | None = None
+    """Cross-encoder logit (None when reranking is off)."""
     dense_score: float | None = None
     """Cosine similarity to the question (None when outside the dense top list)."""
     keyword_score: float | None = None
@@ -125,21 +132,21 @@ def search(
     mode = settings.retrieval
     if mode not in ("hybrid", "dense", "keyword"):
         raise SettingsError(f"retrieval must be hybrid, dense or keyword, not {mode!r}")
-    depth = index.size if filters else max(50, k * 4)  # look further when a filter drops passages
+    depth = index.size if filters else max(50, k * 4, settings.rerank_depth * 2)  # look further when a filter drops passages
     timings: dict[str, float] = {}
     dense: list[tuple[int, float]] = []
     keyword: list[tuple[int, float]] = []
     if mode != "keyword":
         started = time.perf_counter()
         embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
-        vector = embedder.embed_queries([question])[0]
+        vector = embedder.embed_queries([expand_question(question) if settings.expand_dense else question])[0]
         timings["embed"] = _ms(started)
         started = time.perf_counter()
         dense = index.dense_search(vector, depth)
         timings["dense"] = _ms(started)
     if mode != "dense":
         started = time.perf_counter()
-        keyword = index.keyword_search(query_terms(question), depth)
+        keyword = index.keyword_search(query_terms(expand_question(question)), depth)
         timings["keyword"] = _ms(started)
 
     started = time.perf_counter()
@@ -150,21 +157,45 @@ def search(
     best_possible = sum(1.0 / (RRF_K + 1) for ranking in (dense, keyword) if ranking) or 1.0
     dense_scores, keyword_scores = dict(dense), dict(keyword)
     order = sorted(fused, key=lambda row: -fused[row])
-    rows = index.chunk_rows(order)
-    passages: list[Passage] = []
+    wanted = max(k, settings.rerank_depth) if settings.rerank else k
+    rows = index.chunk_rows(order[: wanted * 3] if not filters else order)
+    candidates: list[Passage] = []
     seen_texts: set[str] = set()
     for row in order:
-        chunk = rows[row]
+        chunk = rows.get(row)
+        if chunk is None:
+            break
         key = " ".join(chunk["text"].lower().split())
         if key in seen_texts or not filters.accepts(chunk):
             continue  # the same text attached to two reports is shown once
         seen_texts.add(key)
-        scores = (fused[row] / best_possible, dense_scores.get(row), keyword_scores.get(row))
-        passages.append(_passage(chunk, len(passages) + 1, *scores))
-        if len(passages) == k:
+        fused_score = fused[row] / best_possible
+        candidates.append(_passage(chunk, len(candidates) + 1, fused_score, dense_scores.get(row), keyword_scores.get(row)))
+        if len(candidates) == wanted:
             break
     timings["fuse"] = _ms(started)
-    return SearchResult(passages, timings)
+
+    if settings.rerank and candidates:
+        started = time.perf_counter()
+        head = rerank(question, candidates[: settings.rerank_depth])
+        tail = [replace(p, rank=len(head) + i + 1) for i, p in enumerate(candidates[settings.rerank_depth :])]
+        candidates = head + tail
+        timings["rerank"] = _ms(started)
+    return SearchResult(candidates[:k], timings)
+
+
+def rerank(question: str, passages: list[Passage]) -> list[Passage]:
+    """Passages reordered by the cross-encoder, which reads each with its context line."""
+    from rag.rerank import rerank_scores
+
+    texts = [f"{p.council or ''} {p.title} {p.heading or ''}\n{p.text}" for p in passages]
+    logits = rerank_scores(question, texts)
+    order = sorted(range(len(passages)), key=lambda i: -logits[i])
+    return [
+        replace(passages[i], rank=rank, score=round(float(1 / (1 + math.exp(-logits[i]))), 4),
+                rerank_score=round(float(logits[i]), 3))
+        for rank, i in enumerate(order, start=1)
+    ]
 
 
 def _passage(chunk, rank: int, score: float, dense: float | None, keyword: float | None) -> Passage:
@@ -181,6 +212,7 @@ def _passage(chunk, rank: int, score: float, dense: float | None, keyword: float
         heading=chunk["heading"],
         text=chunk["text"],
         score=round(score, 4),
+        fused_score=round(score, 4),
         dense_score=None if dense is None else round(dense, 4),
         keyword_score=None if keyword is None else round(keyword, 4),
     )

@@ -32,13 +32,22 @@ class Settings:
     retrieval: str = "hybrid"
     """"hybrid" (dense + BM25 keyword, fused by reciprocal rank), "dense" or "keyword"."""
 
+    expand_dense: bool = False
+    """Add glossary synonyms to the question for dense search too (always done for keyword search)."""
+
+    rerank: bool = True
+    """Reorder the best fused candidates with a cross-encoder (ms-marco-MiniLM-L-12-v2)."""
+
+    rerank_depth: int = 30
+    """How many fused candidates the cross-encoder reads."""
+
     top_k: int = 5
     """Passages returned by search and shown under an answer."""
 
     answer_mode: str = "extractive"
     """How answers are written: "extractive" (no language model)."""
 
-    not_found_threshold: float = 0.56
+    not_found_threshold: float = 0.53
     """Answer confidence below which the answer is "not_found" (calibrated: benchmarks/results.md)."""
 
     llm_url: str = ""
@@ -77,6 +86,12 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
         if kind == "float":
             return float(value)
+        if kind == "bool":
+            if isinstance(value, str):
+                if value.strip().lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                    raise ValueError(value)
+                return value.strip().lower() in ("1", "true", "yes", "on")
+            return bool(value)
         return str(value)
     except (TypeError, ValueError):
         raise SettingsError(f"setting {name} must be {kind}, got {value!r}") from None

@@ -1,0 +1,48 @@
+"""Council vocabulary (rag/glossary.toml): acronyms and terms that mean the same thing, used to
+widen a question before retrieval and shown as help in the app."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Term:
+    names: tuple[str, ...]
+    meaning: str
+
+
+@lru_cache(maxsize=1)
+def glossary() -> tuple[Term, ...]:
+    data = tomllib.loads((Path(__file__).parent / "glossary.toml").read_text(encoding="utf-8"))
+    return tuple(Term(tuple(t["names"]), t.get("meaning", "")) for t in data["term"])
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    acronym = name.isupper() or bool(re.fullmatch(r"[A-Z][A-Za-z]*[A-Z][a-z]?", name))
+    return re.compile(rf"(?<![\w-]){re.escape(name)}s?(?![\w-])", 0 if acronym else re.I)
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> tuple[tuple[Term, tuple[re.Pattern[str], ...]], ...]:
+    return tuple((term, tuple(_pattern(n) for n in term.names)) for term in glossary())
+
+
+def related_terms(question: str) -> list[str]:
+    """The other names of every glossary term the question uses, in glossary order."""
+    extra: list[str] = []
+    for term, patterns in _patterns():
+        used = [name for name, pattern in zip(term.names, patterns) if pattern.search(question)]
+        if used:
+            extra += [n for n in term.names if n not in used and n.lower() not in question.lower()]
+    return list(dict.fromkeys(extra))
+
+
+def expand_question(question: str) -> str:
+    """The question with the other names of its terms added in brackets, for retrieval."""
+    extra = related_terms(question)
+    return f"{question} ({'; '.join(extra)})" if extra else question

