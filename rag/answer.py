@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
 
 from rag.embeddings import get_embedder
+from rag.errors import SettingsError
+from rag.followup import Turn, rewrite
 from rag.index import Index
 from rag.retrieval import Filters, Passage, check_question, query_terms, search
 from rag.settings import Settings
@@ -38,10 +41,16 @@ class Answer:
     passages: list[Passage]
     confidence: float
     timings_ms: dict[str, float] = field(default_factory=dict)
+    rewritten_question: str | None = None
+    """The stand-alone question searched for a follow-up ("And in 2019?"); None otherwise."""
+    note: str | None = None
+    """Something the reader should know about how the answer was made."""
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
+            "rewritten_question": self.rewritten_question,
+            "note": self.note,
             "answer": self.answer,
             "status": self.status,
             "confidence": self.confidence,
@@ -78,18 +87,43 @@ class _Candidate:
 
 
 def ask(
-    index: Index, question: str, settings: Settings, k: int | None = None, filters: Filters | None = None
+    index: Index,
+    question: str,
+    settings: Settings,
+    k: int | None = None,
+    filters: Filters | None = None,
+    history: list[Turn] | None = None,
+    on_text: Callable[[str], None] | None = None,
 ) -> Answer:
-    """Retrieve passages for the question and answer from them, with timings per stage."""
+    """Retrieve passages for the question (rewritten first when it follows up the previous
+    turn) and answer from them, with timings per stage."""
     started = time.perf_counter()
     question = check_question(question, settings)
-    result = search(index, question, settings, k=max(k or settings.top_k, ANSWER_PASSAGES), filters=filters)
-    answer = answer_from_passages(question, result.passages, settings)
+    follow = rewrite(question, history or [])
+    if follow.filters and not filters:
+        filters = follow.filters
+    result = search(index, follow.question, settings, k=max(k or settings.top_k, ANSWER_PASSAGES), filters=filters)
+    if settings.answer_mode == "llm":
+        from rag.llm import llm_answer
+
+        answer = llm_answer(follow.question, result.passages, settings, on_text=on_text)
+    elif settings.answer_mode == "extractive":
+        answer = answer_from_passages(follow.question, result.passages, settings)
+    else:
+        raise SettingsError(f"answer_mode must be extractive or llm, not {settings.answer_mode!r}")
     timings = {**result.timings_ms, **answer.timings_ms}
     timings["total"] = round((time.perf_counter() - started) * 1000, 1)
-    return Answer(
-        answer.question, answer.answer, answer.status, answer.citations, result.passages, answer.confidence, timings
+    return replace(
+        answer,
+        question=question,
+        timings_ms=timings,
+        rewritten_question=follow.question if follow.rewritten else None,
     )
+
+
+def turn_of(answer: Answer) -> Turn:
+    """What a later follow-up needs to know of this answer."""
+    return Turn(answer.rewritten_question or answer.question, tuple(dict.fromkeys(c.source for c in answer.citations)))
 
 
 def answer_from_passages(question: str, passages: list[Passage], settings: Settings) -> Answer:

@@ -13,7 +13,7 @@ from pathlib import Path
 from rag.errors import RagError
 from rag.settings import Settings, load_settings
 
-COMMANDS = ("index", "ask", "search", "info", "serve", "eval")
+COMMANDS = ("index", "ask", "chat", "search", "info", "serve", "eval")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", parents=[common], help="answer a question with numbered citations")
     ask.add_argument("question", nargs="?", help="the question (or use --batch)")
     ask.add_argument("--batch", type=Path, help="file of questions: one per line, or JSONL with a question field")
+    ask.add_argument(
+        "--history", type=Path,
+        help="JSONL of earlier turns (objects with question, and citations or sources), for follow-ups",
+    )
     _add_query_options(ask)
+
+    chat = commands.add_parser("chat", parents=[common], help="an interactive chat in the terminal (follow-ups understood)")
+    _add_query_options(chat)
 
     search = commands.add_parser("search", parents=[common], help="show the ranked passages for a query")
     search.add_argument("query", help="what to look for")
@@ -92,6 +99,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(info, indent=2) if args.json else _format_info(info))
     elif args.command == "ask":
         _ask(args, settings, index)
+    elif args.command == "chat":
+        _chat(args, settings, index)
     elif args.command == "search":
         _search(args, settings, index)
     elif args.command == "eval":
@@ -130,11 +139,20 @@ def _ask(args: argparse.Namespace, settings: Settings, index) -> None:
         return
     if not args.question:
         raise RagError('give a question, e.g. rag ask "How many children are looked after?", or --batch FILE')
-    answer = ask(index, args.question, settings, k=args.k, filters=filters)
+    history = _history(args.history) if args.history else []
+    answer = ask(index, args.question, settings, k=args.k, filters=filters, history=history)
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return
+    _print_answer(answer)
+
+
+def _print_answer(answer) -> None:
+    if answer.rewritten_question:
+        print(f"(understood as: {answer.rewritten_question})")
     print(answer.answer)
+    if answer.note:
+        print(f"Note: {answer.note}")
     print()
     if answer.status == "answered":
         for citation in answer.citations:
@@ -144,6 +162,57 @@ def _ask(args: argparse.Namespace, settings: Settings, index) -> None:
         print("Closest passages:")
         for passage in answer.passages[:3]:
             print(f"  {passage.rank}. {_where(passage)}")
+
+
+def _chat(args: argparse.Namespace, settings: Settings, index) -> None:
+    from rag.answer import ask, turn_of
+    from rag.retrieval import Filters
+
+    filters = Filters.parse(args.filter)
+    history = []
+    print("Ask about the reports; follow-ups such as 'And in 2021?' are understood. Ctrl-D or 'quit' ends.")
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except EOFError:
+            print()
+            return
+        if question.lower() in ("quit", "exit", "q"):
+            return
+        if not question:
+            continue
+        try:
+            answer = ask(index, question, settings, k=args.k, filters=filters, history=history)
+        except RagError as exc:
+            print(f"error: {exc}")
+            continue
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False))
+        else:
+            _print_answer(answer)
+        history.append(turn_of(answer))
+
+
+def _history(path: Path) -> list:
+    """Earlier turns from a JSONL file: `rag ask --json` objects, or {question, sources}."""
+    from rag.followup import Turn
+
+    turns = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RagError(f"cannot read history file {path}: {exc}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            question = item.get("rewritten_question") or item["question"]
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            raise RagError(f"{path}:{number}: expected a JSON object with a question field") from None
+        sources = item.get("sources") or [c["source"] for c in item.get("citations", []) if "source" in c]
+        turns.append(Turn(question, tuple(dict.fromkeys(sources))))
+    return turns
 
 
 def _batch_questions(path: Path) -> list[str]:

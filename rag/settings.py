@@ -45,7 +45,7 @@ class Settings:
     """Passages returned by search and shown under an answer."""
 
     answer_mode: str = "extractive"
-    """How answers are written: "extractive" (no language model)."""
+    """How answers are written: "extractive" (no language model) or "llm" (llm_url endpoint)."""
 
     not_found_threshold: float = 0.53
     """Answer confidence below which the answer is "not_found" (calibrated: benchmarks/results.md)."""
@@ -58,6 +58,9 @@ class Settings:
 
     llm_api_key: str = ""
     """API key for the LLM endpoint, if it needs one."""
+
+    llm_timeout_s: float = 30.0
+    """Longest wait for the whole LLM reply; after it the extractive answer is shown."""
 
     embed_batch_size: int = 32
     """Chunks embedded per batch while indexing."""

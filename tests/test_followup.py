@@ -1,0 +1,33 @@
+from rag.answer import ask, turn_of
+from rag.followup import Turn, rewrite
+
+FIRST = "How many children were looked after by Middlesbrough as of 10 August 2018?"
+SOURCE = "corpus/middlesbrough-2018-09-executive-member-report-childrens-care.txt"
+
+
+def test_a_new_year_replaces_the_old_one():
+    result = rewrite("And in March 2021?", [Turn(FIRST, (SOURCE,))])
+    assert result.rewritten and result.question == "How many children were looked after by Middlesbrough as of March 2021?"
+
+
+def test_a_new_council_replaces_the_old_one():
+    result = rewrite("What about Stockton?", [Turn(FIRST)])
+    assert result.question == "How many children were looked after by Stockton as of 10 August 2018?"
+
+
+def test_a_pointer_asks_the_report_the_last_answer_cited():
+    result = rewrite("Who wrote it?", [Turn(FIRST, (SOURCE,))])
+    assert result.filters is not None and result.filters.source == SOURCE
+
+
+def test_a_question_that_stands_alone_is_kept():
+    assert not rewrite("What is Signs of Safety?", [Turn(FIRST)]).rewritten
+    assert not rewrite("And in 2019?", []).rewritten
+
+
+def test_a_follow_up_retrieves_the_right_report(corpus_index, corpus_settings):
+    first = ask(corpus_index, FIRST, corpus_settings)
+    follow = ask(corpus_index, "And in March 2021?", corpus_settings, history=[turn_of(first)])
+    assert follow.rewritten_question and "March 2021" in follow.rewritten_question
+    assert follow.status == "answered" and "609" in follow.answer
+    assert follow.citations[0].date == "2021-03-24"
