@@ -214,7 +214,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     command = [
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.port", str(args.port), "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
+        "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
     ]
     print(f"Serving the chat on http://localhost:{args.port} (Ctrl-C to stop)", file=sys.stderr)
     return subprocess.call(command, env=env)
