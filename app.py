@@ -7,6 +7,7 @@ images inside a report are shown as text."""
 from __future__ import annotations
 
 import functools
+import math
 import re
 import time
 from pathlib import Path
@@ -130,7 +131,7 @@ def index_panel(info: dict | None) -> None:
     generation = st.session_state.setdefault("upload_generation", 0)
     uploads = st.file_uploader(
         "Add reports to the corpus", type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES], accept_multiple_files=True,
-        max_upload_size=int(settings.max_file_mb), key=f"upload-{generation}",
+        max_upload_size=max(1, math.ceil(settings.max_file_mb)), key=f"upload-{generation}",
         help=f"PDF, text, Markdown or HTML, up to {settings.max_file_mb:g} MB each; indexed straight away.",
     )
     if uploads and st.button("Add and index", type="primary", icon=":material/upload:"):

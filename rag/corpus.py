@@ -58,9 +58,10 @@ def date_bounds(info: dict) -> tuple[date, date] | None:
     """The first and last meeting dates of the index (`Index.info()`) as dates; a date given
     as a month or a year counts from its first day."""
     first, last = info.get("date_range") or (None, None)
-    if not first or not last:
+    try:
+        return (_as_date(first), _as_date(last)) if first and last else None
+    except ValueError:  # a date the metadata step got wrong: no date filter rather than a crash
         return None
-    return _as_date(first), _as_date(last)
 
 
 def _as_date(text: str) -> date:
