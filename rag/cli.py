@@ -183,11 +183,11 @@ def _search(args: argparse.Namespace, settings: Settings, index) -> None:
 
 def _where(item) -> str:
     """Title — council, date — page, paragraph — source."""
-    parts = [item.title, ", ".join(p for p in (item.council, item.date) if p)]
-    location = ", ".join(
-        p for p in (f"p. {item.page}" if item.page else "", f"para {item.paragraph}" if item.paragraph else "") if p
-    )
-    return " — ".join(p for p in parts + [location, item.source] if p)
+    from dataclasses import asdict
+
+    from rag.conversation import where
+
+    return f"{where(asdict(item))} — {item.source}"
 
 
 def _format_info(info: dict) -> str:
