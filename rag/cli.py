@@ -213,10 +213,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     env = {**os.environ, "RAG_INDEX_DIR": str(settings.index_dir)}
     command = [
         sys.executable, "-m", "streamlit", "run", str(app),
-        "--server.port", str(args.port), "--server.headless", "true",
+        "--server.port", str(args.port), "--server.headless", "true", "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
     ]
     print(f"Serving the chat on http://localhost:{args.port} (Ctrl-C to stop)", file=sys.stderr)
+    sys.stderr.flush()
+    if os.name == "posix":  # become the server, so that a stop signal sent to `rag serve` reaches it
+        os.execve(sys.executable, command, env)
     return subprocess.call(command, env=env)
 
 

@@ -6,6 +6,7 @@ saying why, where /usr/bin/chromium or the playwright package is missing."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -72,7 +73,6 @@ def served_app(hostile_corpus, monkeypatch):
     env = {
         **os.environ,
         "RAG_CORPUS_DIR": str(hostile_corpus),
-        "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none",
         "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
     }
     rag = Path(sys.executable).with_name("rag")  # the console script beside this Python
@@ -81,18 +81,19 @@ def served_app(hostile_corpus, monkeypatch):
     with log.open("w") as output:
         server = subprocess.Popen(
             [*command, "serve", "--port", str(port), "--index-dir", str(index_dir)],
-            cwd=workdir, env=env, stdout=output, stderr=subprocess.STDOUT,
+            cwd=workdir, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(url, server, log)
         yield url
-    finally:
-        server.terminate()
+    finally:  # stop the server and anything it started: its own process group
+        os.killpg(server.pid, signal.SIGTERM)
         try:
-            server.wait(timeout=20)
+            server.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
 def test_a_question_in_a_real_browser_shows_cited_text_and_runs_no_document_script(served_app):
