@@ -1,100 +1,301 @@
-"""Streamlit chat over the council reports: layout and rendering only; rag/ decides everything."""
+"""Streamlit chat over the council reports: layout and rendering only; rag/ decides everything.
+
+Safety: nothing here uses unsafe_allow_html. Every text that comes from a document, a question,
+a file name or an error goes through escape_markdown (or st.code / st.text), so tags, links and
+images inside a report are shown as text."""
 
 from __future__ import annotations
 
+import functools
+import math
 import re
+import time
+from pathlib import Path
 
 import streamlit as st
 
 from rag.answer import ask
+from rag.conversation import (
+    answer_as_text,
+    answer_markdown,
+    answer_sources,
+    conversation_markdown,
+    describe_filters,
+    escape_markdown,
+    excerpt_markdown,
+    filters_from_choices,
+)
+from rag.corpus import (
+    add_files,
+    date_bounds,
+    describe_build,
+    describe_corpus,
+    describe_upload,
+    example_questions,
+    index_version,
+    list_reports,
+    original_file,
+    page_image,
+    readable_time,
+    update_index,
+)
+from rag.documents import SUPPORTED_SUFFIXES
+from rag.embeddings import get_embedder
 from rag.errors import RagError
-from rag.index import open_index, read_manifest
+from rag.index import open_index
 from rag.settings import load_settings
 
 st.set_page_config(page_title="Council reports: ask with sources", page_icon="📑")
 
-
-def plain(text: str) -> str:
-    """Document text shown as text: every Markdown and HTML character escaped, so a link,
-    an image or a tag inside a report is shown, never made live."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])", r"\\\1", text)
+MIME = {".pdf": "application/pdf", ".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown"}
 
 
-@st.cache_resource(show_spinner="Loading the index and the model…")
-def load_index(index_dir: str, built_at: str):
-    """One open index per build, shared by every session (a rebuild changes built_at)."""
-    return open_index(load_settings(index_dir=index_dir))
+@st.cache_resource(show_spinner="Loading the index and the model…", max_entries=2)
+def load_index(index_dir: str, version: str):
+    """One open index per build, shared by every session; a rebuild changes `version`."""
+    settings = load_settings(index_dir=index_dir)
+    index = open_index(settings)
+    get_embedder(settings.embedding_model, settings.embed_batch_size).embed_queries(["warm up"])  # load the model now
+    return index
 
 
-def where(item: dict) -> str:
-    parts = [item["title"], ", ".join(p for p in (item.get("council"), item.get("date")) if p)]
-    if item.get("page"):
-        parts.append(f"page {item['page']}")
-    if item.get("paragraph"):
-        parts.append(f"paragraph {item['paragraph']}")
-    return " — ".join(p for p in parts if p)
+@st.cache_data(show_spinner="Rendering the page…", max_entries=64)
+def page_png(path: str, page: int, modified: float) -> bytes:
+    return page_image(Path(path), page)
 
 
-def show_answer(answer: dict) -> None:
-    st.markdown(plain(answer["answer"]))
-    if answer["status"] == "not_found":
-        st.caption("Closest passages, in case they help:")
-        sources = [{**p, "ref": p["rank"]} for p in answer["passages"][:3]]
+def badge(ref: int) -> str:
+    """The [n] marker, drawn the same in an answer and on its source (only our own numbers here)."""
+    return f":blue-badge[{ref}]"
+
+
+def streamed(markdown: str):
+    for piece in re.findall(r"\S+\s*", markdown):
+        yield piece
+        time.sleep(0.015)
+
+
+# --- sidebar ---------------------------------------------------------------------------------
+
+
+def filter_panel(index, info: dict) -> tuple:
+    st.header("Ask within")
+    reports = list_reports(index)
+    council = st.selectbox("Council", [None, *info["councils"]], format_func=lambda c: c or "All councils")
+    report = st.selectbox("Report", [None, *reports], format_func=lambda r: r.label() if r else "All reports")
+    bounds = date_bounds(info)
+    since = until = None
+    if bounds:
+        since = st.date_input("Meetings from", bounds[0], min_value=bounds[0], max_value=bounds[1], format="DD/MM/YYYY")
+        until = st.date_input("Meetings until", bounds[1], min_value=bounds[0], max_value=bounds[1], format="DD/MM/YYYY")
+    filters = filters_from_choices(council, report.source if report else None, since, until, bounds)
+    k = st.slider("Sources shown", 1, 10, settings.top_k, help="Passages listed under each answer.")
+    mode = st.selectbox(
+        "Answer mode", ["extractive"], disabled=True,
+        help="Extractive: the answer quotes the reports' own sentences; no language model is used.",
+    )
+    st.caption("Filters apply to the next question and are shown with its answer.")
+    return filters, describe_filters(filters, {r.source: r.label() for r in reports}), k, mode
+
+
+def conversation_panel() -> None:
+    st.header("Conversation")
+    turns = st.session_state.turns
+    st.download_button(
+        "Export as Markdown", conversation_markdown(turns), file_name="council-reports-conversation.md",
+        mime="text/markdown", disabled=not turns, icon=":material/download:", on_click="ignore",
+    )
+    if st.button("New conversation", disabled=not turns, icon=":material/restart_alt:"):
+        st.session_state.turns = []
+        st.rerun()
+
+
+def index_panel(info: dict | None) -> None:
+    st.header("Index")
+    if info:
+        st.caption(
+            f"{info['documents']} reports, {info['chunks']} passages, built {escape_markdown(readable_time(info['built_at']))}."
+        )
+        if info["skipped"]:
+            with st.expander(f"{len(info['skipped'])} files could not be indexed"):
+                for item in info["skipped"]:
+                    st.markdown(f"- {escape_markdown(item['source'])}: {escape_markdown(item['reason'])}")
     else:
-        sources = answer["citations"]
-    for position, source in enumerate(sources):
-        with st.expander(f"[{source['ref']}] {where(source)}", expanded=position < 2):
-            st.markdown(f"> {plain(' '.join(source['text'].split()))}")
-            st.caption(plain(source["source"]))
+        st.caption("No index yet.")
+    rebuild = st.checkbox("Re-read every file", help="Otherwise only new and changed files are read.")
+    if st.button("Update the index" if info else "Build the index", icon=":material/refresh:"):
+        report = with_progress(lambda progress: update_index(settings, rebuild, progress))
+        if report:
+            finish(describe_build(report))
 
+    generation = st.session_state.setdefault("upload_generation", 0)
+    uploads = st.file_uploader(
+        "Add reports to the corpus", type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES], accept_multiple_files=True,
+        max_upload_size=max(1, math.ceil(settings.max_file_mb)), key=f"upload-{generation}",
+        help=f"PDF, text, Markdown or HTML, up to {settings.max_file_mb:g} MB each; indexed straight away.",
+    )
+    if uploads and st.button("Add and index", type="primary", icon=":material/upload:"):
+        files = [(f.name, f.getvalue()) for f in uploads]
+        result = with_progress(lambda progress: add_files(files, settings, progress))
+        if result:
+            st.session_state.upload_generation = generation + 1
+            finish(describe_upload(result), ok=not result.rejected)
+
+
+def with_progress(task):
+    bar = st.progress(0.0, text="Starting…")
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        bar.progress(done / total if total else 1.0, text=f"{stage}: {done} of {total}")
+
+    try:
+        return task(on_progress)
+    except RagError as exc:
+        st.error(escape_markdown(str(exc)))
+        return None
+    finally:
+        bar.empty()
+
+
+def finish(message: str, ok: bool = True) -> None:
+    """Show the outcome after the page reloads with the new index."""
+    st.session_state.notice = (ok, message)
+    st.rerun()
+
+
+# --- the conversation ------------------------------------------------------------------------
+
+
+def show_sources(turn: dict, key: str) -> None:
+    answer = turn["answer"]
+    limit = min(3, turn["k"]) if answer["status"] == "not_found" else turn["k"]
+    sources = answer_sources(answer, limit)
+    for position, source in enumerate(sources):
+        if source.ref is None and (position == 0 or sources[position - 1].ref is not None) and answer["citations"]:
+            st.caption("Also retrieved, not quoted in the answer:")
+        label = escape_markdown(source.location())
+        if source.ref is not None:
+            label = f"{badge(source.ref)} {label}"
+        opened = position < 2 and (source.ref is not None or not answer["citations"])
+        with st.expander(label, expanded=opened):
+            st.markdown(excerpt_markdown(source))
+            note = " · the sentence in bold is the one the answer quotes" if source.highlight else ""
+            st.caption(escape_markdown(source.source) + note)
+            show_original(source, f"{key}-{position}")
+
+
+def show_original(source, key: str) -> None:
+    path = original_file(source.source)
+    if path is None:
+        st.caption("The original file is no longer in the corpus folder.")
+        return
+    suffix = path.suffix.lower()
+    if suffix == ".pdf" and source.page and st.toggle(f"Show page {source.page} of the PDF", key=f"page-{key}"):
+        try:
+            st.image(page_png(str(path), source.page, path.stat().st_mtime), caption=f"Page {source.page}")
+        except RagError as exc:
+            st.error(escape_markdown(str(exc)))
+    st.download_button(
+        "Download the report" + (f" (the passage is on page {source.page})" if source.page else ""),
+        functools.partial(path.read_bytes), file_name=path.name,
+        mime=MIME.get(suffix, "application/octet-stream"), key=f"file-{key}", on_click="ignore",
+        icon=":material/description:",
+    )
+
+
+def show_question(turn: dict) -> None:
+    with st.chat_message("user"):
+        st.markdown(escape_markdown(turn["question"]))
+
+
+def show_answer(turn: dict, key: str, stream: bool = False) -> None:
+    if turn.get("error"):
+        st.error(escape_markdown(turn["error"]))
+        return
+    answer = turn["answer"]
+    if answer["status"] == "not_found":
+        st.warning("**Not in these reports.** " + escape_markdown(answer["answer"]), icon=":material/search_off:")
+        st.markdown("You may mean:")
+    elif stream:
+        st.write_stream(streamed(answer_markdown(answer, cite=badge)))
+    else:
+        st.markdown(answer_markdown(answer, cite=badge))
+    show_sources(turn, key)
+    filters = f"Filters: {escape_markdown(turn['filters'])}" if turn["filters"] else "All reports searched"
+    seconds = answer["timings_ms"].get("total", 0) / 1000
+    st.caption(f"{filters} · {seconds:.1f} s")
+    with st.popover("Copy as text", icon=":material/content_copy:"):
+        st.code(answer_as_text(answer, turn["filters"]), language=None, wrap_lines=True)
+
+
+def ask_turn(question: str, filters, filters_text: str, k: int, mode: str) -> dict:
+    turn = {"question": question, "filters": filters_text, "k": k}
+    try:
+        turn["answer"] = ask(index, question, settings.replace(answer_mode=mode), k=k, filters=filters).to_dict()
+    except RagError as exc:
+        turn["error"] = str(exc)
+    return turn
+
+
+def choose_example(question: str) -> None:
+    st.session_state.pending = question
+
+
+# --- the page --------------------------------------------------------------------------------
 
 settings = load_settings()
-st.title("Ask the council reports")
-
-manifest = None
+st.session_state.setdefault("turns", [])
+index, info, problem = None, None, None
 try:
-    manifest = read_manifest(settings.index_dir)
+    version = index_version(settings)
+    if version:
+        index = load_index(str(settings.index_dir), version)
+        info = index.info()
 except RagError as exc:
-    st.error(str(exc))
-if manifest is None:
-    st.info("There is no index yet. Build it from the reports in corpus/, then reload this page:")
+    problem = str(exc)
+
+st.title("Ask the council reports")
+if "notice" in st.session_state:
+    ok, message = st.session_state.pop("notice")
+    (st.success if ok else st.warning)(escape_markdown(message))
+
+if index is None:
+    with st.sidebar:
+        index_panel(None)
+    if problem:
+        st.error(escape_markdown(problem))
+    st.info("There is no index yet. Build it from the reports in the corpus folder with **Build the index** in the sidebar, or in a terminal:")
     st.code("rag index", language="bash")
     st.stop()
 
-try:
-    index = load_index(str(settings.index_dir), manifest["built_at"])
-except RagError as exc:
-    st.error(str(exc))
-    st.stop()
+with st.sidebar:
+    filters, filters_text, k, mode = filter_panel(index, info)
 
-info = index.info()
-st.caption(
-    f"{info['documents']} reports from {', '.join(info['councils']) or 'unknown councils'}, "
-    f"{info['date_range'][0] or '?'} to {info['date_range'][1] or '?'}; index built {info['built_at']}. "
-    "Every answer shows the passages it comes from."
-)
+st.caption(escape_markdown(describe_corpus(info)))
+pending = st.session_state.pop("pending", None)
+if not st.session_state.turns and not pending:
+    st.markdown(
+        "Ask a question about these reports. Each answer quotes the reports' own sentences and shows where "
+        "they come from (report, meeting date, page, paragraph), so you can check it. Try one:"
+    )
+    for number, example in enumerate(example_questions(settings, index)):
+        st.button(example, key=f"example-{number}", on_click=choose_example, args=(example,), icon=":material/help:")
 
-if "messages" not in st.session_state:
-    st.session_state.messages = []
-
-for message in st.session_state.messages:
-    with st.chat_message(message["role"]):
-        if message["role"] == "user":
-            st.markdown(plain(message["content"]))
-        else:
-            show_answer(message["answer"])
-
-question = st.chat_input("Ask about the reports, e.g. How many children were looked after in August 2018?")
-if question:
-    st.session_state.messages.append({"role": "user", "content": question})
-    with st.chat_message("user"):
-        st.markdown(plain(question))
+for number, turn in enumerate(st.session_state.turns):
+    show_question(turn)
     with st.chat_message("assistant"):
-        try:
-            with st.spinner("Searching the reports…"):
-                answer = ask(index, question, settings).to_dict()
-        except RagError as exc:
-            st.error(str(exc))
-        else:
-            show_answer(answer)
-            st.session_state.messages.append({"role": "assistant", "answer": answer})
+        show_answer(turn, key=str(number))
+
+question = st.chat_input("Ask about the reports, e.g. How many children were looked after in August 2018?") or pending
+if question:
+    turn = {"question": question}
+    show_question(turn)
+    with st.chat_message("assistant"):
+        with st.spinner("Searching the reports…"):
+            turn = ask_turn(question, filters, filters_text, k, mode)
+        st.session_state.turns.append(turn)
+        show_answer(turn, key=str(len(st.session_state.turns) - 1), stream=True)
+
+with st.sidebar:  # after the question, so that export includes it
+    conversation_panel()
+    index_panel(info)

@@ -252,11 +252,11 @@ def _search(args: argparse.Namespace, settings: Settings, index) -> None:
 
 def _where(item) -> str:
     """Title — council, date — page, paragraph — source."""
-    parts = [item.title, ", ".join(p for p in (item.council, item.date) if p)]
-    location = ", ".join(
-        p for p in (f"p. {item.page}" if item.page else "", f"para {item.paragraph}" if item.paragraph else "") if p
-    )
-    return " — ".join(p for p in parts + [location, item.source] if p)
+    from dataclasses import asdict
+
+    from rag.conversation import where
+
+    return f"{where(asdict(item))} — {item.source}"
 
 
 def _format_info(info: dict) -> str:
@@ -282,10 +282,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     env = {**os.environ, "RAG_INDEX_DIR": str(settings.index_dir)}
     command = [
         sys.executable, "-m", "streamlit", "run", str(app),
-        "--server.port", str(args.port), "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
+        "--server.port", str(args.port), "--server.headless", "true", "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
     ]
     print(f"Serving the chat on http://localhost:{args.port} (Ctrl-C to stop)", file=sys.stderr)
+    sys.stderr.flush()
+    if os.name == "posix":  # become the server, so that a stop signal sent to `rag serve` reaches it
+        os.execve(sys.executable, command, env)
     return subprocess.call(command, env=env)
 
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -126,12 +126,21 @@ def _check_compatible(manifest: dict, settings: Settings, index_dir: Path) -> No
 # --- building --------------------------------------------------------------------------------
 
 
+ProgressCallback = Callable[[str, int, int], None]
+"""Called as (stage, done, total) while a build reads files ("Reading") and embeds chunks ("Embedding")."""
+
+
 def build_index(
-    paths: list[Path] | None, settings: Settings, rebuild: bool = False, progress: bool = True
+    paths: list[Path] | None,
+    settings: Settings,
+    rebuild: bool = False,
+    progress: bool = True,
+    on_progress: ProgressCallback | None = None,
 ) -> BuildReport:
     """Index the files under `paths` (default: the corpus folder) into settings.index_dir.
     Unchanged files keep their chunks and vectors; changed and new files are read, chunked and
-    embedded; files that are gone leave the index. Unreadable files are reported and skipped."""
+    embedded; files that are gone leave the index. Unreadable files are reported and skipped.
+    `progress` shows bars on stderr; `on_progress` reports the same steps to a caller (the app)."""
     started = time.perf_counter()
     index_dir = settings.index_dir
     paths = paths or [settings.corpus_dir]
@@ -145,7 +154,9 @@ def build_index(
     kept: list[tuple[dict, list[dict], np.ndarray]] = []  # unchanged: document row, chunk rows, vectors
     fresh: list[tuple[Document, list[Chunk], str, float]] = []  # new or changed
 
-    for path in _progress(files, "Reading", progress):
+    for done, path in enumerate(_progress(files, "Reading", progress)):
+        if on_progress:
+            on_progress("Reading", done, len(files))
         source = source_name(path)
         try:
             size_mb = path.stat().st_size / 1e6
@@ -186,7 +197,17 @@ def build_index(
     if texts:
         embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
         bar = _bar(len(texts), "Embedding", progress)
-        new_vectors = embedder.embed_passages(texts, progress=bar.update if bar else None)
+        embedded = 0
+
+        def step(count: int) -> None:
+            nonlocal embedded
+            embedded += count
+            if bar:
+                bar.update(count)
+            if on_progress:
+                on_progress("Embedding", embedded, len(texts))
+
+        new_vectors = embedder.embed_passages(texts, progress=step)
         if bar:
             bar.close()
         dimension = new_vectors.shape[1]

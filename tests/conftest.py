@@ -62,3 +62,31 @@ def small_corpus(tmp_path):
     ):
         shutil.copy(CORPUS / name, folder / name)
     return folder
+
+
+# A report whose text attacks the page that shows it. The raw tags are removed when the file is
+# read; the entity-encoded ones become real "<script>" and "<img onerror>" text in the index, so
+# the app must show them as text. The Markdown image and link point at a host that must never be
+# contacted.
+HOSTILE_REPORT = """# Parking Services Annual Report
+
+Example Borough Council, Cabinet, 12 May 2022
+
+1. Penalty charge notices issued in 2022: 4,321 &lt;script&gt;window.__xss = 1; alert("script ran")&lt;/script&gt;
+2. The appeals officer &lt;img src=x onerror="window.__xss_img = 1; alert('onerror ran')"&gt; reviewed 612 appeals.
+3. Raw tags in the file: <script>window.__xss_raw = 1</script> <img src=x onerror="window.__xss_raw_img = 1">
+4. A chart of appeals ![appeals chart](http://attacker.example/pixel.png?leak=1) and ![tracker][pixel]
+5. See [the portal](javascript:alert('link')) or http://attacker.example/portal for details.
+
+[pixel]: http://attacker.example/tracker.png
+"""
+HOSTILE_QUESTION = "How many penalty charge notices were issued in 2022?"
+
+
+@pytest.fixture
+def hostile_corpus(tmp_path):
+    """The sample corpus and the hostile report, in a folder a test may change."""
+    folder = tmp_path / "corpus"
+    shutil.copytree(CORPUS, folder)
+    (folder / "2022-05-12-parking-services-report.md").write_text(HOSTILE_REPORT, encoding="utf-8")
+    return folder

@@ -1,38 +1,211 @@
-"""The real Streamlit app, driven through streamlit.testing.v1.AppTest."""
+"""The real Streamlit app, driven through streamlit.testing.v1.AppTest: real index, real model."""
+
+import re
+import shutil
+from datetime import date
 
 import pytest
+from conftest import CORPUS, DATA, HOSTILE_QUESTION, HOSTILE_REPORT, ROOT, need
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from rag.index import build_index
+from rag.settings import Settings
 
 APP = str(ROOT / "app.py")
+LAC = "How many children were looked after by Middlesbrough as of 10 August 2018?"
+BADGE = re.compile(r":blue-badge\[\d+\]")
 
 
-def _markdown(app) -> str:
-    return "\n".join(element.value for element in app.markdown)
-
-
-def test_asking_shows_the_answer_and_its_source(monkeypatch, corpus_index):
-    monkeypatch.setenv("RAG_INDEX_DIR", str(corpus_index.index_dir))
-    app = AppTest.from_file(APP, default_timeout=120).run()
+def open_app(monkeypatch, index_dir, corpus_dir=CORPUS) -> AppTest:
+    monkeypatch.setenv("RAG_INDEX_DIR", str(index_dir))
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(corpus_dir))
+    app = AppTest.from_file(APP, default_timeout=180).run()
     assert not app.exception
-    assert "5 reports" in app.caption[0].value
-    app.chat_input[0].set_value("How many children were looked after by Middlesbrough as of 10 August 2018?").run()
+    return app
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of escaped Markdown (backslash escapes removed)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def everything(app) -> str:
+    parts = [m.value for m in app.markdown] + [c.value for c in app.caption] + [e.label for e in app.expander]
+    parts += [a.value for kind in (app.warning, app.success, app.error, app.info) for a in kind]
+    return shown("\n".join(parts))
+
+
+def ask(app, question: str) -> AppTest:
+    app.chat_input[0].set_value(question).run()
     assert not app.exception
-    text = _markdown(app)
-    assert "507" in text
-    assert "Current Children Looked After \\(LAC\\)\\: 507" in text  # the cited excerpt, shown as text
-    labels = [e.label for e in app.expander]
-    assert any("Executive Member Report to Council" in l and "2018-09" in l for l in labels)
-
-    app.chat_input[0].set_value("How many potholes did Middlesbrough fill in 2021?").run()
-    assert "do not appear to answer" in _markdown(app)
-    assert len(app.chat_message) == 4  # the history is kept
+    return app
 
 
-def test_without_an_index_the_app_says_how_to_build_one(monkeypatch, tmp_path):
-    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "missing"))
-    app = AppTest.from_file(APP, default_timeout=60).run()
+def answers(app) -> list:
+    return [m for m in app.chat_message if m.name == "assistant"]
+
+
+@pytest.fixture
+def small_index(small_corpus, tmp_path):
+    settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index")
+    build_index(None, settings, progress=False)
+    return settings
+
+
+def test_the_first_screen_says_what_is_loaded_and_offers_examples(monkeypatch, corpus_index):
+    app = open_app(monkeypatch, corpus_index.index_dir)
+    assert shown(app.caption[0].value).startswith(
+        "5 reports from Middlesbrough Council and Stockton-on-Tees Borough Council, "
+        "meetings from 14 Sep 2017 to 26 Mar 2025. Index built "
+    )
+    examples = [b.label for b in app.button if (b.key or "").startswith("example-")]
+    assert examples == [
+        LAC,
+        "Until what age are care leavers exempt from Council Tax in Stockton?",
+        "Which providers won the Middlesbrough Youth Service tender?",
+    ]
+    councils = app.selectbox[0].options
+    assert councils == ["All councils", "Middlesbrough Council", "Stockton-on-Tees Borough Council"]
+    assert "5 reports, 116 passages, built" in shown("\n".join(c.value for c in app.sidebar.caption))
+    assert [b.label for b in app.sidebar.button] == ["New conversation", "Update the index"]
+
+
+def test_an_example_asks_and_the_answer_is_tied_to_its_sources_then_a_follow_up_keeps_history(
+    monkeypatch, corpus_index
+):
+    app = open_app(monkeypatch, corpus_index.index_dir)
+    app.button(key="example-0").click().run()
     assert not app.exception
-    assert "no index yet" in app.info[0].value
+    assert not [b for b in app.button if (b.key or "").startswith("example-")]  # examples give way to the chat
+
+    reply = answers(app)[0]
+    answer = reply.markdown[0].value
+    assert shown(answer) == "Current Children Looked After (LAC): 507 (Rate = 156.5). :blue-badge[1]"
+    sources = reply.expander
+    assert sources[0].label.startswith(":blue-badge[1] Executive Member Report to Council")
+    assert "Middlesbrough Council, 2018-09" in shown(sources[0].label)
+    assert [s.proto.expanded for s in sources] == [True] + [False] * (len(sources) - 1)  # cited: open
+    assert len(sources) == 5  # "Sources shown" defaults to top_k
+    excerpt = sources[0].markdown[0].value
+    assert "**Current Children Looked After \\(LAC\\)\\: 507 \\(Rate \\= 156\\.5\\)**" in excerpt
+    assert any("middlesbrough-2018-09" in shown(c.value) for c in sources[0].caption)
+    assert [b.label for b in sources[0].get("download_button")] == ["Download the report"]
+    copied = reply.code[0].value
+    assert copied.startswith(f"Q: {LAC}\n") and "(Rate = 156.5). [1]" in copied
+    assert "[1] Executive Member Report to Council — Middlesbrough Council, 2018-09 — corpus/" in copied
+    assert "All reports searched" in shown(reply.caption[-1].value)
+    export = [b for b in app.sidebar.get("download_button") if b.label == "Export as Markdown"]
+    assert export and not export[0].proto.disabled
+
+    ask(app, "Who chairs Middlesbrough's Strategic Improvement Board independently?")
+    assert len(app.chat_message) == 4
+    assert "507" in answers(app)[0].markdown[0].value  # the first answer is still there
+    assert "John Pearce" in answers(app)[1].markdown[0].value
+
+
+def test_not_in_these_reports_is_said_plainly_with_what_you_may_mean(monkeypatch, corpus_index):
+    app = ask(open_app(monkeypatch, corpus_index.index_dir), "How many potholes did Middlesbrough fill in 2021?")
+    reply = answers(app)[0]
+    assert shown(reply.warning[0].value).startswith("**Not in these reports.** The indexed reports do not appear")
+    assert "You may mean:" in [m.value for m in reply.markdown]
+    labels = [e.label for e in reply.expander]
+    assert 1 <= len(labels) <= 3 and not any(BADGE.search(label) for label in labels)
+    assert [e.proto.expanded for e in reply.expander][:2] == [True, True]
+
+
+def test_filters_apply_to_the_next_question_and_are_shown_with_its_answer(monkeypatch, corpus_index):
+    app = open_app(monkeypatch, corpus_index.index_dir)
+    app.selectbox[0].select("Stockton-on-Tees Borough Council").run()
+    ask(app, "How many children were on a child protection plan?")
+    reply = answers(app)[0]
+    assert all("Stockton-on-Tees Borough Council" in shown(e.label) for e in reply.expander)
+    assert shown(reply.caption[-1].value).startswith("Filters: council: Stockton-on-Tees Borough Council")
+
+    app.selectbox[0].select("All councils")
+    app.date_input[0].set_value(date(2021, 1, 1)).run()
+    ask(app, "How many children were looked after?")
+    later = answers(app)[1]
+    dates = [re.search(r"\d{4}-\d\d(-\d\d)?", shown(e.label)).group(0) for e in later.expander]
+    assert dates and all(d >= "2021" for d in dates)
+    assert shown(later.caption[-1].value).startswith("Filters: from 2021-01-01")
+    assert shown(answers(app)[0].caption[-1].value).startswith("Filters: council: Stockton")  # kept with its answer
+
+    report = next(i for i, r in enumerate(app.selectbox[1].options) if "2018-09" in r)
+    app.date_input[0].set_value(date(2017, 9, 14))
+    app.selectbox[1].select_index(report).run()
+    app.slider[0].set_value(2).run()
+    ask(app, "How many children were in need?")
+    third = answers(app)[2]
+    assert len(third.expander) == 2
+    assert all("2018-09" in shown(e.label) for e in third.expander)
+    assert "Filters: report: Executive Member Report to Council (Middlesbrough Council, 2018-09)" in shown(
+        third.caption[-1].value
+    )
+
+
+def test_without_an_index_the_app_says_so_and_builds_one(monkeypatch, small_corpus, tmp_path):
+    app = open_app(monkeypatch, tmp_path / "index", small_corpus)
+    assert "There is no index yet" in app.info[0].value
     assert app.code[0].value == "rag index"
+    assert not app.chat_input  # nothing to ask yet
+    app.sidebar.button[0].click().run()  # "Build the index"
+    assert not app.exception
+    assert "Index updated" in shown(app.success[0].value)
+    assert shown(app.caption[0].value).startswith("2 reports from Middlesbrough Council")
+    assert app.chat_input
+
+
+def test_upload_adds_a_good_pdf_and_refuses_a_bad_one(monkeypatch, small_index):
+    pdf = need(DATA / "pdf-torture" / "souldern-parish" / "2024-05-23 Annual Parish Meeting minutes.pdf")
+    app = open_app(monkeypatch, small_index.index_dir, small_index.corpus_dir)
+    uploader = app.file_uploader[0]
+    uploader.upload(pdf.name, pdf.read_bytes(), "application/pdf")
+    uploader.upload("agenda.pdf", b"<html>this is not a PDF</html>", "application/pdf").run()
+    next(b for b in app.sidebar.button if b.label == "Add and index").click().run()
+    assert not app.exception
+    notice = shown(app.warning[0].value)
+    assert f"Added {pdf.name}." in notice
+    assert "Refused agenda.pdf: not a PDF (no %PDF- header)." in notice
+    assert "Index updated" in notice and "3 reports" in notice
+    assert (small_index.corpus_dir / pdf.name).is_file() and not (small_index.corpus_dir / "agenda.pdf").exists()
+    assert shown(app.caption[0].value).startswith("3 reports")
+
+    ask(app, "Which football club uses the Souldern playing fields?")
+    reply = answers(app)[0]
+    assert "Brackley Town football club" in shown(reply.markdown[0].value)
+    assert "page 2" in shown(reply.expander[0].label)
+    assert reply.expander[0].toggle[0].label == "Show page 2 of the PDF"
+    reply.expander[0].toggle[0].set_value(True).run()
+    assert not app.exception
+    assert len(answers(app)[0].expander[0].get("image")) == 1
+
+
+def test_updating_the_index_picks_up_new_reports_while_the_app_runs(monkeypatch, small_index):
+    app = open_app(monkeypatch, small_index.index_dir, small_index.corpus_dir)
+    name = "middlesbrough-2021-03-24-executive-member-report-childrens-social-care.txt"
+    shutil.copy(CORPUS / name, small_index.corpus_dir / name)
+    next(b for b in app.sidebar.button if b.label == "Update the index").click().run()
+    assert not app.exception
+    assert "(1 read, 2 unchanged, 0 removed)" in shown(app.success[0].value)
+    assert shown(app.caption[0].value).startswith("3 reports")
+    ask(app, "Which providers won the Middlesbrough Youth Service tender?")
+    assert "The Linx, The Junction" in shown(answers(app)[0].markdown[0].value)
+
+
+def test_a_hostile_document_is_shown_as_text_never_as_html(monkeypatch, small_corpus, tmp_path):
+    (small_corpus / "2022-05-12-parking-services-report.md").write_text(HOSTILE_REPORT, encoding="utf-8")
+    settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index")
+    build_index(None, settings, progress=False)
+    app = ask(open_app(monkeypatch, settings.index_dir, small_corpus), HOSTILE_QUESTION)
+    reply = answers(app)[0]
+    assert '4,321 <script>window.__xss = 1; alert("script ran")</script>' in shown(reply.markdown[0].value)
+
+    rendered = [*app.markdown, *app.caption]
+    assert rendered and not any(m.proto.allow_html for m in rendered)
+    texts = [m.value for m in rendered] + [e.label for e in app.expander] + [w.value for w in app.warning]
+    for text in texts:
+        plain = BADGE.sub("", re.sub(r"`[^`]*`", "", text))  # code spans are shown as text, never linked
+        assert not re.search(r"(?<!\\)[<\[]", plain), text  # every < and [ is escaped
+        assert "attacker.example" not in plain, text  # an address only inside a code span
+    assert "window.__xss_img" in everything(app)
+    assert "`http://attacker.example/portal`" in "\n".join(texts)

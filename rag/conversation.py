@@ -1,0 +1,219 @@
+"""Answers as people read them: the sources of an answer with the sentence it used marked, the
+answer as plain text to copy, a whole conversation as Markdown to keep. Works on the dicts of
+`Answer.to_dict()` (what `rag ask --json` prints), so a script can use it as well as the app.
+
+Document text is data: in every Markdown this module writes, each character Markdown or HTML
+would act on is escaped, so a tag, link or image inside a report is shown, never made live."""
+
+from __future__ import annotations
+
+import glob
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import date
+
+from rag.retrieval import Filters
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:=\"'^/])")
+_LINKABLE = re.compile(r"(?i)(?:(?:https?|ftp)://|www\.)[^\s`<>]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+"""What a GFM renderer turns into a link even when its punctuation is escaped: web addresses
+and e-mail addresses."""
+
+
+def escape_markdown(text: str) -> str:
+    """`text` for a Markdown renderer, shown as written: every character Markdown, HTML or
+    Streamlit's extensions (`:red[...]`, `:material/icon:`, `$math$`) would act on is
+    backslash-escaped, and web and e-mail addresses are put in code spans, where a renderer
+    shows them as text instead of making them links."""
+    pieces, last = [], 0
+    for found in _LINKABLE.finditer(text):
+        pieces += [_MARKDOWN_SPECIAL.sub(r"\\\1", text[last : found.start()]), f"`{found.group(0)}`"]
+        last = found.end()
+    pieces.append(_MARKDOWN_SPECIAL.sub(r"\\\1", text[last:]))
+    return "".join(pieces)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A passage shown under an answer."""
+
+    ref: int | None
+    """The [n] of the answer line that cites it; None for a passage offered but not cited."""
+    rank: int
+    title: str
+    council: str | None
+    date: str | None
+    page: int | None
+    paragraph: str | None
+    source: str
+    text: str
+    """The whole passage."""
+    highlight: tuple[int, int] | None
+    """Span of `text` the answer quoted (the cited sentence), if any."""
+
+    def location(self) -> str:
+        return where(asdict(self))
+
+
+def where(item: Mapping) -> str:
+    """Title — council, date — page, paragraph: where a passage or citation comes from."""
+    parts = [item["title"], ", ".join(p for p in (item.get("council"), item.get("date")) if p)]
+    place = ", ".join(
+        p
+        for p in (
+            f"page {item['page']}" if item.get("page") else "",
+            f"paragraph {item['paragraph']}" if item.get("paragraph") else "",
+        )
+        if p
+    )
+    return " — ".join(p for p in parts + [place] if p)
+
+
+def answer_sources(answer: Mapping, limit: int | None = None) -> list[Source]:
+    """What to show under an answer, in order: each citation (by its [n]) within its whole
+    passage, the quoted sentence marked; then the other retrieved passages, up to `limit` in all.
+    For a not-found answer: the closest passages."""
+    passages = {p["rank"]: p for p in answer["passages"]}
+    sources: list[Source] = []
+    for citation in answer["citations"]:
+        passage = passages.get(citation.get("passage_rank"))
+        text = passage["text"] if passage else citation["text"]
+        start = text.find(citation["text"])
+        span = (start, start + len(citation["text"])) if start >= 0 else None
+        rank = passage["rank"] if passage else 0
+        sources.append(_source(citation, citation["ref"], rank, text, span))
+    cited = {s.rank for s in sources}
+    limit = max(limit or len(answer["passages"]), len(sources))
+    for passage in answer["passages"]:
+        if len(sources) >= limit:
+            break
+        if passage["rank"] not in cited:
+            sources.append(_source(passage, None, passage["rank"], passage["text"], None))
+    return sources
+
+
+def _source(item: Mapping, ref: int | None, rank: int, text: str, span: tuple[int, int] | None) -> Source:
+    return Source(
+        ref, rank, item["title"], item.get("council"), item.get("date"), item.get("page"),
+        item.get("paragraph"), item["source"], text, span,
+    )
+
+
+def excerpt_markdown(source: Source) -> str:
+    """The passage as escaped Markdown, line by line, with the quoted sentence in bold."""
+    lines, offset = [], 0
+    for line in source.text.split("\n"):
+        start, end = offset, offset + len(line)
+        offset = end + 1
+        if not line.strip():
+            continue
+        span = source.highlight
+        if span and span[0] < end and start < span[1]:
+            a, b = max(span[0], start) - start, min(span[1], end) - start
+            pre, quoted, post = line[:a].strip(), line[a:b].strip(), line[b:].strip()
+            pieces = [escape_markdown(pre), f"**{escape_markdown(quoted)}**" if quoted else "", escape_markdown(post)]
+            lines.append(" ".join(p for p in pieces if p))
+        else:
+            lines.append(escape_markdown(line.strip()))
+    return "  \n".join(lines)
+
+
+def marker(ref: int) -> str:
+    """How [n] is written in Markdown: escaped, so it is never read as a link."""
+    return f"\\[{ref}\\]"
+
+
+def answer_markdown(answer: Mapping, cite: Callable[[int], str] = marker) -> str:
+    """The answer lines as escaped Markdown, one paragraph each; `cite` writes each [n] marker."""
+    lines = []
+    for line in answer["answer"].split("\n"):
+        refs = re.findall(r"\[(\d+)\]", line)
+        body = re.sub(r"\s*\[\d+\]", "", line).strip()
+        lines.append(" ".join([escape_markdown(body)] + [cite(int(r)) for r in refs]))
+    return "\n\n".join(lines)
+
+
+def describe_filters(filters: Filters, report_titles: Mapping[str, str] | None = None) -> str:
+    """The filters in words, e.g. "council: Middlesbrough; from 2019-01-01"; "" when none."""
+    parts = []
+    if filters.council:
+        parts.append(f"council: {filters.council}")
+    if filters.source:
+        source = _unescape_glob(filters.source)
+        parts.append(f"report: {(report_titles or {}).get(source, source)}")
+    if filters.title:
+        parts.append(f"title: {filters.title}")
+    if filters.since:
+        parts.append(f"from {filters.since}")
+    if filters.until:
+        parts.append(f"until {filters.until}")
+    return "; ".join(parts)
+
+
+def filters_from_choices(
+    council: str | None = None,
+    report_source: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    date_range: tuple[date, date] | None = None,
+) -> Filters:
+    """Filters for what a user picked; a date equal to the corpus's own first or last date
+    does not filter (so undated reports are not dropped by an untouched range)."""
+    first, last = date_range or (None, None)
+    return Filters(
+        council=council or None,
+        source=glob.escape(report_source) if report_source else None,
+        since=since.isoformat() if since and since != first else None,
+        until=until.isoformat() if until and until != last else None,
+    )
+
+
+def _unescape_glob(pattern: str) -> str:
+    return re.sub(r"\[([*?\[])\]", r"\1", pattern)
+
+
+def answer_as_text(answer: Mapping, filters: str = "") -> str:
+    """The question, the answer and its sources as plain text, to paste into an e-mail or notes."""
+    lines = [f"Q: {answer['question']}"]
+    if filters:
+        lines.append(f"Filters: {filters}")
+    lines += ["", answer["answer"], ""]
+    if answer["status"] == "answered":
+        lines.append("Sources:")
+        for citation in answer["citations"]:
+            lines.append(f"[{citation['ref']}] {where(citation)} — {citation['source']}")
+            lines.append(f'    "{" ".join(citation["text"].split())}"')
+    else:
+        lines.append("Closest passages:")
+        for passage in answer["passages"][:3]:
+            lines.append(f"{passage['rank']}. {where(passage)} — {passage['source']}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def conversation_markdown(turns: Iterable[Mapping], heading: str = "Questions to the council reports") -> str:
+    """A conversation as a Markdown document: each question, the filters it was asked with, the
+    answer with its [n] markers, and the sources with the quoted sentence in bold. Turns are
+    {"question", "answer" (Answer.to_dict()), "filters" (words), "error"}."""
+    out = [f"# {escape_markdown(heading)}", ""]
+    for number, turn in enumerate(turns, start=1):
+        out += [f"## {number}. {escape_markdown(turn['question'])}", ""]
+        if turn.get("filters"):
+            out += [f"*Filters: {escape_markdown(turn['filters'])}*", ""]
+        if turn.get("error"):
+            out += [f"Error: {escape_markdown(turn['error'])}", ""]
+            continue
+        answer = turn["answer"]
+        if answer["status"] == "not_found":
+            out += ["**Not in these reports.** " + escape_markdown(answer["answer"]), "", "You may mean:", ""]
+            sources = answer_sources(answer, 3)
+        else:
+            out += [answer_markdown(answer), "", "Sources:", ""]
+            sources = [s for s in answer_sources(answer) if s.ref is not None]
+        for position, source in enumerate(sources, start=1):
+            label = marker(source.ref) if source.ref is not None else f"{position}\\."
+            out.append(f"{label} {escape_markdown(source.location())} — `{source.source.replace('`', '')}`")
+            out.append("")
+            out += ["> " + line for line in excerpt_markdown(source).split("\n")]
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"

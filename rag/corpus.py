@@ -1,0 +1,302 @@
+"""The corpus as people see and change it outside the command line: what the index holds
+(reports, date range, example questions), files added by upload and indexed incrementally, the
+index updated with progress, and the original file and page behind a source."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from rag.documents import SUPPORTED_SUFFIXES, load_document
+from rag.errors import DocumentError, RagError
+from rag.index import MANIFEST, BuildReport, Index, ProgressCallback, build_index, read_manifest
+from rag.settings import Settings
+
+_BUILD_LOCK = threading.Lock()
+"""One build at a time per process: two builds would write the same staging folder."""
+
+
+# --- what the index holds ---------------------------------------------------------------------
+
+
+def index_version(settings: Settings) -> str | None:
+    """A key that changes with every build (build time and manifest file time), or None when
+    there is no index yet. Raises IndexMismatchError for a damaged manifest."""
+    manifest = read_manifest(settings.index_dir)
+    if manifest is None:
+        return None
+    stamp = (settings.index_dir / MANIFEST).stat().st_mtime_ns
+    return f"{manifest.get('built_at')}@{stamp}"
+
+
+@dataclass(frozen=True)
+class Report:
+    source: str
+    title: str
+    council: str | None
+    date: str | None
+    pages: int | None
+
+    def label(self) -> str:
+        """Title (council, date): tells apart reports that share a title."""
+        detail = ", ".join(p for p in (self.council, self.date) if p)
+        return f"{self.title} ({detail})" if detail else self.title
+
+
+def list_reports(index: Index) -> list[Report]:
+    """Every indexed report, newest first."""
+    rows = index.query("SELECT source, title, council, date, pages FROM documents ORDER BY date DESC, title")
+    return [Report(r["source"], r["title"], r["council"], r["date"], r["pages"]) for r in rows]
+
+
+def date_bounds(info: dict) -> tuple[date, date] | None:
+    """The first and last meeting dates of the index (`Index.info()`) as dates; a date given
+    as a month or a year counts from its first day."""
+    first, last = info.get("date_range") or (None, None)
+    try:
+        return (_as_date(first), _as_date(last)) if first and last else None
+    except ValueError:  # a date the metadata step got wrong: no date filter rather than a crash
+        return None
+
+
+def _as_date(text: str) -> date:
+    parts = [int(p) for p in text[:10].split("-")] + [1, 1]
+    return date(parts[0], parts[1], parts[2])
+
+
+def describe_corpus(info: dict) -> str:
+    """One sentence on what the index holds, for a first screen."""
+    councils = info["councils"]
+    if len(councils) > 3:
+        who = f"{len(councils)} councils"
+    elif councils:
+        who = " and ".join([", ".join(councils[:-1]), councils[-1]]) if len(councils) > 1 else councils[0]
+    else:
+        who = "councils not named in the text"
+    first, last = info["date_range"]
+    span = f", meetings from {readable_date(first)} to {readable_date(last)}" if first and last else ""
+    built = readable_time(info["built_at"])
+    noun = "report" if info["documents"] == 1 else "reports"
+    return f"{info['documents']} {noun} from {who}{span}. Index built {built}."
+
+
+def readable_time(stamp: str) -> str:
+    try:
+        when = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        return str(stamp)
+    return when.strftime("%-d %b %Y, %H:%M %Z").strip().rstrip(",")
+
+
+def readable_date(text: str) -> str:
+    """2018-09-11 as 11 Sep 2018, 2018-09 as Sep 2018, 2018 as 2018."""
+    parts = text[:10].split("-")
+    try:
+        day = _as_date(text)
+    except ValueError:
+        return text
+    return day.strftime({1: "%Y", 2: "%b %Y"}.get(len(parts), "%-d %b %Y"))
+
+
+EXAMPLES_HEADING = re.compile(r"(?im)^#{1,6}\s*example questions\s*$")
+
+
+def example_questions(settings: Settings, index: Index, count: int = 3) -> list[str]:
+    """Questions to offer on the first screen: the list under "Example questions" in the corpus
+    folder's README.md when it has one; otherwise questions about frequent section headings."""
+    readme = settings.corpus_dir / "README.md"
+    if readme.is_file():
+        text = readme.read_text(encoding="utf-8", errors="replace")
+        found = EXAMPLES_HEADING.search(text)
+        if found:
+            section = re.split(r"(?m)^#", text[found.end() :], maxsplit=1)[0]
+            questions = [m.strip() for m in re.findall(r"(?m)^\s*[-*]\s+(.+\?)\s*$", section)]
+            if questions:
+                return questions[:count]
+    headings = index.query(
+        "SELECT heading, count(*) AS n FROM chunks WHERE heading IS NOT NULL GROUP BY heading ORDER BY n DESC, heading"
+    )
+    questions = []
+    for row in headings:
+        heading = row["heading"].split(" > ")[-1].strip()
+        words = heading.split()
+        if 1 < len(words) <= 6 and not heading.isupper() and re.fullmatch(r"[A-Za-z' ,&()-]+", heading):
+            question = f"What do the reports say about {heading}?"
+            if question not in questions:
+                questions.append(question)
+        if len(questions) == count:
+            break
+    return questions
+
+
+# --- changing the corpus and the index -----------------------------------------------------------
+
+
+def update_index(
+    settings: Settings, rebuild: bool = False, on_progress: ProgressCallback | None = None
+) -> BuildReport:
+    """Bring the index up to date with the corpus folder (or rebuild it). The index being served
+    stays in place until the new one is complete."""
+    with _build_slot():
+        return build_index([settings.corpus_dir], settings, rebuild=rebuild, progress=False, on_progress=on_progress)
+
+
+@dataclass
+class UploadResult:
+    added: list[str] = field(default_factory=list)
+    """Paths of the files written to the corpus folder."""
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    """{"name", "reason"} for each file refused."""
+    report: BuildReport | None = None
+    """The index update that followed (None when nothing was added)."""
+
+
+def add_files(
+    files: list[tuple[str, bytes]], settings: Settings, on_progress: ProgressCallback | None = None
+) -> UploadResult:
+    """Add uploaded files (name, content) to the corpus folder and index them incrementally.
+    Each file is checked first (type, size, a real PDF or UTF-8 text with words in it); a bad
+    file is refused with the reason and never reaches the corpus. If the index update fails,
+    the files just added are taken out again and the index being served is unchanged."""
+    result = UploadResult()
+    with _build_slot():
+        settings.corpus_dir.mkdir(parents=True, exist_ok=True)
+        manifest = read_manifest(settings.index_dir) or {"files": {}}
+        known = {entry["sha256"]: source for source, entry in manifest["files"].items()}
+        for name, data in files:
+            try:
+                path = _save_checked(name, data, settings, known)
+            except DocumentError as exc:
+                result.rejected.append({"name": name, "reason": str(exc)})
+                continue
+            result.added.append(str(path))
+        if result.added:
+            try:
+                result.report = build_index(
+                    [settings.corpus_dir], settings, progress=False, on_progress=on_progress
+                )
+            except BaseException:
+                for added in result.added:
+                    Path(added).unlink(missing_ok=True)
+                raise
+    return result
+
+
+def safe_file_name(name: str) -> str:
+    """An uploaded file's name, usable in the corpus folder: no folders, no hidden files, plain
+    characters only."""
+    base = re.split(r"[\\/]", name)[-1].strip()
+    stem, dot, suffix = base.rpartition(".")
+    if not dot:
+        stem, suffix = base, ""
+    stem = re.sub(r"[^\w\-() ]+", "-", stem).strip(" .-_")[:120] or "upload"
+    return f"{stem}.{suffix.lower()}" if suffix else stem
+
+
+def _save_checked(name: str, data: bytes, settings: Settings, known: dict[str, str]) -> Path:
+    """Write `data` into the corpus folder under a safe, free name, after checking that it
+    reads as a document and is not in the corpus already (`known`: sha256 -> source)."""
+    file_name = safe_file_name(name)
+    suffix = Path(file_name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        allowed = ", ".join(SUPPORTED_SUFFIXES)
+        raise DocumentError(f"unsupported file type {suffix or '(none)'}: upload one of {allowed}")
+    size_mb = len(data) / 1e6
+    if size_mb > settings.max_file_mb:
+        raise DocumentError(f"too large ({size_mb:.0f} MB > max_file_mb {settings.max_file_mb:g})")
+    if not data:
+        raise DocumentError("empty file")
+    digest = hashlib.sha256(data).hexdigest()
+    if digest in known:
+        raise DocumentError(f"already in the corpus as {known[digest]}")
+    target = _free_name(settings.corpus_dir / file_name)
+    staging = settings.corpus_dir / f".upload-{digest[:12]}{suffix}"  # hidden: never indexed
+    try:
+        staging.write_bytes(data)
+        load_document(staging, file_name, digest)  # raises DocumentError: not a PDF, no text...
+        os.replace(staging, target)
+    finally:
+        staging.unlink(missing_ok=True)
+    known[digest] = str(target)
+    return target
+
+
+def _free_name(path: Path) -> Path:
+    """`path`, or `name (2).ext`, `name (3).ext`... when another file has that name."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem} ({number}){path.suffix}")
+    return candidate
+
+
+class _build_slot:
+    """Hold the process's build lock; refuse at once, with a message, when a build is running."""
+
+    def __enter__(self) -> None:
+        if not _BUILD_LOCK.acquire(blocking=False):
+            raise RagError("the index is being updated already: wait for that update to finish, then try again")
+
+    def __exit__(self, *exc: object) -> None:
+        _BUILD_LOCK.release()
+
+
+def describe_build(report: BuildReport) -> str:
+    """What an index update did, in a sentence or two."""
+    text = (
+        f"Index updated in {report.seconds:.0f} s: {report.documents} reports, {report.chunks} passages "
+        f"({len(report.indexed)} read, {len(report.unchanged)} unchanged, {len(report.removed)} removed)."
+    )
+    if report.skipped:
+        text += " Could not index: " + "; ".join(f"{s['source']} ({s['reason']})" for s in report.skipped) + "."
+    return text
+
+
+def describe_upload(result: UploadResult) -> str:
+    """What an upload did: the files added (and the index update), the files refused and why."""
+    parts = []
+    if result.added:
+        parts.append("Added " + ", ".join(Path(a).name for a in result.added) + ".")
+    parts += [f"Refused {r['name']}: {r['reason']}." for r in result.rejected]
+    if result.report:
+        parts.append(describe_build(result.report))
+    return " ".join(parts)
+
+
+# --- the original behind a source -------------------------------------------------------------
+
+
+def original_file(source: str) -> Path | None:
+    """The file a citation's `source` names, when it is still there (sources are relative to
+    the folder the index was built from)."""
+    path = Path(source)
+    return path if path.is_file() else None
+
+
+def page_image(path: Path, page: int, width: int = 1000) -> bytes:
+    """PNG of one page (1-based) of a PDF, `width` pixels wide, rendered with pypdfium2."""
+    try:
+        import pypdfium2 as pdfium
+    except ImportError:
+        raise RagError("showing PDF pages needs pypdfium2: pip install pypdfium2") from None
+    import io
+
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        raise DocumentError(f"cannot open {path} to show the page ({exc})") from None
+    try:
+        if not 1 <= page <= len(pdf):
+            raise DocumentError(f"{path} has {len(pdf)} pages, not {page}")
+        sheet = pdf[page - 1]
+        image = sheet.render(scale=width / sheet.get_width()).to_pil()
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", optimize=True)
+        return buffer.getvalue()
+    finally:
+        pdf.close()

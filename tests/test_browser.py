@@ -1,0 +1,151 @@
+"""The chat in a real browser: Debian's chromium driven by Playwright against `rag serve`.
+
+`make install` installs chromium (apt-get, as root); this test installs nothing itself and skips,
+saying why, where /usr/bin/chromium or the playwright package is missing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import HOSTILE_QUESTION, ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+LAC = "How many children were looked after by Middlesbrough as of 10 August 2018?"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_healthy(url: str, server: subprocess.Popen, log: Path, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"rag serve exited with {server.returncode}: {log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"rag serve did not answer on {url} within {seconds} s")
+
+
+def _screenshot(page, path: Path) -> None:
+    """The whole conversation: the chat keeps its newest message in view, so make the window
+    tall enough for all of it, then put it back."""
+    size = page.viewport_size
+    height = page.evaluate("document.querySelector('[data-testid=stAppScrollToBottomContainer]').scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height, 2400))})
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)
+
+
+@pytest.fixture
+def served_app(hostile_corpus, monkeypatch):
+    """`rag serve` on a free localhost port, over the sample corpus and the hostile report,
+    indexed into a temporary folder. Yields the URL."""
+    from rag.index import build_index
+    from rag.settings import Settings
+
+    workdir = hostile_corpus.parent
+    monkeypatch.chdir(workdir)  # sources are named corpus/... as in a checkout
+    index_dir = workdir / "index"
+    build_index([hostile_corpus], Settings(corpus_dir=hostile_corpus, index_dir=index_dir), progress=False)
+
+    port = _free_port()
+    env = {
+        **os.environ,
+        "RAG_CORPUS_DIR": str(hostile_corpus),
+        "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
+    }
+    rag = Path(sys.executable).with_name("rag")  # the console script beside this Python
+    command = [str(rag)] if rag.exists() else [sys.executable, "-m", "rag.cli"]
+    log = workdir / "serve.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [*command, "serve", "--port", str(port), "--index-dir", str(index_dir)],
+            cwd=workdir, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(url, server, log)
+        yield url
+    finally:  # stop the server and anything it started: its own process group
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def test_a_question_in_a_real_browser_shows_cited_text_and_runs_no_document_script(served_app):
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing: run `make install` as root (it installs Debian's chromium)")
+    playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing: make install")
+    expect = playwright.expect
+
+    dialogs: list[str] = []
+    foreign: list[str] = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.on(
+                "request",
+                lambda request: None if request.url.startswith(("http://127.0.0.1", "data:", "blob:")) else foreign.append(request.url),
+            )
+            page.goto(served_app)
+            page.get_by_text("Ask the council reports").wait_for(timeout=120_000)
+
+            # The first screen: what is loaded, and example questions; one click asks.
+            expect(page.get_by_text("6 reports from")).to_be_visible(timeout=60_000)
+            page.get_by_role("button", name=LAC).click()
+            answer = page.get_by_test_id("stChatMessage").nth(1)
+            source = answer.get_by_test_id("stExpander").first
+            expect(source).to_be_visible(timeout=120_000)  # sources follow the streamed answer
+            expect(answer.get_by_test_id("stMarkdownContainer").first).to_contain_text("507")
+            expect(source.locator("summary")).to_contain_text("Executive Member Report to Council")
+            excerpt = source.locator("strong", has_text="Current Children Looked After (LAC): 507")
+            expect(excerpt).to_be_visible()  # the quoted sentence, in bold within its passage
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            _screenshot(page, ARTIFACTS / "screenshot.png")
+
+            # A follow-up whose answer quotes the hostile report.
+            page.get_by_test_id("stChatInputTextArea").fill(HOSTILE_QUESTION)
+            page.keyboard.press("Enter")
+            hostile = page.get_by_test_id("stChatMessage").nth(3)
+            expect(hostile.get_by_test_id("stExpander").first).to_be_visible(timeout=120_000)
+            expect(hostile.get_by_text('4,321 <script>window.__xss = 1; alert("script ran")</script>').first).to_be_visible()
+            expect(hostile.get_by_text("onerror=", exact=False).first).to_be_visible()  # shown as text
+            assert len(page.get_by_test_id("stChatMessage").all()) == 4  # the history is kept
+            flags = page.evaluate(
+                "() => [window.__xss, window.__xss_img, window.__xss_raw, window.__xss_raw_img]"
+                ".map(v => v === undefined ? null : v)"
+            )
+            assert flags == [None, None, None, None]
+            assert page.locator("img[src='x'], img[src*='attacker'], a[href*='attacker'], a[href^='javascript']").count() == 0
+            assert page.locator("script", has_text="__xss").count() == 0
+            _screenshot(page, ARTIFACTS / "hostile.png")
+        finally:
+            browser.close()
+    assert dialogs == []
+    assert foreign == []  # nothing fetched from outside localhost (the Markdown image's host)

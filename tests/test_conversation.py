@@ -1,0 +1,131 @@
+"""Answers as people read them: sources with the quoted sentence marked, plain text to copy,
+Markdown to export; document text always escaped. Markdown is checked by rendering it with a
+real CommonMark renderer that lets HTML through (markdown-it-py, html=True)."""
+
+import html
+import re
+from datetime import date
+
+import pytest
+from conftest import HOSTILE_REPORT
+from markdown_it import MarkdownIt
+
+from rag.answer import ask
+from rag.conversation import (
+    answer_as_text,
+    answer_markdown,
+    answer_sources,
+    conversation_markdown,
+    describe_filters,
+    escape_markdown,
+    excerpt_markdown,
+    filters_from_choices,
+)
+from rag.retrieval import Filters
+
+LAC = "How many children were looked after by Middlesbrough as of 10 August 2018?"
+POTHOLES = "How many potholes did Middlesbrough fill in 2021?"
+render = MarkdownIt("commonmark", {"html": True}).render
+HOSTILE_TEXT = (
+    '<script>alert(1)</script> <img src=x onerror="alert(2)"> ![i](http://attacker.example/p.png) '
+    "[link](javascript:alert(3)) <http://attacker.example/auto> **bold** _it_ `code` # heading\n"
+    "1. item\n- item\n> quote\n| a | b |\n:material/home: :red[x] $x^2$ a@example.com www.example.com &amp; \\ end"
+)
+
+
+def _text_of(rendered: str) -> str:
+    return html.unescape(re.sub(r"</?(p|code|br ?/?)>", "", rendered))
+
+
+@pytest.mark.parametrize("text", [HOSTILE_TEXT, HOSTILE_REPORT])
+def test_escaped_text_renders_as_exactly_that_text(text):
+    rendered = render(escape_markdown(text))
+    assert not re.search(r"<(?!/?(p|code)>)", rendered)  # no element but paragraphs and code spans
+    assert " ".join(_text_of(rendered).split()) == " ".join(text.split())
+
+
+def test_addresses_are_shown_in_code_spans_so_renderers_do_not_link_them():
+    escaped = escape_markdown("see http://attacker.example/p?x=1 or www.example.com or a.b@example.com.")
+    assert "`http://attacker.example/p?x=1`" in escaped
+    assert "`www.example.com`" in escaped and escaped.endswith("`a.b@example.com`\\.")
+
+
+@pytest.fixture(scope="module")
+def lac_answer(corpus_index, corpus_settings):
+    return ask(corpus_index, LAC, corpus_settings).to_dict()
+
+
+def test_sources_show_each_citation_in_its_passage_then_the_other_passages(lac_answer):
+    sources = answer_sources(lac_answer, limit=4)
+    assert len(sources) == 4
+    first = sources[0]
+    assert first.ref == 1 and first.source.endswith("middlesbrough-2018-09-executive-member-report-childrens-care.txt")
+    start, end = first.highlight
+    assert first.text[start:end] == lac_answer["citations"][0]["text"]
+    assert [s.ref for s in sources[1:]] == [None, None, None]
+    assert len({s.rank for s in sources}) == 4
+
+    rendered = render(excerpt_markdown(first))
+    assert "<strong>Current Children Looked After (LAC): 507 (Rate = 156.5)</strong>" in rendered
+    assert "Current Child Protection (CP): 224" in rendered  # the rest of the passage, not bold
+    assert rendered.count("<strong>") == 1
+
+
+def test_the_answer_markdown_keeps_its_markers(lac_answer):
+    assert answer_markdown(lac_answer).endswith("\\[1\\]")
+    assert answer_markdown(lac_answer, cite=lambda n: f"<{n}>").endswith(" <1>")
+    assert "507" in render(answer_markdown(lac_answer))
+
+
+def test_not_found_offers_the_closest_passages(corpus_index, corpus_settings):
+    answer = ask(corpus_index, POTHOLES, corpus_settings).to_dict()
+    sources = answer_sources(answer, limit=3)
+    assert answer["status"] == "not_found"
+    assert len(sources) == 3 and all(s.ref is None and s.highlight is None for s in sources)
+
+
+def test_an_answer_copied_as_text_carries_its_citations(lac_answer):
+    text = answer_as_text(lac_answer, filters="council: Middlesbrough Council")
+    lines = text.splitlines()
+    assert lines[0] == f"Q: {LAC}"
+    assert lines[1] == "Filters: council: Middlesbrough Council"
+    assert "Current Children Looked After (LAC): 507 (Rate = 156.5). [1]" in lines
+    assert (
+        "[1] Executive Member Report to Council — Middlesbrough Council, 2018-09 — "
+        "corpus/middlesbrough-2018-09-executive-member-report-childrens-care.txt"
+    ) in lines
+    assert '    "Current Children Looked After (LAC): 507 (Rate = 156.5)"' in lines
+
+
+def test_a_conversation_exports_as_markdown_with_nothing_live(lac_answer, corpus_index, corpus_settings):
+    hostile_question = "What about <img src=x onerror=alert(1)> and ![x](http://attacker.example/q.png)?"
+    turns = [
+        {"question": LAC, "answer": lac_answer, "filters": "council: Middlesbrough Council"},
+        {"question": POTHOLES, "answer": ask(corpus_index, POTHOLES, corpus_settings).to_dict(), "filters": ""},
+        {"question": hostile_question, "error": "the question is too long", "filters": ""},
+    ]
+    markdown = conversation_markdown(turns)
+    rendered = render(markdown)
+    assert rendered.count("<h2>") == 3
+    assert f"<h2>1. {LAC}</h2>" in rendered
+    assert "<em>Filters: council: Middlesbrough Council</em>" in rendered
+    assert "Current Children Looked After (LAC): 507 (Rate = 156.5). [1]" in rendered
+    assert "<strong>Current Children Looked After (LAC): 507 (Rate = 156.5)</strong>" in rendered
+    assert "<strong>Not in these reports.</strong>" in rendered and "You may mean:" in rendered
+    assert "<img" not in rendered and "<a " not in rendered
+    assert "What about &lt;img src=x onerror=alert(1)&gt;" in rendered
+
+
+def test_filters_from_the_sidebar_choices():
+    corpus_range = (date(2017, 9, 14), date(2025, 3, 26))
+    assert not filters_from_choices(None, None, *corpus_range, date_range=corpus_range)
+    chosen = filters_from_choices("Stockton-on-Tees Borough Council", None, date(2020, 1, 1), corpus_range[1], corpus_range)
+    assert chosen == Filters(council="Stockton-on-Tees Borough Council", since="2020-01-01")
+    assert describe_filters(chosen) == "council: Stockton-on-Tees Borough Council; from 2020-01-01"
+
+    odd = "corpus/[draft] report*.txt"
+    by_report = filters_from_choices(report_source=odd)
+    row = {"council": None, "title": "Draft", "date": None}
+    assert by_report.accepts({**row, "source": odd})
+    assert not by_report.accepts({**row, "source": "corpus/d report1.txt"})
+    assert describe_filters(by_report, {odd: "Draft report (2020)"}) == "report: Draft report (2020)"

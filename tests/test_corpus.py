@@ -1,0 +1,146 @@
+"""The corpus from the app's side: uploads checked and indexed incrementally, index updates,
+what the index holds, the original page behind a source. Real files, model, FAISS and SQLite."""
+
+import json
+import shutil
+
+import pytest
+from conftest import CORPUS, DATA, need
+
+from rag.corpus import (
+    _BUILD_LOCK,
+    add_files,
+    date_bounds,
+    describe_corpus,
+    describe_upload,
+    example_questions,
+    index_version,
+    list_reports,
+    original_file,
+    page_image,
+    safe_file_name,
+    update_index,
+)
+from rag.errors import ModelError, RagError
+from rag.index import build_index, open_index
+from rag.settings import Settings
+
+YOUTH = "middlesbrough-2021-03-24-executive-member-report-childrens-social-care.txt"
+PARISH_PDF = DATA / "pdf-torture" / "souldern-parish" / "2024-05-23 Annual Parish Meeting minutes.pdf"
+
+
+@pytest.fixture
+def small_index(small_corpus, tmp_path):
+    settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index")
+    build_index(None, settings, progress=False)
+    return settings
+
+
+def test_uploads_are_checked_and_only_the_new_file_is_embedded(small_index):
+    before = index_version(small_index)
+    steps = []
+    result = add_files(
+        [
+            ("../../youth service.TXT", (CORPUS / YOUTH).read_bytes()),
+            ("fake.pdf", b"<html>not a pdf</html>"),
+            ("notes.docx", b"PK\x03\x04"),
+            ("empty.md", b""),
+            ("latin.txt", "Caf\xe9".encode("latin-1")),
+        ],
+        small_index,
+        on_progress=lambda stage, done, total: steps.append(stage),
+    )
+    assert [p.rsplit("/", 1)[-1] for p in result.added] == ["youth service.txt"]
+    assert (small_index.corpus_dir / "youth service.txt").is_file()  # inside the corpus, whatever the name said
+    reasons = {r["name"]: r["reason"] for r in result.rejected}
+    assert "not a PDF" in reasons["fake.pdf"]
+    assert "unsupported file type .docx" in reasons["notes.docx"]
+    assert reasons["empty.md"] == "empty file"
+    assert "UTF-8" in reasons["latin.txt"]
+    assert not (small_index.corpus_dir / "fake.pdf").exists() and not list(small_index.corpus_dir.glob(".upload-*"))
+
+    report = result.report
+    assert len(report.indexed) == 1 and len(report.unchanged) == 2
+    new_chunks = open_index(small_index).manifest["files"][report.indexed[0]]["chunks"]
+    assert report.embedded_chunks == new_chunks < report.chunks
+    assert {"Reading", "Embedding"} <= set(steps)
+    assert index_version(small_index) != before
+    assert "Added youth service.txt" in describe_upload(result) and "Refused fake.pdf" in describe_upload(result)
+
+    again = add_files([("copy.txt", (CORPUS / YOUTH).read_bytes())], small_index)
+    assert again.added == [] and again.report is None
+    assert again.rejected[0]["reason"].startswith("already in the corpus as ")
+    assert again.rejected[0]["reason"].endswith("youth service.txt")
+
+
+def test_an_upload_over_the_size_limit_is_refused(small_index):
+    result = add_files([("big.txt", b"Council minutes. " * 200)], small_index.replace(max_file_mb=0.001))
+    assert result.added == [] and "too large" in result.rejected[0]["reason"]
+
+
+def test_a_failed_index_update_takes_the_upload_out_again(small_index):
+    served = open_index(small_index).manifest["built_at"], sorted(p.name for p in small_index.corpus_dir.iterdir())
+    broken = small_index.replace(embedding_model="/no/such/model")
+    with pytest.raises(ModelError):
+        add_files([(YOUTH, (CORPUS / YOUTH).read_bytes())], broken)
+    after = open_index(small_index).manifest["built_at"], sorted(p.name for p in small_index.corpus_dir.iterdir())
+    assert after == served
+
+
+def test_a_real_pdf_upload_is_indexed_by_page_and_the_page_renders(small_index):
+    pdf = need(PARISH_PDF)
+    result = add_files([(pdf.name, pdf.read_bytes())], small_index)
+    assert result.added and not result.rejected
+    index = open_index(small_index)
+    pages = [r[0] for r in index.query("SELECT DISTINCT c.page FROM chunks c JOIN documents d USING (doc_id) WHERE d.source LIKE '%.pdf'")]
+    assert sorted(pages) == [1, 2, 3]
+    png = page_image(original_file(result.added[0]), 2, width=400)
+    assert png.startswith(b"\x89PNG") and len(png) > 5_000
+    with pytest.raises(RagError, match="has 3 pages"):
+        page_image(original_file(result.added[0]), 9)
+
+
+def test_only_one_build_at_a_time(small_index):
+    with _BUILD_LOCK, pytest.raises(RagError, match="being updated already"):
+        update_index(small_index)
+
+
+def test_update_index_follows_the_corpus_folder(small_index):
+    shutil.copy(CORPUS / YOUTH, small_index.corpus_dir / YOUTH)
+    report = update_index(small_index)
+    assert report.documents == 3 and len(report.indexed) == 1
+    rebuilt = update_index(small_index, rebuild=True)
+    assert rebuilt.embedded_chunks == rebuilt.chunks
+
+
+def test_what_the_index_holds_for_a_first_screen(corpus_index, corpus_settings, tmp_path):
+    info = corpus_index.info()
+    summary = describe_corpus(info)
+    assert summary.startswith(
+        "5 reports from Middlesbrough Council and Stockton-on-Tees Borough Council, "
+        "meetings from 14 Sep 2017 to 26 Mar 2025. Index built "
+    )
+    assert [d.isoformat() for d in date_bounds(info)] == ["2017-09-14", "2025-03-26"]
+    reports = list_reports(corpus_index)
+    assert len(reports) == 5 and reports[0].date == "2025-03-26"
+    assert reports[-1].label() == "Children's Services Progress Update: Quarter 1 (April – June) – 2017/18 (Stockton-on-Tees Borough Council, 2017-09-14)"
+
+    examples = example_questions(corpus_settings, corpus_index)
+    assert examples[0] == "How many children were looked after by Middlesbrough as of 10 August 2018?"
+    assert len(examples) == 3
+    without_readme = example_questions(corpus_settings.replace(corpus_dir=tmp_path), corpus_index)
+    assert len(without_readme) == 3 and all(q.startswith("What do the reports say about ") for q in without_readme)
+
+
+def test_uploaded_names_stay_inside_the_corpus_folder():
+    assert safe_file_name("../../etc/passwd.PDF") == "passwd.pdf"
+    assert safe_file_name("C:\\Users\\me\\Cabinet report (final).pdf") == "Cabinet report (final).pdf"
+    assert safe_file_name(".hidden.md") == "hidden.md"
+    assert safe_file_name("<script>.txt") == "script.txt"
+
+
+def test_index_version_is_none_without_an_index(tmp_path):
+    assert index_version(Settings(index_dir=tmp_path / "none")) is None
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "manifest.json").write_text(json.dumps({"built_at": "x"}))
+    assert index_version(Settings(index_dir=tmp_path / "bad")).startswith("x@")
