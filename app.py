@@ -42,6 +42,8 @@ from rag.corpus import (
 from rag.documents import SUPPORTED_SUFFIXES
 from rag.embeddings import get_embedder
 from rag.errors import RagError
+from rag.followup import turn_from_json
+from rag.glossary import glossary
 from rag.index import open_index
 from rag.settings import load_settings
 
@@ -90,11 +92,19 @@ def filter_panel(index, info: dict) -> tuple:
         until = st.date_input("Meetings until", bounds[1], min_value=bounds[0], max_value=bounds[1], format="DD/MM/YYYY")
     filters = filters_from_choices(council, report.source if report else None, since, until, bounds)
     k = st.slider("Sources shown", 1, 10, settings.top_k, help="Passages listed under each answer.")
+    modes = ["extractive", "llm"] if settings.llm_url else ["extractive"]
     mode = st.selectbox(
-        "Answer mode", ["extractive"], disabled=True,
-        help="Extractive: the answer quotes the reports' own sentences; no language model is used.",
+        "Answer mode", modes, index=modes.index(settings.answer_mode) if settings.answer_mode in modes else 0,
+        disabled=len(modes) == 1,
+        help="Extractive: the answer quotes the reports' own sentences; no language model is used. "
+        "LLM: a language model at llm_url writes the answer; its citations are checked, and anything "
+        "unverifiable is dropped (set RAG_LLM_URL to enable).",
     )
     st.caption("Filters apply to the next question and are shown with its answer.")
+    with st.expander("Council vocabulary"):
+        st.caption("Questions using one of these names also search for the others.")
+        for term in glossary():
+            st.markdown(f"**{escape_markdown(' / '.join(term.names[:3]))}**: {escape_markdown(term.meaning)}")
     return filters, describe_filters(filters, {r.source: r.label() for r in reports}), k, mode
 
 
@@ -213,6 +223,10 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
         st.error(escape_markdown(turn["error"]))
         return
     answer = turn["answer"]
+    if answer.get("rewritten_question"):
+        st.caption("Understood as: " + escape_markdown(answer["rewritten_question"]))
+    if answer.get("note"):
+        st.info(escape_markdown(answer["note"]), icon=":material/info:")
     if answer["status"] == "not_found":
         st.warning("**Not in these reports.** " + escape_markdown(answer["answer"]), icon=":material/search_off:")
         st.markdown("You may mean:")
@@ -229,11 +243,24 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
 
 
 def ask_turn(question: str, filters, filters_text: str, k: int, mode: str) -> dict:
+    """Ask with the conversation so far, so that "And in 2019?" is understood; an LLM's reply
+    streams into the page as it comes."""
     turn = {"question": question, "filters": filters_text, "k": k}
+    history = [turn_from_json(t["answer"]) for t in st.session_state.turns if "answer" in t]
+    live = st.empty()
+    streamed_text: list[str] = []
+
+    def on_text(piece: str) -> None:
+        streamed_text.append(piece)
+        live.markdown(escape_markdown("".join(streamed_text)))
+
     try:
-        turn["answer"] = ask(index, question, settings.replace(answer_mode=mode), k=k, filters=filters).to_dict()
+        answer = ask(index, question, settings.replace(answer_mode=mode), k=k, filters=filters,
+                     history=history, on_text=on_text)
+        turn["answer"] = answer.to_dict()
     except RagError as exc:
         turn["error"] = str(exc)
+    live.empty()
     return turn
 
 

@@ -195,23 +195,19 @@ def _chat(args: argparse.Namespace, settings: Settings, index) -> None:
 
 def _history(path: Path) -> list:
     """Earlier turns from a JSONL file: `rag ask --json` objects, or {question, sources}."""
-    from rag.followup import Turn
+    from rag.followup import turn_from_json
 
-    turns = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise RagError(f"cannot read history file {path}: {exc}") from None
+    turns = []
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-            question = item.get("rewritten_question") or item["question"]
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-            raise RagError(f"{path}:{number}: expected a JSON object with a question field") from None
-        sources = item.get("sources") or [c["source"] for c in item.get("citations", []) if "source" in c]
-        turns.append(Turn(question, tuple(dict.fromkeys(sources))))
+        if line.strip():
+            try:
+                turns.append(turn_from_json(json.loads(line)))
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+                raise RagError(f"{path}:{number}: expected a JSON object with a question field") from None
     return turns
 
 

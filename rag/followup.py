@@ -32,6 +32,14 @@ class Rewrite:
     """Set when the follow-up points at the previous answer's report ("Who wrote it?")."""
 
 
+def turn_from_json(item: dict) -> Turn:
+    """A Turn from an answer as `rag ask --json` prints it (or any object with a question and
+    citations or sources)."""
+    question = item.get("rewritten_question") or item["question"]
+    sources = item.get("sources") or [c["source"] for c in item.get("citations") or [] if "source" in c]
+    return Turn(question, tuple(dict.fromkeys(sources)))
+
+
 def _dates(text: str) -> list[tuple[int, int]]:
     """Spans of the dates and years written in `text`."""
     spans: list[tuple[int, int]] = []

@@ -76,7 +76,7 @@ Example Borough Council, Cabinet, 12 May 2022
 2. The appeals officer &lt;img src=x onerror="window.__xss_img = 1; alert('onerror ran')"&gt; reviewed 612 appeals.
 3. Raw tags in the file: <script>window.__xss_raw = 1</script> <img src=x onerror="window.__xss_raw_img = 1">
 4. A chart of appeals ![appeals chart](http://attacker.example/pixel.png?leak=1) and ![tracker][pixel]
-5. See [the portal](javascript:alert('link')) or http://attacker.example/portal for details.
+See [the portal](javascript:alert('link')) or http://attacker.example/portal for details.
 
 [pixel]: http://attacker.example/tracker.png
 """

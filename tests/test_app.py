@@ -103,6 +103,15 @@ def test_an_example_asks_and_the_answer_is_tied_to_its_sources_then_a_follow_up_
     assert "John Pearce" in answers(app)[1].markdown[0].value
 
 
+def test_a_follow_up_is_understood_from_the_conversation(monkeypatch, corpus_index):
+    app = ask(open_app(monkeypatch, corpus_index.index_dir), LAC)
+    ask(app, "And in March 2021?")
+    reply = answers(app)[1]
+    understood = [c.value for c in reply.caption if c.value.startswith("Understood as")]
+    assert understood and "March 2021" in shown(understood[0])
+    assert "609" in reply.markdown[0].value
+
+
 def test_not_in_these_reports_is_said_plainly_with_what_you_may_mean(monkeypatch, corpus_index):
     app = ask(open_app(monkeypatch, corpus_index.index_dir), "How many potholes did Middlesbrough fill in 2021?")
     reply = answers(app)[0]
