@@ -193,40 +193,39 @@ def _chat(args: argparse.Namespace, settings: Settings, index) -> None:
         history.append(turn_of(answer))
 
 
+def _numbered_lines(path: Path, what: str) -> list[tuple[int, str]]:
+    """The non-blank lines of a text file, with their line numbers."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RagError(f"cannot read {what} {path}: {exc}") from None
+    return [(number, line.strip()) for number, line in enumerate(lines, start=1) if line.strip()]
+
+
 def _history(path: Path) -> list:
     """Earlier turns from a JSONL file: `rag ask --json` objects, or {question, sources}."""
     from rag.followup import turn_from_json
 
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RagError(f"cannot read history file {path}: {exc}") from None
     turns = []
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            try:
-                turns.append(turn_from_json(json.loads(line)))
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-                raise RagError(f"{path}:{number}: expected a JSON object with a question field") from None
+    for number, line in _numbered_lines(path, "history file"):
+        try:
+            turns.append(turn_from_json(json.loads(line)))
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            raise RagError(f"{path}:{number}: expected a JSON object with a question field") from None
     return turns
 
 
 def _batch_questions(path: Path) -> list[str]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RagError(f"cannot read batch file {path}: {exc}") from None
+    """One question per line: plain text, or a JSON object with a question field."""
     questions = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    for number, line in _numbered_lines(path, "batch file"):
+        if not line.startswith("{"):
+            questions.append(line)
             continue
-        if line.lstrip().startswith("{"):
-            try:
-                questions.append(json.loads(line)["question"])
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise RagError(f"{path}:{number}: JSON line without a question field") from None
-        else:
-            questions.append(line.strip())
+        try:
+            questions.append(json.loads(line)["question"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise RagError(f"{path}:{number}: JSON line without a question field") from None
     return questions
 
 
