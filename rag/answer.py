@@ -12,6 +12,7 @@ from rag.embeddings import get_embedder
 from rag.errors import SettingsError
 from rag.followup import Turn, rewrite
 from rag.index import Index
+from rag.metadata import find_council_names
 from rag.retrieval import Filters, Passage, check_question, query_terms, search
 from rag.settings import Settings
 
@@ -67,6 +68,7 @@ _NUMBER = re.compile(r"(?<![\w.])[£$€]?\d[\d,]*(?:\.\d+)?%?")
 _DATE_WORDS = re.compile(
     r"(?i)\b(\d{1,2}(st|nd|rd|th)?\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{4}\b|\b(19|20)\d\d\b"
 )
+_YEAR = re.compile(r"(19|20)\d\d")
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z'’-]+)+\b")
 _MULTI_PART = re.compile(
     r"(?i)\b(compare|comparison|and how many|and what|both|each|change[sd]?|trend|over time|versus|vs\.?|"
@@ -203,6 +205,25 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+_ROW = re.compile(r"(?:\S+\s+)*?(?:\d[\d,.%]*\s+){1,}\d[\d,.%]*\s*$")
+
+
+def _table_header(text: str, start: int) -> str:
+    """For a table row ("Good 10 32% 29 63%"), the header lines right above it in the passage
+    ("Judgement April 2016 report August 2017 report"), which say what its numbers are."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    if not _ROW.fullmatch(text[line_start : line_end if line_end >= 0 else len(text)].strip()):
+        return ""
+    header: list[str] = []
+    for line in reversed(text[:line_start].rstrip("\n").split("\n")):
+        if not line.strip() or len(header) == 3:
+            break
+        if not _ROW.fullmatch(line.strip()):
+            header.insert(0, line.strip())
+    return " ".join(header)
+
+
 def _is_statement(sentence: str, heading: str | None) -> bool:
     """A sentence or table row that can answer something: not a heading, not a bare label."""
     text = sentence.strip()
@@ -229,25 +250,33 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
 
     terms = [_stem(t) for t in query_terms(question)]
     wants_number = re.search(r"(?i)\b(how many|how much|number|percentage|proportion|share|rate|amount|total|how long|how big|what age)\b", question)
-    wants_date = re.search(r"(?i)\b(when|what date|which year|what year)\b", question)
+    wants_date = re.search(r"(?i)\b(when|what date|which year|what year|what period|which period|until when|how long)\b", question)
     years = set(re.findall(r"\b(?:19|20)\d\d\b", question))
     wants_name = re.search(r"(?i)\b(who|which (council|provider|organisation|project|company))\b", question)
+    wants_council = re.search(r"(?i)\b(which|what) (council|authority|local authority)\b", question)
 
     candidates = []
+    previous: dict[str, tuple[int, int]] = {}
     for (passage, a, b), cosine in zip(spans, similarity):
         sentence = passage.text[a:b]
-        own = {_stem(w) for w in re.findall(r"[a-z0-9]+", sentence.lower())}
-        context = {_stem(w) for w in re.findall(r"[a-z0-9]+", f"{passage.title} {passage.council} {passage.date} {passage.heading}".lower())}
+        own = {_stem(w) for w in re.findall(r"[a-z0-9]+", (_table_header(passage.text, a) + " " + sentence).lower())}
+        start, end = previous.get(passage.chunk_id, (a, a))
+        before = passage.text[start:end]  # the sentence before, in its passage: "the new agency" is named there
+        previous[passage.chunk_id] = (a, b)
+        where = f"{passage.title} {passage.council} {passage.date} {passage.heading} {before}"
+        context = {_stem(w) for w in re.findall(r"[a-z0-9]+", where.lower())}
         lexical = (
             sum(1.0 if t in own else 0.5 if t in context else 0.0 for t in terms) / len(terms) if terms else 0.0
         )
         cue = 0.0
-        if wants_number:
-            cue += 0.1 if _NUMBER.search(sentence) else -0.1
+        if wants_number:  # a count or a share, not the year it is for
+            cue += 0.1 if any(not _YEAR.fullmatch(n) for n in _NUMBER.findall(sentence)) else -0.1
         if wants_date:
             cue += 0.1 if _DATE_WORDS.search(sentence) else -0.05
         if wants_name:
             cue += 0.05 if _NAME.search(sentence) else -0.05
+        if wants_council:
+            cue += 0.1 if find_council_names(sentence) else -0.05
         if years:  # a question about 2018 wants a sentence or report of 2018
             cue += 0.1 if any(y in sentence or y in (passage.date or "") or y in passage.text for y in years) else -0.1
         score = 0.45 * float(cosine) + 0.45 * lexical + cue + 0.1 * passage.score

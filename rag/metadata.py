@@ -140,6 +140,12 @@ def _council_names() -> tuple[dict[str, str], re.Pattern[str]]:
     return official, re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])")
 
 
+def find_council_names(text: str) -> list[str]:
+    """The official names of the councils that `text` mentions, in order of first mention."""
+    official, pattern = _council_names()
+    return list(dict.fromkeys(official[m.group(0)] for m in pattern.finditer(text)))
+
+
 _COUNCIL_WORD = re.compile(r"\s+(?:(?:Borough|City|County|District|Metropolitan Borough|Town|Parish)\s+)?Council\b")
 
 
