@@ -177,20 +177,26 @@ def search(
 
     if settings.rerank and candidates:
         started = time.perf_counter()
-        head = rerank(question, candidates[: settings.rerank_depth])
+        head = rerank(question, candidates[: settings.rerank_depth], settings.rerank_blend)
         tail = [replace(p, rank=len(head) + i + 1) for i, p in enumerate(candidates[settings.rerank_depth :])]
         candidates = head + tail
         timings["rerank"] = _ms(started)
     return SearchResult(candidates[:k], timings)
 
 
-def rerank(question: str, passages: list[Passage]) -> list[Passage]:
-    """Passages reordered by the cross-encoder, which reads each with its context line."""
+def rerank(question: str, passages: list[Passage], blend: float = 0.0) -> list[Passage]:
+    """Passages reordered by the cross-encoder, which reads each with its context line. With
+    `blend` > 0 the order is a reciprocal-rank fusion of the cross-encoder's ranking and the
+    incoming one, the latter weighted by `blend`."""
     from rag.rerank import rerank_scores
 
     texts = [f"{p.council or ''} {p.title} {p.heading or ''}\n{p.text}" for p in passages]
     logits = rerank_scores(question, texts)
-    order = sorted(range(len(passages)), key=lambda i: -logits[i])
+    by_reranker = sorted(range(len(passages)), key=lambda i: -logits[i])
+    fused = {i: 1.0 / (RRF_K + position + 1) for position, i in enumerate(by_reranker)}
+    for i in range(len(passages)):  # passages arrive in their fused order
+        fused[i] += blend / (RRF_K + i + 1)
+    order = sorted(fused, key=lambda i: -fused[i])
     return [
         replace(passages[i], rank=rank, score=round(float(1 / (1 + math.exp(-logits[i]))), 4),
                 rerank_score=round(float(logits[i]), 3))

@@ -38,8 +38,11 @@ class Settings:
     rerank: bool = True
     """Reorder the best fused candidates with a cross-encoder (ms-marco-MiniLM-L-12-v2)."""
 
-    rerank_depth: int = 30
+    rerank_depth: int = 20
     """How many fused candidates the cross-encoder reads."""
+
+    rerank_blend: float = 0.0
+    """Weight of the hybrid ranking beside the cross-encoder's in the final order (0: reranker alone)."""
 
     top_k: int = 5
     """Passages returned by search and shown under an answer."""
