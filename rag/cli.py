@@ -241,7 +241,8 @@ def _search(args: argparse.Namespace, settings: Settings, index) -> None:
     for passage in result.passages:
         print(f"{passage.rank}. {_where(passage)}  score {passage.score:.3f}")
         if args.explain:
-            print(f"    dense {passage.dense_score}  keyword {passage.keyword_score}  fused {passage.score}")
+            print(f"    dense {passage.dense_score}  keyword {passage.keyword_score}  fused {passage.fused_score}"
+                  f"  rerank {passage.rerank_score}  timings {result.timings_ms}")
         print(textwrap.indent(textwrap.fill(" ".join(passage.text.split()), 96), "    "))
 
 
