@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install index chat test eval clean
+.PHONY: install ocr index chat test eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) ocr
+
+# Tesseract reads scanned pages. Installed from Debian only when it is missing and we are root
+# with apt-get; elsewhere scanned pages are left out and `rag index` says so.
+ocr:
+	@command -v tesseract >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null 2>&1 || \
+	     { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null 2>&1; }) \
+	    && echo "installed tesseract-ocr" || echo "could not install tesseract-ocr: scanned pages will be left out"; \
+	  else echo "tesseract is not installed (apt-get install tesseract-ocr): scanned pages will be left out"; fi; }
 
 index: install
 	$(BIN)/rag index

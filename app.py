@@ -27,7 +27,7 @@ def load_index(index_dir: str, built_at: str):
 
 
 def where(item: dict) -> str:
-    parts = [item["title"], ", ".join(p for p in (item.get("council"), item.get("date")) if p)]
+    parts = [item["title"], ", ".join(p for p in (item.get("council"), item.get("meeting"), item.get("date")) if p)]
     if item.get("page"):
         parts.append(f"page {item['page']}")
     if item.get("paragraph"):

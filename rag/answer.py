@@ -26,6 +26,8 @@ class Citation:
     text: str
     score: float
     passage_rank: int
+    meeting: str | None = None
+    author: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def answer_from_passages(question: str, passages: list[Passage], settings: Setti
         p = candidate.passage
         citations.append(
             Citation(ref, p.doc_id, p.title, p.source, p.page, p.paragraph, p.date, p.council,
-                     candidate.text, round(candidate.score, 4), p.rank)
+                     candidate.text, round(candidate.score, 4), p.rank, p.meeting, p.author)
         )
         lines.append(f"{_readable(candidate.text)} [{ref}]")
     timings["answer"] = round((time.perf_counter() - started) * 1000, 1)

@@ -45,7 +45,8 @@ def corpus_settings(tmp_path_factory):
 @pytest.fixture(scope="session")
 def corpus_index(corpus_settings):
     """The sample corpus, indexed once for the whole session."""
-    from rag.index import build_index, open_index
+    from rag.index import open_index
+    from rag.ingest import build_index
 
     build_index([CORPUS], corpus_settings, progress=False)
     return open_index(corpus_settings)
