@@ -172,9 +172,15 @@ def build_index(
 
 
 def _fingerprint(settings: Settings, tesseract: str | None) -> str:
+    """What a cached file depends on: settings, OCR, and the code that reads and chunks it."""
+    import hashlib
     import json
 
-    return json.dumps({**expected_manifest(settings), "ocr": bool(tesseract)}, sort_keys=True)
+    code = hashlib.sha256()
+    for module in ("pdf", "documents", "metadata", "chunking", "embeddings"):
+        code.update((Path(__file__).parent / f"{module}.py").read_bytes())
+    fields = {**expected_manifest(settings), "ocr": bool(tesseract), "code": code.hexdigest()}
+    return json.dumps(fields, sort_keys=True)
 
 
 def _note(report: BuildReport, source: str, file: dict) -> None:

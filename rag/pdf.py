@@ -220,34 +220,49 @@ def _edge_key(line: str) -> str:
 
 def drop_running_lines(pages: list[str]) -> list[str]:
     """Remove page numbers and the headers and footers repeated across pages: a line among the
-    first or last few of a page that recurs (numbers aside) at the edge of three or more pages
-    and of at least a fifth of them. The first copy of a repeated header is kept, so a report
-    whose title runs at the top of every page still shows it once."""
+    first or last few of a page that recurs at the edge of three or more pages and of at least
+    a fifth of them. A line whose number follows the page ("Page 21", "Page 22") goes from
+    every page; of a line repeated word for word the first copy is kept, so a report whose
+    title runs at the top of every page still shows it once."""
     lines = [page.split("\n") for page in pages]
     edges = [_edge_indexes(page_lines) for page_lines in lines]
-    counts: dict[str, int] = {}
-    variants: dict[str, set[str]] = {}
-    for page_lines, indexes in zip(lines, edges):
+    counts: dict[str, int] = {}  # by the line, and by the line with its numbers blanked
+    numbers: dict[str, list[tuple[int, tuple[int, ...]]]] = {}
+    for page_number, (page_lines, indexes) in enumerate(zip(lines, edges)):
         for i in indexes:
-            variants.setdefault(_edge_key(page_lines[i]), set()).add(" ".join(page_lines[i].split()))
-        for key in {_edge_key(page_lines[i]) for i in indexes}:
-            counts[key] = counts.get(key, 0) + 1
+            line = " ".join(page_lines[i].split())
+            key = _edge_key(line)
+            for name in {line, key}:
+                counts[name] = counts.get(name, 0) + 1
+            numbers.setdefault(key, []).append((page_number, tuple(int(n) for n in re.findall(r"\d+", line))))
     needed = max(3, len(pages) // 5)
     seen: set[str] = set()
     result = []
     for page_lines, indexes in zip(lines, edges):
         drop = set()
         for i in indexes:
-            line = page_lines[i].strip()
+            line = " ".join(page_lines[i].split())
             key = _edge_key(line)
             if _PAGE_NUMBER.match(line):
                 drop.add(i)
-            elif counts.get(key, 0) >= needed and len(pages) >= 3:
-                if key in seen or len(variants[key]) > 1:  # "Page 3", "Page 4": all go
+            elif counts[key] >= needed and line != key and _counts_pages(numbers[key]):
+                drop.add(i)
+            elif counts[line] >= needed:
+                if line in seen:
                     drop.add(i)
-                seen.add(key)
+                seen.add(line)
         result.append("\n".join(line for i, line in enumerate(page_lines) if i not in drop))
     return result
+
+
+def _counts_pages(occurrences: list[tuple[int, tuple[int, ...]]]) -> bool:
+    """True when a number in the line goes up with the page ("Page 21", "Page 22", ...)."""
+    width = len(occurrences[0][1])
+    for position in range(width):
+        offsets = {values[position] - page for page, values in occurrences}
+        if len(offsets) == 1 and len({values[position] for _, values in occurrences}) > 1:
+            return True
+    return False
 
 
 def _edge_indexes(page_lines: list[str]) -> list[int]:

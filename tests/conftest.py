@@ -63,3 +63,16 @@ def small_corpus(tmp_path):
     ):
         shutil.copy(CORPUS / name, folder / name)
     return folder
+
+
+@pytest.fixture(scope="session")
+def kent_index(tmp_path_factory):
+    """The 132 Kent County Council PDFs, indexed once for the whole session (several minutes)."""
+    from rag.index import open_index
+    from rag.ingest import build_index
+    from rag.settings import Settings
+
+    kent = need(DATA / "reports" / "kent-county-council")
+    settings = Settings(index_dir=tmp_path_factory.mktemp("kent-index") / "index")
+    report = build_index([kent], settings, progress=False)
+    return report, open_index(settings), settings

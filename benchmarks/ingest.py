@@ -1,0 +1,84 @@
+"""Ingestion figures on ../shared/data: parsing and OCR pages per second (worker processes
+alone), then a full build of each folder: files indexed and skipped, pages, chunks, embedding
+speed, build time and index size. Prints Markdown rows for benchmarks/results.md.
+
+    .venv/bin/python benchmarks/ingest.py [parse] [ocr] [build FOLDER...]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rag.ingest import build_index
+from rag.pdf import tesseract_path
+from rag.settings import Settings
+from rag.workers import parse_pdfs
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+KENT = DATA / "reports" / "kent-county-council"
+SCANNED = DATA / "pdf-torture" / "souldern-parish"
+FOLDERS = ["reports/kent-county-council", "reports/west-sussex-jsna", "reports/limerick-council-minutes", "pdf-torture"]
+
+
+def parse_speed() -> None:
+    files = sorted(KENT.rglob("*.pdf"))
+    pages = 0
+
+    def count() -> None:
+        nonlocal pages
+        pages += 1
+
+    started = time.perf_counter()
+    failed = sum(1 for parsed in parse_pdfs(files, None, on_page=count) if parsed.error)
+    seconds = time.perf_counter() - started
+    print(f"parse (text layer, {os.cpu_count()} workers): {len(files)} Kent PDFs, {pages} pages, "
+          f"{seconds:.1f} s, {pages / seconds:.1f} pages/s, {failed} failed")
+
+
+def ocr_speed() -> None:
+    tesseract = tesseract_path("tesseract")
+    if not tesseract:
+        print("ocr: Tesseract is not installed")
+        return
+    files = sorted(SCANNED.glob("*.pdf"))
+    started = time.perf_counter()
+    ocr = sum(parsed.text.ocr_pages for parsed in parse_pdfs(files, tesseract) if parsed.text)
+    seconds = time.perf_counter() - started
+    print(f"ocr (souldern-parish, {os.cpu_count()} workers, all pages parsed): {ocr} pages by OCR "
+          f"in {seconds:.1f} s, {ocr / seconds:.2f} OCR pages/s")
+
+
+def build(folder: str) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = Settings(index_dir=Path(scratch) / "index")
+        report = build_index([DATA / folder], settings, progress=False)
+        size = sum(p.stat().st_size for p in settings.index_dir.iterdir())
+    embed = report.embedded_chunks / report.embed_seconds if report.embed_seconds else 0
+    print(
+        f"| {folder} | {len(report.indexed)} | {len(report.skipped)} | {report.pages} | {report.ocr_pages} | "
+        f"{report.chunks} | {embed:.1f} | {report.seconds:.0f} s | {size / 1e6:.1f} MB |"
+    )
+    for item in report.skipped:
+        print(f"    skipped {item['source']}: {item['reason']}")
+
+
+def main(args: list[str]) -> None:
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    if not args or "parse" in args:
+        parse_speed()
+    if not args or "ocr" in args:
+        ocr_speed()
+    folders = args[args.index("build") + 1 :] if "build" in args else ([] if args else FOLDERS)
+    if folders:
+        print("| folder | indexed | skipped | PDF pages | OCR pages | chunks | embedded chunks/s | build | index size |")
+        print("|---|---|---|---|---|---|---|---|---|")
+    for folder in folders:
+        build(folder)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
