@@ -21,7 +21,12 @@ from rag.workers import parse_pdfs
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 KENT = DATA / "reports" / "kent-county-council"
 SCANNED = DATA / "pdf-torture" / "souldern-parish"
-FOLDERS = ["reports/kent-county-council", "reports/west-sussex-jsna", "reports/limerick-council-minutes", "pdf-torture"]
+FOLDERS = [
+    "reports/kent-county-council",
+    "reports/west-sussex-jsna",
+    "reports/limerick-council-minutes",
+    "pdf-torture",
+]
 
 
 def parse_speed() -> None:
@@ -35,8 +40,10 @@ def parse_speed() -> None:
     started = time.perf_counter()
     failed = sum(1 for parsed in parse_pdfs(files, None, on_page=count) if parsed.error)
     seconds = time.perf_counter() - started
-    print(f"parse (text layer, {os.cpu_count()} workers): {len(files)} Kent PDFs, {pages} pages, "
-          f"{seconds:.1f} s, {pages / seconds:.1f} pages/s, {failed} failed")
+    print(
+        f"parse (text layer, {os.cpu_count()} workers): {len(files)} Kent PDFs, {pages} pages, "
+        f"{seconds:.1f} s, {pages / seconds:.1f} pages/s, {failed} failed"
+    )
 
 
 def ocr_speed() -> None:
@@ -48,8 +55,10 @@ def ocr_speed() -> None:
     started = time.perf_counter()
     ocr = sum(parsed.text.ocr_pages for parsed in parse_pdfs(files, tesseract) if parsed.text)
     seconds = time.perf_counter() - started
-    print(f"ocr (souldern-parish, {os.cpu_count()} workers, all pages parsed): {ocr} pages by OCR "
-          f"in {seconds:.1f} s, {ocr / seconds:.2f} OCR pages/s")
+    print(
+        f"ocr (souldern-parish, {os.cpu_count()} workers, all pages parsed): {ocr} pages by OCR "
+        f"in {seconds:.1f} s, {ocr / seconds:.2f} OCR pages/s"
+    )
 
 
 def build(folder: str) -> None:
@@ -74,7 +83,9 @@ def main(args: list[str]) -> None:
         ocr_speed()
     folders = args[args.index("build") + 1 :] if "build" in args else ([] if args else FOLDERS)
     if folders:
-        print("| folder | indexed | skipped | PDF pages | OCR pages | chunks | embedded chunks/s | build | index size |")
+        print(
+            "| folder | indexed | skipped | PDF pages | OCR pages | chunks | embedded chunks/s | build | index size |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
     for folder in folders:
         build(folder)

@@ -43,8 +43,13 @@ def measure(text: str) -> tuple[int, int, int]:
 
 def main(args: list[str]) -> None:
     paths = [Path(a) for a in args] or DEFAULT
-    files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*.pdf")) if f.suffix == ".pdf"})
-    totals = {mode: {"pages": 0, "seconds": 0.0, "rows": 0, "labelled": 0, "bare": 0, "text": []} for mode in ("plain", "layout", "auto")}
+    files = sorted(
+        {f for p in paths for f in ([p] if p.is_file() else p.rglob("*.pdf")) if f.suffix == ".pdf"}
+    )
+    totals = {
+        mode: {"pages": 0, "seconds": 0.0, "rows": 0, "labelled": 0, "bare": 0, "text": []}
+        for mode in ("plain", "layout", "auto")
+    }
     for path in files:
         try:
             reader = PdfReader(path)
@@ -78,7 +83,9 @@ def main(args: list[str]) -> None:
             if item.get("kind") == "table":
                 evidence += [" ".join(e.lower().split()) for e in item["evidence"]]
     print(f"{len(files)} files")
-    print("| mode | pages | pages/s | table rows (2+ numbers) | rows with their label | lines of bare numbers | table evidence found |")
+    print(
+        "| mode | pages | pages/s | table rows (2+ numbers) | rows with their label | lines of bare numbers | table evidence found |"
+    )
     print("|---|---|---|---|---|---|---|")
     for mode, f in totals.items():
         joined = "\n".join(f["text"])

@@ -67,6 +67,12 @@ _NUMBERED = re.compile(r"^(?:[-•*]\s*)?(\d{1,3}(?:\.\d{1,3}){0,3})(?:[.)]\s+|\
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9‘“\"'(•-])")
 
 
+_NOT_A_HEADING = re.compile(
+    r",.*,|, [a-z]|\b(?:Mr|Mrs|Ms|Miss|Dr|Cllr)\b"
+    r"|^(?!(?:Appendix|Annex|Table|Part|Section|Chapter|Figure|Schedule)\b)[^:]{1,40}:\s+\S"
+)
+
+
 def _is_heading(line: str, number: str | None) -> bool:
     """A short line without closing punctuation that is not a table row or a list item."""
     words = line.split()
@@ -74,6 +80,8 @@ def _is_heading(line: str, number: str | None) -> bool:
         return False
     if line[-1] in ".,;:" or line.startswith(("-", "•", "*", "(")) or "|" in line:
         return False
+    if line.count("(") != line.count(")") or _NOT_A_HEADING.search(line):
+        return False  # a torn table cell, a list of names, a sentence, a "Label: value" line
     significant = [w for w in words if len(w) >= 4 and w.isalpha()]
     if len({w.lower() for w in significant}) < len(significant):  # "Number Percentage Number"
         return False

@@ -134,6 +134,9 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
     resumed = f"; {len(report.resumed)} from an interrupted build" if report.resumed else ""
     pages = f"; {report.pages} PDF pages read, {report.ocr_pages} by OCR" if report.pages else ""
     print(f"  indexed    {len(report.indexed):>5}  ({report.embedded_chunks} chunks embedded{resumed}{pages})")
+    if report.embedded_chunks:
+        read = f"{report.pages} PDF pages read in {report.parse_seconds:.0f} s, " if report.pages else ""
+        print(f"             {read}{report.embedded_chunks} chunks embedded in {report.embed_seconds:.0f} s")
     print(f"  unchanged  {len(report.unchanged):>5}")
     print(f"  removed    {len(report.removed):>5}")
     print(f"  skipped    {len(report.skipped):>5}")

@@ -43,6 +43,7 @@ class BuildReport:
     """PDF pages read by this build (text layer and OCR)."""
     ocr_pages: int = 0
     parse_seconds: float = 0.0
+    """Wall time until the last file was read (reading overlaps embedding)."""
     embed_seconds: float = 0.0
     seconds: float = 0.0
 
@@ -75,7 +76,9 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[dict[str, str
                         files.append(item)
                     else:
                         kind = item.suffix.lower() or "(no extension)"
-                        skipped.append({"source": source_name(item), "reason": f"unsupported file type {kind}"})
+                        skipped.append(
+                            {"source": source_name(item), "reason": f"unsupported file type {kind}"}
+                        )
     return sorted(set(files)), skipped
 
 
@@ -127,6 +130,8 @@ def build_index(
         if previous and previous["sha256"] == sha256 and not ocr_now:
             entries[source] = Entry(*old.document_rows(previous["doc_id"]), file=previous)
             report.unchanged.append(source)
+            if previous.get("unread_pages"):
+                _note(report, source, {"unread_pages": previous["unread_pages"]})
             continue
         skip = old_skips.get(source)
         if skip and skip.get("sha256") == sha256 and not (tesseract and skip.get("needs_ocr")):
@@ -152,7 +157,12 @@ def build_index(
     if not entries:
         reasons = "; ".join(f"{s['source']}: {s['reason']}" for s in report.skipped[:3])
         raise RagError(f"no file could be indexed ({reasons}); the previous index is unchanged")
-    if old and not report.indexed and not report.removed and report.skipped == old.manifest.get("skipped", []):
+    same_skips = (
+        sorted(report.skipped, key=_by_source) == sorted(old.manifest.get("skipped", []), key=_by_source)
+        if old
+        else False
+    )
+    if old and not report.indexed and not report.removed and same_skips:
         report.documents, report.chunks = len(report.unchanged), old.size  # up to date: no rewrite
         old.close()
         cache.clear()
@@ -161,14 +171,20 @@ def build_index(
 
     dimension = next(iter(entries.values())).vectors.shape[1]
     report.documents, report.chunks = write_index(
-        index_dir, {**expected_manifest(settings), "dimension": dimension},
-        [entries[source] for source in sorted(entries)], report.skipped,
+        index_dir,
+        {**expected_manifest(settings), "dimension": dimension},
+        [entries[source] for source in sorted(entries)],
+        report.skipped,
     )
     if old:
         old.close()
     cache.clear()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _by_source(item: dict) -> str:
+    return item["source"]
 
 
 def _fingerprint(settings: Settings, tesseract: str | None) -> str:
@@ -209,16 +225,24 @@ def _ingest(
     results: queue.Queue = queue.Queue()
     stop = threading.Event()
 
+    parse_done: list[float] = []
+
     def parse_in_background() -> None:
         try:
             for parsed in parse_pdfs(
-                list(pdfs), tesseract, settings.workers, settings.parse_timeout,
-                settings.worker_memory_mb, on_page=bar.page, stop=stop,
+                list(pdfs),
+                tesseract,
+                settings.workers,
+                settings.parse_timeout,
+                settings.worker_memory_mb,
+                on_page=bar.page,
+                stop=stop,
             ):
                 results.put(parsed)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             results.put(exc)
         finally:
+            parse_done.append(time.perf_counter())
             results.put(None)
 
     thread = threading.Thread(target=parse_in_background, name="pdf-workers", daemon=True)
@@ -227,7 +251,15 @@ def _ingest(
         thread.start()
     try:
         for job in others:
-            _finish(job, lambda job=job: load_document(job.path, job.source, job.sha256), settings, cache, entries, report, bar)
+            _finish(
+                job,
+                lambda job=job: load_document(job.path, job.source, job.sha256),
+                settings,
+                cache,
+                entries,
+                report,
+                bar,
+            )
         while pdfs:
             item = results.get()
             if item is None:
@@ -242,7 +274,7 @@ def _ingest(
         if pdfs:
             thread.join(timeout=10)
         bar.close()
-    report.parse_seconds = time.perf_counter() - parse_started - report.embed_seconds
+    report.parse_seconds = (parse_done[0] if parse_done else time.perf_counter()) - parse_started
     report.pages = bar.pages
 
 
@@ -252,7 +284,9 @@ def _from_parsed(job: _Job, parsed: Parsed) -> Document:
     return load_document(job.path, job.source, job.sha256, pdf=parsed.text)
 
 
-def _finish(job: _Job, load, settings: Settings, cache: BuildCache, entries, report: BuildReport, bar) -> None:
+def _finish(
+    job: _Job, load, settings: Settings, cache: BuildCache, entries, report: BuildReport, bar
+) -> None:
     """Chunk and embed one file, or record why it was skipped; either way store it in the cache."""
     try:
         document: Document = load()
@@ -273,16 +307,22 @@ def _finish(job: _Job, load, settings: Settings, cache: BuildCache, entries, rep
         return
 
     started = time.perf_counter()
-    texts = [embedding_text(c, chunk_context(c, document.title, document.council, document.date)) for c in chunks]
+    texts = [
+        embedding_text(c, chunk_context(c, document.title, document.council, document.date)) for c in chunks
+    ]
     vectors = get_embedder(settings.embedding_model, settings.embed_batch_size).embed_passages(texts)
     report.embed_seconds += time.perf_counter() - started
     report.embedded_chunks += len(chunks)
 
     doc_row = document_row(document, job.sha256)
     file = {
-        "sha256": job.sha256, "doc_id": document.id, "chunks": len(chunks), "mtime": job.mtime,
+        "sha256": job.sha256,
+        "doc_id": document.id,
+        "chunks": len(chunks),
+        "mtime": job.mtime,
         "pages": len(document.page_starts) or None,
-        "ocr_pages": document.ocr_pages, "unread_pages": document.unread_pages,
+        "ocr_pages": document.ocr_pages,
+        "unread_pages": document.unread_pages,
     }
     entry = Entry(doc_row, [chunk_row(c) for c in chunks], vectors, file)
     cache.put(job.source, job.sha256, {"document": doc_row, "chunks": entry.chunks, "file": file}, vectors)
@@ -321,4 +361,3 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-

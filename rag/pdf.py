@@ -67,7 +67,12 @@ def read_pdf(path: Path, tesseract: str | None, on_page=None, page_timeout: floa
         raw: list[str] = []
         blank: list[int] = []
         for number, page in enumerate(reader.pages, start=1):
-            text = choose_extraction(page)
+            try:
+                text = choose_extraction(page)
+            except (RecursionError, MemoryError):
+                raise
+            except Exception:  # noqa: BLE001 - one broken page: the others are still worth reading
+                text = ""
             if len(re.sub(r"\s", "", text)) < MIN_PAGE_CHARS:
                 blank.append(number)
                 text = ""
@@ -93,7 +98,10 @@ def read_pdf(path: Path, tesseract: str | None, on_page=None, page_timeout: floa
             if tesseract is None:
                 unread += 1
                 continue
-            raw[number - 1] = ocr_page(path, number, tesseract, page_timeout)
+            try:
+                raw[number - 1] = ocr_page(path, number, tesseract, page_timeout)
+            except DocumentError:  # this page could not be rendered or read: leave it out
+                continue
             ocr_pages += 1
             if on_page:
                 on_page(number, "ocr")
@@ -164,7 +172,10 @@ def _pages_with_images(path: Path, numbers: list[int]) -> list[int]:
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
 
-    document = pdfium.PdfDocument(str(path))
+    try:
+        document = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError:
+        return []  # pdfium cannot open what pypdf could: nothing to render
     try:
         found = []
         for number in numbers:
@@ -181,11 +192,14 @@ def ocr_page(path: Path, number: int, tesseract: str, timeout: float = 30.0, dpi
     """Render one page with pypdfium2 and read it with Tesseract (English)."""
     import pypdfium2 as pdfium
 
-    document = pdfium.PdfDocument(str(path))
     try:
-        image = document[number - 1].render(scale=dpi / 72, grayscale=True).to_pil()
-    finally:
-        document.close()
+        document = pdfium.PdfDocument(str(path))
+        try:
+            image = document[number - 1].render(scale=dpi / 72, grayscale=True).to_pil()
+        finally:
+            document.close()
+    except pdfium.PdfiumError as exc:
+        raise DocumentError(f"page {number} cannot be rendered for OCR ({exc})") from None
     from io import BytesIO
 
     png = BytesIO()
@@ -194,7 +208,11 @@ def ocr_page(path: Path, number: int, tesseract: str, timeout: float = 30.0, dpi
     try:
         done = subprocess.run(
             [tesseract, "stdin", "stdout", "-l", "eng", "--psm", "3"],
-            input=png.getvalue(), capture_output=True, timeout=timeout, env=env, check=False,
+            input=png.getvalue(),
+            capture_output=True,
+            timeout=timeout,
+            env=env,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         raise DocumentError(f"OCR of page {number} took longer than {timeout:g} s") from None
@@ -296,8 +314,10 @@ def worker_main() -> None:
         request = json.loads(line)
         try:
             text = read_pdf(
-                Path(request["path"]), request.get("tesseract"),
-                on_page=lambda n, kind: send({kind: n}), page_timeout=request.get("page_timeout", 30.0),
+                Path(request["path"]),
+                request.get("tesseract"),
+                on_page=lambda n, kind: send({kind: n}),
+                page_timeout=request.get("page_timeout", 30.0),
             )
             send({"ok": text.to_json()})
         except DocumentError as exc:

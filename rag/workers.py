@@ -32,7 +32,10 @@ class _Worker:
         env = {**os.environ, "RAG_WORKER_MEMORY_MB": str(memory_mb), "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "rag.pdf", "--worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
         )
         self.buffer = b""
         self.path: Path | None = None
@@ -40,8 +43,11 @@ class _Worker:
 
     def send(self, path: Path, request: dict) -> None:
         self.path, self.last_seen, self.buffer = path, time.monotonic(), b""
-        self.process.stdin.write((json.dumps({**request, "path": str(path)}) + "\n").encode())
-        self.process.stdin.flush()
+        try:
+            self.process.stdin.write((json.dumps({**request, "path": str(path)}) + "\n").encode())
+            self.process.stdin.flush()
+        except OSError:  # it died already: its closed stdout reports the file
+            pass
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -88,6 +94,11 @@ def parse_pdfs(
         else:
             retire(worker)
 
+    def replace(worker: _Worker) -> None:
+        retire(worker)
+        if pending:
+            assign(start())
+
     try:
         for _ in range(count):
             assign(start())
@@ -98,15 +109,18 @@ def parse_pdfs(
                 if not chunk:  # the worker died (a crash in a C library, or killed for memory)
                     path = worker.path
                     code = worker.process.wait()
-                    retire(worker)
-                    yield Parsed(path, None, f"the PDF parser crashed on this file (exit {code})")
-                    assign(start())
+                    replace(worker)
+                    if path is not None:
+                        yield Parsed(path, None, f"the PDF parser crashed on this file (exit {code})")
                     continue
                 worker.last_seen = time.monotonic()
                 worker.buffer += chunk
                 while b"\n" in worker.buffer:
                     line, worker.buffer = worker.buffer.split(b"\n", 1)
-                    message = json.loads(line)
+                    try:
+                        message = json.loads(line)
+                    except ValueError:  # something a C library printed: not ours
+                        continue
                     if "page" in message or "ocr" in message:
                         if on_page and "page" in message:
                             on_page()
@@ -122,9 +136,8 @@ def parse_pdfs(
             now = time.monotonic()
             for worker in [w for w in pool if w.path and now - w.last_seen > timeout]:
                 path = worker.path
-                retire(worker)
+                replace(worker)
                 yield Parsed(path, None, f"timed out: no progress for {timeout:g} s (killed)")
-                assign(start())
     finally:
         for worker in list(pool):
             worker.kill()

@@ -53,13 +53,19 @@ def test_every_torture_file_is_indexed_or_skipped_with_a_reason(torture):
 
 def test_encrypted_fake_and_empty_pdfs_are_reported_as_such(torture):
     reasons = _reasons(torture[0])
-    for name in ("pdfplumber-tests/tests/pdfs/password-example.pdf", "pypdf-resources/encrypted-file.pdf",
-                 "pypdf-resources/encryption/r6-user-password.pdf", "pypdf-resources/crazyones-encrypted-256.pdf",
-                 "pypdf-sample-files/005-libreoffice-writer-password/libreoffice-writer-password.pdf"):
+    for name in (
+        "pdfplumber-tests/tests/pdfs/password-example.pdf",
+        "pypdf-resources/encrypted-file.pdf",
+        "pypdf-resources/encryption/r6-both-passwords.pdf",
+        "pypdf-resources/crazyones-encrypted-256.pdf",
+        "pypdf-sample-files/005-libreoffice-writer-password/libreoffice-writer-password.pdf",
+    ):
         assert "encrypted" in reasons[name], name
     assert "not a PDF" in reasons["souldern-parish/2020-06-25 Agenda.pdf"]
     assert "empty" in reasons["pdfplumber-tests/tests/pdfs/empty.pdf"]
-    assert "unsupported file type .png" in reasons["pypdf-resources/test_watermarking_reportlab_rendering.png"]
+    assert (
+        "unsupported file type .png" in reasons["pypdf-resources/test_watermarking_reportlab_rendering.png"]
+    )
     # encrypted with an owner password only: any viewer opens them, and so do we
     files = torture[1].manifest["files"]
     assert source_name(TORTURE / "pypdf-resources/encryption/r6-owner-password.pdf") in files
@@ -71,7 +77,9 @@ def test_scanned_parish_papers_are_read_by_ocr(torture):
     for name in SCANNED:
         entry = index.manifest["files"][source_name(SOULDERN / name)]
         assert entry["ocr_pages"] >= 1, name
-    text = index.query("SELECT text FROM documents WHERE source = ?", [source_name(SOULDERN / SCANNED[0])])[0][0]
+    text = index.query("SELECT text FROM documents WHERE source = ?", [source_name(SOULDERN / SCANNED[0])])[
+        0
+    ][0]
     assert "Souldern Parish Council" in text and "Planning Meeting Agenda" in text
     assert report.ocr_pages >= len(SCANNED)
 
@@ -109,7 +117,9 @@ def test_a_worker_that_cannot_run_is_reported_not_fatal(tmp_path):
     folder = tmp_path / "papers"
     folder.mkdir()
     shutil.copy(SOULDERN / "2024-04-25 SPC minutes.pdf", folder / "minutes.pdf")
-    shutil.copy(CORPUS / "middlesbrough-2018-09-executive-member-report-childrens-care.txt", folder / "report.txt")
+    shutil.copy(
+        CORPUS / "middlesbrough-2018-09-executive-member-report-childrens-care.txt", folder / "report.txt"
+    )
     settings = Settings(index_dir=tmp_path / "index", worker_memory_mb=40)  # too little to start Python
     report = build_index([folder], settings, progress=False)
     assert [Path(s).name for s in report.indexed] == ["report.txt"]
@@ -132,7 +142,10 @@ def test_running_headers_footers_and_page_numbers_are_dropped():
 
 
 def test_a_kent_report_knows_its_meeting_author_and_title():
-    pdf = need(KENT / "cabinet/2025-01-30/originals/24-00115 - Adoption of Integrated Care Strategy delivery plan - Report.pdf")
+    pdf = need(
+        KENT
+        / "cabinet/2025-01-30/originals/24-00115 - Adoption of Integrated Care Strategy delivery plan - Report.pdf"
+    )
     document = load_document(pdf)
     assert document.council == "Kent County Council"
     assert document.meeting == "Cabinet" and document.date == "2025-01-30"
@@ -146,7 +159,9 @@ def test_unsupported_files_in_a_folder_are_listed(tmp_path):
     (tmp_path / "a.txt").write_text("Budget report")
     files, skipped = collect_files([tmp_path])
     assert [f.name for f in files] == ["a.txt"]
-    assert [(Path(s["source"]).name, s["reason"]) for s in skipped] == [("notes.docx", "unsupported file type .docx")]
+    assert [(Path(s["source"]).name, s["reason"]) for s in skipped] == [
+        ("notes.docx", "unsupported file type .docx")
+    ]
 
 
 # --- an interrupted build ----------------------------------------------------------------------
@@ -165,10 +180,14 @@ def test_an_interrupted_build_resumes_and_ends_as_a_clean_build(tmp_path, monkey
     need(KENT)
     folder = tmp_path / "papers"
     folder.mkdir()
-    originals = sorted((KENT / "cabinet/2025-01-30/originals").glob("*.pdf"), key=lambda p: p.stat().st_size)[:10]
+    originals = sorted((KENT / "cabinet/2025-01-30/originals").glob("*.pdf"), key=lambda p: p.stat().st_size)[
+        :10
+    ]
     for pdf in originals:
         shutil.copy(pdf, folder / pdf.name)
-    shutil.copy(CORPUS / "middlesbrough-2018-09-executive-member-report-childrens-care.txt", folder / "first.txt")
+    shutil.copy(
+        CORPUS / "middlesbrough-2018-09-executive-member-report-childrens-care.txt", folder / "first.txt"
+    )
     monkeypatch.chdir(tmp_path)
     index_dir = tmp_path / "index"
     rag = [sys.executable, "-m", "rag.cli", "index", "papers", "--index-dir", str(index_dir), "--quiet"]
@@ -215,4 +234,6 @@ def test_info_lists_skipped_files_from_the_manifest(tmp_path, capsys):
     assert "skipped        1" in out and "fake.pdf" in out and "not a PDF (PostScript)" in out
     assert main(["info", "--json", "--index-dir", str(tmp_path / "i")]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert [(Path(s["source"]).name, s["reason"]) for s in info["skipped"]] == [("fake.pdf", "not a PDF (PostScript)")]
+    assert [(Path(s["source"]).name, s["reason"]) for s in info["skipped"]] == [
+        ("fake.pdf", "not a PDF (PostScript)")
+    ]

@@ -20,15 +20,24 @@ pytestmark = pytest.mark.kent
 
 # (question, file, PDF page, words printed on that page)
 KNOWN = [
-    ("What is the budget for external borrowing costs for 2025-26?",
-     "full_council/2025-02-13/originals/Appendix M - Treasury Management Strategy 2025-26.pdf", 17,
-     "The budget for external borrowing costs for 2025-26 is £31.1m"),
-    ("What share of education, health and care plans were issued within timescale in December?",
-     "cabinet/2025-03-04/originals/QPR Q3 Cabinet appendix 1.pdf", 37,
-     "In the single month of December 68% of plans (50 out of 73) were issued within timescale"),
-    ("What GVA did KCC quote for a Kent and Medway strategic authority?",
-     "full_council/2025-01-09/originals/Devolution White Paper - County Council Report - FINAL.pdf", 4,
-     "a GVA of £44 billion which is larger than many city-regions"),
+    (
+        "What is the budget for external borrowing costs for 2025-26?",
+        "full_council/2025-02-13/originals/Appendix M - Treasury Management Strategy 2025-26.pdf",
+        17,
+        "The budget for external borrowing costs for 2025-26 is £31.1m",
+    ),
+    (
+        "What share of education, health and care plans were issued within timescale in December?",
+        "cabinet/2025-03-04/originals/QPR Q3 Cabinet appendix 1.pdf",
+        37,
+        "In the single month of December 68% of plans (50 out of 73) were issued within timescale",
+    ),
+    (
+        "What GVA did KCC quote for a Kent and Medway strategic authority?",
+        "full_council/2025-01-09/originals/Devolution White Paper - County Council Report - FINAL.pdf",
+        4,
+        "a GVA of £44 billion which is larger than many city-regions",
+    ),
 ]
 
 
@@ -36,7 +45,9 @@ def _normal(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
-@pytest.mark.parametrize("question, name, page, words", KNOWN, ids=["treasury-p17", "qpr-p37", "devolution-p4"])
+@pytest.mark.parametrize(
+    "question, name, page, words", KNOWN, ids=["treasury-p17", "qpr-p37", "devolution-p4"]
+)
 def test_citation_pages_are_the_pdf_pages_the_words_are_on(kent_index, question, name, page, words):
     _, index, settings = kent_index
     pdf = need(KENT / name)
@@ -45,7 +56,9 @@ def test_citation_pages_are_the_pdf_pages_the_words_are_on(kent_index, question,
     passages = [p for p in answer.passages if _normal(words) in _normal(p.text)]
     assert passages, [p.text[:80] for p in answer.passages]
     assert {p.page for p in passages} == {page}
-    cited = [c for c in answer.citations if _normal(c.text) in _normal(words) or _normal(words) in _normal(c.text)]
+    cited = [
+        c for c in answer.citations if _normal(c.text) in _normal(words) or _normal(words) in _normal(c.text)
+    ]
     assert all(c.page == page for c in cited)
 
 
@@ -54,7 +67,10 @@ def test_numbered_paragraphs_become_the_citation_paragraph(kent_index):
     rows = index.query(
         "SELECT c.text, c.paragraphs FROM chunks c JOIN documents d USING (doc_id)"
         " WHERE d.source LIKE ? AND c.text LIKE ?",
-        ["%Devo and LGR - CC Report March 2025.pdf", "%submit proposals for reorganisation by 28 November 2025%"],
+        [
+            "%Devo and LGR - CC Report March 2025.pdf",
+            "%submit proposals for reorganisation by 28 November 2025%",
+        ],
     )
     assert rows
     text, paragraphs = rows[0]
@@ -64,7 +80,9 @@ def test_numbered_paragraphs_become_the_citation_paragraph(kent_index):
 
 def test_no_running_page_numbers_are_indexed(kent_index):
     _, index, _ = kent_index
-    bare = index.query("SELECT count(*) FROM chunks WHERE trim(text) GLOB 'Page [0-9]*' AND length(trim(text)) < 10")
+    bare = index.query(
+        "SELECT count(*) FROM chunks WHERE trim(text) GLOB 'Page [0-9]*' AND length(trim(text)) < 10"
+    )
     assert bare[0][0] == 0
 
 
