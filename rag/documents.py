@@ -11,7 +11,16 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from rag.errors import DocumentError
-from rag.metadata import find_author, find_council, find_date, find_meeting, find_subject, find_title
+from rag.metadata import (
+    date_from_path,
+    find_author,
+    find_council,
+    find_date,
+    find_meeting,
+    find_subject,
+    find_title,
+    meeting_from_path,
+)
 from rag.pdf import PdfText, read_pdf
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
@@ -88,10 +97,10 @@ def load_document(
         source=source,
         title=find_subject(text) or pdf_title or find_title(text) or _title_from_name(path),
         council=find_council(text),
-        date=find_date(text) or _date_from_name(path),
+        date=find_date(text) or date_from_path(path),
         text=text,
         page_starts=page_starts,
-        meeting=find_meeting(text),
+        meeting=find_meeting(text) or meeting_from_path(path),
         author=find_author(text),
         ocr_pages=ocr[0],
         unread_pages=ocr[1],
@@ -120,11 +129,6 @@ def _join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
 def _title_from_name(path: Path) -> str:
     words = re.sub(r"[-_]+", " ", path.stem).strip()
     return words[:1].upper() + words[1:]
-
-
-def _date_from_name(path: Path) -> str | None:
-    match = re.search(r"(19|20)\d\d-[01]\d(-[0-3]\d)?", path.stem)
-    return match.group(0) if match else None
 
 
 # --- cleaning -------------------------------------------------------------------------------

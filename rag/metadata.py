@@ -185,8 +185,8 @@ def find_meeting(text: str) -> str | None:
     be taken by:" line, or "(minutes of the) meeting of the X"."""
     value = _labelled(text, r"to|meeting|committee|decision to be taken by|report to|decision maker")
     if value:
-        value = re.split(r"\s[-–—]\s|,|\bDecision\b", _strip_dates(value) or value)[0].strip(" -–—,")
-        if value and len(value) <= 80:
+        value = re.split(r"\s[-–—]\s|,|\b(?:Decision|Date)\b", _strip_dates(value) or value)[0].strip(" -–—,")
+        if value and len(value) <= 80 and _BODY.search(value):
             return value
     match = re.search(r"(?i)meeting of (?:the )?(.{3,80}?)(?: held| on |,|\n|\.)", text[:HEADER_CHARS])
     if match and _BODY.search(match.group(1)):
@@ -201,3 +201,21 @@ def find_author(text: str) -> str | None:
         r"from|by|report author|author|report of|report by|decision maker|contact officer|"
         r"lead officer|responsible officer|cabinet member|lead member|executive member",
     )
+
+
+def meeting_from_path(path: Path) -> str | None:
+    """A meeting named by a folder the file sits in ("cabinet", "full_council", "planning-committee")."""
+    for folder in reversed(path.parent.parts[-4:]):
+        name = re.sub(r"[-_]+", " ", folder).strip()
+        if _BODY.fullmatch(name):
+            return " ".join(word[:1].upper() + word[1:] for word in name.split())
+    return None
+
+
+def date_from_path(path: Path) -> str | None:
+    """A date written in the file's name or, failing that, in the nearest folder's name."""
+    for name in [path.stem, *reversed(path.parent.parts[-4:])]:
+        match = re.search(r"(19|20)\d\d-[01]\d(-[0-3]\d)?", name)
+        if match:
+            return match.group(0)
+    return None

@@ -18,6 +18,8 @@ from pathlib import Path
 from rag.errors import DocumentError
 
 OCR_DPI = 300
+MAX_OCR_PIXELS = 4200
+"""Longest side of a rendered page: A4 at 300 dpi is 3508 pixels."""
 MIN_PAGE_CHARS = 10
 """A page with fewer non-space characters than this has no usable text layer."""
 
@@ -195,7 +197,9 @@ def ocr_page(path: Path, number: int, tesseract: str, timeout: float = 30.0, dpi
     try:
         document = pdfium.PdfDocument(str(path))
         try:
-            image = document[number - 1].render(scale=dpi / 72, grayscale=True).to_pil()
+            page = document[number - 1]
+            scale = min(dpi / 72, MAX_OCR_PIXELS / max(page.get_size()))  # a poster is not read at 300 dpi
+            image = page.render(scale=scale, grayscale=True).to_pil()
         finally:
             document.close()
     except pdfium.PdfiumError as exc:
