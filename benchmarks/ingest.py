@@ -66,7 +66,7 @@ def ocr_speed() -> None:
     ocr = sum(parsed.text.ocr_pages for parsed in parse_pdfs(files, tesseract) if parsed.text)
     seconds = time.perf_counter() - started
     print(
-        f"ocr (souldern-parish, {os.cpu_count()} workers, all pages parsed): {ocr} pages by OCR "
+        f"ocr (the 8 scanned souldern-parish files, {os.cpu_count()} workers): {ocr} pages by OCR "
         f"in {seconds:.1f} s, {ocr / seconds:.2f} OCR pages/s"
     )
 

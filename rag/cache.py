@@ -22,6 +22,11 @@ class BuildCache:
         """Settings that change what a file becomes (model, chunker, format, OCR): another
         fingerprint never reads these entries."""
 
+    @property
+    def key(self) -> str:
+        """A short name for the fingerprint, kept with skipped files in the manifest."""
+        return hashlib.sha256(self.fingerprint.encode()).hexdigest()[:16]
+
     def _key(self, source: str, sha256: str) -> str:
         return hashlib.sha256(f"{self.fingerprint}\0{source}\0{sha256}".encode()).hexdigest()[:32]
 

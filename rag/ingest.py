@@ -134,8 +134,8 @@ def build_index(
                 _note(report, source, {"unread_pages": previous["unread_pages"]})
             continue
         skip = old_skips.get(source)
-        if skip and skip.get("sha256") == sha256 and not (tesseract and skip.get("needs_ocr")):
-            report.skipped.append(skip)  # the same bytes fail the same way: not read again
+        if skip and skip.get("sha256") == sha256 and skip.get("read_with") == cache.key:
+            report.skipped.append(skip)  # the same bytes, settings and code fail the same way
             continue
         cached = cache.get(source, sha256)
         if cached:
@@ -169,7 +169,8 @@ def build_index(
         report.seconds = time.perf_counter() - started
         return report
 
-    dimension = next(iter(entries.values())).vectors.shape[1]
+    dimension = next((e.vectors.shape[1] for e in entries.values() if e.vectors is not None), None)
+    dimension = dimension or (old.dimension if old else 0)
     report.documents, report.chunks = write_index(
         index_dir,
         {**expected_manifest(settings), "dimension": dimension},
@@ -295,8 +296,8 @@ def _finish(
             raise DocumentError("no text to index")
     except DocumentError as exc:
         skip = {"source": job.source, "reason": str(exc), "sha256": job.sha256}
-        if "no OCR" in skip["reason"]:
-            skip["needs_ocr"] = True
+        if "timed out" not in skip["reason"]:  # a busy machine may not time out next time
+            skip["read_with"] = cache.key
         report.skipped.append(skip)
         cache.put(job.source, job.sha256, {"skipped": skip})
         bar.file(0)

@@ -237,3 +237,21 @@ def test_info_lists_skipped_files_from_the_manifest(tmp_path, capsys):
     assert [(Path(s["source"]).name, s["reason"]) for s in info["skipped"]] == [
         ("fake.pdf", "not a PDF (PostScript)")
     ]
+
+
+def test_an_unchanged_index_with_a_bad_file_is_left_as_it_is(tmp_path):
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "fake.pdf").write_text("%!PS-Adobe-3.0\nnot a pdf")
+    shutil.copy(CORPUS / "middlesbrough-2018-09-executive-member-report-childrens-care.txt", folder / "r.txt")
+    settings = Settings(index_dir=tmp_path / "index")
+    first = build_index([folder], settings, progress=False)
+    built_at = open_index(settings).manifest["built_at"]
+    second = build_index([folder], settings, progress=False)
+    assert (
+        [s["reason"] for s in second.skipped]
+        == [s["reason"] for s in first.skipped]
+        == ["not a PDF (PostScript)"]
+    )
+    assert second.indexed == [] and len(second.unchanged) == 1
+    assert open_index(settings).manifest["built_at"] == built_at  # nothing changed: nothing rewritten
