@@ -30,6 +30,8 @@ class Citation:
     text: str
     score: float
     passage_rank: int
+    meeting: str | None = None
+    author: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def answer_from_passages(question: str, passages: list[Passage], settings: Setti
         p = candidate.passage
         citations.append(
             Citation(ref, p.doc_id, p.title, p.source, p.page, p.paragraph, p.date, p.council,
-                     candidate.text, round(candidate.score, 4), p.rank)
+                     candidate.text, round(candidate.score, 4), p.rank, p.meeting, p.author)
         )
         lead = f"{_source_label(p)}: " if across_reports else ""
         lines.append(f"{lead}{_readable(candidate.text)} [{ref}]")

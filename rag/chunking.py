@@ -60,10 +60,17 @@ class _Unit:
     tokens: int
     heading: bool
     number: str | None
+    page: int | None = None
 
 
 _NUMBERED = re.compile(r"^(?:[-•*]\s*)?(\d{1,3}(?:\.\d{1,3}){0,3})(?:[.)]\s+|\s+(?=\S))(?=[\w'‘“\"(])")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9‘“\"'(•-])")
+
+
+_NOT_A_HEADING = re.compile(
+    r",.*,|, [a-z]|\b(?:Mr|Mrs|Ms|Miss|Dr|Cllr)\b"
+    r"|^(?!(?:Appendix|Annex|Table|Part|Section|Chapter|Figure|Schedule)\b)[^:]{1,40}:\s+\S"
+)
 
 
 def _is_heading(line: str, number: str | None) -> bool:
@@ -73,6 +80,8 @@ def _is_heading(line: str, number: str | None) -> bool:
         return False
     if line[-1] in ".,;:" or line.startswith(("-", "•", "*", "(")) or "|" in line:
         return False
+    if line.count("(") != line.count(")") or _NOT_A_HEADING.search(line):
+        return False  # a torn table cell, a list of names, a sentence, a "Label: value" line
     significant = [w for w in words if len(w) >= 4 and w.isalpha()]
     if len({w.lower() for w in significant}) < len(significant):  # "Number Percentage Number"
         return False
@@ -88,7 +97,7 @@ def _is_heading(line: str, number: str | None) -> bool:
     return bool(re.match(r"[A-Z‘'\"(]|\d", body.lstrip(" .)")))
 
 
-def _units(text: str) -> list[_Unit]:
+def _units(text: str, page_at=lambda offset: None) -> list[_Unit]:
     units = []
     for match in re.finditer(r"[^\n]+", text):
         line = match.group(0)
@@ -102,7 +111,7 @@ def _units(text: str) -> list[_Unit]:
         if number and "." not in number and not re.match(r"^(?:[-•*]\s*)?\d+[.)]", stripped):
             number = None  # "30 hours of support" is a sentence, not paragraph 30
         units.append(
-            _Unit(start, end, count_tokens(stripped), _is_heading(stripped, number), number)
+            _Unit(start, end, count_tokens(stripped), _is_heading(stripped, number), number, page_at(start))
         )
     return units
 
@@ -127,7 +136,8 @@ def _split_long(unit: _Unit, text: str, limit: int, overlap: int) -> list[_Unit]
             j += 1
         start, end = unit.start + pieces[i][0], unit.start + pieces[j - 1][1]
         number = unit.number if i == 0 else None
-        windows.append(_Unit(start, end, count_tokens(line[pieces[i][0] : pieces[j - 1][1]]), False, number))
+        tokens = count_tokens(line[pieces[i][0] : pieces[j - 1][1]])
+        windows.append(_Unit(start, end, tokens, False, number, unit.page))
         if j >= len(pieces):
             break
         back = j  # step back over whole sentences to repeat up to `overlap` tokens
@@ -145,7 +155,7 @@ def chunk_document(document: Document, chunk_tokens: int = 200, overlap: int = 4
     text = document.text
     sections: list[tuple[str | None, list[_Unit]]] = []  # (heading, lines) per section
     heading_only = False  # the last section so far holds only its heading line(s)
-    for unit in _units(text):
+    for unit in _units(text, document.page_at):
         line = text[unit.start : unit.end]
         if unit.heading and heading_only:  # "Children's Care" then "Performance Information"
             parent, lines = sections[-1]
@@ -184,7 +194,8 @@ def _pack(
     pieces: list[tuple[_Unit, str | None]], limit: int, overlap: int
 ) -> list[list[tuple[_Unit, str | None]]]:
     """Greedy packing of a section's lines into windows of at most `limit` tokens; cut before
-    a numbered paragraph when the window is already half full; carry a short last line over."""
+    a numbered paragraph when the window is already half full, and at every new PDF page (so a
+    chunk's page is the page of every word in it); carry a short last line over on one page."""
     windows: list[list[tuple[_Unit, str | None]]] = []
     current: list[tuple[_Unit, str | None]] = []
     size = 0
@@ -192,11 +203,13 @@ def _pack(
         unit = piece[0]
         full = size + unit.tokens > limit
         numbered_break = unit.number is not None and size >= limit // 2
-        if current and (full or numbered_break):
+        new_page = bool(current) and unit.page != current[-1][0].page
+        if current and (full or numbered_break or new_page):
             windows.append(current)
             last = current[-1]
             carry = (
                 not numbered_break
+                and not new_page
                 and last[0].tokens <= overlap
                 and not last[0].heading
                 and last[0].tokens + unit.tokens <= limit

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -68,6 +69,27 @@ def _add_query_options(parser: argparse.ArgumentParser) -> None:
         "--filter", action="append", metavar="KEY=VALUE",
         help="council=NAME, source=GLOB, since=DATE, until=DATE, title=TEXT (repeatable)",
     )
+    parser.add_argument("--council", help="only reports of this council (part of its name)")
+    parser.add_argument("--since", metavar="DATE", help="only meetings on or after DATE (YYYY-MM-DD)")
+    parser.add_argument("--until", metavar="DATE", help="only meetings on or before DATE (YYYY-MM-DD)")
+    parser.add_argument("--source", metavar="GLOB", help="only files whose path matches GLOB")
+
+
+def _filters(args: argparse.Namespace):
+    """--filter KEY=VALUE pairs and the --council/--since/--until/--source flags, as one Filters."""
+    from rag.retrieval import Filters
+
+    pairs = list(args.filter or [])
+    for key in ("council", "since", "until", "source"):
+        value = getattr(args, key)
+        if value is not None:
+            pairs.append(f"{key}={value}")
+    filters = Filters.parse(pairs)
+    for key in ("since", "until"):
+        value = getattr(filters, key)
+        if value and not re.fullmatch(r"(19|20)\d\d(-[01]\d(-[0-3]\d)?)?", value):
+            raise RagError(f"--{key} {value!r} is not a date: use YYYY-MM-DD, YYYY-MM or YYYY")
+    return filters
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,24 +136,33 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.index import build_index
+    from rag.ingest import build_index
 
     report = build_index(args.paths or None, settings, rebuild=args.rebuild, progress=not args.quiet)
     print(f"Index {settings.index_dir}: {report.documents} documents, {report.chunks} chunks ({report.seconds:.1f} s)")
-    print(f"  indexed    {len(report.indexed):>5}  ({report.embedded_chunks} chunks embedded)")
+    resumed = f"; {len(report.resumed)} from an interrupted build" if report.resumed else ""
+    pages = f"; {report.pages} PDF pages read, {report.ocr_pages} by OCR" if report.pages else ""
+    print(f"  indexed    {len(report.indexed):>5}  ({report.embedded_chunks} chunks embedded{resumed}{pages})")
+    if report.embedded_chunks:
+        read = f"{report.pages} PDF pages read in {report.parse_seconds:.0f} s, " if report.pages else ""
+        print(f"             {read}{report.embedded_chunks} chunks embedded in {report.embed_seconds:.0f} s")
     print(f"  unchanged  {len(report.unchanged):>5}")
     print(f"  removed    {len(report.removed):>5}")
     print(f"  skipped    {len(report.skipped):>5}")
-    for item in report.skipped:
-        print(f"    {item['source']}: {item['reason']}")
+    width = max((len(item["source"]) for item in report.skipped + report.notes), default=0)
+    for item in sorted(report.skipped, key=lambda s: s["source"]):
+        print(f"    {item['source']:<{width}}  {item['reason']}")
+    if report.notes:
+        print(f"  notes      {len(report.notes):>5}")
+        for item in report.notes:
+            print(f"    {item['source']:<{width}}  {item['note']}")
     return 0
 
 
 def _ask(args: argparse.Namespace, settings: Settings, index) -> None:
     from rag.answer import ask
-    from rag.retrieval import Filters
 
-    filters = Filters.parse(args.filter)
+    filters = _filters(args)
     if args.batch:
         for question in _batch_questions(args.batch):
             answer = ask(index, question, settings, k=args.k, filters=filters)
@@ -230,10 +261,10 @@ def _batch_questions(path: Path) -> list[str]:
 
 
 def _search(args: argparse.Namespace, settings: Settings, index) -> None:
-    from rag.retrieval import Filters, check_question, search
+    from rag.retrieval import check_question, search
 
     query = check_question(args.query, settings)
-    result = search(index, query, settings, k=args.k, filters=Filters.parse(args.filter))
+    result = search(index, query, settings, k=args.k, filters=_filters(args))
     if args.json:
         payload = {"query": query, "passages": [p.to_dict() for p in result.passages], "timings_ms": result.timings_ms}
         print(json.dumps(payload, indent=2, ensure_ascii=False))

@@ -58,7 +58,7 @@ class Source:
 
 def where(item: Mapping) -> str:
     """Title — council, date — page, paragraph: where a passage or citation comes from."""
-    parts = [item["title"], ", ".join(p for p in (item.get("council"), item.get("date")) if p)]
+    parts = [item["title"], ", ".join(p for p in (item.get("council"), item.get("meeting"), item.get("date")) if p)]
     place = ", ".join(
         p
         for p in (

@@ -1,4 +1,5 @@
-"""Documents: read a file (text, Markdown, HTML, PDF), clean conversion debris, find title, council, date."""
+"""Documents: read a file (text, Markdown, HTML, PDF), clean conversion debris, find title,
+council, meeting, date and author. PDF pages come from rag.pdf."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from rag.errors import DocumentError
-from rag.metadata import find_council, find_date, find_title
+from rag.metadata import (
+    date_from_path,
+    find_author,
+    find_council,
+    find_date,
+    find_meeting,
+    find_subject,
+    find_title,
+    meeting_from_path,
+)
+from rag.pdf import PdfText, read_pdf
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 
@@ -25,6 +36,14 @@ class Document:
     text: str
     page_starts: tuple[int, ...] = ()
     """Character offset in `text` where each PDF page begins (page n starts at page_starts[n-1])."""
+    meeting: str | None = None
+    """The committee or meeting the report went to ("Cabinet"), where it says."""
+    author: str | None = None
+    """Who the report is from or who takes the decision, where it says."""
+    ocr_pages: int = 0
+    """PDF pages read by OCR."""
+    unread_pages: int = 0
+    """Scanned PDF pages left out because no OCR was available."""
 
     def page_at(self, offset: int) -> int | None:
         """1-based page holding the character at `offset`, or None for sources without pages."""
@@ -45,36 +64,46 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_document(path: Path, source: str | None = None, sha256: str | None = None) -> Document:
-    """Read one file into a Document; raise DocumentError with a reason a person understands."""
+def load_document(
+    path: Path,
+    source: str | None = None,
+    sha256: str | None = None,
+    pdf: PdfText | None = None,
+    tesseract: str | None = None,
+) -> Document:
+    """Read one file into a Document; raise DocumentError with a reason a person understands.
+    A PDF is parsed here unless its pages are given (`pdf`, parsed by a worker process)."""
     source = source or str(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise DocumentError(f"unsupported file type {suffix or '(none)'}")
     if suffix == ".pdf":
-        pages, pdf_title = _read_pdf(path)
+        pdf = pdf or read_pdf(path, tesseract)
+        pages, pdf_title = [unwrap_lines(page) for page in pdf.pages], pdf.title
+        ocr = (pdf.ocr_pages, pdf.unread_pages)
     elif suffix in (".html", ".htm"):
-        pages, pdf_title = [_html_to_text(_read_text(path))], None
+        pages, pdf_title, ocr = [_html_to_text(_read_text(path))], None, (0, 0)
     else:
-        pages, pdf_title = [_read_text(path)], None
+        pages, pdf_title, ocr = [_read_text(path)], None, (0, 0)
 
-    if suffix == ".pdf":
-        pages = [unwrap_lines(page) for page in pages]
     cleaned = [clean_text(page) for page in pages]
     text, page_starts = _join_pages(cleaned) if suffix == ".pdf" else (cleaned[0], ())
     if not text.strip():
-        reason = "no text layer (scanned pages need OCR)" if suffix == ".pdf" else "empty file"
-        raise DocumentError(reason)
+        raise DocumentError("no text found" if suffix == ".pdf" else "empty file")
 
     sha256 = sha256 or file_sha256(path)
     return Document(
         id=hashlib.sha256(f"{source}\0{sha256}".encode()).hexdigest()[:16],
         source=source,
-        title=pdf_title or find_title(text) or _title_from_name(path),
+        title=find_subject(text) or pdf_title or find_title(text) or _title_from_name(path),
         council=find_council(text),
-        date=find_date(text) or _date_from_name(path),
+        date=find_date(text) or date_from_path(path),
         text=text,
         page_starts=page_starts,
+        meeting=find_meeting(text) or meeting_from_path(path),
+        author=find_author(text),
+        ocr_pages=ocr[0],
+        unread_pages=ocr[1],
     )
 
 
@@ -86,28 +115,6 @@ def _read_text(path: Path) -> str:
         raise DocumentError(
             f"not UTF-8 text (bad byte at offset {exc.start}); save the file as UTF-8"
         ) from None
-
-
-def _read_pdf(path: Path) -> tuple[list[str], str | None]:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    with path.open("rb") as handle:
-        if not handle.read(1024).lstrip().startswith(b"%PDF-"):
-            raise DocumentError("not a PDF (no %PDF- header)")
-    try:
-        reader = PdfReader(path)
-        if reader.is_encrypted:
-            raise DocumentError("encrypted PDF (needs a password)")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = (reader.metadata.title if reader.metadata else None) or None
-    except DocumentError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise DocumentError(f"damaged PDF ({type(exc).__name__}: {exc})") from None
-    if title and (len(title) < 4 or re.match(r"(?i)microsoft|untitled|\S+\.(docx?|pdf)$", title)):
-        title = None
-    return pages, title
 
 
 def _join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
@@ -122,11 +129,6 @@ def _join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
 def _title_from_name(path: Path) -> str:
     words = re.sub(r"[-_]+", " ", path.stem).strip()
     return words[:1].upper() + words[1:]
-
-
-def _date_from_name(path: Path) -> str | None:
-    match = re.search(r"(19|20)\d\d-[01]\d(-[0-3]\d)?", path.stem)
-    return match.group(0) if match else None
 
 
 # --- cleaning -------------------------------------------------------------------------------
@@ -189,12 +191,14 @@ def _drop_repeated_lines(lines: list[str]) -> list[str]:
     return kept
 
 
+_ENDS_WITH_NUMBER = re.compile(r"\d[%)]?$")
+_STARTS_A_ROW = re.compile(r"[A-Z0-9£(-]")  # a table row ends with a number; the next row starts anew
 _LIST_START = re.compile(r"^\s*(?:[-•*▪●]|\(?[0-9]{1,3}(?:\.[0-9]{1,3})*[.)]|\(?[a-z]{1,4}[.)])\s")
 
 
 def unwrap_lines(page: str) -> str:
     """Join the lines a PDF wrapped inside a paragraph: a long line that does not close a
-    sentence runs on into the next line unless that one starts a list item."""
+    sentence runs on into the next line unless that one starts a list item or a table row."""
     lines = [line.rstrip() for line in page.replace("\r", "").split("\n")]
     width = max((len(line) for line in lines), default=0)
     out: list[str] = []
@@ -206,6 +210,7 @@ def unwrap_lines(page: str) -> str:
             and len(previous) >= 0.6 * width
             and not previous.rstrip().endswith((".", ":", ";", "!", "?"))
             and not _LIST_START.match(line)
+            and not (_ENDS_WITH_NUMBER.search(previous) and _STARTS_A_ROW.match(line.strip()))
         )
         if runs_on:
             out[-1] = previous.rstrip() + " " + line.strip()

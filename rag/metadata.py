@@ -1,4 +1,4 @@
-"""What a report states about itself: its title, its council and its meeting date."""
+"""What a report states about itself: its title, council, meeting, meeting date and author."""
 
 from __future__ import annotations
 
@@ -165,3 +165,72 @@ def find_council(text: str) -> str | None:
             explicit.add(council)
     named = [c for c in scores if c in explicit or mentions[c] >= 3]
     return max(named, key=scores.get) if named else None
+
+
+def _labelled(text: str, labels: str) -> str | None:
+    """The value written after a label near the top ("To: Cabinet, 30 January 2025"), or on
+    the next line when the label stands alone."""
+    header = text[:HEADER_CHARS]
+    pattern = re.compile(rf"(?im)^[ \t*]*(?:{labels})[ \t*]*:[ \t*]*(.*)$")
+    for match in pattern.finditer(header):
+        value = match.group(1).strip()
+        if not value:
+            following = [line.strip() for line in header[match.end() :].split("\n")[1:4] if line.strip()]
+            value = following[0] if following else ""
+        value = re.sub(r"\s+", " ", value).strip(" ,;:-–—|*")
+        if 2 <= len(value) and re.search(r"[A-Za-z]{2}", value):
+            return value[:120]
+    return None
+
+
+def find_subject(text: str) -> str | None:
+    """The title a cover sheet gives the report ("Subject: ...", "Title of Decision: ...")."""
+    value = _labelled(text, r"subject(?: matter)?(?: / title of decision)?|title of (?:the )?(?:decision|report)|report title")
+    return _strip_dates(value) or None if value else None
+
+
+_BODY = re.compile(
+    r"(?i)\b((?:[A-Z][\w&'’-]*\s+){0,6}(?:Cabinet(?: Committee)?|Committee|Sub-Committee|Board|Panel|Forum|"
+    r"Full Council|County Council|Parish Council|Town Council|City Council|Borough Council|Council))\b"
+)
+
+
+def find_meeting(text: str) -> str | None:
+    """The committee or meeting a report goes to: a labelled "To:" / "Meeting:" / "Decision to
+    be taken by:" line, or "(minutes of the) meeting of the X"."""
+    value = _labelled(text, r"to|meeting|committee|decision to be taken by|report to|decision maker")
+    if value:
+        value = re.split(r"\s[-–—]\s|,|\b(?:Decision|Date)\b", _strip_dates(value) or value)[0].strip(" -–—,")
+        if value and len(value) <= 80 and _BODY.search(value):
+            return value
+    match = re.search(r"(?i)meeting of (?:the )?(.{3,80}?)(?: held| on |,|\n|\.)", text[:HEADER_CHARS])
+    if match and _BODY.search(match.group(1)):
+        return " ".join(match.group(1).split())
+    return None
+
+
+def find_author(text: str) -> str | None:
+    """Who the report is from, or who takes the decision, where the report states it."""
+    return _labelled(
+        text,
+        r"from|by|report author|author|report of|report by|decision maker|contact officer|"
+        r"lead officer|responsible officer|cabinet member|lead member|executive member",
+    )
+
+
+def meeting_from_path(path: Path) -> str | None:
+    """A meeting named by a folder the file sits in ("cabinet", "full_council", "planning-committee")."""
+    for folder in reversed(path.parent.parts[-4:]):
+        name = re.sub(r"[-_]+", " ", folder).strip()
+        if _BODY.fullmatch(name):
+            return " ".join(word[:1].upper() + word[1:] for word in name.split())
+    return None
+
+
+def date_from_path(path: Path) -> str | None:
+    """A date written in the file's name or, failing that, in the nearest folder's name."""
+    for name in [path.stem, *reversed(path.parent.parts[-4:])]:
+        match = re.search(r"(19|20)\d\d-[01]\d(-[0-3]\d)?", name)
+        if match:
+            return match.group(0)
+    return None

@@ -43,6 +43,10 @@ class Passage:
     """Cosine similarity to the question (None when outside the dense top list)."""
     keyword_score: float | None = None
     """BM25 score of the question's words (None when outside the keyword top list)."""
+    meeting: str | None = None
+    """The committee or meeting the report went to, where it says."""
+    author: str | None = None
+    """Who the report is from, or who decides, where it says."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -221,6 +225,8 @@ def _passage(chunk, rank: int, score: float, dense: float | None, keyword: float
         fused_score=round(score, 4),
         dense_score=None if dense is None else round(dense, 4),
         keyword_score=None if keyword is None else round(keyword, 4),
+        meeting=chunk["meeting"],
+        author=chunk["author"],
     )
 
 

@@ -74,6 +74,18 @@ class Settings:
     max_file_mb: float = 200.0
     """Files larger than this are skipped and reported."""
 
+    tesseract: str = "tesseract"
+    """Tesseract command that reads scanned pages (OCR); empty turns OCR off."""
+
+    parse_timeout: float = 30.0
+    """A PDF whose worker reads no page for this many seconds is stopped and reported."""
+
+    worker_memory_mb: int = 2048
+    """Memory (address space) each PDF worker process may use; a file that needs more is reported."""
+
+    workers: int = 0
+    """PDF worker processes; 0 means one per CPU core."""
+
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed; None values are ignored (unset CLI flags)."""
         given = {k: v for k, v in changes.items() if v is not None}

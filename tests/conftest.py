@@ -45,7 +45,8 @@ def corpus_settings(tmp_path_factory):
 @pytest.fixture(scope="session")
 def corpus_index(corpus_settings):
     """The sample corpus, indexed once for the whole session."""
-    from rag.index import build_index, open_index
+    from rag.index import open_index
+    from rag.ingest import build_index
 
     build_index([CORPUS], corpus_settings, progress=False)
     return open_index(corpus_settings)
@@ -90,3 +91,16 @@ def hostile_corpus(tmp_path):
     shutil.copytree(CORPUS, folder)
     (folder / "2022-05-12-parking-services-report.md").write_text(HOSTILE_REPORT, encoding="utf-8")
     return folder
+
+
+@pytest.fixture(scope="session")
+def kent_index(tmp_path_factory):
+    """The 132 Kent County Council PDFs, indexed once for the whole session (several minutes)."""
+    from rag.index import open_index
+    from rag.ingest import build_index
+    from rag.settings import Settings
+
+    kent = need(DATA / "reports" / "kent-county-council")
+    settings = Settings(index_dir=tmp_path_factory.mktemp("kent-index") / "index")
+    report = build_index([kent], settings, progress=False)
+    return report, open_index(settings), settings

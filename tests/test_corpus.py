@@ -22,7 +22,8 @@ from rag.corpus import (
     update_index,
 )
 from rag.errors import ModelError, RagError
-from rag.index import build_index, open_index
+from rag.index import open_index
+from rag.ingest import build_index
 from rag.settings import Settings
 
 YOUTH = "middlesbrough-2021-03-24-executive-member-report-childrens-social-care.txt"

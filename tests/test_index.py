@@ -6,7 +6,8 @@ import pytest
 
 from rag.embeddings import get_embedder
 from rag.errors import IndexMismatchError, IndexMissingError, RagError
-from rag.index import build_index, open_index
+from rag.index import open_index
+from rag.ingest import build_index
 from rag.settings import Settings
 
 
@@ -71,7 +72,7 @@ def test_a_failed_build_leaves_the_previous_index_serving(small_corpus, tmp_path
         build_index([bad], settings, progress=False)
     after = open_index(settings)
     assert (after.manifest["built_at"], after.size) == before
-    assert not list(tmp_path.glob(".index.*"))  # no half-written folder left behind
+    assert not list(tmp_path.glob(".index.building-*"))  # no half-written folder left behind
 
 
 def test_bad_files_are_skipped_by_name_and_the_rest_indexed(small_corpus, tmp_path):
@@ -84,7 +85,7 @@ def test_bad_files_are_skipped_by_name_and_the_rest_indexed(small_corpus, tmp_pa
     assert set(reasons) == {"empty.md", "latin.txt", "fake.pdf"}
     assert "not a PDF" in reasons["fake.pdf"] and "UTF-8" in reasons["latin.txt"]
     assert len(report.indexed) == 2
-    assert open_index(settings).info()["skipped"] == report.skipped
+    assert open_index(settings).info()["skipped"] == [{"source": s["source"], "reason": s["reason"]} for s in sorted(report.skipped, key=lambda s: s["source"])]
 
 
 def test_an_index_built_with_another_model_names_the_fix(corpus_index, tmp_path):

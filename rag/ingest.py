@@ -1,0 +1,382 @@
+"""Ingestion: from folders of files to a built index. Finds the files, keeps what is unchanged,
+parses PDFs in worker processes (rag.workers) and other files here, chunks and embeds each file,
+stores each finished file in the build cache (rag.cache) so an interrupted build resumes, and
+writes the index (rag.index). Every file ends up indexed, unchanged or skipped with a reason."""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from rag.cache import BuildCache
+from rag.chunking import chunk_context, chunk_document, embedding_text
+from rag.documents import SUPPORTED_SUFFIXES, Document, file_sha256, load_document
+from rag.embeddings import get_embedder
+from rag.errors import DocumentError, RagError
+from rag.index import Entry, cache_dir, chunk_row, document_row, expected_manifest, open_previous, write_index
+from rag.pdf import tesseract_path
+from rag.settings import Settings
+from rag.workers import Parsed, parse_pdfs
+
+NO_OCR_NOTE = "scanned page(s) left out: no OCR (install tesseract-ocr to read them)"
+
+
+@dataclass
+class BuildReport:
+    indexed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+    """Files taken from the cache of an interrupted build (also counted in `indexed`)."""
+    removed: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    notes: list[dict[str, str]] = field(default_factory=list)
+    """Files indexed with a caveat (pages left out, pages read by OCR)."""
+    documents: int = 0
+    chunks: int = 0
+    embedded_chunks: int = 0
+    pages: int = 0
+    """PDF pages read by this build (text layer and OCR)."""
+    ocr_pages: int = 0
+    parse_seconds: float = 0.0
+    """Wall time until the last file was read (reading overlaps embedding)."""
+    embed_seconds: float = 0.0
+    seconds: float = 0.0
+
+
+def source_name(path: Path) -> str:
+    """How a file is named in the index and in citations: relative to the working folder
+    when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[dict[str, str]]]:
+    """The supported files under `paths` (hidden files and README.md describing a folder are
+    left out), and the paths that cannot be indexed: missing, or of a type not read."""
+    files, skipped = [], []
+    for path in paths:
+        if not path.exists():
+            skipped.append({"source": str(path), "reason": "no such file or folder"})
+        elif path.is_file():
+            files.append(path)
+        else:
+            for item in sorted(path.rglob("*")):
+                relative = item.relative_to(path)
+                if any(part.startswith(".") for part in relative.parts):
+                    continue
+                if item.is_file() and item.name.lower() != "readme.md":
+                    if item.suffix.lower() in SUPPORTED_SUFFIXES:
+                        files.append(item)
+                    else:
+                        kind = item.suffix.lower() or "(no extension)"
+                        skipped.append(
+                            {"source": source_name(item), "reason": f"unsupported file type {kind}"}
+                        )
+    return sorted(set(files)), skipped
+
+
+@dataclass(frozen=True)
+class _Job:
+    path: Path
+    source: str
+    sha256: str
+    mtime: float
+
+
+ProgressCallback = Callable[[str, int, int], None]
+"""Called as (stage, done, total) while a build reads, chunks and embeds files."""
+
+
+def build_index(
+    paths: list[Path] | None,
+    settings: Settings,
+    rebuild: bool = False,
+    progress: bool = True,
+    on_progress: ProgressCallback | None = None,
+) -> BuildReport:
+    """Index the files under `paths` (default: the corpus folder) into settings.index_dir.
+    Unchanged files keep their chunks and vectors; changed and new files are read, chunked and
+    embedded; files that are gone leave the index. Unreadable files are reported and skipped.
+    `progress` shows a bar on stderr; `on_progress` reports the same steps to a caller (the app)."""
+    started = time.perf_counter()
+    index_dir = settings.index_dir
+    files, skipped = collect_files(paths or [settings.corpus_dir])
+    if not files and any(s["reason"] == "no such file or folder" for s in skipped):
+        raise RagError(f"nothing to index: {skipped[0]['source']} does not exist")
+
+    tesseract = tesseract_path(settings.tesseract)
+    old = open_previous(index_dir, settings, rebuild)
+    old_files: dict = old.manifest["files"] if old else {}
+    old_skips = {s["source"]: s for s in old.manifest.get("skipped", [])} if old else {}
+    cache = BuildCache(cache_dir(index_dir), _fingerprint(settings, tesseract))
+    report = BuildReport(skipped=skipped)
+    entries: dict[str, Entry] = {}
+    jobs: list[_Job] = []
+
+    for path in files:
+        source = source_name(path)
+        try:
+            size_mb = path.stat().st_size / 1e6
+            if size_mb > settings.max_file_mb:
+                raise DocumentError(f"too large ({size_mb:.0f} MB > max_file_mb {settings.max_file_mb:g})")
+            sha256 = file_sha256(path)
+            mtime = path.stat().st_mtime
+        except DocumentError as exc:
+            report.skipped.append({"source": source, "reason": str(exc)})
+            continue
+        except OSError as exc:
+            report.skipped.append({"source": source, "reason": f"cannot read ({exc.strerror})"})
+            continue
+        previous = old_files.get(source)
+        ocr_now = tesseract and previous and previous.get("unread_pages")  # Tesseract came since
+        if previous and previous["sha256"] == sha256 and not ocr_now:
+            entries[source] = Entry(*old.document_rows(previous["doc_id"]), file=previous)
+            report.unchanged.append(source)
+            if previous.get("unread_pages"):
+                _note(report, source, {"unread_pages": previous["unread_pages"]})
+            continue
+        skip = old_skips.get(source)
+        if skip and skip.get("sha256") == sha256 and skip.get("read_with") == cache.key:
+            report.skipped.append(skip)  # the same bytes, settings and code fail the same way
+            continue
+        cached = cache.get(source, sha256)
+        if cached:
+            record, vectors = cached
+            if "skipped" in record:
+                report.skipped.append(record["skipped"])
+            else:
+                entries[source] = Entry(record["document"], record["chunks"], vectors, record["file"])
+                report.indexed.append(source)
+                report.resumed.append(source)
+                _note(report, source, record["file"])
+            continue
+        jobs.append(_Job(path, source, sha256, mtime))
+
+    _ingest(jobs, settings, tesseract, cache, entries, report, progress, on_progress)
+
+    seen = set(entries)
+    report.removed = sorted(set(old_files) - seen - {s["source"] for s in report.skipped})
+    if not entries:
+        reasons = "; ".join(f"{s['source']}: {s['reason']}" for s in report.skipped[:3])
+        raise RagError(f"no file could be indexed ({reasons}); the previous index is unchanged")
+    same_skips = (
+        sorted(report.skipped, key=_by_source) == sorted(old.manifest.get("skipped", []), key=_by_source)
+        if old
+        else False
+    )
+    if old and not report.indexed and not report.removed and same_skips:
+        report.documents, report.chunks = len(report.unchanged), old.size  # up to date: no rewrite
+        old.close()
+        cache.clear()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    dimension = next((e.vectors.shape[1] for e in entries.values() if e.vectors is not None), None)
+    dimension = dimension or (old.dimension if old else 0)
+    report.documents, report.chunks = write_index(
+        index_dir,
+        {**expected_manifest(settings), "dimension": dimension},
+        [entries[source] for source in sorted(entries)],
+        report.skipped,
+    )
+    if old:
+        old.close()
+    cache.clear()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _by_source(item: dict) -> str:
+    return item["source"]
+
+
+def _fingerprint(settings: Settings, tesseract: str | None) -> str:
+    """What a cached file depends on: settings, OCR, and the code that reads and chunks it."""
+    import hashlib
+    import json
+
+    code = hashlib.sha256()
+    for module in ("pdf", "documents", "metadata", "chunking", "embeddings"):
+        code.update((Path(__file__).parent / f"{module}.py").read_bytes())
+    fields = {**expected_manifest(settings), "ocr": bool(tesseract), "code": code.hexdigest()}
+    return json.dumps(fields, sort_keys=True)
+
+
+def _note(report: BuildReport, source: str, file: dict) -> None:
+    if file.get("unread_pages"):
+        report.notes.append({"source": source, "note": f"{file['unread_pages']} {NO_OCR_NOTE}"})
+    if file.get("ocr_pages"):
+        report.notes.append({"source": source, "note": f"{file['ocr_pages']} page(s) read by OCR"})
+
+
+def _ingest(
+    jobs: list[_Job],
+    settings: Settings,
+    tesseract: str | None,
+    cache: BuildCache,
+    entries: dict[str, Entry],
+    report: BuildReport,
+    progress: bool,
+    on_progress: ProgressCallback | None = None,
+) -> None:
+    """Read, chunk and embed each job's file; PDFs are parsed by worker processes in the
+    background while this thread chunks and embeds what is ready."""
+    if not jobs:
+        return
+    pdfs = {job.path: job for job in jobs if job.path.suffix.lower() == ".pdf"}
+    others = [job for job in jobs if job.path not in pdfs]
+    bar = _Progress(len(jobs), progress, on_progress)
+    results: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    parse_done: list[float] = []
+
+    def parse_in_background() -> None:
+        try:
+            for parsed in parse_pdfs(
+                list(pdfs),
+                tesseract,
+                settings.workers,
+                settings.parse_timeout,
+                settings.worker_memory_mb,
+                on_page=bar.page,
+                stop=stop,
+            ):
+                results.put(parsed)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            results.put(exc)
+        finally:
+            parse_done.append(time.perf_counter())
+            results.put(None)
+
+    thread = threading.Thread(target=parse_in_background, name="pdf-workers", daemon=True)
+    parse_started = time.perf_counter()
+    if pdfs:
+        thread.start()
+    try:
+        for job in others:
+            _finish(
+                job,
+                lambda job=job: load_document(job.path, job.source, job.sha256),
+                settings,
+                cache,
+                entries,
+                report,
+                bar,
+            )
+        while pdfs:
+            item = results.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            parsed: Parsed = item
+            job = pdfs[parsed.path]
+            _finish(job, lambda: _from_parsed(job, parsed), settings, cache, entries, report, bar)
+    finally:
+        stop.set()
+        if pdfs:
+            thread.join(timeout=10)
+        bar.close()
+    report.parse_seconds = (parse_done[0] if parse_done else time.perf_counter()) - parse_started
+    report.pages = bar.pages
+
+
+def _from_parsed(job: _Job, parsed: Parsed) -> Document:
+    if parsed.error:
+        raise DocumentError(parsed.error)
+    return load_document(job.path, job.source, job.sha256, pdf=parsed.text)
+
+
+def _finish(
+    job: _Job, load, settings: Settings, cache: BuildCache, entries, report: BuildReport, bar
+) -> None:
+    """Chunk and embed one file, or record why it was skipped; either way store it in the cache."""
+    try:
+        document: Document = load()
+        chunks = chunk_document(document, settings.chunk_tokens, settings.chunk_overlap)
+        if not chunks:
+            raise DocumentError("no text to index")
+    except DocumentError as exc:
+        skip = {"source": job.source, "reason": str(exc), "sha256": job.sha256}
+        if "timed out" not in skip["reason"]:  # a busy machine may not time out next time
+            skip["read_with"] = cache.key
+        report.skipped.append(skip)
+        cache.put(job.source, job.sha256, {"skipped": skip})
+        bar.file(0)
+        return
+    except OSError as exc:
+        report.skipped.append({"source": job.source, "reason": f"cannot read ({exc.strerror})"})
+        bar.file(0)
+        return
+
+    started = time.perf_counter()
+    texts = [
+        embedding_text(c, chunk_context(c, document.title, document.council, document.date)) for c in chunks
+    ]
+    vectors = get_embedder(settings.embedding_model, settings.embed_batch_size).embed_passages(texts)
+    report.embed_seconds += time.perf_counter() - started
+    report.embedded_chunks += len(chunks)
+
+    doc_row = document_row(document, job.sha256)
+    file = {
+        "sha256": job.sha256,
+        "doc_id": document.id,
+        "chunks": len(chunks),
+        "mtime": job.mtime,
+        "pages": len(document.page_starts) or None,
+        "ocr_pages": document.ocr_pages,
+        "unread_pages": document.unread_pages,
+    }
+    entry = Entry(doc_row, [chunk_row(c) for c in chunks], vectors, file)
+    cache.put(job.source, job.sha256, {"document": doc_row, "chunks": entry.chunks, "file": file}, vectors)
+    entries[job.source] = entry
+    report.indexed.append(job.source)
+    report.ocr_pages += document.ocr_pages
+    _note(report, job.source, file)
+    bar.file(len(chunks))
+
+
+class _Progress:
+    """One bar over the files to read, with pages and chunks per second."""
+
+    def __init__(self, total: int, enabled: bool, on_progress: ProgressCallback | None = None):
+        self.total = total
+        self.done = 0
+        self.on_progress = on_progress
+        if on_progress:
+            on_progress("Indexing", 0, total)
+        self.pages = 0
+        self.chunks = 0
+        self.started = time.perf_counter()
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc="Indexing", unit="file", file=sys.stderr, dynamic_ncols=True)
+
+    def page(self) -> None:
+        self.pages += 1
+
+    def file(self, chunks: int) -> None:
+        self.chunks += chunks
+        self.done += 1
+        if self.on_progress:
+            self.on_progress("Indexing", self.done, self.total)
+        if self.bar is not None:
+            elapsed = max(1e-6, time.perf_counter() - self.started)
+            self.bar.set_postfix_str(
+                f"{self.pages / elapsed:.1f} pages/s, {self.chunks / elapsed:.1f} chunks/s", refresh=False
+            )
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
