@@ -163,6 +163,8 @@ def choose_extraction(page) -> str:
     except Exception:  # noqa: BLE001 - layout mode fails on some odd fonts: keep plain text
         return plain
     layout = "\n".join(re.sub(r"\s{2,}", " ", line).strip() for line in layout.splitlines())
+    if len(re.sub(r"\s", "", layout)) < 0.8 * len(re.sub(r"\s", "", plain)):
+        return plain  # layout mode lost text (it returns nothing on some fonts)
     return layout if number_only_lines(layout) < torn else plain
 
 

@@ -66,7 +66,7 @@ def test_the_first_screen_says_what_is_loaded_and_offers_examples(monkeypatch, c
     ]
     councils = app.selectbox[0].options
     assert councils == ["All councils", "Middlesbrough Council", "Stockton-on-Tees Borough Council"]
-    assert "5 reports, 116 passages, built" in shown("\n".join(c.value for c in app.sidebar.caption))
+    assert f"5 reports, {corpus_index.size} passages, built" in shown("\n".join(c.value for c in app.sidebar.caption))
     assert [b.label for b in app.sidebar.button] == ["New conversation", "Update the index"]
 
 

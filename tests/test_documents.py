@@ -83,3 +83,13 @@ def test_fake_pdf_is_reported_as_not_a_pdf(tmp_path):
     fake.write_text("%!PS-Adobe-3.0\nnot a pdf")
     with pytest.raises(DocumentError, match="not a PDF"):
         load_document(fake)
+
+
+def test_no_page_is_lost_when_layout_extraction_finds_nothing():
+    """A page with a few bare-number lines tries layout extraction; where that returns nothing
+    (it does on some fonts) the plain text is kept."""
+    pdf = need(DATA / "pdf-torture" / "souldern-parish" / "2024-05-23 Annual Parish Meeting minutes.pdf")
+    document = load_document(pdf)
+    starts = list(document.page_starts) + [len(document.text)]
+    sizes = [len(document.text[a:b].strip()) for a, b in zip(starts, starts[1:])]
+    assert len(sizes) == 3 and min(sizes) > 500, sizes
