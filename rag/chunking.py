@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
 
 from rag.documents import Document
 
@@ -277,7 +277,7 @@ def embedding_text(chunk: Chunk, context: str) -> str:
     return f"{context}\n{body}" if context else body
 
 
-_MONTH_NAMES = "January February March April May June July August September October November December".split()
+_MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
 
 
 def _spoken_date(date: str | None) -> str | None:

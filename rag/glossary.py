@@ -24,7 +24,7 @@ def glossary() -> tuple[Term, ...]:
 
 def _pattern(name: str) -> re.Pattern[str]:
     acronym = name.isupper() or bool(re.fullmatch(r"[A-Z][A-Za-z]*[A-Z][a-z]?", name))
-    return re.compile(rf"(?<![\w-]){re.escape(name)}s?(?![\w-])", 0 if acronym else re.I)
+    return re.compile(rf"(?<![\w-]){re.escape(name)}s?(?![\w-])", 0 if acronym else re.IGNORECASE)
 
 
 @lru_cache(maxsize=1)

@@ -10,10 +10,10 @@ import os
 import shutil
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -153,7 +153,7 @@ def write_index(index_dir: Path, manifest: dict, entries: list[Entry], skipped: 
 
         manifest = {
             **manifest,
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "documents": len(files),
             "chunks": row,
             "files": dict(sorted(files.items())),

@@ -9,9 +9,9 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from rag.cache import BuildCache
 from rag.chunking import chunk_context, chunk_document, embedding_text
@@ -279,7 +279,7 @@ def _ingest(
                 raise item
             parsed: Parsed = item
             job = pdfs[parsed.path]
-            _finish(job, lambda: _from_parsed(job, parsed), settings, cache, entries, report, bar)
+            _finish(job, lambda job=job, parsed=parsed: _from_parsed(job, parsed), settings, cache, entries, report, bar)
     finally:
         stop.set()
         if pdfs:

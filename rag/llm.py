@@ -10,10 +10,17 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Callable, Iterator
 
-from rag.answer import NOT_FOUND_TEXT, Answer, Citation, answer_from_passages, citation_problems, split_sentences
+from rag.answer import (
+    NOT_FOUND_TEXT,
+    Answer,
+    Citation,
+    answer_from_passages,
+    citation_problems,
+    split_sentences,
+)
 from rag.retrieval import Passage
 from rag.settings import Settings
 

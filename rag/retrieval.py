@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 from rag.chunking import paragraph_label
 from rag.embeddings import get_embedder
-from rag.glossary import expand_question
 from rag.errors import QuestionError, SettingsError
+from rag.glossary import expand_question
 from rag.index import Index
 from rag.settings import Settings
 
@@ -112,10 +112,7 @@ def check_question(question: str, settings: Settings) -> str:
 
 
 STOPWORDS = frozenset(
-    """a about after all also an and any are as at be been before between by can could did do does
-    for from had has have how if in into is it its many much of on or over per said say says should
-    so than that the their them then there these they this those to under up was were what when where
-    which who whom whose why will with would you your""".split()
+    ["a", "about", "after", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been", "before", "between", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have", "how", "if", "in", "into", "is", "it", "its", "many", "much", "of", "on", "or", "over", "per", "said", "say", "says", "should", "so", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "under", "up", "was", "were", "what", "when", "where", "which", "who", "whom", "whose", "why", "will", "with", "would", "you", "your"]
 )
 RRF_K = 60
 

@@ -12,9 +12,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable, Iterator
 
 from rag.pdf import PdfText
 
@@ -139,6 +139,6 @@ def parse_pdfs(
                 replace(worker)
                 yield Parsed(path, None, f"timed out: no progress for {timeout:g} s (killed)")
     finally:
-        for worker in list(pool):
+        for worker in pool:
             worker.kill()
         selector.close()

@@ -1,8 +1,8 @@
 import random
 
 import pytest
-
 from conftest import CORPUS
+
 from rag.chunking import chunk_document, count_tokens
 from rag.documents import Document, load_document
 

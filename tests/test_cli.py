@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
+
 from rag.cli import COMMANDS, _parser, main
 
 LAC = "How many children were looked after by Middlesbrough as of 10 August 2018?"

@@ -1,8 +1,8 @@
 import re
 
 import pytest
-
 from conftest import CORPUS, DATA, need
+
 from rag.documents import clean_text, load_document
 from rag.errors import DocumentError
 

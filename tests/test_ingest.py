@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import CORPUS, DATA, ROOT, need
+
 from rag.documents import load_document
 from rag.index import cache_dir, open_index
 from rag.ingest import build_index, collect_files, source_name

@@ -8,9 +8,9 @@ import json
 import re
 
 import pytest
+from conftest import DATA, EVAL, need
 from pypdf import PdfReader
 
-from conftest import DATA, EVAL, need
 from rag.answer import ask
 from rag.evaluation import evaluate, load_questions
 from rag.retrieval import Filters, search

@@ -24,7 +24,7 @@ class FakeModel(BaseHTTPRequestHandler):
     delay = 0.0
     seen: list[dict] = []
 
-    def do_POST(self):  # noqa: N802 (the protocol's name)
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeModel.seen.append(body)
         if self.path != "/v1/chat/completions":
@@ -59,7 +59,7 @@ def endpoint():
 
 
 def _passage_number(prompt: str, phrase: str) -> int:
-    for number, block in re.findall(r"\[(\d+)\] \([^)]*\)\n(\".*?\")\n?", prompt, flags=re.S):
+    for number, block in re.findall(r"\[(\d+)\] \([^)]*\)\n(\".*?\")\n?", prompt, flags=re.DOTALL):
         if phrase in json.loads(block):
             return int(number)
     raise AssertionError(f"{phrase!r} not in the prompt")

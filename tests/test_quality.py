@@ -1,6 +1,7 @@
 """Quality on the dev question set over the sample reports (../shared/eval/questions.jsonl)."""
 
 from conftest import EVAL, need
+
 from rag.evaluation import evaluate, load_questions
 
 
