@@ -42,10 +42,7 @@ def turn_from_json(item: dict) -> Turn:
 
 def _dates(text: str) -> list[tuple[int, int]]:
     """Spans of the dates and years written in `text`."""
-    spans: list[tuple[int, int]] = []
-    for start, _ in parse_dates(text):
-        end = start + len(re.match(r"[\w ,./-]*?\d{4}", text[start:]).group(0))
-        spans.append((start, end))
+    spans = [(start, end) for start, end, _ in parse_dates(text)]
     for match in _YEAR.finditer(text):
         if not any(a <= match.start() < b for a, b in spans):
             spans.append(match.span())

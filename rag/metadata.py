@@ -42,8 +42,8 @@ _DATE_LABEL = re.compile(r"(?i)\b(date of (the )?meeting|meeting date|date of de
 HEADER_CHARS = 2500
 
 
-def parse_dates(text: str) -> list[tuple[int, str]]:
-    """Every date written in `text`, as (offset, ISO string); month-only dates give YYYY-MM."""
+def parse_dates(text: str) -> list[tuple[int, int, str]]:
+    """Every date written in `text`, as (start, end, ISO string); month-only dates give YYYY-MM."""
     found: dict[int, tuple[int, str]] = {}
     for pattern in _DATE_PATTERNS:
         for match in pattern.finditer(text):
@@ -52,7 +52,7 @@ def parse_dates(text: str) -> list[tuple[int, str]]:
             iso = _iso(match.groupdict())
             if iso:
                 found[match.start()] = (match.end(), iso)
-    return sorted((start, iso) for start, (_, iso) in found.items())
+    return sorted((start, end, iso) for start, (end, iso) in found.items())
 
 
 def _iso(parts: dict[str, str | None]) -> str | None:
@@ -76,9 +76,9 @@ def find_date(text: str) -> str | None:
     for label in _DATE_LABEL.finditer(header):
         dates = parse_dates(header[label.end() : label.end() + 80])
         if dates:
-            return dates[0][1]
+            return dates[0][2]
     dates = parse_dates(header)
-    return dates[0][1] if dates else None
+    return dates[0][2] if dates else None
 
 
 _TITLE_WORDS = re.compile(
@@ -108,7 +108,7 @@ def find_title(text: str) -> str | None:
 
 
 def _strip_dates(line: str) -> str:
-    for start, _ in reversed(parse_dates(line)):
+    for start, _, _ in reversed(parse_dates(line)):
         end = start + len(re.match(r"[\w ,./-]*", line[start:]).group(0))
         line = line[:start] + line[end:]
     line = _WEEKDAY.sub("", line)
