@@ -32,17 +32,27 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("paths", nargs="*", type=Path, help="files or folders (default: corpus/)")
     index.add_argument("--rebuild", action="store_true", help="re-read and re-embed every file")
     index.add_argument("--quiet", action="store_true", help="no progress bars")
+    index.add_argument(
+        "--index-type",
+        choices=["auto", "flat", "ivf", "hnsw"],
+        help="vector search: exact (flat), approximate (ivf, hnsw) or by size (auto, the default)",
+    )
 
     ask = commands.add_parser("ask", parents=[common], help="answer a question with numbered citations")
     ask.add_argument("question", nargs="?", help="the question (or use --batch)")
-    ask.add_argument("--batch", type=Path, help="file of questions: one per line, or JSONL with a question field")
     ask.add_argument(
-        "--history", type=Path,
+        "--batch", type=Path, help="file of questions: one per line, or JSONL with a question field"
+    )
+    ask.add_argument(
+        "--history",
+        type=Path,
         help="JSONL of earlier turns (objects with question, and citations or sources), for follow-ups",
     )
     _add_query_options(ask)
 
-    chat = commands.add_parser("chat", parents=[common], help="an interactive chat in the terminal (follow-ups understood)")
+    chat = commands.add_parser(
+        "chat", parents=[common], help="an interactive chat in the terminal (follow-ups understood)"
+    )
     _add_query_options(chat)
 
     search = commands.add_parser("search", parents=[common], help="show the ranked passages for a query")
@@ -56,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="start the chat app (Streamlit)")
     serve.add_argument("--port", type=int, default=8501, help="port (default 8501)")
 
-    evaluate = commands.add_parser("eval", parents=[common], help="measure retrieval and answers on a question set")
+    evaluate = commands.add_parser(
+        "eval", parents=[common], help="measure retrieval and answers on a question set"
+    )
     evaluate.add_argument("questions", type=Path, help="JSONL: id, question, answers, evidence, kind")
     evaluate.add_argument("--json", action="store_true", help="print JSON, with one row per question")
     return parser
@@ -66,7 +78,9 @@ def _add_query_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-k", type=int, help="passages to return (default: top_k setting, 5)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument(
-        "--filter", action="append", metavar="KEY=VALUE",
+        "--filter",
+        action="append",
+        metavar="KEY=VALUE",
         help="council=NAME, source=GLOB, since=DATE, until=DATE, title=TEXT (repeatable)",
     )
     parser.add_argument("--council", help="only reports of this council (part of its name)")
@@ -138,11 +152,16 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def _index(args: argparse.Namespace, settings: Settings) -> int:
     from rag.ingest import build_index
 
+    settings = settings.replace(index_type=args.index_type)
     report = build_index(args.paths or None, settings, rebuild=args.rebuild, progress=not args.quiet)
-    print(f"Index {settings.index_dir}: {report.documents} documents, {report.chunks} chunks ({report.seconds:.1f} s)")
+    print(
+        f"Index {settings.index_dir}: {report.documents} documents, {report.chunks} chunks ({report.seconds:.1f} s)"
+    )
     resumed = f"; {len(report.resumed)} from an interrupted build" if report.resumed else ""
     pages = f"; {report.pages} PDF pages read, {report.ocr_pages} by OCR" if report.pages else ""
-    print(f"  indexed    {len(report.indexed):>5}  ({report.embedded_chunks} chunks embedded{resumed}{pages})")
+    print(
+        f"  indexed    {len(report.indexed):>5}  ({report.embedded_chunks} chunks embedded{resumed}{pages})"
+    )
     if report.embedded_chunks:
         read = f"{report.pages} PDF pages read in {report.parse_seconds:.0f} s, " if report.pages else ""
         print(f"             {read}{report.embedded_chunks} chunks embedded in {report.embed_seconds:.0f} s")
@@ -266,14 +285,20 @@ def _search(args: argparse.Namespace, settings: Settings, index) -> None:
     query = check_question(args.query, settings)
     result = search(index, query, settings, k=args.k, filters=_filters(args))
     if args.json:
-        payload = {"query": query, "passages": [p.to_dict() for p in result.passages], "timings_ms": result.timings_ms}
+        payload = {
+            "query": query,
+            "passages": [p.to_dict() for p in result.passages],
+            "timings_ms": result.timings_ms,
+        }
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         return
     for passage in result.passages:
         print(f"{passage.rank}. {_where(passage)}  score {passage.score:.3f}")
         if args.explain:
-            print(f"    dense {passage.dense_score}  keyword {passage.keyword_score}  fused {passage.fused_score}"
-                  f"  rerank {passage.rerank_score}  timings {result.timings_ms}")
+            print(
+                f"    dense {passage.dense_score}  keyword {passage.keyword_score}  fused {passage.fused_score}"
+                f"  rerank {passage.rerank_score}  timings {result.timings_ms}"
+            )
         print(textwrap.indent(textwrap.fill(" ".join(passage.text.split()), 96), "    "))
 
 
@@ -286,12 +311,24 @@ def _where(item) -> str:
     return f"{where(asdict(item))} — {item.source}"
 
 
+def _describe_vector_index(described: dict) -> str:
+    if described["type"] == "flat":
+        return "exact (flat)"
+    effort = (
+        f"nprobe {described['nprobe']} of {described['nlist']} lists"
+        if described["type"] == "ivf"
+        else (f"efSearch {described['efSearch']}")
+    )
+    return f"{described['type']}, {effort}, recall@10 {described['recall@10']:.3f} against exact search"
+
+
 def _format_info(info: dict) -> str:
     lines = [
         f"Index:      {info['index_dir']}",
         f"Documents:  {info['documents']}",
         f"Chunks:     {info['chunks']}",
         f"Model:      {info['model']} ({info['dimension']} dimensions)",
+        f"Search:     {_describe_vector_index(info['vector_index'])}",
         f"Built:      {info['built_at']}",
         f"Size:       {info['size_bytes'] / 1e6:.1f} MB",
         f"Councils:   {', '.join(info['councils']) or '-'}",
@@ -308,9 +345,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         raise RagError(f"the chat app is missing ({app}); run rag serve from a checkout of the project")
     env = {**os.environ, "RAG_INDEX_DIR": str(settings.index_dir)}
     command = [
-        sys.executable, "-m", "streamlit", "run", str(app),
-        "--server.port", str(args.port), "--server.headless", "true", "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
     ]
     print(f"Serving the chat on http://localhost:{args.port} (Ctrl-C to stop)", file=sys.stderr)
     sys.stderr.flush()

@@ -3,6 +3,7 @@ offline, once per process. Vectors are L2-normalised float32, so inner product =
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import threading
@@ -162,6 +163,11 @@ def _load_model(path: str):
         return SentenceTransformer(path, device="cpu")
     except Exception as exc:  # a broken or partial model folder
         raise ModelError(f"could not load the embedding model from {path}: {exc}") from None
+
+
+def embedding_key(model_name: str, text: str) -> str:
+    """What a vector is stored under: the model and the exact text it embedded."""
+    return hashlib.sha256(f"{model_name}\0{text}".encode()).hexdigest()[:32]
 
 
 @lru_cache(maxsize=4)

@@ -1,7 +1,8 @@
 """The index directory: manifest.json, vectors.faiss (FAISS inner-product index over normalised
-vectors) and chunks.sqlite (documents, chunks and an FTS5 table). An index is written to a
-sibling folder and swapped in, so readers never see half an index. rag.ingest decides what
-goes in."""
+vectors: exact for small corpora, IVF or HNSW for large ones) and chunks.sqlite (documents,
+chunks, an FTS5 table, and every chunk's vector by content hash so an unchanged passage is never
+embedded again). An index is written to a sibling folder and swapped in, so readers never see
+half an index. rag.ingest decides what goes in."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from rag.documents import Document
 from rag.errors import IndexMismatchError, IndexMissingError
 from rag.settings import Settings
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 DATABASE = "chunks.sqlite"
@@ -36,8 +37,9 @@ CREATE TABLE documents (
 CREATE TABLE chunks (
     row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL, doc_id TEXT NOT NULL REFERENCES documents,
     text TEXT NOT NULL, heading TEXT, page INTEGER, page_end INTEGER, paragraphs TEXT NOT NULL,
-    start INTEGER NOT NULL, end INTEGER NOT NULL, tokens INTEGER NOT NULL
+    start INTEGER NOT NULL, end INTEGER NOT NULL, tokens INTEGER NOT NULL, embedding TEXT NOT NULL
 );
+CREATE TABLE embeddings (hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
 CREATE INDEX chunks_doc ON chunks(doc_id);
 CREATE VIRTUAL TABLE chunks_fts USING fts5(text, context, tokenize='porter unicode61');
 """
@@ -117,9 +119,12 @@ def open_previous(index_dir: Path, settings: Settings, rebuild: bool) -> Index |
         return None
 
 
-def write_index(index_dir: Path, manifest: dict, entries: list[Entry], skipped: list[dict]) -> tuple[int, int]:
+def write_index(
+    index_dir: Path, manifest: dict, entries: list[Entry], skipped: list[dict], index_type: str = "auto"
+) -> tuple[int, int]:
     """Write `entries` (in this order) as a new index and swap it in place of `index_dir`;
-    returns (documents, chunks). `manifest` holds the format, model, dimension and chunker."""
+    returns (documents, chunks). `manifest` holds the format, model, dimension and chunker.
+    Each chunk row carries its `embedding` key; its vector is stored under that key."""
     import faiss
 
     index_dir = index_dir.resolve()
@@ -136,8 +141,12 @@ def write_index(index_dir: Path, manifest: dict, entries: list[Entry], skipped: 
         row = 0
         for entry in entries:
             _insert_document(db, entry.document)
-            for chunk in entry.chunks:
+            for chunk, vector in zip(entry.chunks, entry.vectors if entry.chunks else []):
                 _insert_chunk(db, {**chunk, "row": row}, entry.document)
+                db.execute(
+                    "INSERT OR IGNORE INTO embeddings VALUES (?, ?)",
+                    (chunk["embedding"], np.asarray(vector, np.float32).tobytes()),
+                )
                 row += 1
             if entry.chunks:
                 vectors.append(entry.vectors)
@@ -147,8 +156,7 @@ def write_index(index_dir: Path, manifest: dict, entries: list[Entry], skipped: 
 
         dimension = manifest["dimension"]
         matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, dimension), np.float32)
-        vector_index = faiss.IndexFlatIP(dimension)
-        vector_index.add(matrix)
+        vector_index, described = build_vector_index(matrix, index_type)
         faiss.write_index(vector_index, str(staging / VECTORS))
 
         manifest = {
@@ -156,6 +164,7 @@ def write_index(index_dir: Path, manifest: dict, entries: list[Entry], skipped: 
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "documents": len(files),
             "chunks": row,
+            "vector_index": described,
             "files": dict(sorted(files.items())),
             "skipped": sorted(skipped, key=lambda s: s["source"]),
         }
@@ -235,7 +244,7 @@ def _insert_document(db: sqlite3.Connection, row: dict) -> None:
 def _insert_chunk(db: sqlite3.Connection, row: dict, document_row: dict) -> None:
     db.execute(
         "INSERT INTO chunks VALUES (:row, :chunk_id, :doc_id, :text, :heading, :page, :page_end,"
-        " :paragraphs, :start, :end, :tokens)",
+        " :paragraphs, :start, :end, :tokens, :embedding)",
         row,
     )
     context = " — ".join(
@@ -244,6 +253,89 @@ def _insert_chunk(db: sqlite3.Connection, row: dict, document_row: dict) -> None
         if part
     )
     db.execute("INSERT INTO chunks_fts(rowid, text, context) VALUES (?, ?, ?)", (row["row"], row["text"], context))
+
+
+# --- the vector index ------------------------------------------------------------------------
+
+INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")
+APPROXIMATE_FROM = 200_000
+"""With index_type "auto": exact search below this many chunks, IVF from here on
+(benchmarks/scale.py measures both; benchmarks/results.md has the figures)."""
+RECALL_TARGET = 0.95
+"""Search effort (IVF nprobe, HNSW efSearch) is raised until recall@10 against exact search
+reaches this on a sample of the index's own passages."""
+TUNING_QUERIES = 500
+
+
+def build_vector_index(matrix: np.ndarray, index_type: str = "auto"):
+    """A FAISS inner-product index over `matrix` and its description for the manifest:
+    "flat" (exact), "ivf" (inverted lists, 8-bit scalar-quantised vectors: a quarter of the
+    memory) or "hnsw" (graph over full vectors); "auto" chooses by size."""
+    import faiss
+
+    if index_type not in INDEX_TYPES:
+        raise ValueError(f"index_type must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}")
+    count, dimension = matrix.shape
+    kind = index_type
+    if kind == "auto":
+        kind = "ivf" if count >= APPROXIMATE_FROM else "flat"
+    if kind == "flat" or count == 0:
+        index = faiss.IndexFlatIP(dimension)
+        index.add(matrix)
+        return index, {"type": "flat"}
+    if kind == "ivf":
+        lists = max(1, min(int(4 * count**0.5), count // 39))  # FAISS wants >= 39 points per list
+        quantizer = faiss.IndexFlatIP(dimension)
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, dimension, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        sample = np.random.default_rng(0).choice(count, size=min(count, lists * 64), replace=False)
+        index.train(matrix[np.sort(sample)])
+        index.add(matrix)
+        effort, recall = _tune(index, matrix, lambda n: setattr(index, "nprobe", n), [1, 2, 4, 8, 16, 32, 64, 128, 256])
+        return index, {"type": "ivf", "storage": "sq8", "nlist": lists, "nprobe": effort, "recall@10": recall}
+    index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = 80
+    index.add(matrix)
+    effort, recall = _tune(index, matrix, lambda n: setattr(index.hnsw, "efSearch", n), [16, 32, 64, 128, 256, 512])
+    return index, {"type": "hnsw", "M": 32, "efSearch": effort, "recall@10": recall}
+
+
+def _tune(index, matrix: np.ndarray, set_effort, efforts: list[int]) -> tuple[int, float]:
+    """The least effort whose recall@10 reaches RECALL_TARGET (else the most), and that recall."""
+    effort, recall = efforts[-1], 0.0
+    for effort in efforts:
+        set_effort(effort)
+        recall = search_recall(index, matrix)
+        if recall >= RECALL_TARGET:
+            break
+    return effort, round(recall, 3)
+
+
+def search_recall(index, matrix: np.ndarray, queries: np.ndarray | None = None, k: int = 10) -> float:
+    """recall@k of `index` against exact search over `matrix`. Without `queries`, a sample of the
+    indexed vectors asks, each leaving itself out. A result counts when its exact score is at
+    least the exact k-th best (so ties between duplicate passages are not misses)."""
+    import faiss
+
+    count = matrix.shape[0]
+    own = queries is None
+    if own:
+        rows = np.random.default_rng(1).choice(count, size=min(count, TUNING_QUERIES), replace=False)
+        queries = matrix[rows]
+    depth = min(count, k + 1 if own else k)
+    exact_scores, exact_rows = faiss.knn(queries, matrix, depth, metric=faiss.METRIC_INNER_PRODUCT)
+    _, found = index.search(queries, depth)
+    hits = total = 0
+    for q, query in enumerate(queries):
+        keep = [i for i, r in enumerate(exact_rows[q]) if not (own and r == rows[q])][:k]
+        if not keep:
+            continue
+        threshold = exact_scores[q][keep[-1]] - 1e-5
+        results = [r for r in found[q] if r >= 0 and not (own and r == rows[q])][: len(keep)]
+        hits += sum(1 for r in results if float(matrix[r] @ query) >= threshold)
+        total += len(keep)
+    return hits / total if total else 1.0
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -258,6 +350,11 @@ class Index:
         self.index_dir = index_dir
         self.manifest = manifest
         self.vectors = faiss.read_index(str(index_dir / VECTORS))
+        described = manifest.get("vector_index") or {}
+        if described.get("type") == "ivf":
+            self.vectors.nprobe = described["nprobe"]
+        elif described.get("type") == "hnsw":
+            self.vectors.hnsw.efSearch = described["efSearch"]
         self.db = sqlite3.connect(
             f"file:{index_dir / DATABASE}?mode=ro", uri=True, check_same_thread=False
         )
@@ -315,9 +412,21 @@ class Index:
         """A document's row, its chunk rows and their vectors, for reuse in a new build."""
         document = dict(self.query("SELECT * FROM documents WHERE doc_id = ?", [doc_id])[0])
         chunks = [dict(r) for r in self.query("SELECT * FROM chunks WHERE doc_id = ? ORDER BY row", [doc_id])]
-        rows = [c.pop("row") for c in chunks]
-        vectors = np.vstack([self.vectors.reconstruct(r) for r in rows]) if rows else None
+        for chunk in chunks:
+            del chunk["row"]
+        stored = self.stored_vectors([c["embedding"] for c in chunks])
+        vectors = np.vstack([stored[c["embedding"]] for c in chunks]) if chunks else None
         return document, chunks, vectors
+
+    def stored_vectors(self, keys: list[str]) -> dict[str, np.ndarray]:
+        """The vectors this index holds for these embedding keys (rag.embeddings.embedding_key)."""
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            rows = self.query(f"SELECT hash, vector FROM embeddings WHERE hash IN ({','.join('?' * len(part))})", part)
+            found.update((r[0], np.frombuffer(r[1], dtype=np.float32)) for r in rows)
+        return found
 
     def info(self) -> dict:
         size = sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
@@ -334,6 +443,7 @@ class Index:
             "councils": councils,
             "date_range": [dates[0], dates[1]],
             "chunker": self.manifest["chunker"],
+            "vector_index": self.manifest.get("vector_index", {"type": "flat"}),
             "skipped": [{"source": s["source"], "reason": s["reason"]} for s in self.manifest.get("skipped", [])],
         }
 

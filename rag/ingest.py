@@ -13,12 +13,24 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from rag.cache import BuildCache
 from rag.chunking import chunk_context, chunk_document, embedding_text
 from rag.documents import SUPPORTED_SUFFIXES, Document, file_sha256, load_document
-from rag.embeddings import get_embedder
-from rag.errors import DocumentError, RagError
-from rag.index import Entry, cache_dir, chunk_row, document_row, expected_manifest, open_previous, write_index
+from rag.embeddings import embedding_key, get_embedder
+from rag.errors import DocumentError, RagError, SettingsError
+from rag.index import (
+    INDEX_TYPES,
+    Entry,
+    Index,
+    cache_dir,
+    chunk_row,
+    document_row,
+    expected_manifest,
+    open_previous,
+    write_index,
+)
 from rag.pdf import tesseract_path
 from rag.settings import Settings
 from rag.workers import Parsed, parse_pdfs
@@ -106,6 +118,8 @@ def build_index(
     embedded; files that are gone leave the index. Unreadable files are reported and skipped.
     `progress` shows a bar on stderr; `on_progress` reports the same steps to a caller (the app)."""
     started = time.perf_counter()
+    if settings.index_type not in INDEX_TYPES:
+        raise SettingsError(f"index_type must be one of {', '.join(INDEX_TYPES)}, not {settings.index_type!r}")
     index_dir = settings.index_dir
     files, skipped = collect_files(paths or [settings.corpus_dir])
     if not files and any(s["reason"] == "no such file or folder" for s in skipped):
@@ -159,7 +173,7 @@ def build_index(
             continue
         jobs.append(_Job(path, source, sha256, mtime))
 
-    _ingest(jobs, settings, tesseract, cache, entries, report, progress, on_progress)
+    _ingest(jobs, settings, tesseract, cache, entries, report, progress, on_progress, old)
 
     seen = set(entries)
     report.removed = sorted(set(old_files) - seen - {s["source"] for s in report.skipped})
@@ -185,6 +199,7 @@ def build_index(
         {**expected_manifest(settings), "dimension": dimension},
         [entries[source] for source in sorted(entries)],
         report.skipped,
+        settings.index_type,
     )
     if old:
         old.close()
@@ -203,7 +218,7 @@ def _fingerprint(settings: Settings, tesseract: str | None) -> str:
     import json
 
     code = hashlib.sha256()
-    for module in ("pdf", "documents", "metadata", "chunking", "embeddings"):
+    for module in ("pdf", "documents", "metadata", "chunking", "embeddings", "index"):
         code.update((Path(__file__).parent / f"{module}.py").read_bytes())
     fields = {**expected_manifest(settings), "ocr": bool(tesseract), "code": code.hexdigest()}
     return json.dumps(fields, sort_keys=True)
@@ -225,8 +240,9 @@ def _ingest(
     report: BuildReport,
     progress: bool,
     on_progress: ProgressCallback | None = None,
+    old: Index | None = None,
 ) -> None:
-    """Read, chunk and embed each job's file; PDFs are parsed by worker processes in the
+    """Read, chunk and embed each job's file (reusing `old`'s vectors of unchanged passages); PDFs are parsed by worker processes in the
     background while this thread chunks and embeds what is ready."""
     if not jobs:
         return
@@ -270,6 +286,7 @@ def _ingest(
                 entries,
                 report,
                 bar,
+                old,
             )
         while pdfs:
             item = results.get()
@@ -279,7 +296,7 @@ def _ingest(
                 raise item
             parsed: Parsed = item
             job = pdfs[parsed.path]
-            _finish(job, lambda job=job, parsed=parsed: _from_parsed(job, parsed), settings, cache, entries, report, bar)
+            _finish(job, lambda job=job, parsed=parsed: _from_parsed(job, parsed), settings, cache, entries, report, bar, old)
     finally:
         stop.set()
         if pdfs:
@@ -295,8 +312,20 @@ def _from_parsed(job: _Job, parsed: Parsed) -> Document:
     return load_document(job.path, job.source, job.sha256, pdf=parsed.text)
 
 
+def _vectors(texts: list[str], keys: list[str], settings: Settings, old: Index | None) -> tuple[np.ndarray, int]:
+    """Vectors for `texts`, and how many were embedded: those the previous index holds under the
+    same key are reused (a changed file re-embeds only its changed passages)."""
+    stored = old.stored_vectors(keys) if old else {}
+    missing = [i for i, key in enumerate(keys) if key not in stored]
+    fresh = get_embedder(settings.embedding_model, settings.embed_batch_size).embed_passages(
+        [texts[i] for i in missing]
+    )
+    found = dict(zip(missing, fresh))
+    return np.vstack([found[i] if i in found else stored[keys[i]] for i in range(len(keys))]), len(missing)
+
+
 def _finish(
-    job: _Job, load, settings: Settings, cache: BuildCache, entries, report: BuildReport, bar
+    job: _Job, load, settings: Settings, cache: BuildCache, entries, report: BuildReport, bar, old
 ) -> None:
     """Chunk and embed one file, or record why it was skipped; either way store it in the cache."""
     try:
@@ -321,9 +350,10 @@ def _finish(
     texts = [
         embedding_text(c, chunk_context(c, document.title, document.council, document.date)) for c in chunks
     ]
-    vectors = get_embedder(settings.embedding_model, settings.embed_batch_size).embed_passages(texts)
+    keys = [embedding_key(settings.embedding_model, text) for text in texts]
+    vectors, embedded = _vectors(texts, keys, settings, old)
     report.embed_seconds += time.perf_counter() - started
-    report.embedded_chunks += len(chunks)
+    report.embedded_chunks += embedded
 
     doc_row = document_row(document, job.sha256)
     file = {
@@ -335,7 +365,7 @@ def _finish(
         "ocr_pages": document.ocr_pages,
         "unread_pages": document.unread_pages,
     }
-    entry = Entry(doc_row, [chunk_row(c) for c in chunks], vectors, file)
+    entry = Entry(doc_row, [{**chunk_row(c), "embedding": key} for c, key in zip(chunks, keys)], vectors, file)
     cache.put(job.source, job.sha256, {"document": doc_row, "chunks": entry.chunks, "file": file}, vectors)
     entries[job.source] = entry
     report.indexed.append(job.source)

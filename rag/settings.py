@@ -30,6 +30,10 @@ class Settings:
     chunk_overlap: int = 40
     """Tokens repeated between consecutive pieces of one long section."""
 
+    index_type: str = "auto"
+    """Vector search: "flat" (exact), "ivf" or "hnsw" (approximate, tuned to recall@10 >= 0.95),
+    or "auto" (exact below 200,000 chunks, IVF above). Chosen at build time; see `rag info`."""
+
     retrieval: str = "hybrid"
     """"hybrid" (dense + BM25 keyword, fused by reciprocal rank), "dense" or "keyword"."""
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rag.embeddings import get_embedder
-from rag.errors import IndexMismatchError, IndexMissingError, RagError
+from rag.errors import IndexMismatchError, IndexMissingError, RagError, SettingsError
 from rag.index import open_index
 from rag.ingest import build_index
 from rag.settings import Settings
@@ -31,7 +31,7 @@ def test_manifest_records_model_chunker_and_files(corpus_index):
     assert all(len(entry["sha256"]) == 64 for entry in manifest["files"].values())
 
 
-def test_changing_one_file_re_embeds_only_that_file(small_corpus, tmp_path):
+def test_changing_one_file_re_embeds_only_its_changed_passages(small_corpus, tmp_path):
     settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index")
     first = build_index(None, settings, progress=False)
     assert first.embedded_chunks == first.chunks and len(first.indexed) == 2
@@ -41,8 +41,17 @@ def test_changing_one_file_re_embeds_only_that_file(small_corpus, tmp_path):
     second = build_index(None, settings, progress=False)
     assert len(second.unchanged) == 1
     assert len(second.indexed) == 1 and second.indexed[0].endswith(changed.name)
-    briefing_chunks = open_index(settings).manifest["files"][second.indexed[0]]["chunks"]
-    assert second.embedded_chunks == briefing_chunks < second.chunks
+    index = open_index(settings)
+    briefing_chunks = index.manifest["files"][second.indexed[0]]["chunks"]
+    assert second.embedded_chunks == 1 < briefing_chunks  # only the last passage holds the new line
+    rows = index.query("SELECT row, text FROM chunks WHERE text LIKE '%42 new foster carers%'")
+    assert len(rows) == 1
+    stored = index.vectors.reconstruct(rows[0]["row"])
+    fresh = build_index([changed], Settings(index_dir=tmp_path / "fresh"), progress=False)
+    assert fresh.embedded_chunks == briefing_chunks
+    fresh_index = open_index(Settings(index_dir=tmp_path / "fresh"))
+    fresh_row = fresh_index.query("SELECT row FROM chunks WHERE text LIKE '%42 new foster carers%'")[0]["row"]
+    assert np.allclose(stored, fresh_index.vectors.reconstruct(fresh_row), atol=1e-5)
 
     third = build_index(None, settings, progress=False)
     assert third.embedded_chunks == 0 and len(third.unchanged) == 2
@@ -98,3 +107,20 @@ def test_an_index_built_with_another_model_names_the_fix(corpus_index, tmp_path)
 def test_a_missing_index_names_the_command_that_builds_it(tmp_path):
     with pytest.raises(IndexMissingError, match="run `rag index`"):
         open_index(Settings(index_dir=tmp_path / "nothing"))
+
+
+def test_the_index_type_is_chosen_recorded_and_searched(small_corpus, tmp_path):
+    settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index", index_type="ivf")
+    build_index(None, settings, progress=False)
+    index = open_index(settings)
+    described = index.info()["vector_index"]
+    assert described["type"] == "ivf" and described["nprobe"] >= 1 and described["recall@10"] >= 0.95
+    assert type(index.vectors).__name__ == "IndexIVFScalarQuantizer" and index.vectors.nprobe == described["nprobe"]
+    question = get_embedder(settings.embedding_model).embed_queries(["children looked after in August 2018"])
+    exact = build_index(None, Settings(corpus_dir=small_corpus, index_dir=tmp_path / "flat"), progress=False)
+    assert exact.chunks == index.size
+    flat = open_index(Settings(index_dir=tmp_path / "flat"))
+    assert flat.info()["vector_index"] == {"type": "flat"}
+    assert [r for r, _ in index.dense_search(question[0], 3)] == [r for r, _ in flat.dense_search(question[0], 3)]
+    with pytest.raises(SettingsError, match="index_type must be one of"):
+        build_index(None, settings.replace(index_type="annoy"), rebuild=True, progress=False)
