@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rag.ingest import build_index
 from rag.pdf import tesseract_path
-from rag.settings import Settings
+from rag.settings import load_settings
 from rag.workers import parse_pdfs
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -73,13 +73,18 @@ def ocr_speed() -> None:
 
 def build(folder: str) -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        settings = Settings(index_dir=Path(scratch) / "index")
+        settings = load_settings(index_dir=Path(scratch) / "index")  # RAG_EMBEDDING_MODEL etc. apply
         report = build_index([DATA / folder], settings, progress=False)
         size = sum(p.stat().st_size for p in settings.index_dir.iterdir())
     embed = report.embedded_chunks / report.embed_seconds if report.embed_seconds else 0
     print(
-        f"| {folder} | {len(report.indexed)} | {len(report.skipped)} | {report.pages} | {report.ocr_pages} | "
-        f"{report.chunks} | {embed:.1f} | {report.seconds:.0f} s | {size / 1e6:.1f} MB |"
+        f"| {folder} | {settings.embedding_model} | {len(report.indexed)} | {len(report.skipped)} | "
+        f"{report.pages} | {report.ocr_pages} | {report.chunks} | {embed:.1f} | {report.seconds:.0f} s | "
+        f"{size / 1e6:.1f} MB | load {os.getloadavg()[0]:.1f} |"
+    )
+    print(
+        f"    time: parse {report.parse_seconds:.0f} s (overlaps the rest), chunk {report.chunk_seconds:.1f} s, "
+        f"embed {report.embed_seconds:.0f} s, write {report.write_seconds:.1f} s"
     )
     for item in report.skipped:
         print(f"    skipped {item['source']}: {item['reason']}")

@@ -164,7 +164,10 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
     )
     if report.embedded_chunks:
         read = f"{report.pages} PDF pages read in {report.parse_seconds:.0f} s, " if report.pages else ""
-        print(f"             {read}{report.embedded_chunks} chunks embedded in {report.embed_seconds:.0f} s")
+        print(
+            f"             {read}chunked in {report.chunk_seconds:.0f} s, {report.embedded_chunks} chunks "
+            f"embedded in {report.embed_seconds:.0f} s, written in {report.write_seconds:.0f} s"
+        )
     print(f"  unchanged  {len(report.unchanged):>5}")
     print(f"  removed    {len(report.removed):>5}")
     print(f"  skipped    {len(report.skipped):>5}")

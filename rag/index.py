@@ -249,10 +249,17 @@ def _insert_chunk(db: sqlite3.Connection, row: dict, document_row: dict) -> None
     )
     context = " — ".join(
         part
-        for part in (document_row["council"], document_row.get("meeting"), document_row["title"], row["heading"])
+        for part in (
+            document_row["council"],
+            document_row.get("meeting"),
+            document_row["title"],
+            row["heading"],
+        )
         if part
     )
-    db.execute("INSERT INTO chunks_fts(rowid, text, context) VALUES (?, ?, ?)", (row["row"], row["text"], context))
+    db.execute(
+        "INSERT INTO chunks_fts(rowid, text, context) VALUES (?, ?, ?)", (row["row"], row["text"], context)
+    )
 
 
 # --- the vector index ------------------------------------------------------------------------
@@ -265,6 +272,9 @@ RECALL_TARGET = 0.95
 """Search effort (IVF nprobe, HNSW efSearch) is raised until recall@10 against exact search
 reaches this on a sample of the index's own passages."""
 TUNING_QUERIES = 500
+EXACT_BELOW = 20_000
+"""A filtered search over fewer passages than this scores them all exactly (from the stored
+vectors) instead of asking an approximate index, which might not reach them."""
 
 
 def build_vector_index(matrix: np.ndarray, index_type: str = "auto"):
@@ -292,12 +302,16 @@ def build_vector_index(matrix: np.ndarray, index_type: str = "auto"):
         sample = np.random.default_rng(0).choice(count, size=min(count, lists * 64), replace=False)
         index.train(matrix[np.sort(sample)])
         index.add(matrix)
-        effort, recall = _tune(index, matrix, lambda n: setattr(index, "nprobe", n), [1, 2, 4, 8, 16, 32, 64, 128, 256])
+        effort, recall = _tune(
+            index, matrix, lambda n: setattr(index, "nprobe", n), [1, 2, 4, 8, 16, 32, 64, 128, 256]
+        )
         return index, {"type": "ivf", "storage": "sq8", "nlist": lists, "nprobe": effort, "recall@10": recall}
     index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = 80
     index.add(matrix)
-    effort, recall = _tune(index, matrix, lambda n: setattr(index.hnsw, "efSearch", n), [16, 32, 64, 128, 256, 512])
+    effort, recall = _tune(
+        index, matrix, lambda n: setattr(index.hnsw, "efSearch", n), [16, 32, 64, 128, 256, 512]
+    )
     return index, {"type": "hnsw", "M": 32, "efSearch": effort, "recall@10": recall}
 
 
@@ -355,9 +369,7 @@ class Index:
             self.vectors.nprobe = described["nprobe"]
         elif described.get("type") == "hnsw":
             self.vectors.hnsw.efSearch = described["efSearch"]
-        self.db = sqlite3.connect(
-            f"file:{index_dir / DATABASE}?mode=ro", uri=True, check_same_thread=False
-        )
+        self.db = sqlite3.connect(f"file:{index_dir / DATABASE}?mode=ro", uri=True, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
 
@@ -373,26 +385,73 @@ class Index:
         with self._lock:
             return self.db.execute(sql, tuple(params)).fetchall()
 
-    def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(row, cosine score) of the k nearest chunks, best first."""
-        k = min(k, self.size)
+    def dense_search(
+        self, vector: np.ndarray, k: int, rows: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """(row, cosine score) of the k nearest chunks, best first; only among `rows` when given."""
+        import faiss
+
+        k = min(k, self.size if rows is None else len(rows))
         if k <= 0:
             return []
-        scores, rows = self.vectors.search(vector.reshape(1, -1).astype(np.float32), k)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        query = vector.reshape(1, -1).astype(np.float32)
+        kind = (self.manifest.get("vector_index") or {}).get("type", "flat")
+        if rows is None:
+            scores, found = self.vectors.search(query, k)
+        elif kind != "flat" and len(rows) <= EXACT_BELOW:
+            return self._exact_among(query[0], rows, k)  # few rows: an approximate index may miss them
+        else:
+            selector = faiss.IDSelectorBatch(np.asarray(rows, dtype=np.int64))
+            if kind == "ivf":
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=self.vectors.nprobe)
+            elif kind == "hnsw":
+                params = faiss.SearchParametersHNSW(sel=selector, efSearch=self.vectors.hnsw.efSearch)
+            else:
+                params = faiss.SearchParameters(sel=selector)
+            scores, found = self.vectors.search(query, k, params=params)
+        return [(int(r), float(s)) for r, s in zip(found[0], scores[0]) if r >= 0]
 
-    def keyword_search(self, terms: list[str], k: int) -> list[tuple[int, float]]:
-        """(row, BM25 score) of the k chunks that best match any of `terms`, best first.
-        The context column (council, title, heading) weighs half as much as the text."""
+    def _exact_among(self, query: np.ndarray, rows: np.ndarray, k: int) -> list[tuple[int, float]]:
+        found = self.query(
+            "SELECT c.row, e.vector FROM chunks c JOIN embeddings e ON e.hash = c.embedding"
+            " WHERE c.row IN (SELECT value FROM json_each(?))",
+            [json.dumps([int(r) for r in rows])],
+        )
+        matrix = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in found])
+        scores = matrix @ query
+        best = np.argsort(-scores)[:k]
+        return [(int(found[i][0]), float(scores[i])) for i in best]
+
+    def keyword_search(
+        self, terms: list[str], k: int, doc_ids: list[str] | None = None
+    ) -> list[tuple[int, float]]:
+        """(row, BM25 score) of the k chunks that best match any of `terms`, best first; only in
+        the documents `doc_ids` when given. The context column (council, title, heading) weighs
+        half as much as the text."""
         if not terms or k <= 0:
             return []
         match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+        within, params = "", [match]
+        if doc_ids is not None:
+            within = " AND rowid IN (SELECT row FROM chunks WHERE doc_id IN (SELECT value FROM json_each(?)))"
+            params.append(json.dumps(doc_ids))
         found = self.query(
             "SELECT rowid, -bm25(chunks_fts, 1.0, 0.5) FROM chunks_fts WHERE chunks_fts MATCH ?"
-            " ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?",
-            [match, k],
+            f"{within} ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?",
+            [*params, k],
         )
         return [(int(r[0]), float(r[1])) for r in found]
+
+    def documents(self) -> list[sqlite3.Row]:
+        """Every document's id and the metadata filters look at."""
+        return self.query("SELECT doc_id, title, source, council, date FROM documents")
+
+    def rows_of(self, doc_ids: list[str]) -> np.ndarray:
+        """The chunk rows of these documents."""
+        found = self.query(
+            "SELECT row FROM chunks WHERE doc_id IN (SELECT value FROM json_each(?))", [json.dumps(doc_ids)]
+        )
+        return np.array([r[0] for r in found], dtype=np.int64)
 
     def chunk_rows(self, rows: list[int]) -> dict[int, sqlite3.Row]:
         """Chunks with their document's metadata, by row."""
@@ -424,13 +483,18 @@ class Index:
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), 500):
             part = unique[start : start + 500]
-            rows = self.query(f"SELECT hash, vector FROM embeddings WHERE hash IN ({','.join('?' * len(part))})", part)
+            rows = self.query(
+                f"SELECT hash, vector FROM embeddings WHERE hash IN ({','.join('?' * len(part))})", part
+            )
             found.update((r[0], np.frombuffer(r[1], dtype=np.float32)) for r in rows)
         return found
 
     def info(self) -> dict:
         size = sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
-        councils = [r[0] for r in self.query("SELECT DISTINCT council FROM documents WHERE council IS NOT NULL ORDER BY 1")]
+        councils = [
+            r[0]
+            for r in self.query("SELECT DISTINCT council FROM documents WHERE council IS NOT NULL ORDER BY 1")
+        ]
         dates = self.query("SELECT min(substr(date, 1, 10)), max(substr(date, 1, 10)) FROM documents")[0]
         return {
             "index_dir": str(self.index_dir),
@@ -444,7 +508,9 @@ class Index:
             "date_range": [dates[0], dates[1]],
             "chunker": self.manifest["chunker"],
             "vector_index": self.manifest.get("vector_index", {"type": "flat"}),
-            "skipped": [{"source": s["source"], "reason": s["reason"]} for s in self.manifest.get("skipped", [])],
+            "skipped": [
+                {"source": s["source"], "reason": s["reason"]} for s in self.manifest.get("skipped", [])
+            ],
         }
 
     def close(self) -> None:

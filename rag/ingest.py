@@ -56,7 +56,11 @@ class BuildReport:
     ocr_pages: int = 0
     parse_seconds: float = 0.0
     """Wall time until the last file was read (reading overlaps embedding)."""
+    chunk_seconds: float = 0.0
+    """Time spent splitting documents into chunks (in this process)."""
     embed_seconds: float = 0.0
+    write_seconds: float = 0.0
+    """Time spent writing the database and the vector index and swapping them in."""
     seconds: float = 0.0
 
 
@@ -194,6 +198,7 @@ def build_index(
 
     dimension = next((e.vectors.shape[1] for e in entries.values() if e.vectors is not None), None)
     dimension = dimension or (old.dimension if old else 0)
+    writing = time.perf_counter()
     report.documents, report.chunks = write_index(
         index_dir,
         {**expected_manifest(settings), "dimension": dimension},
@@ -201,6 +206,7 @@ def build_index(
         report.skipped,
         settings.index_type,
     )
+    report.write_seconds = time.perf_counter() - writing
     if old:
         old.close()
     cache.clear()
@@ -330,7 +336,9 @@ def _finish(
     """Chunk and embed one file, or record why it was skipped; either way store it in the cache."""
     try:
         document: Document = load()
+        chunking = time.perf_counter()
         chunks = chunk_document(document, settings.chunk_tokens, settings.chunk_overlap)
+        report.chunk_seconds += time.perf_counter() - chunking
         if not chunks:
             raise DocumentError("no text to index")
     except DocumentError as exc:

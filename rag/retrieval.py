@@ -102,7 +102,9 @@ class SearchResult:
 def check_question(question: str, settings: Settings) -> str:
     question = " ".join(question.split())
     if not question:
-        raise QuestionError("the question is empty: ask something, e.g. rag ask \"How many children are looked after?\"")
+        raise QuestionError(
+            'the question is empty: ask something, e.g. rag ask "How many children are looked after?"'
+        )
     if len(question) > settings.max_question_chars:
         raise QuestionError(
             f"the question is {len(question)} characters long; the limit is "
@@ -112,7 +114,82 @@ def check_question(question: str, settings: Settings) -> str:
 
 
 STOPWORDS = frozenset(
-    ["a", "about", "after", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been", "before", "between", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have", "how", "if", "in", "into", "is", "it", "its", "many", "much", "of", "on", "or", "over", "per", "said", "say", "says", "should", "so", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "under", "up", "was", "were", "what", "when", "where", "which", "who", "whom", "whose", "why", "will", "with", "would", "you", "your"]
+    [
+        "a",
+        "about",
+        "after",
+        "all",
+        "also",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "before",
+        "between",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "many",
+        "much",
+        "of",
+        "on",
+        "or",
+        "over",
+        "per",
+        "said",
+        "say",
+        "says",
+        "should",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "under",
+        "up",
+        "was",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    ]
 )
 RRF_K = 60
 
@@ -133,8 +210,16 @@ def search(
     mode = settings.retrieval
     if mode not in ("hybrid", "dense", "keyword"):
         raise SettingsError(f"retrieval must be hybrid, dense or keyword, not {mode!r}")
-    depth = index.size if filters else max(50, k * 4, settings.rerank_depth * 2)  # look further when a filter drops passages
+    depth = max(50, k * 4, settings.rerank_depth * 2)
     timings: dict[str, float] = {}
+    doc_ids, rows_allowed = None, None
+    if filters:  # search only the passages of the documents the filters accept
+        started = time.perf_counter()
+        doc_ids = [d["doc_id"] for d in index.documents() if filters.accepts(d)]
+        rows_allowed = index.rows_of(doc_ids)
+        timings["filter"] = _ms(started)
+        if not len(rows_allowed):
+            return SearchResult([], timings)
     dense: list[tuple[int, float]] = []
     keyword: list[tuple[int, float]] = []
     if mode != "keyword":
@@ -143,11 +228,11 @@ def search(
         vector = embedder.embed_queries([expand_question(question) if settings.expand_dense else question])[0]
         timings["embed"] = _ms(started)
         started = time.perf_counter()
-        dense = index.dense_search(vector, depth)
+        dense = index.dense_search(vector, depth, rows_allowed)
         timings["dense"] = _ms(started)
     if mode != "dense":
         started = time.perf_counter()
-        keyword = index.keyword_search(query_terms(expand_question(question)), depth)
+        keyword = index.keyword_search(query_terms(expand_question(question)), depth, doc_ids)
         timings["keyword"] = _ms(started)
 
     started = time.perf_counter()
@@ -159,7 +244,7 @@ def search(
     dense_scores, keyword_scores = dict(dense), dict(keyword)
     order = sorted(fused, key=lambda row: -fused[row])
     wanted = max(k, settings.rerank_depth) if settings.rerank else k
-    rows = index.chunk_rows(order[: wanted * 3] if not filters else order)
+    rows = index.chunk_rows(order[: wanted * 3])
     candidates: list[Passage] = []
     seen_texts: set[str] = set()
     for row in order:
@@ -171,7 +256,9 @@ def search(
             continue  # the same text attached to two reports is shown once
         seen_texts.add(key)
         fused_score = fused[row] / best_possible
-        candidates.append(_passage(chunk, len(candidates) + 1, fused_score, dense_scores.get(row), keyword_scores.get(row)))
+        candidates.append(
+            _passage(chunk, len(candidates) + 1, fused_score, dense_scores.get(row), keyword_scores.get(row))
+        )
         if len(candidates) == wanted:
             break
     timings["fuse"] = _ms(started)
@@ -199,8 +286,12 @@ def rerank(question: str, passages: list[Passage], blend: float = 0.0) -> list[P
         fused[i] += blend / (RRF_K + i + 1)
     order = sorted(fused, key=lambda i: -fused[i])
     return [
-        replace(passages[i], rank=rank, score=round(float(1 / (1 + math.exp(-logits[i]))), 4),
-                rerank_score=round(float(logits[i]), 3))
+        replace(
+            passages[i],
+            rank=rank,
+            score=round(float(1 / (1 + math.exp(-logits[i]))), 4),
+            rerank_score=round(float(logits[i]), 3),
+        )
         for rank, i in enumerate(order, start=1)
     ]
 

@@ -8,6 +8,7 @@ from rag.embeddings import get_embedder
 from rag.errors import IndexMismatchError, IndexMissingError, RagError, SettingsError
 from rag.index import open_index
 from rag.ingest import build_index
+from rag.retrieval import Filters, search
 from rag.settings import Settings
 
 
@@ -122,5 +123,12 @@ def test_the_index_type_is_chosen_recorded_and_searched(small_corpus, tmp_path):
     flat = open_index(Settings(index_dir=tmp_path / "flat"))
     assert flat.info()["vector_index"] == {"type": "flat"}
     assert [r for r, _ in index.dense_search(question[0], 3)] == [r for r, _ in flat.dense_search(question[0], 3)]
+    only = Filters(source="*briefing*")
+    for searched in (index, flat):  # a filter searches only that report's passages, on either index type
+        found = search(searched, "children looked after", settings.replace(rerank=False), k=5, filters=only)
+        assert found.passages and all("briefing" in p.source for p in found.passages)
+    ivf_found = search(index, "children looked after", settings.replace(rerank=False), k=5, filters=only)
+    flat_found = search(flat, "children looked after", settings.replace(rerank=False), k=5, filters=only)
+    assert [p.chunk_id for p in ivf_found.passages] == [p.chunk_id for p in flat_found.passages]
     with pytest.raises(SettingsError, match="index_type must be one of"):
         build_index(None, settings.replace(index_type="annoy"), rebuild=True, progress=False)
