@@ -32,7 +32,6 @@ from rag.corpus import (
     describe_corpus,
     describe_upload,
     example_questions,
-    index_version,
     list_reports,
     original_file,
     page_image,
@@ -41,10 +40,10 @@ from rag.corpus import (
 )
 from rag.documents import SUPPORTED_SUFFIXES
 from rag.embeddings import get_embedder
-from rag.errors import RagError
+from rag.errors import IndexMissingError, RagError
 from rag.followup import turn_from_json
 from rag.glossary import glossary
-from rag.index import open_index
+from rag.serving import CurrentIndex
 from rag.settings import load_settings
 
 st.set_page_config(page_title="Council reports: ask with sources", page_icon="📑")
@@ -52,13 +51,16 @@ st.set_page_config(page_title="Council reports: ask with sources", page_icon="�
 MIME = {".pdf": "application/pdf", ".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown"}
 
 
-@st.cache_resource(show_spinner="Loading the index and the model…", max_entries=2)
-def load_index(index_dir: str, version: str):
-    """One open index per build, shared by every session; a rebuild changes `version`."""
-    settings = load_settings(index_dir=index_dir)
-    index = open_index(settings)
-    get_embedder(settings.embedding_model, settings.embed_batch_size).embed_queries(["warm up"])  # load the model now
-    return index
+@st.cache_resource(show_spinner=False)
+def current_index(index_dir: str) -> CurrentIndex:
+    """The index every session shares; it opens a rebuild (from this app or `rag index`) once,
+    while questions already asked finish on the build they started with."""
+    return CurrentIndex(load_settings(index_dir=index_dir))
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def load_model(model: str, batch_size: int) -> None:
+    get_embedder(model, batch_size).embed_queries(["warm up"])
 
 
 @st.cache_data(show_spinner="Rendering the page…", max_entries=64)
@@ -274,12 +276,13 @@ settings = load_settings()
 st.session_state.setdefault("turns", [])
 index, info, problem = None, None, None
 try:
-    version = index_version(settings)
-    if version:
-        index = load_index(str(settings.index_dir), version)
-        info = index.info()
+    index = current_index(str(settings.index_dir)).get()
+    load_model(settings.embedding_model, settings.embed_batch_size)
+    info = index.info()
+except IndexMissingError:
+    index = None  # no index yet: the page offers to build one
 except RagError as exc:
-    problem = str(exc)
+    index, problem = None, str(exc)
 
 st.title("Ask the council reports")
 if "notice" in st.session_state:

@@ -136,7 +136,9 @@ class Embedder:
 
 class OnnxModel:
     """A BERT-style ONNX model with its tokenizer.json: texts (or text pairs) in, first output out.
-    onnxruntime sessions are safe to share between threads."""
+    Safe to share between threads: onnxruntime sessions run concurrently, and the tokenizer is
+    only read once built (a `tokenizers.Tokenizer` raises "Already borrowed" only when one
+    thread changes its settings, e.g. enable_padding, while another encodes; nothing does here)."""
 
     def __init__(self, folder: Path, max_tokens: int):
         import onnxruntime
@@ -165,15 +167,32 @@ class OnnxModel:
         return (first, feeds["attention_mask"]) if with_mask else first
 
 
-@lru_cache(maxsize=4)
+# Threads share one copy of each model. lru_cache alone would let threads that arrive together
+# before the first load has finished each load their own copy; _LOAD_LOCK makes them wait for it.
+_LOAD_LOCK = threading.Lock()
+_ENCODE_LOCK = threading.Lock()
+"""Held around a torch encode: the model and its (mutable) Hugging Face tokenizer serve one
+call at a time, and torch already spreads one call over every core."""
+
+
 def load_onnx(folder: str, max_tokens: int) -> OnnxModel:
+    """The ONNX model in `folder`, loaded once per process."""
+    with _LOAD_LOCK:
+        return _onnx_model(folder, max_tokens)
+
+
+@lru_cache(maxsize=4)
+def _onnx_model(folder: str, max_tokens: int) -> OnnxModel:
     try:
         return OnnxModel(Path(folder), max_tokens)
     except Exception as exc:  # a missing or damaged model file
         raise ModelError(f"could not load the ONNX model in {folder}: {exc}") from None
 
 
-_ENCODE_LOCK = threading.Lock()
+def _load_model(path: str):
+    """The sentence-transformers model in `path`, loaded once per process."""
+    with _LOAD_LOCK:
+        return _torch_model(path)
 
 
 def model_cache() -> Path:
@@ -251,7 +270,7 @@ def int8_model(name: str, source: Path) -> Path:
 
 
 @lru_cache(maxsize=4)
-def _load_model(path: str):
+def _torch_model(path: str):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
