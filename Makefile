@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser ocr index chat test eval clean
+.PHONY: install browser ocr index chat test eval bench-peer clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ test: install
 
 eval: index
 	$(BIN)/rag eval ../shared/eval/questions.jsonl
+
+# Our stack beside LangChain's on the Kent folder (about half an hour on 2 cores).
+bench-peer: $(STAMP)
+	$(BIN)/pip install --quiet torch==2.13.0 -e '.[bench]'
+	$(BIN)/python benchmarks/peer.py
 
 clean:
 	rm -rf $(VENV) index .index.* .pytest_cache

@@ -24,12 +24,16 @@ def load_questions(path: Path) -> list[dict]:
         raise RagError(f"cannot read question set {path}: {exc}") from None
 
 
+def holds_evidence(question: dict, text: str) -> bool:
+    """Whether `text` holds one of the question's evidence strings (whitespace and case aside)."""
+    text = _normal(text)
+    return any(_normal(e) in text for e in question.get("evidence") or [])
+
+
 def evidence_rank(question: dict, answer: Answer) -> int | None:
-    """Rank of the first passage that holds an evidence string (whitespace and case aside)."""
-    evidence = [_normal(e) for e in question.get("evidence") or []]
+    """Rank of the first passage that holds an evidence string."""
     for passage in answer.passages[:10]:
-        text = _normal(passage.text)
-        if any(e in text for e in evidence):
+        if holds_evidence(question, passage.text):
             return passage.rank
     return None
 
@@ -52,8 +56,7 @@ def evaluate(index: Index, questions: list[dict], settings: Settings) -> dict:
                 "status": answer.status,
                 "confidence": answer.confidence,
                 "correct": answerable and any(a in _normal(answer.answer) for a in expected),
-                "cited": answerable
-                and any(_normal(e) in _normal(c.text) for c in answer.citations for e in question.get("evidence") or []),
+                "cited": answerable and any(holds_evidence(question, c.text) for c in answer.citations),
                 "seconds": seconds,
                 "answer": answer.answer,
             }
