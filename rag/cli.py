@@ -32,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("paths", nargs="*", type=Path, help="files or folders (default: corpus/)")
     index.add_argument("--rebuild", action="store_true", help="re-read and re-embed every file")
     index.add_argument("--quiet", action="store_true", help="no progress bars")
+    index.add_argument(
+        "--engine", choices=("local", "ray"),
+        help="read and embed with worker processes here (local, the default) or a Ray Data pipeline "
+        "(ray: a local Ray instance, or the cluster in RAG_RAY_ADDRESS)",
+    )
 
     ask = commands.add_parser("ask", parents=[common], help="answer a question with numbered citations")
     ask.add_argument("question", nargs="?", help="the question (or use --batch)")
@@ -138,6 +143,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def _index(args: argparse.Namespace, settings: Settings) -> int:
     from rag.ingest import build_index
 
+    settings = settings.replace(engine=args.engine)
     report = build_index(args.paths or None, settings, rebuild=args.rebuild, progress=not args.quiet)
     print(f"Index {settings.index_dir}: {report.documents} documents, {report.chunks} chunks ({report.seconds:.1f} s)")
     resumed = f"; {len(report.resumed)} from an interrupted build" if report.resumed else ""

@@ -17,13 +17,16 @@ from rag.cache import BuildCache
 from rag.chunking import chunk_context, chunk_document, embedding_text
 from rag.documents import SUPPORTED_SUFFIXES, Document, file_sha256, load_document
 from rag.embeddings import get_embedder
-from rag.errors import DocumentError, RagError
+from rag.errors import DocumentError, RagError, SettingsError
 from rag.index import Entry, cache_dir, chunk_row, document_row, expected_manifest, open_previous, write_index
 from rag.pdf import tesseract_path
 from rag.settings import Settings
 from rag.workers import Parsed, parse_pdfs
 
 NO_OCR_NOTE = "scanned page(s) left out: no OCR (install tesseract-ocr to read them)"
+ENGINES = ("local", "ray")
+"""Where files are read and embedded: worker processes on this machine, or a Ray Data pipeline
+(rag.distributed). Everything else, and the index written, is the same."""
 
 
 @dataclass
@@ -43,7 +46,8 @@ class BuildReport:
     """PDF pages read by this build (text layer and OCR)."""
     ocr_pages: int = 0
     parse_seconds: float = 0.0
-    """Wall time until the last file was read (reading overlaps embedding)."""
+    """Wall time until the last file was read (reading overlaps embedding); with engine ray, the
+    pipeline's wall time."""
     embed_seconds: float = 0.0
     seconds: float = 0.0
 
@@ -106,6 +110,10 @@ def build_index(
     embedded; files that are gone leave the index. Unreadable files are reported and skipped.
     `progress` shows a bar on stderr; `on_progress` reports the same steps to a caller (the app)."""
     started = time.perf_counter()
+    if settings.engine not in ENGINES:
+        raise SettingsError(
+            f"engine must be local or ray, not {settings.engine!r} (engine in rag.toml, RAG_ENGINE or --engine)"
+        )
     index_dir = settings.index_dir
     files, skipped = collect_files(paths or [settings.corpus_dir])
     if not files and any(s["reason"] == "no such file or folder" for s in skipped):
@@ -230,6 +238,9 @@ def _ingest(
     background while this thread chunks and embeds what is ready."""
     if not jobs:
         return
+    if settings.engine == "ray":
+        _ingest_on_ray(jobs, settings, tesseract, cache, entries, report, progress, on_progress)
+        return
     pdfs = {job.path: job for job in jobs if job.path.suffix.lower() == ".pdf"}
     others = [job for job in jobs if job.path not in pdfs]
     bar = _Progress(len(jobs), progress, on_progress)
@@ -289,6 +300,36 @@ def _ingest(
     report.pages = bar.pages
 
 
+def _ingest_on_ray(
+    jobs: list[_Job],
+    settings: Settings,
+    tesseract: str | None,
+    cache: BuildCache,
+    entries: dict[str, Entry],
+    report: BuildReport,
+    progress: bool,
+    on_progress: ProgressCallback | None = None,
+) -> None:
+    """The same work as a Ray Data pipeline (rag.distributed); each file that comes back is
+    recorded here as the local engine records it."""
+    from rag.distributed import ingest_on_ray
+
+    bar = _Progress(len(jobs), progress, on_progress)
+    started = time.perf_counter()
+    try:
+        for done in ingest_on_ray(jobs, settings, tesseract):
+            bar.pages += done.pages
+            report.embed_seconds += done.embed_seconds
+            if isinstance(done.result, Unreadable):
+                _skip(done.job, done.result, cache, report, bar)
+            else:
+                _add(done.job, done.result.entry(done.vectors), cache, entries, report, bar)
+    finally:
+        bar.close()
+    report.parse_seconds = time.perf_counter() - started  # reading and embedding overlap on the cluster
+    report.pages = bar.pages
+
+
 def _from_parsed(job: _Job, parsed: Parsed) -> Document:
     if parsed.error:
         raise DocumentError(parsed.error)
@@ -299,33 +340,55 @@ def _finish(
     job: _Job, load, settings: Settings, cache: BuildCache, entries, report: BuildReport, bar
 ) -> None:
     """Chunk and embed one file, or record why it was skipped; either way store it in the cache."""
+    ready = prepare(job, load, settings)
+    if isinstance(ready, Unreadable):
+        _skip(job, ready, cache, report, bar)
+        return
+    started = time.perf_counter()
+    vectors = get_embedder(settings.embedding_model, settings.embed_batch_size).embed_passages(ready.texts)
+    report.embed_seconds += time.perf_counter() - started
+    _add(job, ready.entry(vectors), cache, entries, report, bar)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One file read and chunked, ready to embed: its rows for the index, its manifest entry, and
+    the text embedded for each chunk. Plain JSON-able data, so it can travel between processes."""
+
+    document: dict
+    chunks: list[dict]
+    file: dict
+    texts: list[str]
+
+    def entry(self, vectors) -> Entry:
+        return Entry(self.document, self.chunks, vectors, self.file)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """Why a file could not be indexed."""
+
+    reason: str
+    lasting: bool
+    """True when the file's bytes are at fault (remembered until they change); False for an I/O
+    error, which may pass."""
+
+
+def prepare(job: _Job, load: Callable[[], Document], settings: Settings) -> Prepared | Unreadable:
+    """Read a file (`load` returns its Document), chunk it, and turn it into index rows with the
+    text to embed for each chunk. Both engines (here and rag.distributed) prepare files with this."""
     try:
-        document: Document = load()
+        document = load()
         chunks = chunk_document(document, settings.chunk_tokens, settings.chunk_overlap)
         if not chunks:
             raise DocumentError("no text to index")
     except DocumentError as exc:
-        skip = {"source": job.source, "reason": str(exc), "sha256": job.sha256}
-        if "timed out" not in skip["reason"]:  # a busy machine may not time out next time
-            skip["read_with"] = cache.key
-        report.skipped.append(skip)
-        cache.put(job.source, job.sha256, {"skipped": skip})
-        bar.file(0)
-        return
+        return Unreadable(str(exc), lasting=True)
     except OSError as exc:
-        report.skipped.append({"source": job.source, "reason": f"cannot read ({exc.strerror})"})
-        bar.file(0)
-        return
-
-    started = time.perf_counter()
+        return Unreadable(f"cannot read ({exc.strerror})", lasting=False)
     texts = [
         embedding_text(c, chunk_context(c, document.title, document.council, document.date)) for c in chunks
     ]
-    vectors = get_embedder(settings.embedding_model, settings.embed_batch_size).embed_passages(texts)
-    report.embed_seconds += time.perf_counter() - started
-    report.embedded_chunks += len(chunks)
-
-    doc_row = document_row(document, job.sha256)
     file = {
         "sha256": job.sha256,
         "doc_id": document.id,
@@ -335,13 +398,32 @@ def _finish(
         "ocr_pages": document.ocr_pages,
         "unread_pages": document.unread_pages,
     }
-    entry = Entry(doc_row, [chunk_row(c) for c in chunks], vectors, file)
-    cache.put(job.source, job.sha256, {"document": doc_row, "chunks": entry.chunks, "file": file}, vectors)
+    return Prepared(document_row(document, job.sha256), [chunk_row(c) for c in chunks], file, texts)
+
+
+def _skip(job: _Job, unreadable: Unreadable, cache: BuildCache, report: BuildReport, bar) -> None:
+    """Record a file that could not be indexed; when its bytes are at fault, store that in the
+    cache and the manifest, so that the next build skips the same bytes without reading them."""
+    skip = {"source": job.source, "reason": unreadable.reason}
+    if unreadable.lasting:
+        skip["sha256"] = job.sha256
+        if "timed out" not in skip["reason"]:  # a busy machine may not time out next time
+            skip["read_with"] = cache.key
+        cache.put(job.source, job.sha256, {"skipped": skip})
+    report.skipped.append(skip)
+    bar.file(0)
+
+
+def _add(job: _Job, entry: Entry, cache: BuildCache, entries, report: BuildReport, bar) -> None:
+    """Record a file read, chunked and embedded, and store it in the cache."""
+    record = {"document": entry.document, "chunks": entry.chunks, "file": entry.file}
+    cache.put(job.source, job.sha256, record, entry.vectors)
     entries[job.source] = entry
     report.indexed.append(job.source)
-    report.ocr_pages += document.ocr_pages
-    _note(report, job.source, file)
-    bar.file(len(chunks))
+    report.embedded_chunks += len(entry.chunks)
+    report.ocr_pages += entry.file["ocr_pages"]
+    _note(report, job.source, entry.file)
+    bar.file(len(entry.chunks))
 
 
 class _Progress:
