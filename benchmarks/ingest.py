@@ -83,7 +83,7 @@ def build(folder: str) -> None:
         f"{size / 1e6:.1f} MB | load {os.getloadavg()[0]:.1f} |"
     )
     print(
-        f"    time: parse {report.parse_seconds:.0f} s (overlaps the rest), chunk {report.chunk_seconds:.1f} s, "
+        f"    time: parse {report.parse_seconds:.0f} s (overlaps the rest), "
         f"embed {report.embed_seconds:.0f} s, write {report.write_seconds:.1f} s"
     )
     for item in report.skipped:

@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=["auto", "flat", "ivf", "hnsw"],
         help="vector search: exact (flat), approximate (ivf, hnsw) or by size (auto, the default)",
     )
+    index.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        help="read and embed with worker processes here (local, the default) or a Ray Data pipeline "
+        "(ray: a local Ray instance, or the cluster in RAG_RAY_ADDRESS)",
+    )
 
     ask = commands.add_parser("ask", parents=[common], help="answer a question with numbered citations")
     ask.add_argument("question", nargs="?", help="the question (or use --batch)")
@@ -152,7 +158,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def _index(args: argparse.Namespace, settings: Settings) -> int:
     from rag.ingest import build_index
 
-    settings = settings.replace(index_type=args.index_type)
+    settings = settings.replace(index_type=args.index_type, engine=args.engine)
     report = build_index(args.paths or None, settings, rebuild=args.rebuild, progress=not args.quiet)
     print(
         f"Index {settings.index_dir}: {report.documents} documents, {report.chunks} chunks ({report.seconds:.1f} s)"
@@ -165,7 +171,7 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
     if report.embedded_chunks:
         read = f"{report.pages} PDF pages read in {report.parse_seconds:.0f} s, " if report.pages else ""
         print(
-            f"             {read}chunked in {report.chunk_seconds:.0f} s, {report.embedded_chunks} chunks "
+            f"             {read}{report.embedded_chunks} chunks "
             f"embedded in {report.embed_seconds:.0f} s, written in {report.write_seconds:.0f} s"
         )
     print(f"  unchanged  {len(report.unchanged):>5}")

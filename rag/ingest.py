@@ -36,6 +36,9 @@ from rag.settings import Settings
 from rag.workers import Parsed, parse_pdfs
 
 NO_OCR_NOTE = "scanned page(s) left out: no OCR (install tesseract-ocr to read them)"
+ENGINES = ("local", "ray")
+"""Where files are read and embedded: worker processes on this machine, or a Ray Data pipeline
+(rag.distributed). Everything else, and the index written, is the same."""
 
 
 @dataclass
@@ -55,9 +58,8 @@ class BuildReport:
     """PDF pages read by this build (text layer and OCR)."""
     ocr_pages: int = 0
     parse_seconds: float = 0.0
-    """Wall time until the last file was read (reading overlaps embedding)."""
-    chunk_seconds: float = 0.0
-    """Time spent splitting documents into chunks (in this process)."""
+    """Wall time until the last file was read (reading overlaps embedding); with engine ray, the
+    pipeline's wall time."""
     embed_seconds: float = 0.0
     write_seconds: float = 0.0
     """Time spent writing the database and the vector index and swapping them in."""
@@ -123,7 +125,13 @@ def build_index(
     `progress` shows a bar on stderr; `on_progress` reports the same steps to a caller (the app)."""
     started = time.perf_counter()
     if settings.index_type not in INDEX_TYPES:
-        raise SettingsError(f"index_type must be one of {', '.join(INDEX_TYPES)}, not {settings.index_type!r}")
+        raise SettingsError(
+            f"index_type must be one of {', '.join(INDEX_TYPES)}, not {settings.index_type!r}"
+        )
+    if settings.engine not in ENGINES:
+        raise SettingsError(
+            f"engine must be local or ray, not {settings.engine!r} (engine in rag.toml, RAG_ENGINE or --engine)"
+        )
     index_dir = settings.index_dir
     files, skipped = collect_files(paths or [settings.corpus_dir])
     if not files and any(s["reason"] == "no such file or folder" for s in skipped):
@@ -252,6 +260,9 @@ def _ingest(
     background while this thread chunks and embeds what is ready."""
     if not jobs:
         return
+    if settings.engine == "ray":
+        _ingest_on_ray(jobs, settings, tesseract, cache, entries, report, progress, on_progress)
+        return
     pdfs = {job.path: job for job in jobs if job.path.suffix.lower() == ".pdf"}
     others = [job for job in jobs if job.path not in pdfs]
     bar = _Progress(len(jobs), progress, on_progress)
@@ -302,7 +313,16 @@ def _ingest(
                 raise item
             parsed: Parsed = item
             job = pdfs[parsed.path]
-            _finish(job, lambda job=job, parsed=parsed: _from_parsed(job, parsed), settings, cache, entries, report, bar, old)
+            _finish(
+                job,
+                lambda job=job, parsed=parsed: _from_parsed(job, parsed),
+                settings,
+                cache,
+                entries,
+                report,
+                bar,
+                old,
+            )
     finally:
         stop.set()
         if pdfs:
@@ -312,13 +332,47 @@ def _ingest(
     report.pages = bar.pages
 
 
+def _ingest_on_ray(
+    jobs: list[_Job],
+    settings: Settings,
+    tesseract: str | None,
+    cache: BuildCache,
+    entries: dict[str, Entry],
+    report: BuildReport,
+    progress: bool,
+    on_progress: ProgressCallback | None = None,
+) -> None:
+    """The same work as a Ray Data pipeline (rag.distributed); each file that comes back is
+    recorded here as the local engine records it."""
+    from rag.distributed import ingest_on_ray
+
+    bar = _Progress(len(jobs), progress, on_progress)
+    started = time.perf_counter()
+    try:
+        for done in ingest_on_ray(jobs, settings, tesseract):
+            bar.pages += done.pages
+            report.embed_seconds += done.embed_seconds
+            if isinstance(done.result, Unreadable):
+                _skip(done.job, done.result, cache, report, bar)
+            else:
+                _add(
+                    done.job, done.result.entry(done.vectors), cache, entries, report, bar, len(done.vectors)
+                )
+    finally:
+        bar.close()
+    report.parse_seconds = time.perf_counter() - started  # reading and embedding overlap on the cluster
+    report.pages = bar.pages
+
+
 def _from_parsed(job: _Job, parsed: Parsed) -> Document:
     if parsed.error:
         raise DocumentError(parsed.error)
     return load_document(job.path, job.source, job.sha256, pdf=parsed.text)
 
 
-def _vectors(texts: list[str], keys: list[str], settings: Settings, old: Index | None) -> tuple[np.ndarray, int]:
+def _vectors(
+    texts: list[str], keys: list[str], settings: Settings, old: Index | None
+) -> tuple[np.ndarray, int]:
     """Vectors for `texts`, and how many were embedded: those the previous index holds under the
     same key are reused (a changed file re-embeds only its changed passages)."""
     stored = old.stored_vectors(keys) if old else {}
@@ -334,36 +388,55 @@ def _finish(
     job: _Job, load, settings: Settings, cache: BuildCache, entries, report: BuildReport, bar, old
 ) -> None:
     """Chunk and embed one file, or record why it was skipped; either way store it in the cache."""
+    ready = prepare(job, load, settings)
+    if isinstance(ready, Unreadable):
+        _skip(job, ready, cache, report, bar)
+        return
+    started = time.perf_counter()
+    vectors, embedded = _vectors(ready.texts, [c["embedding"] for c in ready.chunks], settings, old)
+    report.embed_seconds += time.perf_counter() - started
+    _add(job, ready.entry(vectors), cache, entries, report, bar, embedded)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One file read and chunked, ready to embed: its rows for the index, its manifest entry, and
+    the text embedded for each chunk. Plain JSON-able data, so it can travel between processes."""
+
+    document: dict
+    chunks: list[dict]
+    file: dict
+    texts: list[str]
+
+    def entry(self, vectors) -> Entry:
+        return Entry(self.document, self.chunks, vectors, self.file)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """Why a file could not be indexed."""
+
+    reason: str
+    lasting: bool
+    """True when the file's bytes are at fault (remembered until they change); False for an I/O
+    error, which may pass."""
+
+
+def prepare(job: _Job, load: Callable[[], Document], settings: Settings) -> Prepared | Unreadable:
+    """Read a file (`load` returns its Document), chunk it, and turn it into index rows with the
+    text to embed for each chunk. Both engines (here and rag.distributed) prepare files with this."""
     try:
-        document: Document = load()
-        chunking = time.perf_counter()
+        document = load()
         chunks = chunk_document(document, settings.chunk_tokens, settings.chunk_overlap)
-        report.chunk_seconds += time.perf_counter() - chunking
         if not chunks:
             raise DocumentError("no text to index")
     except DocumentError as exc:
-        skip = {"source": job.source, "reason": str(exc), "sha256": job.sha256}
-        if "timed out" not in skip["reason"]:  # a busy machine may not time out next time
-            skip["read_with"] = cache.key
-        report.skipped.append(skip)
-        cache.put(job.source, job.sha256, {"skipped": skip})
-        bar.file(0)
-        return
+        return Unreadable(str(exc), lasting=True)
     except OSError as exc:
-        report.skipped.append({"source": job.source, "reason": f"cannot read ({exc.strerror})"})
-        bar.file(0)
-        return
-
-    started = time.perf_counter()
+        return Unreadable(f"cannot read ({exc.strerror})", lasting=False)
     texts = [
         embedding_text(c, chunk_context(c, document.title, document.council, document.date)) for c in chunks
     ]
-    keys = [embedding_key(settings.embedding_model, text) for text in texts]
-    vectors, embedded = _vectors(texts, keys, settings, old)
-    report.embed_seconds += time.perf_counter() - started
-    report.embedded_chunks += embedded
-
-    doc_row = document_row(document, job.sha256)
     file = {
         "sha256": job.sha256,
         "doc_id": document.id,
@@ -373,13 +446,42 @@ def _finish(
         "ocr_pages": document.ocr_pages,
         "unread_pages": document.unread_pages,
     }
-    entry = Entry(doc_row, [{**chunk_row(c), "embedding": key} for c, key in zip(chunks, keys)], vectors, file)
-    cache.put(job.source, job.sha256, {"document": doc_row, "chunks": entry.chunks, "file": file}, vectors)
+    return Prepared(
+        document_row(document, job.sha256),
+        [
+            {**chunk_row(c), "embedding": embedding_key(settings.embedding_model, t)}
+            for c, t in zip(chunks, texts)
+        ],
+        file,
+        texts,
+    )
+
+
+def _skip(job: _Job, unreadable: Unreadable, cache: BuildCache, report: BuildReport, bar) -> None:
+    """Record a file that could not be indexed; when its bytes are at fault, store that in the
+    cache and the manifest, so that the next build skips the same bytes without reading them."""
+    skip = {"source": job.source, "reason": unreadable.reason}
+    if unreadable.lasting:
+        skip["sha256"] = job.sha256
+        if "timed out" not in skip["reason"]:  # a busy machine may not time out next time
+            skip["read_with"] = cache.key
+        cache.put(job.source, job.sha256, {"skipped": skip})
+    report.skipped.append(skip)
+    bar.file(0)
+
+
+def _add(
+    job: _Job, entry: Entry, cache: BuildCache, entries, report: BuildReport, bar, embedded: int
+) -> None:
+    """Record a file read, chunked and embedded, and store it in the cache."""
+    record = {"document": entry.document, "chunks": entry.chunks, "file": entry.file}
+    cache.put(job.source, job.sha256, record, entry.vectors)
     entries[job.source] = entry
     report.indexed.append(job.source)
-    report.ocr_pages += document.ocr_pages
-    _note(report, job.source, file)
-    bar.file(len(chunks))
+    report.embedded_chunks += embedded
+    report.ocr_pages += entry.file["ocr_pages"]
+    _note(report, job.source, entry.file)
+    bar.file(len(entry.chunks))
 
 
 class _Progress:

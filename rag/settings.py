@@ -89,7 +89,16 @@ class Settings:
     """Memory (address space) each PDF worker process may use; a file that needs more is reported."""
 
     workers: int = 0
-    """PDF worker processes; 0 means one per CPU core."""
+    """PDF worker processes; 0 means one per CPU core. With engine "ray": parsing tasks and
+    embedding actors (0: one per CPU of the Ray cluster)."""
+
+    engine: str = "local"
+    """Where `rag index` reads and embeds files: "local" (worker processes on this machine) or
+    "ray" (a Ray Data pipeline, rag.distributed; needs `pip install -e '.[ray]'`)."""
+
+    ray_address: str = ""
+    """With engine "ray": empty starts a local Ray instance for the build; "auto" or an address
+    (host:6379, ray://host:10001) joins a running cluster."""
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed; None values are ignored (unset CLI flags)."""
