@@ -129,6 +129,7 @@ def test_evidence_is_in_the_top_five_for_most_kent_questions(kent_index):
 def test_approximate_search_finds_what_exact_search_finds(kent_index, index_type):
     """IVF and HNSW over the Kent passages, asked the Kent dev questions: at least 95% of the exact
     top 10 come back (the effort was tuned on the passages themselves, not on these questions)."""
+    _, kent_index, _ = kent_index
     vectors = kent_index.vectors.reconstruct_n(0, kent_index.size)
     approximate, described = build_vector_index(vectors, index_type)
     assert described["type"] == index_type and described["recall@10"] >= RECALL_TARGET
