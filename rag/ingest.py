@@ -256,8 +256,9 @@ def _ingest(
     on_progress: ProgressCallback | None = None,
     old: Index | None = None,
 ) -> None:
-    """Read, chunk and embed each job's file (reusing `old`'s vectors of unchanged passages); PDFs are parsed by worker processes in the
-    background while this thread chunks and embeds what is ready."""
+    """Read, chunk and embed each job's file (reusing `old`'s vectors of unchanged passages);
+    PDFs are parsed by worker processes in the background while this thread chunks and embeds
+    what is ready."""
     if not jobs:
         return
     if settings.engine == "ray":
