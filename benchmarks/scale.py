@@ -31,7 +31,7 @@ import numpy as np
 
 from rag.embeddings import embedding_key, get_embedder
 from rag.evaluation import load_questions
-from rag.index import MANIFEST, VECTORS, Entry, build_vector_index, expected_manifest, write_index
+from rag.index import MANIFEST, VECTORS, Entry, build_vector_index, expected_manifest, tuning_queries, write_index
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,6 +150,7 @@ def build(size: int, types: list[str], work: Path, reports, vectors, settings: S
     seconds = time.perf_counter() - started
     rows.append({"size": size, "type": "flat", "build_s": round(seconds, 1), "disk_mb": _disk_mb(base)})
     matrix = np.vstack([e.vectors for e in entries])
+    queries = tuning_queries([c["text"] for e in entries for c in e.chunks], settings.embedding_model)
     del entries
     for kind in types:
         if kind == "flat":
@@ -163,7 +164,7 @@ def build(size: int, types: list[str], work: Path, reports, vectors, settings: S
         import faiss
 
         started = time.perf_counter()
-        vector_index, described = build_vector_index(matrix, kind)
+        vector_index, described = build_vector_index(matrix, kind, queries)
         seconds = time.perf_counter() - started
         faiss.write_index(vector_index, str(folder / VECTORS))
         manifest = json.loads((base / MANIFEST).read_text(encoding="utf-8"))
