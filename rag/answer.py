@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
-from rag.embeddings import get_embedder
+from rag.embeddings import get_embedder, not_found_threshold
 from rag.errors import SettingsError
 from rag.followup import Turn, rewrite
 from rag.index import Index
@@ -141,7 +141,10 @@ def answer_from_passages(question: str, passages: list[Passage], settings: Setti
         timings = {"answer": round((time.perf_counter() - started) * 1000, 1)}
         return Answer(question, NOT_FOUND_TEXT, "not_found", [], passages, confidence, timings)
 
-    if confidence < settings.not_found_threshold:
+    threshold = settings.not_found_threshold
+    if threshold is None:
+        threshold = not_found_threshold(settings.embedding_model)
+    if confidence < threshold:
         return refuse()
     chosen = _choose(question, candidates)
     across_reports = len({c.passage.doc_id for c in chosen}) > 1

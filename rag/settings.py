@@ -21,7 +21,7 @@ class Settings:
     index_dir: Path = Path("index")
     """Where the built index lives (manifest.json, vectors.faiss, chunks.sqlite)."""
 
-    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_model: str = "bge-small-en-v1.5"
     """A packaged model name (see rag.embeddings.PACKAGED_MODELS) or a local model folder."""
 
     chunk_tokens: int = 200
@@ -43,7 +43,7 @@ class Settings:
     rerank: bool = True
     """Reorder the best fused candidates with a cross-encoder (ms-marco-MiniLM-L-12-v2)."""
 
-    rerank_depth: int = 20
+    rerank_depth: int = 30
     """How many fused candidates the cross-encoder reads."""
 
     rerank_blend: float = 0.0
@@ -55,8 +55,9 @@ class Settings:
     answer_mode: str = "extractive"
     """How answers are written: "extractive" (no language model) or "llm" (llm_url endpoint)."""
 
-    not_found_threshold: float = 0.53
-    """Answer confidence below which the answer is "not_found" (calibrated: benchmarks/results.md)."""
+    not_found_threshold: float | None = None
+    """Answer confidence below which the answer is "not_found"; unset: the value calibrated for the
+    embedding model (rag.embeddings.PACKAGED_MODELS, benchmarks/results.md)."""
 
     llm_url: str = ""
     """OpenAI-compatible chat-completions endpoint (only for answer_mode = "llm")."""
@@ -118,6 +119,8 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
         if kind == "float":
             return float(value)
+        if kind == "float | None":
+            return None if value is None or str(value).strip().lower() in ("", "none") else float(value)
         if kind == "bool":
             if isinstance(value, str):
                 if value.strip().lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):

@@ -68,7 +68,7 @@ def test_info_json_lists_what_the_index_holds(capsys, corpus_index):
     info = json.loads(out)
     assert code == 0
     assert info["documents"] == 5 and info["chunks"] == corpus_index.size
-    assert info["model"] == "all-MiniLM-L6-v2" and info["size_bytes"] > 0 and info["skipped"] == []
+    assert info["model"] == "bge-small-en-v1.5" and info["size_bytes"] > 0 and info["skipped"] == []
     assert info["built_at"]
 
 

