@@ -66,7 +66,7 @@ def report_sentences() -> list[list[str]]:
 
 def sentence_vectors(reports: list[list[str]], work: Path, model: str) -> list[np.ndarray]:
     """Each report's sentence vectors, embedded once and kept in `work`."""
-    cached = work / "sentences.npy"
+    cached = work / f"sentences-{model}.npy"
     flat = [s for sentences in reports for s in sentences]
     if cached.exists() and np.load(cached, mmap_mode="r").shape[0] == len(flat):
         matrix = np.load(cached)

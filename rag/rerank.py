@@ -15,7 +15,7 @@ MAX_TOKENS = 320
 BATCH = 1
 """Pairs per model call. One at a time: the int8 model quantises activations with one scale per
 call, so a pair's score would depend on its batch-mates; and padded batches are slower here
-(20 passages: 120 ms one by one, 220 ms in fours, 950 ms in sixteens; benchmarks/results.md)."""
+(20 Kent passages: 407 ms one by one, 571 ms in fours, 858 ms in sixteens; benchmarks/results.md)."""
 
 
 def rerank_scores(question: str, passages: Sequence[str]) -> np.ndarray:
