@@ -180,8 +180,10 @@ def test_an_interrupted_build_resumes_and_ends_as_a_clean_build(tmp_path, monkey
     need(KENT)
     folder = tmp_path / "papers"
     folder.mkdir()
+    # 25 papers: after the third is cached about ten seconds of work remain to interrupt (with 10,
+    # the build could end before a loaded machine delivered the signal)
     originals = sorted((KENT / "cabinet/2025-01-30/originals").glob("*.pdf"), key=lambda p: p.stat().st_size)[
-        :10
+        :25
     ]
     for pdf in originals:
         shutil.copy(pdf, folder / pdf.name)
