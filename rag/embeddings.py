@@ -57,6 +57,9 @@ PACKAGED_MODELS = {
     ),
 }
 
+FOLDER_MODEL = PackagedModel("", "", "")
+"""What a local model folder is taken to be: a sentence-transformers model with the defaults."""
+
 
 def _package_folder(package: str, pip_name: str, what: str) -> Path:
     spec = importlib.util.find_spec(package)  # finds the folder without importing the package
@@ -86,7 +89,7 @@ class Embedder:
     def __init__(self, model_name: str, batch_size: int = 32):
         self.model_name = model_name
         self.batch_size = batch_size
-        self.spec = PACKAGED_MODELS.get(model_name) or PackagedModel("", "", "")
+        self.spec = PACKAGED_MODELS.get(model_name, FOLDER_MODEL)
         self.query_prefix = self.spec.query_prefix
         self.passage_prefix = self.spec.passage_prefix
 
@@ -302,11 +305,11 @@ def embedding_key(model_name: str, text: str) -> str:
     return hashlib.sha256(f"{model_name}\0{text}".encode()).hexdigest()[:32]
 
 
-@lru_cache(maxsize=4)
 def not_found_threshold(model_name: str) -> float:
-    """The calibrated not-found threshold of a packaged model (0.53, MiniLM's, for a folder)."""
-    return PACKAGED_MODELS.get(model_name, PackagedModel("", "", "")).not_found_threshold
+    """The calibrated not-found threshold of a packaged model (MiniLM's, 0.53, for a folder)."""
+    return PACKAGED_MODELS.get(model_name, FOLDER_MODEL).not_found_threshold
 
 
+@lru_cache(maxsize=4)
 def get_embedder(model_name: str, batch_size: int = 32) -> Embedder:
     return Embedder(model_name, batch_size)
