@@ -23,12 +23,13 @@ from rag.documents import Document
 from rag.errors import IndexMismatchError, IndexMissingError
 from rag.settings import Settings
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 DATABASE = "chunks.sqlite"
 
-SCHEMA = """
+TOKENIZER = "porter unicode61"
+SCHEMA = f"""
 CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY, source TEXT UNIQUE NOT NULL, title TEXT NOT NULL,
     council TEXT, date TEXT, sha256 TEXT NOT NULL, pages INTEGER, text TEXT NOT NULL,
@@ -41,8 +42,12 @@ CREATE TABLE chunks (
 );
 CREATE TABLE embeddings (hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
 CREATE INDEX chunks_doc ON chunks(doc_id);
-CREATE VIRTUAL TABLE chunks_fts USING fts5(text, context, tokenize='porter unicode61');
+CREATE VIRTUAL TABLE chunks_fts USING fts5(text, context, tokenize='{TOKENIZER}');
+CREATE TABLE term_docs (term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;
 """
+COUNTED_TERMS = 50
+"""term_docs lists the indexed terms (stems) found in at least this many chunks, with their count,
+so a keyword query can leave out words so common that scoring them would take long."""
 
 
 def expected_manifest(settings: Settings) -> dict:
@@ -151,6 +156,8 @@ def write_index(
             if entry.chunks:
                 vectors.append(entry.vectors)
             files[entry.document["source"]] = {**entry.file, "chunks": len(entry.chunks)}
+        db.execute("CREATE VIRTUAL TABLE temp.fts_terms USING fts5vocab(main, chunks_fts, row)")
+        db.execute("INSERT INTO term_docs SELECT term, doc FROM temp.fts_terms WHERE doc >= ?", (COUNTED_TERMS,))
         db.commit()
         db.close()
 
@@ -178,6 +185,30 @@ def write_index(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return len(files), row
+
+
+MIN_KEYWORD_TERMS = 2
+
+
+class _Stemmer:
+    """The index's own tokenizer (FTS5, porter) applied to query words, in a private in-memory
+    database: a word can give several terms ("kcc's" gives kcc and s)."""
+
+    def __init__(self):
+        self.db = sqlite3.connect(":memory:", check_same_thread=False)
+        self.db.execute(f"CREATE VIRTUAL TABLE words USING fts5(word, tokenize='{TOKENIZER}')")
+        self.db.execute("CREATE VIRTUAL TABLE word_terms USING fts5vocab(words, instance)")
+        self._lock = threading.Lock()
+
+    def stems(self, words: list[str]) -> list[list[str]]:
+        with self._lock:
+            self.db.execute("DELETE FROM words")
+            self.db.executemany("INSERT INTO words(rowid, word) VALUES (?, ?)", enumerate(words))
+            found = self.db.execute("SELECT doc, term FROM word_terms ORDER BY doc, offset").fetchall()
+        stems: list[list[str]] = [[] for _ in words]
+        for position, term in found:
+            stems[position].append(term)
+        return stems
 
 
 def _remove_stale(index_dir: Path) -> None:
@@ -403,6 +434,7 @@ class Index:
         self.db = sqlite3.connect(f"file:{index_dir / DATABASE}?mode=ro", uri=True, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
+        self._stemmer = _Stemmer()
 
     @property
     def dimension(self) -> int:
@@ -454,11 +486,13 @@ class Index:
         return [(int(found[i][0]), float(scores[i])) for i in best]
 
     def keyword_search(
-        self, terms: list[str], k: int, doc_ids: list[str] | None = None
+        self, terms: list[str], k: int, doc_ids: list[str] | None = None, max_postings: int = 0
     ) -> list[tuple[int, float]]:
         """(row, BM25 score) of the k chunks that best match any of `terms`, best first; only in
         the documents `doc_ids` when given. The context column (council, title, heading) weighs
-        half as much as the text."""
+        half as much as the text. With `max_postings`, see `affordable_terms`."""
+        if max_postings:
+            terms = self.affordable_terms(terms, max_postings)
         if not terms or k <= 0:
             return []
         match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
@@ -472,6 +506,26 @@ class Index:
             [*params, k],
         )
         return [(int(r[0]), float(r[1])) for r in found]
+
+    def affordable_terms(self, terms: list[str], max_postings: int) -> list[str]:
+        """The rarest of `terms` whose chunk counts add up to at most `max_postings` (and always the
+        two rarest): BM25 scores every chunk holding any query word, so in a large index a word
+        found in a third of a million chunks costs a quarter of a second and, being common, moves
+        the ranking little. In an index the size of Kent's no question comes near the budget."""
+        if len(terms) <= MIN_KEYWORD_TERMS:
+            return terms
+        stems = self._stemmer.stems(terms)
+        wanted = sorted({s for group in stems for s in group})
+        marks = ",".join("?" * len(wanted))
+        counts = dict(self.query(f"SELECT term, docs FROM term_docs WHERE term IN ({marks})", wanted)) if wanted else {}
+        cost = [sum(counts.get(s, 0) for s in group) for group in stems]
+        kept, spent = set(), 0
+        for i in sorted(range(len(terms)), key=lambda i: cost[i]):
+            if len(kept) >= MIN_KEYWORD_TERMS and spent + cost[i] > max_postings:
+                break
+            kept.add(i)
+            spent += cost[i]
+        return [t for i, t in enumerate(terms) if i in kept]
 
     def documents(self) -> list[sqlite3.Row]:
         """Every document's id and the metadata filters look at."""

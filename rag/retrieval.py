@@ -192,11 +192,16 @@ STOPWORDS = frozenset(
     ]
 )
 RRF_K = 60
+WORD = re.compile(r"[a-z0-9]+")
+NEAR_DUPLICATE = 0.8
+"""Two passages whose sets of words overlap this much (Jaccard) are one text: the same report
+read from two packs differs only in a header, a hyphen or a page break."""
 
 
 def query_terms(question: str) -> list[str]:
-    """The words of a question worth matching: no stopwords, no repeats."""
-    words = re.findall(r"[a-z0-9]+(?:'[a-z]+)?", question.lower())
+    """The words of a question worth matching: no stopwords, no repeats, no possessive 's
+    ("KCC's" matches KCC wherever it is written)."""
+    words = [w.removesuffix("'s") for w in re.findall(r"[a-z0-9]+(?:'[a-z]+)?", question.lower())]
     return list(dict.fromkeys(w for w in words if w not in STOPWORDS and len(w) > 1))
 
 
@@ -232,7 +237,8 @@ def search(
         timings["dense"] = _ms(started)
     if mode != "dense":
         started = time.perf_counter()
-        keyword = index.keyword_search(query_terms(expand_question(question)), depth, doc_ids)
+        terms = query_terms(expand_question(question))
+        keyword = index.keyword_search(terms, depth, doc_ids, settings.keyword_max_postings)
         timings["keyword"] = _ms(started)
 
     started = time.perf_counter()
@@ -246,15 +252,15 @@ def search(
     wanted = max(k, settings.rerank_depth) if settings.rerank else k
     rows = index.chunk_rows(order[: wanted * 3])
     candidates: list[Passage] = []
-    seen_texts: set[str] = set()
+    seen: list[frozenset[str]] = []
     for row in order:
         chunk = rows.get(row)
         if chunk is None:
             break
-        key = " ".join(chunk["text"].lower().split())
-        if key in seen_texts or not filters.accepts(chunk):
+        words = frozenset(WORD.findall(chunk["text"].lower()))
+        if not filters.accepts(chunk) or any(_same_text(words, other) for other in seen):
             continue  # the same text attached to two reports is shown once
-        seen_texts.add(key)
+        seen.append(words)
         fused_score = fused[row] / best_possible
         candidates.append(
             _passage(chunk, len(candidates) + 1, fused_score, dense_scores.get(row), keyword_scores.get(row))
@@ -270,6 +276,10 @@ def search(
         candidates = head + tail
         timings["rerank"] = _ms(started)
     return SearchResult(candidates[:k], timings)
+
+
+def _same_text(a: frozenset[str], b: frozenset[str]) -> bool:
+    return len(a & b) >= NEAR_DUPLICATE * len(a | b)
 
 
 def rerank(question: str, passages: list[Passage], blend: float = 0.0) -> list[Passage]:

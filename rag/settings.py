@@ -37,6 +37,11 @@ class Settings:
     retrieval: str = "hybrid"
     """"hybrid" (dense + BM25 keyword, fused by reciprocal rank), "dense" or "keyword"."""
 
+    keyword_max_postings: int = 200_000
+    """Keyword search leaves out a question's most common words once the chunks holding its words
+    add up to more than this (the two rarest words are always kept); 0: never. Only large indexes
+    come near it (benchmarks/results.md)."""
+
     expand_dense: bool = False
     """Add glossary synonyms to the question for dense search too (always done for keyword search)."""
 

@@ -88,3 +88,25 @@ def test_glossary_is_data_with_meanings():
 
 def test_query_terms_drop_stopwords():
     assert query_terms("How many children were looked after in 2018?") == ["children", "looked", "2018"]
+
+
+def test_keyword_search_leaves_out_the_commonest_words_past_its_budget(corpus_index):
+    """In a large index a common word makes BM25 score most chunks; past a budget of postings the
+    commonest words are left out, the rarest kept. Chunk counts here come from FTS5 itself."""
+
+    def chunks_holding(word: str) -> int:
+        return corpus_index.query("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [f'"{word}"'])[0][0]
+
+    terms = ["council", "mhclg", "children", "shortlisted"]
+    assert chunks_holding("council") > chunks_holding("children") > 50 > chunks_holding("shortlisted")
+    assert corpus_index.affordable_terms(terms, max_postings=10**9) == terms
+    assert corpus_index.affordable_terms(terms, max_postings=chunks_holding("children")) == [
+        "mhclg",
+        "children",
+        "shortlisted",
+    ]
+    assert corpus_index.affordable_terms(terms, max_postings=1) == ["mhclg", "shortlisted"]
+    needle = "Communities and Local Government (MHCLG), who are leading the programme"
+    for budget in (0, 1):
+        best = corpus_index.keyword_search(terms, 1, max_postings=budget)[0][0]
+        assert needle in corpus_index.chunk_rows([best])[best]["text"]
