@@ -71,6 +71,14 @@ _DATE_WORDS = re.compile(
     r"(?i)\b(\d{1,2}(st|nd|rd|th)?\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{4}\b|\b(19|20)\d\d\b"
 )
 _YEAR = re.compile(r"(19|20)\d\d")
+_LABEL = re.compile(
+    r"^\(?\d+(?:\.\d+)*[.)]?\s+"  # a paragraph number leading the sentence: "3.2 The report..."
+    r"|\b(?:19|20)\d\d\s?[-/–]\s?\d{2,4}\b"  # a span of years: "2025-29"
+    r"|\b(?:table|figure|appendix|section|paragraph|para|annex|item)\s+\d+(?:\.\d+)*",  # "Table 5.1"
+    re.IGNORECASE,
+)
+"""Numbers that are not what a "how many" question asks for."""
+_MONEY = re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s?(?:m|bn|k|million|billion|thousand pounds)\b", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z'’-]+)+\b")
 _MULTI_PART = re.compile(
     r"(?i)\b(compare|comparison|and how many|and what|both|each|change[sd]?|trend|over time|versus|vs\.?|"
@@ -254,6 +262,10 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
     similarity = vectors[1:] @ vectors[0]
 
     terms = [_stem(t) for t in query_terms(question)]
+    wants_money = re.search(
+        r"(?i)\b(how much|cost|costs|budget|worth|spend|spent|spending|grant|value|saving|savings|overspend|funding|price|salary|pay|income)\b",
+        question,
+    ) and not re.search(r"(?i)\bhow many\b", question)
     wants_number = re.search(r"(?i)\b(how many|how much|number|percentage|proportion|share|rate|amount|total|how long|how big|what age)\b", question)
     wants_date = re.search(r"(?i)\b(when|what date|which year|what year|what period|which period|until when|how long)\b", question)
     years = set(re.findall(r"\b(?:19|20)\d\d\b", question))
@@ -274,8 +286,11 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
             sum(1.0 if t in own else 0.5 if t in context else 0.0 for t in terms) / len(terms) if terms else 0.0
         )
         cue = 0.0
-        if wants_number:  # a count or a share, not the year it is for
-            cue += 0.1 if any(not _YEAR.fullmatch(n) for n in _NUMBER.findall(sentence)) else -0.1
+        if wants_number:  # a count or a share, not the year it is for nor a paragraph number
+            quantities = [n for n in _NUMBER.findall(_LABEL.sub(" ", sentence)) if not _YEAR.fullmatch(n)]
+            cue += 0.1 if quantities else -0.1
+        if wants_money:
+            cue += 0.1 if _MONEY.search(sentence) else -0.05
         if wants_date:
             cue += 0.1 if _DATE_WORDS.search(sentence) else -0.05
         if wants_name:

@@ -12,3 +12,22 @@ def test_evidence_is_in_the_top_five_for_most_answerable_questions(corpus_index,
     assert figures["answer_accuracy"] >= 0.75, figures
     assert figures["unanswerable_refused"] == 1.0, figures
     assert figures["answerable_wrongly_refused"] <= 0.05, figures
+
+
+
+def test_a_paragraph_number_or_a_span_of_years_is_not_the_count_asked_for():
+    """"3.1" leading a paragraph and "2025-29" are not counts: the sentence with the count wins
+    (before they were told apart, the first sentence won)."""
+    from rag.answer import answer_from_passages
+    from rag.retrieval import Passage
+    from rag.settings import Settings
+
+    text = (
+        "3.1 The commissioning plan for 2025-29 sets out the need for secondary school places in each district.\n"
+        "A total of 38 forms of entry will be needed across the plan period."
+    )
+    passage = Passage(rank=1, chunk_id="c", doc_id="d", title="Kent Commissioning Plan 2025-29", source="s.txt",
+                      council=None, date=None, page=1, paragraph=None, heading=None, score=0.9, text=text)
+    question = "How many secondary places does the commissioning plan say are needed?"
+    answer = answer_from_passages(question, [passage], Settings(not_found_threshold=0.0))
+    assert answer.answer == "A total of 38 forms of entry will be needed across the plan period. [1]"
