@@ -5,7 +5,7 @@ abstract), indexes the folder with `rag.ingest.build_index`, runs the 300 test q
 `rag.retrieval.search` in each configuration and prints nDCG@10, recall@100 and the mean latency
 per query and per stage. A document's score is its best chunk's rank.
 
-    python benchmarks/scifact.py [--model all-MiniLM-L6-v2] [--work DIR] [--limit N] [--json]
+    python benchmarks/scifact.py [--model bge-small-en-v1.5] [--work DIR] [--limit N] [--json]
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def ranked_documents(passages) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--model", default=Settings().embedding_model)
     parser.add_argument("--work", type=Path, default=Path("/tmp/rag-scifact"))
     parser.add_argument("--limit", type=int, help="only the first N test queries")
     parser.add_argument("--chunk-tokens", type=int, default=512, help="abstracts are short: one chunk each")

@@ -294,18 +294,10 @@ def _ingest(
     parse_started = time.perf_counter()
     if pdfs:
         thread.start()
+    group = _EmbeddingGroup(settings, cache, entries, report, bar, old)
     try:
         for job in others:
-            _finish(
-                job,
-                lambda job=job: load_document(job.path, job.source, job.sha256),
-                settings,
-                cache,
-                entries,
-                report,
-                bar,
-                old,
-            )
+            group.add(job, prepare(job, lambda job=job: load_document(job.path, job.source, job.sha256), settings))
         while pdfs:
             item = results.get()
             if item is None:
@@ -314,16 +306,8 @@ def _ingest(
                 raise item
             parsed: Parsed = item
             job = pdfs[parsed.path]
-            _finish(
-                job,
-                lambda job=job, parsed=parsed: _from_parsed(job, parsed),
-                settings,
-                cache,
-                entries,
-                report,
-                bar,
-                old,
-            )
+            group.add(job, prepare(job, lambda job=job, parsed=parsed: _from_parsed(job, parsed), settings))
+        group.flush()
     finally:
         stop.set()
         if pdfs:
@@ -373,8 +357,8 @@ def _from_parsed(job: _Job, parsed: Parsed) -> Document:
 
 def _vectors(
     texts: list[str], keys: list[str], settings: Settings, old: Index | None
-) -> tuple[np.ndarray, int]:
-    """Vectors for `texts`, and how many were embedded: those the previous index holds under the
+) -> tuple[np.ndarray, list[int]]:
+    """Vectors for `texts`, and which were embedded: those the previous index holds under the
     same key are reused (a changed file re-embeds only its changed passages)."""
     stored = old.stored_vectors(keys) if old else {}
     missing = [i for i, key in enumerate(keys) if key not in stored]
@@ -382,21 +366,46 @@ def _vectors(
         [texts[i] for i in missing]
     )
     found = dict(zip(missing, fresh))
-    return np.vstack([found[i] if i in found else stored[keys[i]] for i in range(len(keys))]), len(missing)
+    return np.vstack([found[i] if i in found else stored[keys[i]] for i in range(len(keys))]), missing
 
 
-def _finish(
-    job: _Job, load, settings: Settings, cache: BuildCache, entries, report: BuildReport, bar, old
-) -> None:
-    """Chunk and embed one file, or record why it was skipped; either way store it in the cache."""
-    ready = prepare(job, load, settings)
-    if isinstance(ready, Unreadable):
-        _skip(job, ready, cache, report, bar)
-        return
-    started = time.perf_counter()
-    vectors, embedded = _vectors(ready.texts, [c["embedding"] for c in ready.chunks], settings, old)
-    report.embed_seconds += time.perf_counter() - started
-    _add(job, ready.entry(vectors), cache, entries, report, bar, embedded)
+EMBEDDING_GROUP = 16
+"""Files are embedded together once they hold this many new chunks between them: a folder of
+one-chunk files (abstracts, short notes) then keeps every core busy as a long report does."""
+
+
+class _EmbeddingGroup:
+    """Files read and chunked, waiting to be embedded together; each is recorded (and cached)
+    once its vectors are in, in the order the files came."""
+
+    def __init__(self, settings: Settings, cache: BuildCache, entries, report: BuildReport, bar, old):
+        self.settings, self.cache, self.entries, self.report, self.bar = settings, cache, entries, report, bar
+        self.old = old
+        self.waiting: list[tuple[_Job, Prepared]] = []
+
+    def add(self, job: _Job, ready: Prepared | Unreadable) -> None:
+        if isinstance(ready, Unreadable):
+            _skip(job, ready, self.cache, self.report, self.bar)
+            return
+        self.waiting.append((job, ready))
+        if sum(len(r.texts) for _, r in self.waiting) >= EMBEDDING_GROUP:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.waiting:
+            return
+        started = time.perf_counter()
+        texts = [t for _, ready in self.waiting for t in ready.texts]
+        keys = [c["embedding"] for _, ready in self.waiting for c in ready.chunks]
+        vectors, embedded = _vectors(texts, keys, self.settings, self.old)
+        self.report.embed_seconds += time.perf_counter() - started
+        start = 0
+        for job, ready in self.waiting:
+            end = start + len(ready.texts)
+            fresh = sum(1 for i in embedded if start <= i < end)
+            _add(job, ready.entry(vectors[start:end]), self.cache, self.entries, self.report, self.bar, fresh)
+            start = end
+        self.waiting = []
 
 
 @dataclass(frozen=True)
