@@ -279,6 +279,8 @@ def search(
 
 
 def _same_text(a: frozenset[str], b: frozenset[str]) -> bool:
+    if NEAR_DUPLICATE * max(len(a), len(b)) > min(len(a), len(b)):
+        return False  # too different in length to overlap that much: no need to compare
     return len(a & b) >= NEAR_DUPLICATE * len(a | b)
 
 
