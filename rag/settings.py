@@ -48,7 +48,7 @@ class Settings:
     rerank: bool = True
     """Reorder the best fused candidates with a cross-encoder (ms-marco-MiniLM-L-12-v2)."""
 
-    rerank_depth: int = 30
+    rerank_depth: int = 20
     """How many fused candidates the cross-encoder reads."""
 
     rerank_blend: float = 0.0
