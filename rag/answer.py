@@ -78,6 +78,9 @@ _LABEL = re.compile(
     re.IGNORECASE,
 )
 """Numbers that are not what a "how many" question asks for."""
+_TIME_UNIT = re.compile(r"(?i)\b(?:hours?|days?|weeks?|months?|years?)\b")
+_DURATION = re.compile(r"(?i)\b\d+\s+(?:working\s+|school\s+|calendar\s+)?(?:hours?|days?|weeks?|months?|years?)\b")
+"""A length of time ("10 school days"): not the count a "how many children" question wants."""
 _MONEY = re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s?(?:m|bn|k|million|billion|thousand pounds)\b", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z'’-]+)+\b")
 _MULTI_PART = re.compile(
@@ -266,6 +269,7 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
         r"(?i)\b(how much|cost|costs|budget|worth|spend|spent|spending|grant|value|saving|savings|overspend|funding|price|salary|pay|income)\b",
         question,
     ) and not re.search(r"(?i)\bhow many\b", question)
+    wants_duration = _TIME_UNIT.search(question) or re.search(r"(?i)\bhow long\b", question)
     wants_number = re.search(r"(?i)\b(how many|how much|number|percentage|proportion|share|rate|amount|total|how long|how big|what age)\b", question)
     wants_date = re.search(r"(?i)\b(when|what date|which year|what year|what period|which period|until when|how long)\b", question)
     years = set(re.findall(r"\b(?:19|20)\d\d\b", question))
@@ -287,7 +291,8 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
         )
         cue = 0.0
         if wants_number:  # a count or a share, not the year it is for nor a paragraph number
-            quantities = [n for n in _NUMBER.findall(_LABEL.sub(" ", sentence)) if not _YEAR.fullmatch(n)]
+            plain = _LABEL.sub(" ", sentence if wants_duration else _DURATION.sub(" ", sentence))
+            quantities = [n for n in _NUMBER.findall(plain) if not _YEAR.fullmatch(n)]
             cue += 0.1 if quantities else -0.1
         if wants_money:
             cue += 0.1 if _MONEY.search(sentence) else -0.05

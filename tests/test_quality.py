@@ -31,3 +31,19 @@ def test_a_paragraph_number_or_a_span_of_years_is_not_the_count_asked_for():
     question = "How many secondary places does the commissioning plan say are needed?"
     answer = answer_from_passages(question, [passage], Settings(not_found_threshold=0.0))
     assert answer.answer == "A total of 38 forms of entry will be needed across the plan period. [1]"
+
+
+def test_a_length_of_time_is_not_a_count_unless_the_question_asks_for_one():
+    from rag.answer import answer_from_passages
+    from rag.retrieval import Passage
+    from rag.settings import Settings
+
+    days = "When the Elective Home Education team learns of a new home-educated child, officers contact the family within 10 school days."
+    count = "There are currently 4,798 pupils receiving education outside the school system, 26% more than a year ago."
+    passage = Passage(rank=1, chunk_id="c", doc_id="d", title="Elective Home Education", source="s.txt", council=None,
+                      date=None, page=1, paragraph=None, heading=None, score=0.9, text=f"{days}\n{count}")
+    settings = Settings(not_found_threshold=0.0)
+    children = "How many home-educated children does the Elective Home Education team know of?"
+    assert answer_from_passages(children, [passage], settings).answer == f"{count} [1]"
+    within = "Within how many school days do officers contact the family of a new home-educated child?"
+    assert answer_from_passages(within, [passage], settings).answer == f"{days} [1]"
