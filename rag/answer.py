@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from itertools import pairwise
 
 from rag.embeddings import get_embedder, not_found_threshold
 from rag.errors import SettingsError
@@ -213,7 +214,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     spans = []
     for line in re.finditer(r"[^\n]+", text):
         cuts = [0] + [m.end() for m in _SENTENCE_END.finditer(line.group(0))] + [len(line.group(0))]
-        for a, b in zip(cuts, cuts[1:]):
+        for a, b in pairwise(cuts):
             piece = line.group(0)[a:b]
             if piece.strip():
                 lead = len(piece) - len(piece.lstrip())
