@@ -158,7 +158,7 @@ def answer_from_passages(question: str, passages: list[Passage], settings: Setti
         threshold = not_found_threshold(settings.embedding_model)
     if confidence < threshold:
         return refuse()
-    chosen = _choose(question, candidates)
+    chosen = [_with_what_follows(c) for c in _choose(question, candidates)]
     across_reports = len({c.passage.doc_id for c in chosen}) > 1
     citations, lines = [], []
     for ref, candidate in enumerate(chosen, start=1):
@@ -191,6 +191,22 @@ def _choose(question: str, candidates: list[_Candidate]) -> list[_Candidate]:
             others = [c for c in candidates[1:] if c.score >= 0.75 * best.score and not _overlaps(c, best)][:1]
         chosen += others[:4]
     return sorted(chosen, key=lambda c: (c.passage.date or "", c.passage.rank, c.start))
+
+
+FOLLOWING_WORDS = 25
+
+
+def _with_what_follows(candidate: _Candidate) -> _Candidate:
+    """A sentence that announces its answer ("The reason given is as follows:") with what
+    follows it in the passage: the next sentences, until they hold FOLLOWING_WORDS words."""
+    if not candidate.text.rstrip().endswith(":"):
+        return candidate
+    following = [b for a, b in split_sentences(candidate.passage.text) if a >= candidate.end][:3]
+    end = candidate.end
+    for end in following:
+        if len(candidate.passage.text[candidate.end : end].split()) >= FOLLOWING_WORDS:
+            break
+    return replace(candidate, end=end)
 
 
 def _source_label(passage: Passage) -> str:

@@ -47,3 +47,23 @@ def test_a_length_of_time_is_not_a_count_unless_the_question_asks_for_one():
     assert answer_from_passages(children, [passage], settings).answer == f"{count} [1]"
     within = "Within how many school days do officers contact the family of a new home-educated child?"
     assert answer_from_passages(within, [passage], settings).answer == f"{days} [1]"
+
+
+def test_an_answer_that_ends_in_a_colon_brings_what_follows():
+    from rag.answer import answer_from_passages
+    from rag.retrieval import Passage
+    from rag.settings import Settings
+
+    text = (
+        "4.1 The reason the Secretary of State gave for refusing the bid for the new bridge is as follows:\n"
+        "Thank you for your letter of 3 May.\n"
+        "The bid could not be funded because the site floods every winter and the costs have risen by £12m.\n"
+        "4.2 Officers will prepare a revised bid."
+    )
+    passage = Passage(rank=1, chunk_id="c", doc_id="d", title="Bridge Bid", source="s.txt", council=None,
+                      date=None, page=1, paragraph=None, heading=None, score=0.9, text=text)
+    answer = answer_from_passages(
+        "What reason did the Secretary of State give for refusing the bridge bid?", [passage], Settings(not_found_threshold=0.0)
+    )
+    assert "the site floods every winter" in answer.answer and "revised bid" not in answer.answer
+    assert answer.citations[0].text in text and answer.citations[0].text.startswith("4.1 The reason")
