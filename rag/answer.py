@@ -82,6 +82,11 @@ _LABEL = re.compile(
 _TIME_UNIT = re.compile(r"(?i)\b(?:hours?|days?|weeks?|months?|years?)\b")
 _DURATION = re.compile(r"(?i)\b\d+\s+(?:working\s+|school\s+|calendar\s+)?(?:hours?|days?|weeks?|months?|years?)\b")
 """A length of time ("10 school days"): not the count a "how many children" question wants."""
+_NUMBER_WORDS = re.compile(
+    r"(?i)\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|hundreds|thousand|thousands|million|millions|billion|dozen|half|quarter|third)\b"
+)
+"""Quantities written in words ("over two million miles")."""
 _MONEY = re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s?(?:m|bn|k|million|billion|thousand pounds)\b", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z'’-]+)+\b")
 _MULTI_PART = re.compile(
@@ -290,7 +295,11 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
     wants_number = re.search(r"(?i)\b(how many|how much|number|percentage|proportion|share|rate|amount|total|how long|how big|what age)\b", question)
     wants_date = re.search(r"(?i)\b(when|what date|which year|what year|what period|which period|until when|how long)\b", question)
     years = set(re.findall(r"\b(?:19|20)\d\d\b", question))
-    wants_name = re.search(r"(?i)\b(who|which (council|provider|organisation|project|company))\b", question)
+    wants_name = re.search(
+        r"(?i)\b(who|(which|what) (\w+ )?(council|provider|organisation|project|company|firm|inspector|officer|"
+        r"councillor|member|minister|consultant|contractor|person|chair(man)?|leader|agency|body|partner))\b",
+        question,
+    )
     wants_council = re.search(r"(?i)\b(which|what) (council|authority|local authority)\b", question)
 
     candidates = []
@@ -310,7 +319,7 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
         if wants_number:  # a count or a share, not the year it is for nor a paragraph number
             plain = _LABEL.sub(" ", sentence if wants_duration else _DURATION.sub(" ", sentence))
             quantities = [n for n in _NUMBER.findall(plain) if not _YEAR.fullmatch(n)]
-            cue += 0.1 if quantities else -0.1
+            cue += 0.1 if quantities or _NUMBER_WORDS.search(plain) else -0.1
         if wants_money:
             cue += 0.1 if _MONEY.search(sentence) else -0.05
         if wants_date:
