@@ -87,6 +87,8 @@ _NUMBER_WORDS = re.compile(
     r"hundred|hundreds|thousand|thousands|million|millions|billion|dozen|half|quarter|third)\b"
 )
 """Quantities written in words ("over two million miles")."""
+_MONEY_UNIT = re.compile(r"£\s?(?:m|bn|k|000|'000)\b|\((?:£|£m|£000|£'000)\)", re.IGNORECASE)
+"""A table header's unit of money ("£m", "(£000)"): the row's bare numbers are amounts."""
 _MONEY = re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s?(?:m|bn|k|million|billion|thousand pounds)\b", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z'’-]+)+\b")
 _MULTI_PART = re.compile(
@@ -306,7 +308,8 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
     previous: dict[str, tuple[int, int]] = {}
     for (passage, a, b), cosine in zip(spans, similarity):
         sentence = passage.text[a:b]
-        own = {_stem(w) for w in re.findall(r"[a-z0-9]+", (_table_header(passage.text, a) + " " + sentence).lower())}
+        header = _table_header(passage.text, a)  # a table row's column headers, which name its units
+        own = {_stem(w) for w in re.findall(r"[a-z0-9]+", (header + " " + sentence).lower())}
         start, end = previous.get(passage.chunk_id, (a, a))
         before = passage.text[start:end]  # the sentence before, in its passage: "the new agency" is named there
         previous[passage.chunk_id] = (a, b)
@@ -321,7 +324,8 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
             quantities = [n for n in _NUMBER.findall(plain) if not _YEAR.fullmatch(n)]
             cue += 0.1 if quantities or _NUMBER_WORDS.search(plain) else -0.1
         if wants_money:
-            cue += 0.1 if _MONEY.search(sentence) else -0.05
+            amount = _MONEY.search(sentence) or (_MONEY_UNIT.search(header) and _NUMBER.search(sentence))
+            cue += 0.1 if amount else -0.05
         if wants_date:
             cue += 0.1 if _DATE_WORDS.search(sentence) else -0.05
         if wants_name:
