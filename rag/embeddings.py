@@ -196,11 +196,11 @@ class OnnxModel:
 # before the first load has finished each load their own copy; _LOAD_LOCK makes them wait for it.
 _LOAD_LOCK = threading.Lock()
 _ENCODE_LOCK = threading.Lock()
-_CALLERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="onnx")
-"""Shared by every thread of the process, so concurrent users queue for the cores rather than
-oversubscribing them."""
 """Held around a torch encode: the model and its (mutable) Hugging Face tokenizer serve one
 call at a time, and torch already spreads one call over every core."""
+_CALLERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="onnx")
+"""The ONNX calls' threads, one per core, shared by every thread of the process, so concurrent
+users queue for the cores rather than oversubscribing them."""
 
 
 def load_onnx(folder: str, max_tokens: int) -> OnnxModel:

@@ -370,7 +370,7 @@ def _vectors(
 
 
 EMBEDDING_GROUP = 16
-"""Files are embedded together once they hold this many new chunks between them: a folder of
+"""Files are embedded together once they hold this many chunks between them: a folder of
 one-chunk files (abstracts, short notes) then keeps every core busy as a long report does."""
 
 
