@@ -168,6 +168,7 @@ def chunk_document(document: Document, chunk_tokens: int = 200, overlap: int = 4
             heading_only = False
         else:
             sections.append((None, [unit]))
+    sections = _merge_small_sections(sections, chunk_tokens // 4)
 
     chunks: list[Chunk] = []
     seen_shingles: set[tuple[str, ...]] = set()
@@ -188,6 +189,23 @@ def chunk_document(document: Document, chunk_tokens: int = 200, overlap: int = 4
                 continue
             chunks.append(chunk)
     return chunks
+
+
+def _merge_small_sections(
+    sections: list[tuple[str | None, list[_Unit]]], smallest: int
+) -> list[tuple[str | None, list[_Unit]]]:
+    """A section of fewer than `smallest` tokens joins the section after it on the same page,
+    under its own heading: a table's caption and column headers stay with the table's rows
+    (false headings cut them apart), and a heading's opening line with what follows."""
+    merged: list[tuple[str | None, list[_Unit]]] = []
+    for heading, units in sections:
+        if merged:
+            previous_heading, previous = merged[-1]
+            if sum(u.tokens for u in previous) < smallest and previous[-1].page == units[0].page:
+                merged[-1] = (previous_heading or heading, previous + units)
+                continue
+        merged.append((heading, units))
+    return merged
 
 
 def _pack(
