@@ -110,7 +110,8 @@ def cache_dir(index_dir: Path) -> Path:
 
 
 def open_previous(index_dir: Path, settings: Settings, rebuild: bool) -> Index | None:
-    """The current index when its vectors can be reused by this build."""
+    """The current index when its vectors can be reused by this build (its files' chunks only
+    when it was cut by the same chunker: see `same_chunker`)."""
     if rebuild:
         return None
     try:
@@ -118,11 +119,15 @@ def open_previous(index_dir: Path, settings: Settings, rebuild: bool) -> Index |
         if manifest is None:
             return None
         _check_compatible(manifest, settings, index_dir)
-        if manifest.get("chunker") != expected_manifest(settings)["chunker"]:
-            return None  # other chunk sizes: every file is chunked again
         return Index(index_dir, manifest)
     except (IndexMismatchError, sqlite3.Error, RuntimeError):
         return None
+
+
+def same_chunker(index: Index, settings: Settings) -> bool:
+    """Whether `index` was cut as these settings would cut it; if not, every file is chunked again
+    and only the vectors of passages whose text is unchanged are reused."""
+    return index.manifest.get("chunker") == expected_manifest(settings)["chunker"]
 
 
 def write_index(

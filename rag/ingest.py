@@ -29,6 +29,7 @@ from rag.index import (
     document_row,
     expected_manifest,
     open_previous,
+    same_chunker,
     write_index,
 )
 from rag.pdf import tesseract_path
@@ -139,8 +140,9 @@ def build_index(
 
     tesseract = tesseract_path(settings.tesseract)
     old = open_previous(index_dir, settings, rebuild)
-    old_files: dict = old.manifest["files"] if old else {}
-    old_skips = {s["source"]: s for s in old.manifest.get("skipped", [])} if old else {}
+    same_chunks = old is not None and same_chunker(old, settings)
+    old_files: dict = old.manifest["files"] if same_chunks else {}
+    old_skips = {s["source"]: s for s in old.manifest.get("skipped", [])} if same_chunks else {}
     cache = BuildCache(cache_dir(index_dir), _fingerprint(settings, tesseract))
     report = BuildReport(skipped=skipped)
     entries: dict[str, Entry] = {}
@@ -194,7 +196,7 @@ def build_index(
         raise RagError(f"no file could be indexed ({reasons}); the previous index is unchanged")
     same_skips = (
         sorted(report.skipped, key=_by_source) == sorted(old.manifest.get("skipped", []), key=_by_source)
-        if old
+        if same_chunks
         else False
     )
     if old and not report.indexed and not report.removed and same_skips:
@@ -356,17 +358,26 @@ def _from_parsed(job: _Job, parsed: Parsed) -> Document:
 
 
 def _vectors(
-    texts: list[str], keys: list[str], settings: Settings, old: Index | None
+    texts: list[str], keys: list[str], settings: Settings, old: Index | None, built: dict[str, np.ndarray]
 ) -> tuple[np.ndarray, list[int]]:
     """Vectors for `texts`, and which were embedded: those the previous index holds under the
-    same key are reused (a changed file re-embeds only its changed passages)."""
+    same key are reused (a changed file re-embeds only its changed passages), and so are those
+    this build has embedded already (`built`, which gains the new ones: the same report attached
+    to two packs is embedded once)."""
     stored = old.stored_vectors(keys) if old else {}
-    missing = [i for i, key in enumerate(keys) if key not in stored]
+    stored.update((key, built[key]) for key in keys if key in built)
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key not in stored:
+            first.setdefault(key, i)
+    missing = list(first.values())
     fresh = get_embedder(settings.embedding_model, settings.embed_batch_size).embed_passages(
         [texts[i] for i in missing]
     )
-    found = dict(zip(missing, fresh))
-    return np.vstack([found[i] if i in found else stored[keys[i]] for i in range(len(keys))]), missing
+    stored.update((keys[i], vector) for i, vector in zip(missing, fresh))
+    vectors = np.vstack([stored[key] for key in keys])
+    built.update((keys[i], vectors[i]) for i in missing)  # rows of the array the entries keep
+    return vectors, missing
 
 
 EMBEDDING_GROUP = 16
@@ -382,6 +393,8 @@ class _EmbeddingGroup:
         self.settings, self.cache, self.entries, self.report, self.bar = settings, cache, entries, report, bar
         self.old = old
         self.waiting: list[tuple[_Job, Prepared]] = []
+        self.built: dict[str, np.ndarray] = {}
+        """The vectors this build has embedded, by embedding key."""
 
     def add(self, job: _Job, ready: Prepared | Unreadable) -> None:
         if isinstance(ready, Unreadable):
@@ -397,7 +410,7 @@ class _EmbeddingGroup:
         started = time.perf_counter()
         texts = [t for _, ready in self.waiting for t in ready.texts]
         keys = [c["embedding"] for _, ready in self.waiting for c in ready.chunks]
-        vectors, embedded = _vectors(texts, keys, self.settings, self.old)
+        vectors, embedded = _vectors(texts, keys, self.settings, self.old, self.built)
         self.report.embed_seconds += time.perf_counter() - started
         start = 0
         for job, ready in self.waiting:

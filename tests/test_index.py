@@ -60,6 +60,32 @@ def test_changing_one_file_re_embeds_only_its_changed_passages(small_corpus, tmp
     assert third.embedded_chunks == 0 and len(third.unchanged) == 2
 
 
+def test_a_report_attached_to_two_packs_is_embedded_once(small_corpus, tmp_path):
+    name = "middlesbrough-2018-09-executive-member-report-childrens-care.txt"
+    for pack in ("cabinet", "council"):
+        (small_corpus / pack).mkdir()
+        shutil.copy(small_corpus / name, small_corpus / pack / name)
+    (small_corpus / name).unlink()
+    report = build_index(None, Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index"), progress=False)
+    index = open_index(Settings(index_dir=tmp_path / "index"))
+    copies = [f["chunks"] for source, f in index.manifest["files"].items() if source.endswith(name)]
+    assert len(copies) == 2 and copies[0] == copies[1]
+    assert report.embedded_chunks == report.chunks - copies[0]  # the second copy reuses the first's vectors
+
+
+def test_a_new_chunker_cuts_every_file_again_and_reuses_the_vectors_of_unchanged_passages(small_corpus, tmp_path):
+    settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index")
+    first = build_index(None, settings, progress=False)
+    manifest_path = settings.index_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["chunker"]["version"] = CHUNKER_VERSION - 1  # as an index cut by the previous chunker
+    manifest_path.write_text(json.dumps(manifest))
+    again = build_index(None, settings, progress=False)
+    assert len(again.indexed) == 2 and again.unchanged == []  # every file chunked again
+    assert again.embedded_chunks == 0 and again.chunks == first.chunks  # same texts: same vectors
+    assert json.loads(manifest_path.read_text())["chunker"]["version"] == CHUNKER_VERSION
+
+
 def test_removing_a_file_removes_its_chunks(small_corpus, tmp_path):
     settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index")
     build_index(None, settings, progress=False)
