@@ -271,7 +271,7 @@ def search(
 
     if settings.rerank and candidates:
         started = time.perf_counter()
-        head = rerank(question, candidates[: settings.rerank_depth], settings.rerank_blend)
+        head = rerank(question, candidates[: settings.rerank_depth], settings.rerank_keep, settings.top_k)
         tail = [replace(p, rank=len(head) + i + 1) for i, p in enumerate(candidates[settings.rerank_depth :])]
         candidates = head + tail
         timings["rerank"] = _ms(started)
@@ -284,19 +284,21 @@ def _same_text(a: frozenset[str], b: frozenset[str]) -> bool:
     return len(a & b) >= NEAR_DUPLICATE * len(a | b)
 
 
-def rerank(question: str, passages: list[Passage], blend: float = 0.0) -> list[Passage]:
-    """Passages reordered by the cross-encoder, which reads each with its context line. With
-    `blend` > 0 the order is a reciprocal-rank fusion of the cross-encoder's ranking and the
-    incoming one, the latter weighted by `blend`."""
+def rerank(question: str, passages: list[Passage], keep: int = 0, shown: int = 5) -> list[Passage]:
+    """Passages reordered by the cross-encoder, which reads each with its context line. The
+    first `keep` passages as they arrive (in fused order) stay among the first `shown`: those
+    are the `keep` and the cross-encoder's best others, in the cross-encoder's order."""
     from rag.rerank import rerank_scores
 
     texts = [f"{p.council or ''} {p.title} {p.heading or ''}\n{p.text}" for p in passages]
     logits = rerank_scores(question, texts)
     by_reranker = sorted(range(len(passages)), key=lambda i: -logits[i])
-    fused = {i: 1.0 / (RRF_K + position + 1) for position, i in enumerate(by_reranker)}
-    for i in range(len(passages)):  # passages arrive in their fused order
-        fused[i] += blend / (RRF_K + i + 1)
-    order = sorted(fused, key=lambda i: -fused[i])
+    first = set(range(min(keep, shown)))
+    for i in by_reranker:
+        if len(first) >= shown:
+            break
+        first.add(i)
+    order = [i for i in by_reranker if i in first] + [i for i in by_reranker if i not in first]
     return [
         replace(
             passages[i],

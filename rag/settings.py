@@ -51,8 +51,10 @@ class Settings:
     rerank_depth: int = 20
     """How many fused candidates the cross-encoder reads."""
 
-    rerank_blend: float = 0.0
-    """Weight of the hybrid ranking beside the cross-encoder's in the final order (0: reranker alone)."""
+    rerank_keep: int = 3
+    """The hybrid ranking's first `rerank_keep` passages stay among the `top_k` shown after
+    reranking (0: the cross-encoder alone decides). The two rankings fail on different
+    passages: the cross-encoder ranks table rows low (benchmarks/results.md)."""
 
     top_k: int = 5
     """Passages returned by search and shown under an answer."""

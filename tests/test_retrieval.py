@@ -73,6 +73,22 @@ def test_reranking_puts_the_answer_first(corpus_index, corpus_settings):
     assert result.passages[0].rerank_score is not None and "rerank" in result.timings_ms
 
 
+def test_reranking_keeps_the_hybrid_rankings_best_among_those_shown(corpus_index, corpus_settings):
+    """The cross-encoder alone pushes the hybrid ranking's second and third passages out of the
+    top 5 for this question; with rerank_keep = 3 they stay in it, the cross-encoder's own first
+    passage stays first, and the five are in the cross-encoder's order."""
+    question = "What proportion of single assessments were completed within timescales in Stockton?"
+    hybrid = search(corpus_index, question, corpus_settings.replace(rerank=False), k=3).passages
+    alone = search(corpus_index, question, corpus_settings.replace(rerank_keep=0), k=5).passages
+    kept = search(corpus_index, question, corpus_settings.replace(rerank_keep=3), k=5).passages
+    hybrid_ids = [p.chunk_id for p in hybrid]
+    assert not set(hybrid_ids) <= {p.chunk_id for p in alone}  # the case the setting is for
+    assert set(hybrid_ids) <= {p.chunk_id for p in kept}
+    assert kept[0].chunk_id == alone[0].chunk_id
+    scores = [p.rerank_score for p in kept]
+    assert scores == sorted(scores, reverse=True)
+
+
 def test_acronym_expansion_finds_children_looked_after(corpus_index, corpus_settings):
     assert "children looked after" in related_terms("How many LAC were there?")
     assert "LAC" not in related_terms("A lace-making class")  # acronyms match in capitals only
