@@ -264,6 +264,14 @@ def _table_header(text: str, start: int) -> str:
     return " ".join(header)
 
 
+def _row_label(row: str) -> str:
+    """The words that name a table row, before its first number, stemmed and padded with spaces
+    (" early years block "), to be looked for in the question's words; "\\0", found in no
+    question, when the row starts with a number."""
+    words = re.findall(r"[a-z]+", re.split(r"(?:^|\s)[-(£]?\d", row.lower(), maxsplit=1)[0])
+    return f" {' '.join(_stem(w) for w in words)} " if words else "\0"
+
+
 def _is_statement(sentence: str, heading: str | None) -> bool:
     """A sentence or table row that can answer something: not a heading, not a bare label."""
     text = sentence.strip()
@@ -289,6 +297,7 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
     similarity = vectors[1:] @ vectors[0]
 
     terms = [_stem(t) for t in query_terms(question)]
+    question_words = f" {' '.join(_stem(w) for w in re.findall(r'[a-z0-9]+', question.lower()))} "
     wants_money = re.search(
         r"(?i)\b(how much|cost|costs|budget|worth|spend|spent|spending|grant|value|saving|savings|overspend|funding|price|salary|pay|income)\b",
         question,
@@ -319,6 +328,8 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
             sum(1.0 if t in own else 0.5 if t in context else 0.0 for t in terms) / len(terms) if terms else 0.0
         )
         cue = 0.0
+        if (header or _ROW.fullmatch(sentence.strip())) and _row_label(sentence) in question_words:
+            cue += 0.1  # the table row the question names: "the early years block" -> "Early Years Block 226.1 ..."
         if wants_number:  # a count or a share, not the year it is for nor a paragraph number
             plain = _LABEL.sub(" ", sentence if wants_duration else _DURATION.sub(" ", sentence))
             quantities = [n for n in _NUMBER.findall(plain) if not _YEAR.fullmatch(n)]

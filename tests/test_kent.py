@@ -116,6 +116,22 @@ def test_kent_reports_carry_meeting_date_and_author(kent_index):
     assert sum(1 for _, a, _ in rows if a) >= 15  # "From: Roger Gough, Leader" where a report says
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the 2025-26 allocation for the Early Years Block of the DSG?",
+        "How much Dedicated Schools Grant does the early years block receive in 2025-26?",
+    ],
+)
+def test_the_table_row_a_question_names_is_its_answer(kent_index, question):
+    """The budget report's DSG table (page 17) has a row per funding block; the answer is the row
+    the question names, not the Schools Block row or the sentence introducing the table."""
+    _, index, settings = kent_index
+    answer = ask(index, question, settings)
+    assert answer.status == "answered", answer.answer
+    assert answer.answer.startswith("Early Years Block 226.1"), answer.answer
+
+
 def test_evidence_is_in_the_top_five_for_most_kent_questions(kent_index):
     _, index, settings = kent_index
     figures = evaluate(index, load_questions(need(EVAL / "questions-kent.jsonl")), settings)
