@@ -201,6 +201,7 @@ def _choose(question: str, candidates: list[_Candidate]) -> list[_Candidate]:
 
 
 FOLLOWING_WORDS = 25
+DEBUG = {}
 
 
 def _with_what_follows(candidate: _Candidate) -> _Candidate:
@@ -302,6 +303,9 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
         r"(?i)\b(how much|cost|costs|budget|worth|spend|spent|spending|grant|value|saving|savings|overspend|funding|price|salary|pay|income)\b",
         question,
     ) and not re.search(r"(?i)\bhow many\b", question)
+    wants_share = re.search(r"(?i)\b(what|which) (share|percentage|proportion)\b|\bper ?cent", question)
+    if wants_share:
+        wants_money = None  # "what share of the overall budget": a percentage, not an amount
     wants_duration = _TIME_UNIT.search(question) or re.search(r"(?i)\bhow long\b", question)
     wants_number = re.search(r"(?i)\b(how many|how much|number|percentage|proportion|share|rate|amount|total|how long|how big|what age)\b", question)
     wants_date = re.search(r"(?i)\b(when|what date|which year|what year|what period|which period|until when|how long)\b", question)
@@ -334,6 +338,8 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
             plain = _LABEL.sub(" ", sentence if wants_duration else _DURATION.sub(" ", sentence))
             quantities = [n for n in _NUMBER.findall(plain) if not _YEAR.fullmatch(n)]
             cue += 0.1 if quantities or _NUMBER_WORDS.search(plain) else -0.1
+        if wants_share:
+            cue += 0.1 if re.search(r"(?i)\d\s?%|\bper ?cent\b", sentence) else -0.05
         if wants_money:
             amount = _MONEY.search(sentence) or (_MONEY_UNIT.search(header) and _NUMBER.search(sentence))
             cue += 0.1 if amount else -0.05
@@ -346,6 +352,7 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
         if years:  # a question about 2018 wants a sentence or report of 2018
             cue += 0.1 if any(y in sentence or y in (passage.date or "") or y in passage.text for y in years) else -0.1
         score = 0.45 * float(cosine) + 0.45 * lexical + cue + 0.1 * passage.score
+        DEBUG[(passage.chunk_id, a)] = (round(float(cosine), 3), round(lexical, 3), round(cue, 3), passage.score)
         candidates.append(_Candidate(passage, a, b, score))
     candidates.sort(key=lambda c: -c.score)
     return candidates
