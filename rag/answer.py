@@ -163,7 +163,7 @@ def answer_from_passages(question: str, passages: list[Passage], settings: Setti
     threshold = settings.not_found_threshold
     if threshold is None:
         threshold = not_found_threshold(settings.embedding_model)
-    if confidence < threshold:
+    if confidence < threshold or not _is_the_kind_asked(question, candidates[0]):
         return refuse()
     chosen = [_with_what_follows(c) for c in _choose(question, candidates)]
     across_reports = len({c.passage.doc_id for c in chosen}) > 1
@@ -181,6 +181,32 @@ def answer_from_passages(question: str, passages: list[Passage], settings: Setti
         return refuse()
     timings = {"answer": round((time.perf_counter() - started) * 1000, 1)}
     return Answer(question, answer.answer, "answered", citations, passages, confidence, timings)
+
+
+_ASKS_COUNT = re.compile(r"(?i)\bhow many\b(?!.*\b(?:per ?cent|percentage|times)\b)")
+_ASKS_AMOUNT = re.compile(
+    r"(?i)\bwhat (?:is |was |will be |are |were )?(?:the |its |their |[\w-]+['’]s )?(?:\w+ ){0,2}"
+    r"(?:salary|salaries|cost|costs|price|fee|fees|value|budget|amount|spend|spending|worth)\b|\bhow much\b.*\b(?:cost|costs|spend|spent|paid|pay|worth|money)\b"
+)
+
+
+def _is_the_kind_asked(question: str, candidate: _Candidate) -> bool:
+    """Whether the best sentence is the kind of answer the question asks for: a "how many"
+    question needs a count (a share, an amount, a year or a length of time is not one, unless
+    the question asks how many days or weeks); a question that asks for an amount ("What
+    annual salary...", "How much did it cost...") needs an amount."""
+    sentence = candidate.text
+    if _ASKS_COUNT.search(question):
+        timed = _TIME_UNIT.search(question)
+        plain = _LABEL.sub(" ", sentence if timed else _DURATION.sub(" ", sentence))
+        counts = [n for n in _NUMBER.findall(plain) if not _YEAR.fullmatch(n) and not n.endswith("%") and n[0] not in "£$€"]
+        if not counts and not _NUMBER_WORDS.search(plain):
+            return False
+    if _ASKS_AMOUNT.search(question):
+        header = _table_header(candidate.passage.text, candidate.start)
+        if not (_MONEY.search(sentence) or (_MONEY_UNIT.search(header) and _NUMBER.search(sentence))):
+            return False
+    return True
 
 
 def _choose(question: str, candidates: list[_Candidate]) -> list[_Candidate]:

@@ -67,3 +67,29 @@ def test_an_answer_that_ends_in_a_colon_brings_what_follows():
     )
     assert "the site floods every winter" in answer.answer and "revised bid" not in answer.answer
     assert answer.citations[0].text in text and answer.citations[0].text.startswith("4.1 The reason")
+
+
+def test_an_answer_of_the_wrong_kind_is_refused():
+    """The best sentence must be the kind of answer asked for: a count for "how many" (a rise of
+    12% is not a number of carers), an amount for "what annual fee" (a name is not one)."""
+    from rag.answer import answer_from_passages
+    from rag.retrieval import Passage
+    from rag.settings import Settings
+
+    def passage(text: str) -> Passage:
+        return Passage(rank=1, chunk_id="c", doc_id="d", title="Fostering and audit update", source="s.txt",
+                       council=None, date="2025-03-13", page=1, paragraph=None, heading=None, score=0.9, text=text)
+
+    settings = Settings(not_found_threshold=0.0)
+    carers = "How many foster carers did the council recruit in 2024?"
+    rise = passage("Foster carer recruitment by the council rose by 12% in 2024 after the new campaign.")
+    assert answer_from_passages(carers, [rise], settings).status == "not_found"
+    counted = passage("The council recruited 38 new foster carers in 2024 after the new campaign.")
+    assert "38 new foster carers" in answer_from_passages(carers, [counted], settings).answer
+    fee = "What annual fee does the council pay its external auditor, Grant Thornton?"
+    named = passage("The council's external auditor is Grant Thornton UK LLP.")
+    assert answer_from_passages(fee, [named], settings).status == "not_found"
+    paid = passage("The annual fee paid to the external auditor, Grant Thornton, is £310,000.")
+    assert "£310,000" in answer_from_passages(fee, [paid], settings).answer
+    days = passage("Officers contact the family within 10 school days.")
+    assert answer_from_passages("Within how many school days do officers contact the family?", [days], settings).status == "answered"
