@@ -10,7 +10,7 @@ fresh process with the dev-set questions through rag.answer.ask (hybrid + rerank
 the process's peak memory (max RSS: model, reranker and index) is read at the end.
 
     .venv/bin/python benchmarks/scale.py [--sizes 10000,100000,1000000] [--types flat,ivf,hnsw]
-        [--work DIR] [--json]
+        [--work DIR] [--rerank-depth N] [--json]
 """
 
 from __future__ import annotations
@@ -177,12 +177,12 @@ def _disk_mb(folder: Path) -> float:
     return round(sum(p.stat().st_size for p in folder.iterdir()) / 1e6, 1)
 
 
-def measure(index_dir: Path) -> dict:
+def measure(index_dir: Path, rerank_depth: int) -> dict:
     """Run in a fresh process: every dev question asked once (after two to warm up)."""
     from rag.answer import ask
     from rag.index import open_index
 
-    settings = Settings(index_dir=index_dir)
+    settings = Settings(index_dir=index_dir, rerank_depth=rerank_depth)
     index = open_index(settings)
     questions = [q["question"] for path in QUESTION_SETS for q in load_questions(path)]
     for question in questions[:2]:
@@ -225,10 +225,11 @@ def main() -> None:
     parser.add_argument("--hnsw-1m", action="store_true")
     parser.add_argument("--work", type=Path, default=Path("/tmp/rag-scale"))
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--rerank-depth", type=int, default=Settings().rerank_depth, help="passages the cross-encoder reads")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure)))
+        print(json.dumps(measure(args.measure, args.rerank_depth)))
         return
 
     missing = [str(p) for p in [*SOURCES, *QUESTION_SETS] if not p.exists()]
@@ -245,7 +246,7 @@ def main() -> None:
         for row in build(size, types, args.work, reports, vectors, settings):
             folder = args.work / f"{size}-{row['type']}"
             done = subprocess.run(
-                [sys.executable, __file__, "--measure", str(folder)], capture_output=True, text=True, check=True
+                [sys.executable, __file__, "--measure", str(folder), "--rerank-depth", str(args.rerank_depth)], capture_output=True, text=True, check=True
             )
             row.update(json.loads(done.stdout.strip().splitlines()[-1]))
             row["load"] = [round(x, 2) for x in os.getloadavg()]
