@@ -13,7 +13,7 @@ from rag.embeddings import get_embedder, not_found_threshold
 from rag.errors import SettingsError
 from rag.followup import Turn, rewrite
 from rag.index import Index
-from rag.metadata import find_council_names
+from rag.metadata import find_council_names, parse_dates
 from rag.retrieval import Filters, Passage, check_question, query_terms, search
 from rag.settings import Settings
 
@@ -166,6 +166,8 @@ def answer_from_passages(question: str, passages: list[Passage], settings: Setti
     if confidence < threshold or not _is_the_kind_asked(question, candidates[0]):
         return refuse()
     chosen = [_with_what_follows(c) for c in _choose(question, candidates)]
+    if not _of_the_months_asked(question, chosen):
+        return refuse()
     across_reports = len({c.passage.doc_id for c in chosen}) > 1
     citations, lines = [], []
     for ref, candidate in enumerate(chosen, start=1):
@@ -207,6 +209,20 @@ def _is_the_kind_asked(question: str, candidate: _Candidate) -> bool:
         if not (_MONEY.search(sentence) or (_MONEY_UNIT.search(header) and _NUMBER.search(sentence))):
             return False
     return True
+
+
+def _of_the_months_asked(question: str, chosen: list[_Candidate]) -> bool:
+    """A question pinned to a month ("in May 2025", "as of 10 August 2018") is answered from a
+    passage of that month: one of the cited passages names the month, or its meeting is in it."""
+    asked = {iso[:7] for _, _, iso in parse_dates(question) if len(iso) >= 7}
+    if not asked:
+        return True
+    for candidate in chosen:
+        p = candidate.passage
+        months = {iso[:7] for _, _, iso in parse_dates(f"{p.title}\n{p.text}")} | {(p.date or "")[:7]}
+        if asked & months:
+            return True
+    return False
 
 
 def _choose(question: str, candidates: list[_Candidate]) -> list[_Candidate]:

@@ -93,3 +93,24 @@ def test_an_answer_of_the_wrong_kind_is_refused():
     assert "£310,000" in answer_from_passages(fee, [paid], settings).answer
     days = passage("Officers contact the family within 10 school days.")
     assert answer_from_passages("Within how many school days do officers contact the family?", [days], settings).status == "answered"
+
+
+def test_a_question_pinned_to_a_month_is_answered_from_that_month():
+    """"In May 2025" is answered from a passage that names May 2025 or whose meeting was then;
+    a count from another month's report is not the answer."""
+    from rag.answer import answer_from_passages
+    from rag.retrieval import Passage
+    from rag.settings import Settings
+
+    def passage(date: str, text: str) -> Passage:
+        return Passage(rank=1, chunk_id="c", doc_id="d", title="Elections report", source="s.txt", council=None,
+                       date=date, page=1, paragraph=None, heading=None, score=0.9, text=text)
+
+    settings = Settings(not_found_threshold=0.0)
+    question = "How many people voted in the May 2025 county council elections?"
+    youth = passage("2025-01-30", "The youth council elections held in November 2024 saw 22,866 young people voting.")
+    assert answer_from_passages(question, [youth], settings).status == "not_found"
+    county = passage("2025-06-12", "In the county council elections of 1 May 2025, 412,000 people voted.")
+    assert "412,000" in answer_from_passages(question, [county], settings).answer
+    dated = passage("2025-05-22", "At the elections this month 412,000 people voted across the county.")
+    assert "412,000" in answer_from_passages(question, [dated], settings).answer
