@@ -163,7 +163,7 @@ def answer_from_passages(question: str, passages: list[Passage], settings: Setti
     threshold = settings.not_found_threshold
     if threshold is None:
         threshold = not_found_threshold(settings.embedding_model)
-    if confidence < threshold or not _is_the_kind_asked(question, candidates[0]):
+    if confidence < threshold or not _is_the_kind_asked(question, candidates[0]) or not _about_the_question(question, candidates[0]):
         return refuse()
     chosen = [_with_what_follows(c) for c in _choose(question, candidates)]
     if not _of_the_months_asked(question, chosen):
@@ -209,6 +209,21 @@ def _is_the_kind_asked(question: str, candidate: _Candidate) -> bool:
         if not (_MONEY.search(sentence) or (_MONEY_UNIT.search(header) and _NUMBER.search(sentence))):
             return False
     return True
+
+
+def _about_the_question(question: str, candidate: _Candidate) -> bool:
+    """Whether the sentence (with its table row's column headers) holds at least one word of the
+    question besides numbers and the council's own name ("Kent County Council", "KCC"): a
+    sentence sharing nothing else with the question is about something else."""
+    council = (candidate.passage.council or "").lower().split()
+    own_name = {_stem(w) for w in council} | {"".join(w[0] for w in council)}
+    words = [_stem(t) for t in query_terms(question) if not t.isdigit()]
+    words = [w for w in words if w not in own_name]
+    if not words:
+        return True
+    header = _table_header(candidate.passage.text, candidate.start)
+    held = {_stem(w) for w in re.findall(r"[a-z0-9]+", f"{header} {candidate.text}".lower())}
+    return any(w in held for w in words)
 
 
 def _of_the_months_asked(question: str, chosen: list[_Candidate]) -> bool:

@@ -114,3 +114,24 @@ def test_a_question_pinned_to_a_month_is_answered_from_that_month():
     assert "412,000" in answer_from_passages(question, [county], settings).answer
     dated = passage("2025-05-22", "At the elections this month 412,000 people voted across the county.")
     assert "412,000" in answer_from_passages(question, [dated], settings).answer
+
+
+def test_an_answer_that_shares_no_word_with_the_question_is_refused():
+    """An amount for something else (veterans' homes) is not the cost of the park-and-ride, even
+    though it is an amount in the right council's report; the council's own name does not count
+    as a shared word."""
+    from rag.answer import answer_from_passages
+    from rag.retrieval import Passage
+    from rag.settings import Settings
+
+    def passage(text: str) -> Passage:
+        return Passage(rank=1, chunk_id="c", doc_id="d", title="Cabinet report", source="s.txt",
+                       council="Kent County Council", date="2025-01-30", page=1, paragraph=None, heading=None,
+                       score=0.9, text=text)
+
+    settings = Settings(not_found_threshold=0.0)
+    question = "How much did it cost KCC to run the park-and-ride over Christmas?"
+    other = passage("During 2024, KCC's hardship programme allocated £46,100.00 to veterans' homes.")
+    assert answer_from_passages(question, [other], settings).status == "not_found"
+    right = passage("Running the park-and-ride over Christmas cost KCC £120,000.")
+    assert "£120,000" in answer_from_passages(question, [right], settings).answer
