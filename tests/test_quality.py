@@ -2,7 +2,18 @@
 
 from conftest import EVAL, need
 
+from rag.answer import answer_from_passages
 from rag.evaluation import evaluate, load_questions
+from rag.retrieval import Passage
+from rag.settings import Settings
+
+ANY_CONFIDENCE = Settings(not_found_threshold=0.0)
+
+
+def one_passage(text: str, title: str = "Report", date: str | None = None, council: str | None = None) -> Passage:
+    """A retrieved passage made from report-like text, ranked first."""
+    return Passage(rank=1, chunk_id="c", doc_id="d", title=title, source="s.txt", council=council, date=date,
+                   page=1, paragraph=None, heading=None, score=0.9, text=text)
 
 
 def test_evidence_is_in_the_top_five_for_most_answerable_questions(corpus_index, corpus_settings):
@@ -18,9 +29,6 @@ def test_evidence_is_in_the_top_five_for_most_answerable_questions(corpus_index,
 def test_a_paragraph_number_or_a_span_of_years_is_not_the_count_asked_for():
     """"3.1" leading a paragraph and "2025-29" are not counts: the sentence with the count wins
     (before they were told apart, the first sentence won)."""
-    from rag.answer import answer_from_passages
-    from rag.retrieval import Passage
-    from rag.settings import Settings
 
     text = (
         "3.1 The commissioning plan for 2025-29 sets out the need for secondary school places in each district.\n"
@@ -34,9 +42,6 @@ def test_a_paragraph_number_or_a_span_of_years_is_not_the_count_asked_for():
 
 
 def test_a_length_of_time_is_not_a_count_unless_the_question_asks_for_one():
-    from rag.answer import answer_from_passages
-    from rag.retrieval import Passage
-    from rag.settings import Settings
 
     days = "When the Elective Home Education team learns of a new home-educated child, officers contact the family within 10 school days."
     count = "There are currently 4,798 pupils receiving education outside the school system, 26% more than a year ago."
@@ -50,9 +55,6 @@ def test_a_length_of_time_is_not_a_count_unless_the_question_asks_for_one():
 
 
 def test_an_answer_that_ends_in_a_colon_brings_what_follows():
-    from rag.answer import answer_from_passages
-    from rag.retrieval import Passage
-    from rag.settings import Settings
 
     text = (
         "4.1 The reason the Secretary of State gave for refusing the bid for the new bridge is as follows:\n"
@@ -72,15 +74,7 @@ def test_an_answer_that_ends_in_a_colon_brings_what_follows():
 def test_an_answer_of_the_wrong_kind_is_refused():
     """The best sentence must be the kind of answer asked for: a count for "how many" (a rise of
     12% is not a number of carers), an amount for "what annual fee" (a name is not one)."""
-    from rag.answer import answer_from_passages
-    from rag.retrieval import Passage
-    from rag.settings import Settings
-
-    def passage(text: str) -> Passage:
-        return Passage(rank=1, chunk_id="c", doc_id="d", title="Fostering and audit update", source="s.txt",
-                       council=None, date="2025-03-13", page=1, paragraph=None, heading=None, score=0.9, text=text)
-
-    settings = Settings(not_found_threshold=0.0)
+    passage, settings = one_passage, ANY_CONFIDENCE
     carers = "How many foster carers did the council recruit in 2024?"
     rise = passage("Foster carer recruitment by the council rose by 12% in 2024 after the new campaign.")
     assert answer_from_passages(carers, [rise], settings).status == "not_found"
@@ -98,21 +92,13 @@ def test_an_answer_of_the_wrong_kind_is_refused():
 def test_a_question_pinned_to_a_month_is_answered_from_that_month():
     """"In May 2025" is answered from a passage that names May 2025 or whose meeting was then;
     a count from another month's report is not the answer."""
-    from rag.answer import answer_from_passages
-    from rag.retrieval import Passage
-    from rag.settings import Settings
-
-    def passage(date: str, text: str) -> Passage:
-        return Passage(rank=1, chunk_id="c", doc_id="d", title="Elections report", source="s.txt", council=None,
-                       date=date, page=1, paragraph=None, heading=None, score=0.9, text=text)
-
-    settings = Settings(not_found_threshold=0.0)
+    settings = ANY_CONFIDENCE
     question = "How many people voted in the May 2025 county council elections?"
-    youth = passage("2025-01-30", "The youth council elections held in November 2024 saw 22,866 young people voting.")
+    youth = one_passage("The youth council elections held in November 2024 saw 22,866 young people voting.", date="2025-01-30")
     assert answer_from_passages(question, [youth], settings).status == "not_found"
-    county = passage("2025-06-12", "In the county council elections of 1 May 2025, 412,000 people voted.")
+    county = one_passage("In the county council elections of 1 May 2025, 412,000 people voted.", date="2025-06-12")
     assert "412,000" in answer_from_passages(question, [county], settings).answer
-    dated = passage("2025-05-22", "At the elections this month 412,000 people voted across the county.")
+    dated = one_passage("At the elections this month 412,000 people voted across the county.", date="2025-05-22")
     assert "412,000" in answer_from_passages(question, [dated], settings).answer
 
 
@@ -120,16 +106,11 @@ def test_an_answer_that_shares_no_word_with_the_question_is_refused():
     """An amount for something else (veterans' homes) is not the cost of the park-and-ride, even
     though it is an amount in the right council's report; the council's own name does not count
     as a shared word."""
-    from rag.answer import answer_from_passages
-    from rag.retrieval import Passage
-    from rag.settings import Settings
+    settings = ANY_CONFIDENCE
 
     def passage(text: str) -> Passage:
-        return Passage(rank=1, chunk_id="c", doc_id="d", title="Cabinet report", source="s.txt",
-                       council="Kent County Council", date="2025-01-30", page=1, paragraph=None, heading=None,
-                       score=0.9, text=text)
+        return one_passage(text, council="Kent County Council")
 
-    settings = Settings(not_found_threshold=0.0)
     question = "How much did it cost KCC to run the park-and-ride over Christmas?"
     other = passage("During 2024, KCC's hardship programme allocated £46,100.00 to veterans' homes.")
     assert answer_from_passages(question, [other], settings).status == "not_found"
