@@ -245,9 +245,8 @@ def main() -> None:
         types = [t for t in args.types.split(",") if not (t == "hnsw" and size >= 1_000_000 and not args.hnsw_1m)]
         for row in build(size, types, args.work, reports, vectors, settings):
             folder = args.work / f"{size}-{row['type']}"
-            done = subprocess.run(
-                [sys.executable, __file__, "--measure", str(folder), "--rerank-depth", str(args.rerank_depth)], capture_output=True, text=True, check=True
-            )
+            command = [sys.executable, __file__, "--measure", str(folder), "--rerank-depth", str(args.rerank_depth)]
+            done = subprocess.run(command, capture_output=True, text=True, check=True)
             row.update(json.loads(done.stdout.strip().splitlines()[-1]))
             row["load"] = [round(x, 2) for x in os.getloadavg()]
             results.append(row)

@@ -163,7 +163,7 @@ def answer_from_passages(question: str, passages: list[Passage], settings: Setti
     threshold = settings.not_found_threshold
     if threshold is None:
         threshold = not_found_threshold(settings.embedding_model)
-    if confidence < threshold or not _is_the_kind_asked(question, candidates[0]) or not _about_the_question(question, candidates[0]):
+    if confidence < threshold or not _fits_the_question(question, candidates[0]):
         return refuse()
     chosen = [_with_what_follows(c) for c in _choose(question, candidates)]
     if not _of_the_months_asked(question, chosen):
@@ -192,38 +192,42 @@ _ASKS_AMOUNT = re.compile(
 )
 
 
-def _is_the_kind_asked(question: str, candidate: _Candidate) -> bool:
-    """Whether the best sentence is the kind of answer the question asks for: a "how many"
-    question needs a count (a share, an amount, a year or a length of time is not one, unless
-    the question asks how many days or weeks); a question that asks for an amount ("What
-    annual salary...", "How much did it cost...") needs an amount."""
-    sentence = candidate.text
+def _fits_the_question(question: str, candidate: _Candidate) -> bool:
+    """Whether the best sentence (with its table row's column headers) can be the answer: it
+    is the kind of answer asked for, and it is about the question."""
+    header = _table_header(candidate.passage.text, candidate.start)
+    return _is_the_kind_asked(question, candidate.text, header) and _about_the_question(
+        question, f"{header} {candidate.text}", candidate.passage.council
+    )
+
+
+def _is_the_kind_asked(question: str, sentence: str, header: str) -> bool:
+    """A "how many" question needs a count (a share, an amount, a year or a length of time is
+    not one, unless the question asks how many days or weeks); a question that asks for an
+    amount ("What annual salary...", "How much did it cost...") needs an amount."""
     if _ASKS_COUNT.search(question):
         timed = _TIME_UNIT.search(question)
         plain = _LABEL.sub(" ", sentence if timed else _DURATION.sub(" ", sentence))
         counts = [n for n in _NUMBER.findall(plain) if not _YEAR.fullmatch(n) and not n.endswith("%") and n[0] not in "£$€"]
         if not counts and not _NUMBER_WORDS.search(plain):
             return False
-    if _ASKS_AMOUNT.search(question):
-        header = _table_header(candidate.passage.text, candidate.start)
-        if not (_MONEY.search(sentence) or (_MONEY_UNIT.search(header) and _NUMBER.search(sentence))):
-            return False
-    return True
+    return not _ASKS_AMOUNT.search(question) or _holds_amount(sentence, header)
 
 
-def _about_the_question(question: str, candidate: _Candidate) -> bool:
-    """Whether the sentence (with its table row's column headers) holds at least one word of the
-    question besides numbers and the council's own name ("Kent County Council", "KCC"): a
-    sentence sharing nothing else with the question is about something else."""
-    council = (candidate.passage.council or "").lower().split()
-    own_name = {_stem(w) for w in council} | {"".join(w[0] for w in council)}
-    words = [_stem(t) for t in query_terms(question) if not t.isdigit()]
-    words = [w for w in words if w not in own_name]
-    if not words:
-        return True
-    header = _table_header(candidate.passage.text, candidate.start)
-    held = {_stem(w) for w in re.findall(r"[a-z0-9]+", f"{header} {candidate.text}".lower())}
-    return any(w in held for w in words)
+def _holds_amount(sentence: str, header: str) -> bool:
+    """An amount of money in the sentence, or a number in a table row under a money unit ("£m")."""
+    return bool(_MONEY.search(sentence) or (_MONEY_UNIT.search(header) and _NUMBER.search(sentence)))
+
+
+def _about_the_question(question: str, text: str, council: str | None) -> bool:
+    """Whether `text` holds at least one word of the question besides numbers and the council's
+    own name ("Kent County Council", "KCC"): a sentence sharing nothing else with the question
+    is about something else."""
+    name = (council or "").lower().split()
+    own_name = {_stem(w) for w in name} | {"".join(w[0] for w in name)}
+    words = [w for w in (_stem(t) for t in query_terms(question) if not t.isdigit()) if w not in own_name]
+    held = {_stem(w) for w in re.findall(r"[a-z0-9]+", text.lower())}
+    return not words or any(w in held for w in words)
 
 
 def _of_the_months_asked(question: str, chosen: list[_Candidate]) -> bool:
@@ -258,7 +262,6 @@ def _choose(question: str, candidates: list[_Candidate]) -> list[_Candidate]:
 
 
 FOLLOWING_WORDS = 25
-DEBUG = {}
 
 
 def _with_what_follows(candidate: _Candidate) -> _Candidate:
@@ -398,8 +401,7 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
         if wants_share:
             cue += 0.1 if re.search(r"(?i)\d\s?%|\bper ?cent\b", sentence) else -0.05
         if wants_money:
-            amount = _MONEY.search(sentence) or (_MONEY_UNIT.search(header) and _NUMBER.search(sentence))
-            cue += 0.1 if amount else -0.05
+            cue += 0.1 if _holds_amount(sentence, header) else -0.05
         if wants_date:
             cue += 0.1 if _DATE_WORDS.search(sentence) else -0.05
         if wants_name:
@@ -409,7 +411,6 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
         if years:  # a question about 2018 wants a sentence or report of 2018
             cue += 0.1 if any(y in sentence or y in (passage.date or "") or y in passage.text for y in years) else -0.1
         score = 0.45 * float(cosine) + 0.45 * lexical + cue + 0.1 * passage.score
-        DEBUG[(passage.chunk_id, a)] = (round(float(cosine), 3), round(lexical, 3), round(cue, 3), passage.score)
         candidates.append(_Candidate(passage, a, b, score))
     candidates.sort(key=lambda c: -c.score)
     return candidates
