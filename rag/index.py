@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunking import CHUNKER_VERSION, ENCODING, Chunk
+from rag.chunking import CHUNKER_VERSION, ENCODING, Chunk, spoken_date
 from rag.documents import Document
 from rag.errors import IndexMismatchError, IndexMissingError
 from rag.settings import Settings
@@ -294,6 +294,7 @@ def _insert_chunk(db: sqlite3.Connection, row: dict, document_row: dict) -> None
             document_row["council"],
             document_row.get("meeting"),
             document_row["title"],
+            spoken_date(document_row["date"]),
             row["heading"],
         )
         if part
@@ -495,7 +496,7 @@ class Index:
         self, terms: list[str], k: int, doc_ids: list[str] | None = None, max_postings: int = 0
     ) -> list[tuple[int, float]]:
         """(row, BM25 score) of the k chunks that best match any of `terms`, best first; only in
-        the documents `doc_ids` when given. The context column (council, title, heading) weighs
+        the documents `doc_ids` when given. The context column (council, meeting, title, date, heading) weighs
         half as much as the text. With `max_postings`, see `affordable_terms`."""
         if max_postings:
             terms = self.affordable_terms(terms, max_postings)

@@ -124,11 +124,14 @@ def find_title(text: str) -> str | None:
 
 
 def _strip_dates(line: str) -> str:
-    for start, _, _ in reversed(parse_dates(line)):
+    dates = parse_dates(line)
+    for start, _, _ in reversed(dates):
         end = start + len(re.match(r"[\w ,./-]*", line[start:]).group(0))
         line = line[:start] + line[end:]
-    line = _WEEKDAY.sub("", line)
-    return re.sub(r"\s+", " ", line).strip(" -:,|")
+    line = re.sub(r"\s+", " ", _WEEKDAY.sub("", line)).strip(" -–—:,|")
+    if dates:  # "... County Hall, Maidstone on [Thursday, 9 January 2025]"
+        line = re.sub(r"(?i)\s+(?:held\s+)?on$", "", line)
+    return line
 
 
 def _readable_case(title: str) -> str:
@@ -163,6 +166,28 @@ def find_council_names(text: str) -> list[str]:
 
 
 _COUNCIL_WORD = re.compile(r"\s+(?:(?:Borough|City|County|District|Metropolitan Borough|Town|Parish)\s+)?Council\b")
+
+
+@lru_cache(maxsize=1)
+def _council_names_as_words() -> dict[str, str]:
+    """Every name of a council in lower-case words ("kent county council", "kent"), to its official name."""
+    official, _ = _council_names()
+    return {" ".join(re.findall(r"[a-z0-9]+", name.lower())): council for name, council in official.items()}
+
+
+def council_from_path(path: Path) -> str | None:
+    """The council a folder the file sits in is named after ("kent-county-council",
+    "west-sussex-jsna"): a collection of one council's papers holds that council's reports, even
+    those that mostly discuss a neighbour or were written by a minister. The nearest such folder
+    wins; only folder names that begin with a council's name or alias count."""
+    by_words = _council_names_as_words()
+    for folder in reversed(path.parent.parts[-4:]):
+        words = re.findall(r"[a-z0-9]+", folder.lower())
+        for length in range(len(words), 0, -1):  # the longest name: "north somerset" before "north"
+            council = by_words.get(" ".join(words[:length]))
+            if council:
+                return council
+    return None
 
 
 def find_council(text: str) -> str | None:

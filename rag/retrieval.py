@@ -9,7 +9,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field, replace
 
-from rag.chunking import paragraph_label
+from rag.chunking import paragraph_label, spoken_date
 from rag.embeddings import get_embedder
 from rag.errors import QuestionError, SettingsError
 from rag.glossary import expand_question
@@ -290,7 +290,7 @@ def rerank(question: str, passages: list[Passage], keep: int = 0, shown: int = 5
     are the `keep` and the cross-encoder's best others, in the cross-encoder's order."""
     from rag.rerank import rerank_scores
 
-    texts = [f"{p.council or ''} {p.title} {p.heading or ''}\n{p.text}" for p in passages]
+    texts = [f"{p.council or ''} {p.title} {spoken_date(p.date) or ''} {p.heading or ''}\n{p.text}" for p in passages]
     logits = rerank_scores(question, texts)
     by_reranker = sorted(range(len(passages)), key=lambda i: -logits[i])
     first = set(range(min(keep, shown)))

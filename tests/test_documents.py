@@ -27,6 +27,23 @@ def test_reports_know_their_title_council_and_date(name):
     assert (document.title, document.council, document.date) == EXPECTED[name]
 
 
+def test_a_folder_named_after_a_council_gives_its_reports_that_council(tmp_path):
+    """The minutes of a Kent meeting on devolution name Medway more often than Kent; filed in the
+    Kent folder, they are Kent's. Outside such a folder the text decides. (The title line's date
+    and the "on" before it are dropped.)"""
+    minutes = need(DATA / "reports/kent-county-council/full_council/2025-01-09/originals"
+                   / "Printed minutes 09th-Jan-2025 10.00 County Council.pdf")
+    document = load_document(minutes)
+    assert document.council == "Kent County Council"
+    assert document.title.endswith("County Hall, Maidstone")  # not "... Maidstone on", its date cut off
+    text = "Report to Cabinet\nMedway Council and Medway's partners agreed the plan.\n"
+    (tmp_path / "west-sussex-jsna").mkdir()
+    (tmp_path / "west-sussex-jsna" / "plan.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "plan.txt").write_text(text, encoding="utf-8")
+    assert load_document(tmp_path / "west-sussex-jsna" / "plan.txt").council == "West Sussex County Council"
+    assert load_document(tmp_path / "plan.txt").council == "Medway Council"
+
+
 def test_cleaning_removes_conversion_debris_and_keeps_words():
     raw = "## **KEY FIGURES**\n<b>Stockton</b>\t<b>94(2<sup>nd</sup>)</b>\n| a | b |\n|---|---|\nline one  \nline two<br>three"
     cleaned = clean_text(raw)

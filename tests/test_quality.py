@@ -73,7 +73,8 @@ def test_an_answer_that_ends_in_a_colon_brings_what_follows():
 
 def test_an_answer_of_the_wrong_kind_is_refused():
     """The best sentence must be the kind of answer asked for: a count for "how many" (a rise of
-    12% is not a number of carers), an amount for "what annual fee" (a name is not one)."""
+    12% is not a number of carers), an amount for "what annual fee" (a name is not one), a number
+    that is not a date for "what was the turnout"."""
     passage, settings = one_passage, ANY_CONFIDENCE
     carers = "How many foster carers did the council recruit in 2024?"
     rise = passage("Foster carer recruitment by the council rose by 12% in 2024 after the new campaign.")
@@ -87,6 +88,11 @@ def test_an_answer_of_the_wrong_kind_is_refused():
     assert "£310,000" in answer_from_passages(fee, [paid], settings).answer
     days = passage("Officers contact the family within 10 school days.")
     assert answer_from_passages("Within how many school days do officers contact the family?", [days], settings).status == "answered"
+    turnout = "What was the turnout in the 2025 county council elections?"
+    held = passage("The county council elections were held on 1 May 2025.")
+    assert answer_from_passages(turnout, [held], settings).status == "not_found"
+    counted = passage("Turnout in the 2025 county council elections was 34.2%.")
+    assert "34.2%" in answer_from_passages(turnout, [counted], settings).answer
 
 
 def test_a_question_pinned_to_a_month_is_answered_from_that_month():

@@ -89,6 +89,20 @@ def test_reranking_keeps_the_hybrid_rankings_best_among_those_shown(corpus_index
     assert scores == sorted(scores, reverse=True)
 
 
+def test_the_reranker_reads_the_meeting_date():
+    """Two reports with the same sentence: the one from the meeting the question names comes first."""
+    from rag.retrieval import Passage, rerank
+
+    def passage(rank: int, date: str) -> Passage:
+        return Passage(rank=rank, chunk_id=f"c{rank}", doc_id=f"d{rank}", title="Minutes", source=f"{rank}.pdf",
+                       council="Kent County Council", date=date, page=1, paragraph=None, heading="Election of Chair",
+                       text="Mr Gough proposed that Mr Cooke be elected to chair the meeting. Agreed.", score=0.5)
+
+    question = "Who was elected to chair the council meeting in January 2025?"
+    ranked = rerank(question, [passage(1, "2024-12-19"), passage(2, "2025-01-09")])
+    assert [p.date for p in ranked] == ["2025-01-09", "2024-12-19"]
+
+
 def test_acronym_expansion_finds_children_looked_after(corpus_index, corpus_settings):
     assert "children looked after" in related_terms("How many LAC were there?")
     assert "LAC" not in related_terms("A lace-making class")  # acronyms match in capitals only
