@@ -108,8 +108,10 @@ def test_filters_by_council_dates_and_source(kent_index):
     assert {p.council for p in kent.passages} == {"Kent County Council"}
 
 
-def test_kent_reports_carry_meeting_date_and_author(kent_index):
+def test_kent_reports_carry_council_meeting_date_and_author(kent_index):
     _, index, _ = kent_index
+    councils = index.query("SELECT DISTINCT council FROM documents")
+    assert [c for (c,) in councils] == ["Kent County Council"]  # the folder's council, Medway mentioned or not
     rows = index.query("SELECT meeting, author, date FROM documents")
     assert all(m for m, _, _ in rows) and all(d for _, _, d in rows)  # from the text, else the folders
     assert {m for m, _, _ in rows} >= {"Cabinet", "County Council"}
