@@ -14,7 +14,7 @@ from rag.errors import SettingsError
 from rag.followup import Turn, rewrite
 from rag.index import Index
 from rag.metadata import find_council_names, parse_dates
-from rag.retrieval import Filters, Passage, check_question, query_terms, search
+from rag.retrieval import Filters, Passage, adjacent_passages, check_question, query_terms, search
 from rag.settings import Settings
 
 
@@ -66,6 +66,9 @@ class Answer:
 
 NOT_FOUND_TEXT = "The indexed reports do not appear to answer this question."
 ANSWER_PASSAGES = 5
+ADJACENT_OF = 1
+"""The sentences of the passages around the first one retrieved are candidates too (around the
+first two: the same answers on the dev sets at twice the added time)."""
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9‘“\"'(£])")
 _NUMBER = re.compile(r"(?<![\w.])[£$€]?\d[\d,]*(?:\.\d+)?%?")
 _DATE_WORDS = re.compile(
@@ -131,7 +134,8 @@ def ask(
 
         answer = llm_answer(follow.question, result.passages, settings, on_text=on_text)
     elif settings.answer_mode == "extractive":
-        answer = answer_from_passages(follow.question, result.passages, settings)
+        adjacent = adjacent_passages(index, result.passages, ADJACENT_OF)
+        answer = answer_from_passages(follow.question, result.passages, settings, adjacent)
     else:
         raise SettingsError(f"answer_mode must be extractive or llm, not {settings.answer_mode!r}")
     timings = {**result.timings_ms, **answer.timings_ms}
@@ -149,11 +153,14 @@ def turn_of(answer: Answer) -> Turn:
     return Turn(answer.rewritten_question or answer.question, tuple(dict.fromkeys(c.source for c in answer.citations)))
 
 
-def answer_from_passages(question: str, passages: list[Passage], settings: Settings) -> Answer:
+def answer_from_passages(
+    question: str, passages: list[Passage], settings: Settings, adjacent: list[Passage] | None = None
+) -> Answer:
     """Pick the sentences that answer the question; cite each; refuse when unsure or when the
-    answer fails the citation check."""
+    answer fails the citation check. The sentences of the `adjacent` passages (those around
+    the first ones in their reports) are candidates too; one that is cited joins the passages."""
     started = time.perf_counter()
-    candidates = _score_candidates(question, passages[:ANSWER_PASSAGES], settings)
+    candidates = _score_candidates(question, passages[:ANSWER_PASSAGES] + list(adjacent or []), settings)
     confidence = round(candidates[0].score, 4) if candidates else 0.0
 
     def refuse() -> Answer:
@@ -168,6 +175,7 @@ def answer_from_passages(question: str, passages: list[Passage], settings: Setti
     chosen = [_with_what_follows(c) for c in _choose(question, candidates)]
     if not _of_the_months_asked(question, chosen):
         return refuse()
+    passages, chosen = _with_cited_adjacent(passages, chosen)
     across_reports = len({c.passage.doc_id for c in chosen}) > 1
     citations, lines = [], []
     for ref, candidate in enumerate(chosen, start=1):
@@ -183,6 +191,18 @@ def answer_from_passages(question: str, passages: list[Passage], settings: Setti
         return refuse()
     timings = {"answer": round((time.perf_counter() - started) * 1000, 1)}
     return Answer(question, answer.answer, "answered", citations, passages, confidence, timings)
+
+
+def _with_cited_adjacent(passages: list[Passage], chosen: list[_Candidate]) -> tuple[list[Passage], list[_Candidate]]:
+    """The passages with each cited adjacent passage added after them, numbered in turn."""
+    retrieved = {p.chunk_id for p in passages}
+    added: dict[str, Passage] = {}
+    for candidate in chosen:
+        p = candidate.passage
+        if p.chunk_id not in retrieved and p.chunk_id not in added:
+            added[p.chunk_id] = replace(p, rank=len(passages) + len(added) + 1)
+    chosen = [replace(c, passage=added.get(c.passage.chunk_id, c.passage)) for c in chosen]
+    return passages + list(added.values()), chosen
 
 
 _ASKS_COUNT = re.compile(r"(?i)\bhow many\b(?!.*\b(?:per ?cent|percentage|times)\b)")

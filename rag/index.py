@@ -559,6 +559,16 @@ class Index:
         )
         return {r["row"]: r for r in found}
 
+    def adjacent_rows(self, chunk_id: str) -> list[int]:
+        """The rows of the chunks right before and right after this one in its document."""
+        found = self.query(
+            "SELECT (SELECT b.row FROM chunks b WHERE b.doc_id = c.doc_id AND b.start < c.start"
+            " ORDER BY b.start DESC LIMIT 1), (SELECT a.row FROM chunks a WHERE a.doc_id = c.doc_id"
+            " AND a.start > c.start ORDER BY a.start LIMIT 1) FROM chunks c WHERE c.chunk_id = ?",
+            [chunk_id],
+        )
+        return [row for row in (found[0] if found else ()) if row is not None]
+
     def document_rows(self, doc_id: str) -> tuple[dict, list[dict], np.ndarray]:
         """A document's row, its chunk rows and their vectors, for reuse in a new build."""
         document = dict(self.query("SELECT * FROM documents WHERE doc_id = ?", [doc_id])[0])

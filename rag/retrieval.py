@@ -278,6 +278,23 @@ def search(
     return SearchResult(candidates[:k], timings)
 
 
+def adjacent_passages(index: Index, passages: list[Passage], around: int) -> list[Passage]:
+    """The passages right before and after the first `around` passages in their reports, not
+    already among `passages`: a sentence that answers often continues the passage that matched
+    ("New smoke-free spaces were due to launch ..." / "The project was funded by a £1.9 million
+    grant"). Each keeps the score of the passage it adjoins and is numbered after `passages`."""
+    seen = {p.chunk_id for p in passages}
+    found: list[Passage] = []
+    for passage in passages[:around]:
+        rows = index.adjacent_rows(passage.chunk_id)
+        for row in index.chunk_rows(rows).values():
+            if row["chunk_id"] not in seen:
+                seen.add(row["chunk_id"])
+                rank = len(passages) + len(found) + 1
+                found.append(replace(_passage(row, rank, passage.score, None, None), fused_score=None))
+    return found
+
+
 def _same_text(a: frozenset[str], b: frozenset[str]) -> bool:
     if NEAR_DUPLICATE * max(len(a), len(b)) > min(len(a), len(b)):
         return False  # too different in length to overlap that much: no need to compare

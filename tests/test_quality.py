@@ -1,8 +1,10 @@
 """Quality on the dev question set over the sample reports (../shared/eval/questions.jsonl)."""
 
+from dataclasses import replace
+
 from conftest import EVAL, need
 
-from rag.answer import answer_from_passages
+from rag.answer import answer_from_passages, citation_problems
 from rag.evaluation import evaluate, load_questions
 from rag.retrieval import Passage
 from rag.settings import Settings
@@ -122,3 +124,19 @@ def test_an_answer_that_shares_no_word_with_the_question_is_refused():
     assert answer_from_passages(question, [other], settings).status == "not_found"
     right = passage("Running the park-and-ride over Christmas cost KCC £120,000.")
     assert "£120,000" in answer_from_passages(question, [right], settings).answer
+
+
+def test_the_sentence_after_the_matching_passage_can_answer():
+    """The passage that matches announces the scheme; the next one in the report says what paid
+    for it. Its sentence is cited, and its passage joins the answer's passages after the others."""
+    question = "How big was the government grant paying for the new smoke-free spaces?"
+    matching = one_passage("(c) New smoke-free spaces were due to launch across the county, including parks,"
+                           " play areas and outside schools.")
+    after = replace(one_passage("The project was funded by a £1.9 million grant from the government to reduce"
+                                " smoking rates."), rank=2, chunk_id="c2")
+    alone = answer_from_passages(question, [matching], ANY_CONFIDENCE)
+    assert "£1.9 million" not in alone.answer
+    answer = answer_from_passages(question, [matching], ANY_CONFIDENCE, [after])
+    assert "£1.9 million grant" in answer.answer and answer.status == "answered"
+    assert [p.chunk_id for p in answer.passages] == ["c", "c2"]
+    assert answer.citations[0].passage_rank == 2 and not citation_problems(answer)

@@ -5,7 +5,7 @@ import sqlite3
 
 from rag.glossary import expand_question, glossary, related_terms
 from rag.rerank import rerank_scores
-from rag.retrieval import query_terms, search
+from rag.retrieval import adjacent_passages, query_terms, search
 
 
 def test_fts5_bm25_matches_a_reference_computation():
@@ -140,3 +140,15 @@ def test_keyword_search_leaves_out_the_commonest_words_past_its_budget(corpus_in
     for budget in (0, 1):
         best = corpus_index.keyword_search(terms, 1, max_postings=budget)[0][0]
         assert needle in corpus_index.chunk_rows([best])[best]["text"]
+
+
+def test_adjacent_passages_are_the_chunks_around_a_passage_in_its_report(corpus_index, corpus_settings):
+    passages = search(corpus_index, "How many children were looked after in Stockton?", corpus_settings, k=3).passages
+    adjacent = adjacent_passages(corpus_index, passages, 1)
+    doc = corpus_index.query("SELECT doc_id FROM chunks WHERE chunk_id = ?", [passages[0].chunk_id])[0]["doc_id"]
+    ordered = [r["chunk_id"] for r in corpus_index.query("SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY start", [doc])]
+    at = ordered.index(passages[0].chunk_id)
+    around = set(ordered[max(at - 1, 0) : at + 2]) - {p.chunk_id for p in passages}
+    assert around and {p.chunk_id for p in adjacent} == around
+    assert all(p.doc_id == doc and p.score == passages[0].score for p in adjacent)
+    assert [p.rank for p in adjacent] == list(range(len(passages) + 1, len(passages) + len(adjacent) + 1))
