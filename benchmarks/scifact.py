@@ -5,7 +5,8 @@ abstract), indexes the folder with `rag.ingest.build_index`, runs the 300 test q
 `rag.retrieval.search` in each configuration and prints nDCG@10, recall@100 and the mean latency
 per query and per stage. A document's score is its best chunk's rank.
 
-    python benchmarks/scifact.py [--model bge-small-en-v1.5] [--work DIR] [--limit N] [--json]
+    python benchmarks/scifact.py [--model bge-small-en-v1.5] [--work DIR] [--limit N] [--configs A,B]
+        [--rerank-depth N] [--json]
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="only the first N test queries")
     parser.add_argument("--chunk-tokens", type=int, default=512, help="abstracts are short: one chunk each")
     parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--rerank-depth", type=int, default=Settings().rerank_depth, help="passages the cross-encoder reads")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object of the figures")
     args = parser.parse_args()
     if not DATA.exists():
@@ -90,7 +92,7 @@ def main() -> None:
     documents = write_corpus(corpus)
     base = Settings(
         corpus_dir=corpus, index_dir=args.work / f"index-{args.model}-{args.chunk_tokens}",
-        embedding_model=args.model, chunk_tokens=args.chunk_tokens,
+        embedding_model=args.model, chunk_tokens=args.chunk_tokens, rerank_depth=args.rerank_depth,
     )
     started = time.perf_counter()
     report = build_index(None, base, progress=True)

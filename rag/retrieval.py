@@ -7,7 +7,11 @@ import json
 import math
 import re
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from typing import TypeVar
 
 from rag.chunking import paragraph_label, spoken_date
 from rag.embeddings import get_embedder
@@ -17,6 +21,9 @@ from rag.index import Index
 from rag.settings import Settings
 
 FILTER_KEYS = ("council", "source", "since", "until", "title")
+KEYWORD_THREADS = 8
+"""Keyword searches at once (one per concurrent question; more wait their turn)."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -225,8 +232,15 @@ def search(
         timings["filter"] = _ms(started)
         if not len(rows_allowed):
             return SearchResult([], timings)
+    searching = time.perf_counter()
     dense: list[tuple[int, float]] = []
     keyword: list[tuple[int, float]] = []
+    keyword_job = None
+    if mode != "dense":  # in its own thread: SQLite, the embedder and FAISS all let go of the GIL
+        terms = query_terms(expand_question(question))
+        keyword_job = _keyword_pool().submit(
+            _timed, index.keyword_search, terms, depth, doc_ids, settings.keyword_max_postings
+        )
     if mode != "keyword":
         started = time.perf_counter()
         embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
@@ -235,11 +249,8 @@ def search(
         started = time.perf_counter()
         dense = index.dense_search(vector, depth, rows_allowed)
         timings["dense"] = _ms(started)
-    if mode != "dense":
-        started = time.perf_counter()
-        terms = query_terms(expand_question(question))
-        keyword = index.keyword_search(terms, depth, doc_ids, settings.keyword_max_postings)
-        timings["keyword"] = _ms(started)
+    if keyword_job is not None:
+        keyword, timings["keyword"] = keyword_job.result()
 
     started = time.perf_counter()
     fused: dict[int, float] = {}
@@ -268,6 +279,7 @@ def search(
         if len(candidates) == wanted:
             break
     timings["fuse"] = _ms(started)
+    timings["retrieve"] = _ms(searching)  # embed, dense and keyword side by side, then fuse
 
     if settings.rerank and candidates:
         started = time.perf_counter()
@@ -293,6 +305,17 @@ def adjacent_passages(index: Index, passages: list[Passage], around: int) -> lis
                 rank = len(passages) + len(found) + 1
                 found.append(replace(_passage(row, rank, passage.score, None, None), fused_score=None))
     return found
+
+
+@lru_cache(maxsize=1)
+def _keyword_pool() -> ThreadPoolExecutor:
+    """Threads for keyword searches, run while the question is embedded and searched densely."""
+    return ThreadPoolExecutor(max_workers=KEYWORD_THREADS, thread_name_prefix="keyword")
+
+
+def _timed(function: Callable[..., T], *args) -> tuple[T, float]:
+    started = time.perf_counter()
+    return function(*args), _ms(started)
 
 
 def _same_text(a: frozenset[str], b: frozenset[str]) -> bool:
