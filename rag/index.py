@@ -496,8 +496,8 @@ class Index:
         self, terms: list[str], k: int, doc_ids: list[str] | None = None, max_postings: int = 0
     ) -> list[tuple[int, float]]:
         """(row, BM25 score) of the k chunks that best match any of `terms`, best first; only in
-        the documents `doc_ids` when given. The context column (council, meeting, title, date, heading) weighs
-        half as much as the text. With `max_postings`, see `affordable_terms`."""
+        the documents `doc_ids` when given. The context column (council, meeting, title, date,
+        heading) weighs half as much as the text. With `max_postings`, see `affordable_terms`."""
         if max_postings:
             terms = self.affordable_terms(terms, max_postings)
         if not terms or k <= 0:
