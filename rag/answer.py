@@ -129,12 +129,12 @@ def ask(
     if follow.filters and not filters:
         filters = follow.filters
     result = search(index, follow.question, settings, k=max(k or settings.top_k, ANSWER_PASSAGES), filters=filters)
+    adjacent = adjacent_passages(index, result.passages, ADJACENT_OF)
     if settings.answer_mode == "llm":
         from rag.llm import llm_answer
 
-        answer = llm_answer(follow.question, result.passages, settings, on_text=on_text)
+        answer = llm_answer(follow.question, result.passages, settings, on_text=on_text, adjacent=adjacent)
     elif settings.answer_mode == "extractive":
-        adjacent = adjacent_passages(index, result.passages, ADJACENT_OF)
         answer = answer_from_passages(follow.question, result.passages, settings, adjacent)
     else:
         raise SettingsError(f"answer_mode must be extractive or llm, not {settings.answer_mode!r}")

@@ -93,15 +93,25 @@ def stream_completion(messages: list[dict], settings: Settings) -> Iterator[str]
 
 
 def llm_answer(
-    question: str, passages: list[Passage], settings: Settings, on_text: Callable[[str], None] | None = None
+    question: str,
+    passages: list[Passage],
+    settings: Settings,
+    on_text: Callable[[str], None] | None = None,
+    adjacent: list[Passage] | None = None,
 ) -> Answer:
-    """A generative answer whose every kept sentence cites a passage that holds its numbers."""
+    """A generative answer whose every kept sentence cites a passage that holds its numbers;
+    else the extractive answer (from `passages` and the `adjacent` ones), with a note saying why."""
     started = time.perf_counter()
+
+    def fallback(why: str) -> Answer:
+        answer = answer_from_passages(question, passages, settings, adjacent)
+        return replace(answer, note=f"{why}; this is the extractive answer")
+
     trusted = [p for p in passages if not suspicious(p)]
     withheld = len(passages) - len(trusted)
     context = trusted[:5]
     if not settings.llm_url:
-        return _fallback(question, passages, settings, "no LLM endpoint is set (llm_url / RAG_LLM_URL)")
+        return fallback("no LLM endpoint is set (llm_url / RAG_LLM_URL)")
     try:
         parts = []
         for piece in stream_completion(build_messages(question, context), settings):
@@ -110,14 +120,14 @@ def llm_answer(
                 on_text(piece)
         reply = "".join(parts).strip()
     except LLMUnavailable as exc:
-        return _fallback(question, passages, settings, f"the language model is unavailable: {exc}")
+        return fallback(f"the language model is unavailable: {exc}")
 
     if reply.startswith("NOT_FOUND") or not reply:
         timings = {"answer": round((time.perf_counter() - started) * 1000, 1)}
         return Answer(question, NOT_FOUND_TEXT, "not_found", [], passages, 0.0, timings)
     lines, citations, dropped = _verified_lines(reply, context)
     if not lines:
-        return _fallback(question, passages, settings, "the language model's reply had no verifiable citation")
+        return fallback("the language model's reply had no verifiable citation")
     notes = []
     if dropped:
         notes.append(f"{dropped} sentence(s) of the model's reply were dropped: their numbers or citations did not check out")
@@ -126,13 +136,9 @@ def llm_answer(
     timings = {"answer": round((time.perf_counter() - started) * 1000, 1)}
     answer = Answer(question, "\n".join(lines), "answered", citations, passages, 1.0, timings, note="; ".join(notes) or None)
     if citation_problems(answer):
-        return _fallback(question, passages, settings, "the language model's citations did not check out")
+        return fallback("the language model's citations did not check out")
     return answer
 
-
-def _fallback(question: str, passages: list[Passage], settings: Settings, why: str) -> Answer:
-    answer = answer_from_passages(question, passages, settings)
-    return replace(answer, note=f"{why}; this is the extractive answer")
 
 
 def _verified_lines(reply: str, context: list[Passage]) -> tuple[list[str], list[Citation], int]:
