@@ -14,7 +14,7 @@ from rag.errors import SettingsError
 from rag.followup import Turn, rewrite
 from rag.index import Index
 from rag.metadata import find_council_names, parse_dates
-from rag.retrieval import Filters, Passage, adjacent_passages, check_question, query_terms, search
+from rag.retrieval import STOPWORDS, Filters, Passage, adjacent_passages, check_question, query_terms, search
 from rag.settings import Settings
 
 
@@ -220,9 +220,35 @@ def _fits_the_question(question: str, candidate: _Candidate) -> bool:
     """Whether the best sentence (with its table row's column headers) can be the answer: it
     is the kind of answer asked for, and it is about the question."""
     header = _table_header(candidate.passage.text, candidate.start)
-    return _is_the_kind_asked(question, candidate.text, header) and _about_the_question(
-        question, f"{header} {candidate.text}", candidate.passage.council
+    p = candidate.passage
+    return (
+        _is_the_kind_asked(question, candidate.text, header)
+        and _about_the_question(question, f"{header} {candidate.text}", p.council)
+        and _counts_the_thing_asked(question, f"{p.title} {p.heading or ''} {p.text}")
     )
+
+
+_COUNTED_STOP = frozenset(
+    "did does do were was are is have has had will came took got filled voted".split()
+)
+_COUNTED_GENERIC = frozenset("more new extra different people total additional separate".split())
+
+
+def _counts_the_thing_asked(question: str, passage_text: str) -> bool:
+    """A "how many potholes ..." question is answered from a passage that speaks of potholes:
+    one word of what is counted (the words after "how many", up to the verb, less "more",
+    "new", "people" and the like) is in the passage, its title or its heading. A count of
+    hardship awards is not a count of potholes."""
+    if not _ASKS_COUNT.search(question):
+        return True
+    counted = []
+    for word in re.findall(r"[a-z0-9']+", re.split(r"(?i)\bhow many\b", question, maxsplit=1)[1].lower()):
+        if word in STOPWORDS or word in _COUNTED_STOP:
+            break
+        if word not in _COUNTED_GENERIC:
+            counted.append(_stem(word))
+    held = {_stem(w) for w in re.findall(r"[a-z0-9']+", passage_text.lower())}
+    return not counted or any(w in held for w in counted)
 
 
 def _is_the_kind_asked(question: str, sentence: str, header: str) -> bool:

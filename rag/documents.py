@@ -20,6 +20,7 @@ from rag.metadata import (
     find_meeting,
     find_subject,
     find_title,
+    is_useful_title,
     meeting_from_path,
 )
 from rag.pdf import PdfText, read_pdf
@@ -96,7 +97,9 @@ def load_document(
     return Document(
         id=hashlib.sha256(f"{source}\0{sha256}".encode()).hexdigest()[:16],
         source=source,
-        title=find_subject(text) or pdf_title or find_title(text) or _title_from_name(path),
+        title=next((t for t in (find_subject(text), pdf_title) if t and is_useful_title(t)), None)
+        or find_title(text, any_line=not _names_a_report(path))
+        or _title_from_name(path),
         council=council_from_path(path) or find_council(text),
         date=find_date(text, date_from_path(path)),
         text=text,
@@ -127,8 +130,19 @@ def _join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
     return "\n\n".join(parts), tuple(starts)
 
 
+def _names_a_report(path: Path) -> bool:
+    """Whether the file's name says what it is ("Agenda frontsheet 30th-Jan-2025 10.00 Cabinet")
+    rather than only where it sits in a pack ("Appendix 1"): then it is a better title than the
+    first line of text that happens to look like one."""
+    words = [w for w in re.findall(r"[A-Za-z]{3,}", path.stem) if w.lower() not in _PACK_WORDS]
+    return len(words) >= 2
+
+
+_PACK_WORDS = {"appendix", "annex", "annexe", "item", "final", "draft", "version", "copy", "scan", "document"}
+
+
 def _title_from_name(path: Path) -> str:
-    words = re.sub(r"[-_]+", " ", path.stem).strip()
+    words = " ".join(re.sub(r"(?<!\d)[-_]+|[-_]+(?!\d)", " ", path.stem).split())  # "30th-Jan-2025" too; "2025-26" stays
     return words[:1].upper() + words[1:]
 
 

@@ -109,16 +109,43 @@ _WEEKDAY = re.compile(r"(?i)\b(monday|tuesday|wednesday|thursday|friday|saturday
 _SMALL_WORDS = {"a", "an", "and", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with"}
 
 
-def find_title(text: str) -> str | None:
+_PLACEHOLDER_TITLE = re.compile(
+    r"(?i)^(?:agenda template|powerpoint presentation|microsoft (?:word|powerpoint|excel)\b.*|untitled\b.*|"
+    r"document\s*\d*|template|the report|report|minutes|agenda|appendix(?: [a-z0-9]{1,3})?|"
+    r"(?:item|question|slide|page) \d+)$"
+)
+"""A title that names no report: a document template's ("Agenda Template", "PowerPoint
+Presentation"), or a bare word any report of its kind could carry ("Minutes", "Item 1")."""
+
+
+def is_useful_title(title: str) -> bool:
+    """Whether `title` can tell a reader which report a passage is from: not a placeholder or a
+    bare meeting name ("County Council"), not a list item ("c) They are the Chair ..."), not
+    running text (two sentences), not a row of a table (half of it numbers)."""
+    words = title.split()
+    numbers = sum(1 for w in words if re.search(r"\d", w))
+    bare = title.strip(" .:")
+    return bool(
+        words
+        and not _PLACEHOLDER_TITLE.match(bare)
+        and not (len(words) <= 3 and _BODY.fullmatch(re.sub(r"(?i)\s+meeting$", "", bare)))
+        and not re.match(r"^\(?[a-z]{1,3}\)\s", title)
+        and not re.search(r"[a-z]\.\s+[A-Z]", title)
+        and numbers < 0.5 * len(words)
+    )
+
+
+def find_title(text: str, any_line: bool = True) -> str | None:
     """The report's title: the first line near the top that names a kind of report
-    (and is not a cover-sheet label), with its date removed."""
+    (and is not a cover-sheet label, a placeholder or a row of numbers), with its date removed;
+    failing that, when `any_line`, the first line that could be a title."""
     lines = [line.strip(" -:|") for line in text[:HEADER_CHARS].split("\n")]
     lines = [line for line in lines if 3 <= len(line) <= 160][:40]
     candidates = [line for line in lines if not _NOT_TITLE.search(line)]
     titled = [line for line in candidates if _TITLE_WORDS.search(line)]
-    for line in titled + candidates:
+    for line in titled + (candidates if any_line else []):
         title = _strip_dates(line)
-        if len(title) >= 4 and re.search(r"[A-Za-z]{3}", title):
+        if len(title) >= 4 and re.search(r"[A-Za-z]{3}", title) and is_useful_title(title):
             return _readable_case(title)
     return None
 

@@ -5,6 +5,7 @@ from conftest import CORPUS, DATA, need
 
 from rag.documents import clean_text, load_document
 from rag.errors import DocumentError
+from rag.metadata import is_useful_title
 
 EXPECTED = {
     "middlesbrough-2018-09-executive-member-report-childrens-care.txt": (
@@ -42,6 +43,21 @@ def test_a_folder_named_after_a_council_gives_its_reports_that_council(tmp_path)
     (tmp_path / "plan.txt").write_text(text, encoding="utf-8")
     assert load_document(tmp_path / "west-sussex-jsna" / "plan.txt").council == "West Sussex County Council"
     assert load_document(tmp_path / "plan.txt").council == "Medway Council"
+
+
+def test_a_placeholder_title_gives_way_to_one_that_names_the_report():
+    """Kent's agenda front sheets carry the PDF title "Agenda Template" and the minutes "Minutes":
+    the front sheet is named by its file, the minutes by their first line."""
+    originals = DATA / "reports/kent-county-council/cabinet/2025-01-30/originals"
+    front = load_document(need(originals / "Agenda frontsheet 30th-Jan-2025 10.00 Cabinet.pdf"))
+    assert front.title == "Agenda frontsheet 30th Jan 2025 10.00 Cabinet"
+    minutes = load_document(need(originals / "Printed minutes 30th-Jan-2025 10.00 Cabinet.pdf"))
+    assert minutes.title.startswith("MINUTES of a meeting of the Cabinet held in")
+    for placeholder in ("Agenda Template", "PowerPoint Presentation", "Minutes", "Item 1", "County Council",
+                        "c) They are the Chair of the Scrutiny Committee.", "Original base budget 1,429,506.8 0.0 1,429,506.8"):
+        assert not is_useful_title(placeholder), placeholder
+    for title in ("Executive Member Report to Council", "Quarterly Performance Report, Quarter 3, 2024/25", "Autumn Budget 2024"):
+        assert is_useful_title(title), title
 
 
 def test_cleaning_removes_conversion_debris_and_keeps_words():

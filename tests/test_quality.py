@@ -81,8 +81,8 @@ def answer_to(question: str, text: str, **passage_fields) -> str:
 
 def test_an_answer_of_the_wrong_kind_is_refused():
     """The best sentence must be the kind of answer asked for: a count for "how many" (a rise of
-    12% is not a number of carers), an amount for "what annual fee" (a name is not one), a number
-    that is not a date for "what was the turnout"."""
+    12% is not a number of carers) of the thing counted (awards are not potholes), an amount for
+    "what annual fee" (a name is not one), a number that is not a date for "what was the turnout"."""
     carers = "How many foster carers did the council recruit in 2024?"
     assert not answer_to(carers, "Foster carer recruitment by the council rose by 12% in 2024 after the new campaign.")
     assert "38 new foster carers" in answer_to(carers, "The council recruited 38 new foster carers in 2024 after the new campaign.")
@@ -91,6 +91,9 @@ def test_an_answer_of_the_wrong_kind_is_refused():
     assert "£310,000" in answer_to(fee, "The annual fee paid to the external auditor, Grant Thornton, is £310,000.")
     assert answer_to("Within how many school days do officers contact the family?",
                      "Officers contact the family within 10 school days.")
+    potholes = "How many potholes were repaired in total during the 2024 pothole blitz?"
+    assert not answer_to(potholes, "During 2024 the hardship programme made 461 awards in total.")
+    assert "52,000 potholes" in answer_to(potholes, "During the 2024 blitz crews repaired 52,000 potholes in total.")
     turnout = "What was the turnout in the 2025 county council elections?"
     assert not answer_to(turnout, "The county council elections were held on 1 May 2025.")
     assert "34.2%" in answer_to(turnout, "Turnout in the 2025 county council elections was 34.2%.")
