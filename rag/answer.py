@@ -218,9 +218,10 @@ _ASKS_AMOUNT = re.compile(
 
 def _fits_the_question(question: str, candidate: _Candidate) -> bool:
     """Whether the best sentence (with its table row's column headers) can be the answer: it
-    is the kind of answer asked for, and it is about the question."""
-    header = _table_header(candidate.passage.text, candidate.start)
+    is the kind of answer asked for, it is about the question, and a count comes from a passage
+    that names what is counted."""
     p = candidate.passage
+    header = _table_header(p.text, candidate.start)
     return (
         _is_the_kind_asked(question, candidate.text, header)
         and _about_the_question(question, f"{header} {candidate.text}", p.council)
@@ -229,9 +230,9 @@ def _fits_the_question(question: str, candidate: _Candidate) -> bool:
 
 
 _COUNTED_STOP = frozenset(
-    "did does do were was are is have has had will came took got filled voted".split()
+    {"did", "does", "do", "were", "was", "are", "is", "have", "has", "had", "will", "came", "took", "got", "filled", "voted"}
 )
-_COUNTED_GENERIC = frozenset("more new extra different people total additional separate".split())
+_COUNTED_GENERIC = frozenset({"more", "new", "extra", "different", "people", "total", "additional", "separate"})
 
 
 def _counts_the_thing_asked(question: str, passage_text: str) -> bool:

@@ -140,7 +140,6 @@ def llm_answer(
     return answer
 
 
-
 def _verified_lines(reply: str, context: list[Passage]) -> tuple[list[str], list[Citation], int]:
     """Keep the reply's sentences whose [n] exist and whose numbers occur in the cited passages;
     cite, for each passage, its sentence closest to what the model wrote (an exact excerpt)."""

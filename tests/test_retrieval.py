@@ -5,7 +5,7 @@ import sqlite3
 
 from rag.glossary import expand_question, glossary, related_terms
 from rag.rerank import rerank_scores
-from rag.retrieval import adjacent_passages, query_terms, search
+from rag.retrieval import Passage, adjacent_passages, query_terms, rerank, search
 
 
 def test_fts5_bm25_matches_a_reference_computation():
@@ -91,7 +91,6 @@ def test_reranking_keeps_the_hybrid_rankings_best_among_those_shown(corpus_index
 
 def test_the_reranker_reads_the_meeting_date():
     """Two reports with the same sentence: the one from the meeting the question names comes first."""
-    from rag.retrieval import Passage, rerank
 
     def passage(rank: int, date: str) -> Passage:
         return Passage(rank=rank, chunk_id=f"c{rank}", doc_id=f"d{rank}", title="Minutes", source=f"{rank}.pdf",
