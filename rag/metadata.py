@@ -121,7 +121,9 @@ Presentation"), or a bare word any report of its kind could carry ("Minutes", "I
 def is_useful_title(title: str) -> bool:
     """Whether `title` can tell a reader which report a passage is from: not a placeholder or a
     bare meeting name ("County Council"), not a list item ("c) They are the Chair ..."), not
-    running text (two sentences), not a row of a table (half of it numbers)."""
+    running text (two sentences; a line that starts in lower case, "proposal for a new"; a long
+    sentence that names no kind of report), not a row of a table (half of it numbers) nor a
+    table's repeated column headers ("Core External Total Core External Total")."""
     words = title.split()
     numbers = sum(1 for w in words if re.search(r"\d", w))
     bare = title.strip(" .:")
@@ -131,7 +133,10 @@ def is_useful_title(title: str) -> bool:
         and not (len(words) <= 3 and _BODY.fullmatch(re.sub(r"(?i)\s+meeting$", "", bare)))
         and not re.match(r"^\(?[a-z]{1,3}\)\s", title)
         and not re.search(r"[a-z]\.\s+[A-Z]", title)
+        and not title[0].islower()
+        and not (title.rstrip().endswith(".") and len(words) >= 12 and not _TITLE_WORDS.search(title))
         and numbers < 0.5 * len(words)
+        and not (len(words) >= 6 and len({w.lower() for w in words}) <= len(words) / 2)
     )
 
 

@@ -54,9 +54,12 @@ def test_a_placeholder_title_gives_way_to_one_that_names_the_report():
     minutes = load_document(need(originals / "Printed minutes 30th-Jan-2025 10.00 Cabinet.pdf"))
     assert minutes.title.startswith("MINUTES of a meeting of the Cabinet held in")
     for placeholder in ("Agenda Template", "PowerPoint Presentation", "Minutes", "Item 1", "County Council",
-                        "c) They are the Chair of the Scrutiny Committee.", "Original base budget 1,429,506.8 0.0 1,429,506.8"):
+                        "c) They are the Chair of the Scrutiny Committee.", "Original base budget 1,429,506.8 0.0 1,429,506.8",
+                        "proposal for a new", "Core External Total Core External Total Core External Total",
+                        "The number of children looked after has risen in each of the last three years."):
         assert not is_useful_title(placeholder), placeholder
-    for title in ("Executive Member Report to Council", "Quarterly Performance Report, Quarter 3, 2024/25", "Autumn Budget 2024"):
+    for title in ("Executive Member Report to Council", "Quarterly Performance Report, Quarter 3, 2024/25", "Autumn Budget 2024",
+                  "MINUTES of the meeting held in the Darent Room, Sessions House, County Hall, Maidstone."):
         assert is_useful_title(title), title
 
 
