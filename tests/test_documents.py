@@ -129,3 +129,46 @@ def test_no_page_is_lost_when_layout_extraction_finds_nothing():
     starts = list(document.page_starts) + [len(document.text)]
     sizes = [len(document.text[a:b].strip()) for a, b in zip(starts, starts[1:])]
     assert len(sizes) == 3 and min(sizes) > 500, sizes
+
+
+BUDGET_REPORT = "reports/kent-county-council/full_council/2025-02-13/originals/February 2025 Kent County Council Budget Report.pdf"
+
+
+def test_a_pdf_table_row_is_read_with_its_column_headers():
+    """Kent's council tax table: the row "D 9/9 1,610.82 1,691.19 80.37" says nothing of what
+    its numbers are until each carries its column's header."""
+    document = load_document(need(DATA / BUDGET_REPORT))
+    row = next(line for line in document.text.splitlines() if line.startswith("Band D |"))
+    assert row == (
+        "Band D | Proportion of Band D Tax Rate: 9/9 | 2024-25 (incl. ASCL) £p: 1,610.82 | "
+        "2025-26 (incl. increase in ASCL) £p: 1,691.19 | Increase £p: 80.37"
+    )
+    assert document.page_at(document.text.index(row)) == 20
+    prose = "6.5 The County Council’s 2024-25 Council Tax charge (including Fire and Rescue Authority"
+    assert prose in document.text  # the prose after the table is still joined across its lines
+
+
+def test_a_table_page_keeps_its_plain_rows_when_the_table_finder_runs_out_of_time(monkeypatch):
+    import rag.pdf
+
+    monkeypatch.setattr(rag.pdf, "TABLE_PAGE_SECONDS", 0.000001)
+    document = load_document(need(DATA / BUDGET_REPORT))
+    assert "D 9/9 1,610.82 1,691.19 80.37" in document.text.splitlines()
+    assert " | " not in document.text
+
+
+def test_table_rows_take_the_headers_above_them():
+    from rag.pdf import _labelled_rows
+
+    rows = [
+        ["Service", "2024-25", None, "Change"],
+        [None, "Budget £m", "Outturn £m", None],
+        ["Roads", "10.5", "12.1", "+1.6"],
+        ["Notes", None, None, None],
+        ["Parks and open spaces", "3", "4", "25%"],
+    ]
+    assert [labelled for _, labelled in _labelled_rows(rows)] == [
+        "Roads | 2024-25 Budget £m: 10.5 | 2024-25 Outturn £m: 12.1 | Change: +1.6",
+        "Parks and open spaces | 2024-25 Budget £m: 3 | 2024-25 Outturn £m: 4 | Change: 25%",
+    ]
+    assert _labelled_rows([["A", "1", "2"], ["B", "3", "4"]]) == []  # no header row: nothing to add
