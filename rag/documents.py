@@ -208,23 +208,19 @@ def _drop_repeated_lines(lines: list[str]) -> list[str]:
 
 _ENDS_WITH_NUMBER = re.compile(r"\d[%)]?$")
 _STARTS_A_ROW = re.compile(r"[A-Z0-9£(-]")  # a table row ends with a number; the next row starts anew
-_CELL_GAP = " | "
-"""Between the cells of a table row whose cells were labelled with their column headers."""
 _LIST_START = re.compile(r"^\s*(?:[-•*▪●]|\(?[0-9]{1,3}(?:\.[0-9]{1,3})*[.)]|\(?[a-z]{1,4}[.)])\s")
 
 
 def unwrap_lines(page: str) -> str:
     """Join the lines a PDF wrapped inside a paragraph: a long line that does not close a
-    sentence runs on into the next line unless that one starts a list item or a table row (a
-    row labelled with its column headers is never joined and does not set the page's width)."""
+    sentence runs on into the next line unless that one starts a list item or a table row."""
     lines = [line.rstrip() for line in page.replace("\r", "").split("\n")]
-    width = max((len(line) for line in lines if _CELL_GAP not in line), default=0)
+    width = max((len(line) for line in lines), default=0)
     out: list[str] = []
     for line in lines:
         previous = out[-1] if out else ""
         runs_on = (
             previous.strip()
-            and _CELL_GAP not in previous + line
             and line.strip()
             and len(previous) >= 0.6 * width
             and not previous.rstrip().endswith((".", ":", ";", "!", "?"))

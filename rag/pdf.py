@@ -10,11 +10,8 @@ import logging
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import threading
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -96,7 +93,6 @@ def read_pdf(path: Path, tesseract: str | None, on_page=None, page_timeout: floa
     except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on broken files
         raise DocumentError(f"damaged PDF ({type(exc).__name__}: {_short(exc)})") from None
 
-    raw = label_table_rows(path, raw, table_pages(raw), on_page)
     ocr_pages = unread = 0
     if blank:
         scanned = _pages_with_images(path, blank)
@@ -170,123 +166,6 @@ def choose_extraction(page) -> str:
     if len(re.sub(r"\s", "", layout)) < 0.8 * len(re.sub(r"\s", "", plain)):
         return plain  # layout mode lost text (it returns nothing on some fonts)
     return layout if number_only_lines(layout) < torn else plain
-
-
-TABLE_PAGE_SECONDS = 10
-"""Longest time the table finder may spend on one page; after it the page keeps its plain rows."""
-_CELL_NUMBER = re.compile(r"[-+(£$€]?\d[\d,]*(?:\.\d+)?(?:%|[kmb]|bn)?\)?", re.IGNORECASE)
-_YEAR_CELL = re.compile(r"(?:19|20)\d\d")
-
-
-def table_pages(pages: list[str]) -> list[int]:
-    """1-based numbers of the pages worth giving to the table finder: three or more lines that
-    hold two numbers or more (rows of figures)."""
-    return [
-        n for n, text in enumerate(pages, start=1)
-        if sum(1 for line in text.splitlines() if len(_NUMBER.findall(line)) >= 2) >= 3
-    ]
-
-
-def label_table_rows(path: Path, pages: list[str], numbers: list[int], on_page=None) -> list[str]:
-    """The pages with each table row that pdfplumber finds (and that the text holds as one line)
-    rewritten with its column headers: "D 9/9 1,610.82 1,691.19 80.37" becomes "Band D |
-    Proportion of Band D Tax Rate: 9/9 | 2024-25 (incl. ASCL) £p: 1,610.82 | ...", so the row
-    is found, read and quoted with what its numbers are. Pages where no table is found, or where
-    the finder fails or runs out of time, are left as they are."""
-    if not numbers:
-        return pages
-    try:
-        import pdfplumber
-
-        document = pdfplumber.open(path, pages=numbers)
-    except Exception:  # noqa: BLE001 - pypdf read the file; the table finder need not
-        return pages
-    pages = list(pages)
-    try:
-        for page in document.pages:
-            try:
-                with _time_limit(TABLE_PAGE_SECONDS):
-                    tables = [t.extract() for t in page.find_tables()]
-                pages[page.page_number - 1] = _with_labelled_rows(pages[page.page_number - 1], tables)
-            except Exception:  # noqa: BLE001 - this page keeps its rows as they are
-                pass
-            finally:
-                page.close()
-            if on_page:
-                on_page(page.page_number, "table")
-    finally:
-        document.close()
-    return pages
-
-
-def _with_labelled_rows(text: str, tables: list[list[list[str | None]]]) -> str:
-    lines = text.split("\n")
-    where = {" ".join(line.split()): i for i, line in enumerate(lines)}
-    for rows in tables:
-        for cells, labelled in _labelled_rows(rows):
-            i = where.get(" ".join(c for c in cells if c))
-            if i is not None:
-                lines[i] = labelled
-    return "\n".join(lines)
-
-
-def _labelled_rows(rows: list[list[str | None]]) -> list[tuple[list[str], str]]:
-    """(cells, labelled row) for each data row of a table whose first rows are its headers."""
-    rows = [[" ".join((cell or "").split()) for cell in row] for row in rows]
-    width = max((len(row) for row in rows), default=0)
-    first_data = next((i for i, row in enumerate(rows) if _is_data_row(row)), len(rows))
-    if width < 2 or not 1 <= first_data <= 3:
-        return []
-    headers = [""] * width
-    for depth, row in enumerate(rows[:first_data]):
-        spans, last = [], ""
-        for cell in row + [""] * (width - len(row)):
-            last = cell or (last if depth == 0 else "")  # a top header spans the empty cells to its right
-            spans.append(last)
-        headers = [f"{h} {s}".strip() if s and s not in h else h for h, s in zip(headers, spans)]
-    labelled = []
-    for row in rows[first_data:]:
-        if not _is_data_row(row):
-            continue
-        parts = []
-        for i, cell in enumerate(row):
-            if not cell:
-                continue
-            if i == 0:  # the row's label; a short code ("D") needs its column's name ("Band")
-                parts.append(f"{headers[0]} {cell}" if len(cell) <= 3 and headers[0] else cell)
-            else:
-                parts.append(f"{headers[i]}: {cell}" if headers[i] and headers[i] != cell else cell)
-        labelled.append((row, " | ".join(parts)))
-    return labelled
-
-
-def _is_data_row(row: list[str]) -> bool:
-    """A row with a cell that is a figure ("1,610.82", "-1.00%", "£4.2m"), not a year heading."""
-    return any(_CELL_NUMBER.fullmatch(c) and not _YEAR_CELL.fullmatch(c) for c in row if c)
-
-
-class _TimeUp(Exception):
-    pass
-
-
-@contextmanager
-def _time_limit(seconds: float):
-    """Raise _TimeUp after `seconds`, in the main thread (elsewhere there is no limit: signals
-    reach only the main thread, and a worker process reads its PDFs there)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(*_):
-        raise _TimeUp
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # --- OCR -------------------------------------------------------------------------------------
@@ -426,8 +305,7 @@ def _limit_memory(megabytes: int) -> None:
 
 def worker_main() -> None:
     """Read one JSON request a line on stdin ({path, tesseract, page_timeout}); answer with
-    {"page": n} after each page read ({"table": n} after each page searched for tables, {"ocr": n}
-    after each page OCR'd), then {"ok": PdfText} or {"error": reason}, one JSON a line."""
+    {"page": n} after each page read ({"ocr": n} after each page OCR'd), then {"ok": PdfText} or {"error": reason}, one JSON a line."""
     logging.disable(logging.WARNING)  # pypdf warns about every repaired object
     _limit_memory(int(os.environ.get("RAG_WORKER_MEMORY_MB", "0")))
     out = sys.stdout

@@ -121,7 +121,7 @@ def parse_pdfs(
                         message = json.loads(line)
                     except ValueError:  # something a C library printed: not ours
                         continue
-                    if "ok" not in message and "error" not in message:  # progress: a page read, searched or OCR'd
+                    if "page" in message or "ocr" in message:
                         if on_page and "page" in message:
                             on_page()
                         continue
