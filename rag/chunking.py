@@ -16,8 +16,9 @@ CHUNKER_VERSION = 5
 """Goes up whenever the same file would give different chunks or chunk metadata (2: small
 sections join the next one; 3: an appendix's meeting date comes from its path; 4: the council
 from a folder named after it, titles that name the report, the meeting date in the keyword
-context; 5: no title from running text or a table's repeated headers), so that `rag index` reads and cuts every file again instead of keeping the old chunks
-of unchanged files (their vectors are reused wherever the embedded text is unchanged)."""
+context; 5: no title from running text or a table's repeated headers), so that `rag index`
+reads and cuts every file again instead of keeping the old chunks of unchanged files (their
+vectors are reused wherever the embedded text is unchanged)."""
 
 
 @dataclass(frozen=True)
