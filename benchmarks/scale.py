@@ -31,7 +31,15 @@ import numpy as np
 
 from rag.embeddings import embedding_key, get_embedder
 from rag.evaluation import load_questions
-from rag.index import MANIFEST, VECTORS, Entry, build_vector_index, expected_manifest, tuning_queries, write_index
+from rag.index import (
+    MANIFEST,
+    VECTORS,
+    Entry,
+    build_vector_index,
+    expected_manifest,
+    tuning_queries,
+    write_index,
+)
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

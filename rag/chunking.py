@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 from rag.documents import Document
 
@@ -127,7 +128,7 @@ def _split_long(unit: _Unit, text: str, limit: int, overlap: int) -> list[_Unit]
     """Cut a line longer than `limit` tokens at sentence ends into overlapping windows."""
     line = text[unit.start : unit.end]
     cuts = [0] + [m.end() for m in _SENTENCE_END.finditer(line)] + [len(line)]
-    sentences = [(a, b) for a, b in zip(cuts, cuts[1:]) if line[a:b].strip()]
+    sentences = [(a, b) for a, b in pairwise(cuts) if line[a:b].strip()]
     pieces: list[tuple[int, int]] = []
     for a, b in sentences:  # a single sentence over the limit is cut at word boundaries
         while count_tokens(line[a:b]) > limit:

@@ -235,8 +235,8 @@ def unwrap_lines(page: str) -> str:
 
 
 class _HtmlText(HTMLParser):
-    BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section"}
-    SKIP = {"script", "style", "head", "noscript", "template"}
+    BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section"})
+    SKIP = frozenset({"script", "style", "head", "noscript", "template"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -66,7 +66,7 @@ def _package_folder(package: str, pip_name: str, what: str) -> Path:
     spec = importlib.util.find_spec(package)  # finds the folder without importing the package
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(f"{what} is not installed: pip install {pip_name}")
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def resolve_model_path(name: str) -> Path:
@@ -213,7 +213,7 @@ def load_onnx(folder: str, max_tokens: int) -> OnnxModel:
 def _onnx_model(folder: str, max_tokens: int) -> OnnxModel:
     try:
         return OnnxModel(Path(folder), max_tokens)
-    except Exception as exc:  # a missing or damaged model file
+    except Exception as exc:  # noqa: BLE001 - a missing or damaged model file
         raise ModelError(f"could not load the ONNX model in {folder}: {exc}") from None
 
 
@@ -310,7 +310,7 @@ def _torch_model(path: str):
         transformers.logging.disable_progress_bar()
 
         return SentenceTransformer(path, device="cpu")
-    except Exception as exc:  # a broken or partial model folder
+    except Exception as exc:  # noqa: BLE001 - a broken or partial model folder
         raise ModelError(f"could not load the embedding model from {path}: {exc}") from None
 
 

@@ -95,8 +95,9 @@ def test_missing_index_and_missing_corpus_get_one_clear_line(capsys, tmp_path):
 
 def test_the_installed_command_runs_and_debug_shows_a_traceback(tmp_path):
     rag = [sys.executable, "-m", "rag.cli"]
-    quiet = subprocess.run(rag + ["info", "--index-dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
-    loud = subprocess.run(rag + ["info", "--debug", "--index-dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    quiet = subprocess.run(rag + ["info", "--index-dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, check=False)
+    loud = subprocess.run(rag + ["info", "--debug", "--index-dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
+                          check=False)
     assert quiet.returncode == 1 and quiet.stderr.startswith("error: no index at")
     assert "Traceback" in loud.stderr and "IndexMissingError" in loud.stderr
 

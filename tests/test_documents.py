@@ -1,4 +1,5 @@
 import re
+from itertools import pairwise
 
 import pytest
 from conftest import CORPUS, DATA, need
@@ -127,5 +128,5 @@ def test_no_page_is_lost_when_layout_extraction_finds_nothing():
     pdf = need(DATA / "pdf-torture" / "souldern-parish" / "2024-05-23 Annual Parish Meeting minutes.pdf")
     document = load_document(pdf)
     starts = list(document.page_starts) + [len(document.text)]
-    sizes = [len(document.text[a:b].strip()) for a, b in zip(starts, starts[1:])]
+    sizes = [len(document.text[a:b].strip()) for a, b in pairwise(starts)]
     assert len(sizes) == 3 and min(sizes) > 500, sizes

@@ -222,7 +222,7 @@ def test_an_interrupted_build_resumes_and_ends_as_a_clean_build(tmp_path, monkey
     before = open_index(Settings(index_dir=index_dir)).manifest["built_at"]
 
     build = subprocess.Popen(
-        rag, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_ctrl_c_as_in_a_terminal
+        rag, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_ctrl_c_as_in_a_terminal  # noqa: PLW1509 - the child runs only signal()
     )
     cache = cache_dir(index_dir)
     deadline = time.monotonic() + 300

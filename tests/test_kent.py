@@ -65,7 +65,7 @@ def test_citation_pages_are_the_pdf_pages_the_words_are_on(kent_index, question,
 
 
 def test_numbered_paragraphs_become_the_citation_paragraph(kent_index):
-    _, index, settings = kent_index
+    _, index, _ = kent_index
     rows = index.query(
         "SELECT c.text, c.paragraphs FROM chunks c JOIN documents d USING (doc_id)"
         " WHERE d.source LIKE ? AND c.text LIKE ?",

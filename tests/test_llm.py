@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -22,7 +23,7 @@ LAC = "How many children were looked after by Middlesbrough as of 10 August 2018
 class FakeModel(BaseHTTPRequestHandler):
     reply = ""  # set per test: a function of the user message
     delay = 0.0
-    seen: list[dict] = []
+    seen: ClassVar[list[dict]] = []
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
