@@ -94,6 +94,17 @@ _MONEY_UNIT = re.compile(r"£\s?(?:m|bn|k|000|'000)\b|\((?:£|£m|£000|£'000)\
 """A table header's unit of money ("£m", "(£000)"): the row's bare numbers are amounts."""
 _MONEY = re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s?(?:m|bn|k|million|billion|thousand pounds)\b", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z'’-]+)+\b")
+_ASKS_AUTHOR = re.compile(
+    r"(?i)\bwho (?:wrote|writes|authored|signed|presented|prepared|submitted|is the author|was the author|"
+    r"is it from|was it from)\b|\b(?:author|writer) of\b|\bwhose (?:report|paper|briefing)\b"
+)
+_AUTHOR_LINE = re.compile(
+    r"(?i:^(?:from|author|report author|report of|report by|written by|presented by|lead officer|"
+    r"contact officer)\s*:\s*\S)|\b(?:Councillor|Cllr\.?|Mr|Mrs|Ms|Miss|Dr|Professor|Sir|Dame)\s+[A-Z][\w'’-]+"
+)
+"""A line that says who a report is from: "From: Director of Children's Services", "Councillor
+Michael Carr", "EXECUTIVE MEMBER: Cllr Luke Henman". Such a line is often a bare name, too short
+to pass for an answering sentence, and repeats the section heading."""
 _MULTI_PART = re.compile(
     r"(?i)\b(compare|comparison|and how many|and what|both|each|change[sd]?|trend|over time|versus|vs\.?|"
     r"between (19|20)\d\d and (19|20)\d\d)\b"
@@ -222,6 +233,8 @@ def _fits_the_question(question: str, candidate: _Candidate) -> bool:
     that names what is counted."""
     p = candidate.passage
     header = _table_header(p.text, candidate.start)
+    if _ASKS_AUTHOR.search(question) and _names_an_author(candidate.text):
+        return _about_the_report(question, p)
     return (
         _is_the_kind_asked(question, candidate.text, header)
         and _about_the_question(question, f"{header} {candidate.text}", p.council)
@@ -293,12 +306,33 @@ def _about_the_question(question: str, text: str, council: str | None) -> bool:
     return not words or any(w in held for w in words)
 
 
+_AUTHOR_WORDS = frozenset(
+    {"wrote", "write", "writes", "written", "author", "authored", "writer", "signed", "presented", "prepared",
+     "submitted", "report", "paper", "briefing", "whose", "it", "that", "this", "from"}
+)
+_MONTHS = frozenset(
+    {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+     "november", "december"}
+)
+
+
+def _about_the_report(question: str, passage: Passage) -> bool:
+    """Whether "who wrote the report on X" names the report this passage is from: each word of X
+    (less the question's own words, numbers and months) is in its title, heading, meeting or
+    council. "Who wrote it?" after an answer names no other report: the follow-up has already
+    pinned the one the answer cited."""
+    words = [_stem(t) for t in query_terms(question) if not t.isdigit() and t not in _AUTHOR_WORDS | _MONTHS]
+    about = f"{passage.title} {passage.heading or ''} {passage.meeting or ''} {passage.council or ''}"
+    held = {_stem(w) for w in re.findall(r"[a-z0-9]+", about.lower())}
+    return all(w in held for w in words)
+
+
 def _of_the_months_asked(question: str, chosen: list[_Candidate]) -> bool:
     """A question pinned to a month ("in May 2025", "as of 10 August 2018") is answered from a
     passage of that month: one of the cited passages names the month, or its meeting is in it."""
     asked = {iso[:7] for _, _, iso in parse_dates(question) if len(iso) >= 7}
-    if not asked:
-        return True
+    if not asked or (_ASKS_AUTHOR.search(question) and all(_names_an_author(c.text) for c in chosen)):
+        return True  # who wrote a report does not change with the month it reports on
     for candidate in chosen:
         p = candidate.passage
         months = {iso[:7] for _, _, iso in parse_dates(f"{p.title}\n{p.text}")} | {(p.date or "")[:7]}
@@ -396,6 +430,11 @@ def _row_label(row: str) -> str:
     return f" {' '.join(_stem(w) for w in words)} " if words else "\0"
 
 
+def _names_an_author(line: str) -> bool:
+    """A line that says who a report is from and names them ("Councillor Michael Carr")."""
+    return bool(_AUTHOR_LINE.search(line)) and len(line.split()) <= 16
+
+
 def _is_statement(sentence: str, heading: str | None) -> bool:
     """A sentence or table row that can answer something: not a heading, not a bare label."""
     text = sentence.strip()
@@ -413,7 +452,11 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
     holds (in it or in its section's context), by the kind of answer the question wants
     (a number, a date, a name) and by its passage's rank."""
     spans = [(p, a, b) for p in passages for a, b in split_sentences(p.text)]
-    spans = [(p, a, b) for p, a, b in spans if _is_statement(p.text[a:b], p.heading)]
+    asks_author = _ASKS_AUTHOR.search(question)
+    spans = [
+        (p, a, b) for p, a, b in spans
+        if _is_statement(p.text[a:b], p.heading) or (asks_author and _names_an_author(p.text[a:b]))
+    ]
     if not spans:
         return []
     embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
@@ -469,6 +512,8 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
             cue += 0.1 if _DATE_WORDS.search(sentence) else -0.05
         if wants_name:
             cue += 0.05 if _NAME.search(sentence) else -0.05
+        if asks_author:  # "who wrote the report": the line that says who it is from
+            cue += 0.25 if _names_an_author(sentence) else -0.05  # a bare name is far in meaning from the question
         if wants_council:
             cue += 0.1 if find_council_names(sentence) else -0.05
         if years:  # a question about 2018 wants a sentence or report of 2018

@@ -31,3 +31,20 @@ def test_a_follow_up_retrieves_the_right_report(corpus_index, corpus_settings):
     assert follow.rewritten_question and "March 2021" in follow.rewritten_question
     assert follow.status == "answered" and "609" in follow.answer
     assert follow.citations[0].date == "2021-03-24"
+
+
+def test_who_wrote_it_is_answered_from_the_report_the_last_answer_cited(corpus_index, corpus_settings):
+    """The report's author line ("Councillor Michael Carr") is a bare name, too short to pass for
+    an answering sentence and far in meaning from the question; it is what "who wrote" asks for."""
+    first = ask(corpus_index, FIRST, corpus_settings)
+    follow = ask(corpus_index, "Who wrote it?", corpus_settings, history=[turn_of(first)])
+    assert follow.status == "answered" and "Michael Carr" in follow.answer
+    assert follow.citations[0].source == SOURCE and follow.citations[0].text == "Councillor Michael Carr"
+
+
+def test_who_wrote_a_report_is_answered_only_for_a_report_that_is_there(corpus_index, corpus_settings):
+    stockton = ask(corpus_index, "Who wrote the Stockton report?", corpus_settings)
+    assert stockton.status == "answered" and "Cllr Ann McCoy" in stockton.answer
+    assert stockton.citations[0].council == "Stockton-on-Tees Borough Council"
+    potholes = ask(corpus_index, "Who wrote the report on potholes?", corpus_settings)
+    assert potholes.status == "not_found"
