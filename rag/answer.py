@@ -403,7 +403,12 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-_ROW = re.compile(r"(?:\S+\s+)*?(?:\d[\d,.%]*\s+){1,}\d[\d,.%]*\s*$")
+HEADER_LINES = 12
+"""Most lines read above a table row for its column headers (a header cell is often cut into
+several lines: "2025-26" / "(incl. increase in" / "ASCL)" / "£p")."""
+_FIGURE = r"[-+(£]{0,2}\d[\d,.%]*\)?"
+_ROW = re.compile(rf"(?:\S+\s+)*?(?:{_FIGURE}\s+){{1,}}{_FIGURE}\s*$")
+"""A table row: a label, then two figures or more ("CSSB 12.2 12.3 -0.1", "Total (3.2) £4.5")."""
 
 
 def _table_header(text: str, start: int) -> str:
@@ -415,10 +420,16 @@ def _table_header(text: str, start: int) -> str:
         return ""
     header: list[str] = []
     for line in reversed(text[:line_start].rstrip("\n").split("\n")):
-        if not line.strip() or len(header) == 3:
-            break
-        if not _ROW.fullmatch(line.strip()):
-            header.insert(0, line.strip())
+        line = line.strip()
+        if _ROW.fullmatch(line):
+            if header:
+                break  # the rows of another table above this one's headers
+            continue  # the rows above this one, up to the headers
+        if not line:
+            continue  # layout extraction leaves blank lines inside a header's cells
+        if len(header) == HEADER_LINES or line.endswith((".", ":")) and len(line.split()) > 8:
+            break  # the prose before the table
+        header.insert(0, line)
     return " ".join(header)
 
 

@@ -146,3 +146,26 @@ def test_the_sentence_after_the_matching_passage_can_answer():
     assert "£1.9 million grant" in answer.answer and answer.status == "answered"
     assert [p.chunk_id for p in answer.passages] == ["c", "c2"]
     assert answer.citations[0].passage_rank == 2 and not citation_problems(answer)
+
+
+def test_a_table_row_reads_every_line_of_its_column_headers_and_no_prose():
+    """Layout extraction cuts a header cell into lines and blank lines ("2025-26" / "(incl.
+    increase in" / "ASCL)"); all of them name the row's figures. A row with a negative figure is
+    a row, not a header; the prose above a table is not its header, nor is the prose above a
+    sentence that ends in a footnote number."""
+    from rag.answer import _table_header
+
+    table = (
+        "6.4 The increases by band are shown in the table below, with the charge for each band of property.\n"
+        "Table 6.1 – Proposed Council Tax Increases by Band\nBand Proportion of\nBand D Tax Rate\n2024-25\n"
+        "(incl. ASCL)\n\n£p\n2025-26\n(incl. increase in\nASCL)\n£p\nIncrease\n\n£p\n"
+        "C 8/9 1,431.84 1,503.28 71.44\nCSSB 12.2 12.3 -0.1\nD 9/9 1,610.82 1,691.19 80.37"
+    )
+    header = _table_header(table, table.index("D 9/9"))
+    assert header.startswith("Table 6.1 – Proposed Council Tax Increases by Band Band Proportion of")
+    assert "2025-26 (incl. increase in ASCL) £p Increase £p" in header and "6.4" not in header
+    prose = (
+        "The budget for external borrowing costs for 2025-26 is £31.1m based on the current debt portfolio.\n"
+        "The budget for net investment income in 2025-26 is £11.5m at an average interest rate of 4.00%. 1"
+    )
+    assert _table_header(prose, prose.index("The budget for net")) == ""
