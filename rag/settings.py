@@ -79,6 +79,10 @@ class Settings:
     llm_timeout_s: float = 30.0
     """Longest wait for the whole LLM reply; after it the extractive answer is shown."""
 
+    llm_max_tokens: int = 400
+    """Longest LLM reply, in tokens (sent as max_tokens): a model that does not stop is cut off
+    there rather than running into the timeout."""
+
     embed_batch_size: int = 32
     """Chunks embedded per batch while indexing."""
 
