@@ -59,6 +59,7 @@ def evaluate(index: Index, questions: list[dict], settings: Settings) -> dict:
                 "cited": answerable and any(holds_evidence(question, c.text) for c in answer.citations),
                 "seconds": seconds,
                 "answer": answer.answer,
+                "note": answer.note,
             }
         )
     answerable = [r for r in rows if r["answerable"]]
