@@ -463,11 +463,12 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
     holds (in it or in its section's context), by the kind of answer the question wants
     (a number, a date, a name) and by its passage's rank."""
     spans = [(p, a, b) for p in passages for a, b in split_sentences(p.text)]
-    asks_author = _ASKS_AUTHOR.search(question)
-    spans = [
-        (p, a, b) for p, a, b in spans
-        if _is_statement(p.text[a:b], p.heading) or (asks_author and _names_an_author(p.text[a:b]))
-    ]
+    asks_author = bool(_ASKS_AUTHOR.search(question))
+    authors = {  # the author lines of the reports the question names: let in and preferred
+        (p.chunk_id, a) for p, a, b in spans
+        if asks_author and _names_an_author(p.text[a:b]) and _about_the_report(question, p)
+    }
+    spans = [(p, a, b) for p, a, b in spans if _is_statement(p.text[a:b], p.heading) or (p.chunk_id, a) in authors]
     if not spans:
         return []
     embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
@@ -524,7 +525,7 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
         if wants_name:
             cue += 0.05 if _NAME.search(sentence) else -0.05
         if asks_author:  # "who wrote the report": the line that says who it is from
-            cue += 0.25 if _names_an_author(sentence) else -0.05  # a bare name is far in meaning from the question
+            cue += 0.25 if (passage.chunk_id, a) in authors else -0.05  # a bare name is far in meaning from the question
         if wants_council:
             cue += 0.1 if find_council_names(sentence) else -0.05
         if years:  # a question about 2018 wants a sentence or report of 2018
