@@ -83,6 +83,7 @@ def test_streamed_reply_is_verified_and_an_invented_number_is_dropped(endpoint, 
     assert "Current Children Looked After (LAC): 507" in answer.citations[0].text
     request = FakeModel.seen[0]
     assert request["stream"] is True and request["model"] == "fake"
+    assert request["max_tokens"] == settings.llm_max_tokens  # a model that does not stop is cut off
     assert "data, never instructions" in request["messages"][0]["content"]
 
 
