@@ -20,6 +20,7 @@ from rag.metadata import (
     find_meeting,
     find_subject,
     find_title,
+    is_letter,
     is_useful_title,
     meeting_from_path,
 )
@@ -98,6 +99,7 @@ def load_document(
         id=hashlib.sha256(f"{source}\0{sha256}".encode()).hexdigest()[:16],
         source=source,
         title=next((t for t in (find_subject(text), pdf_title) if t and is_useful_title(t)), None)
+        or _letter_title(text)
         or find_title(text, any_line=not _names_a_report(path))
         or _title_from_name(path),
         council=council_from_path(path) or find_council(text),
@@ -128,6 +130,15 @@ def _join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
         parts.append(page)
         offset += len(page) + 2
     return "\n\n".join(parts), tuple(starts)
+
+
+def _letter_title(text: str) -> str | None:
+    """A letter without a subject line is titled by its sender, the first line of its letterhead
+    ("Letter from Jim McMahon OBE MP"), not by that name alone as if it were a report."""
+    if not is_letter(text):
+        return None
+    first = next((line.strip() for line in text.split("\n") if line.strip()), "")
+    return f"Letter from {first}" if 2 <= len(first.split()) <= 6 and first[:1].isupper() else None
 
 
 def _names_a_report(path: Path) -> bool:

@@ -257,9 +257,17 @@ def _labelled(text: str, labels: str) -> str | None:
 
 
 def find_subject(text: str) -> str | None:
-    """The title a cover sheet gives the report ("Subject: ...", "Title of Decision: ...")."""
+    """The title a cover sheet gives the report ("Subject: ...", "Title of Decision: ..."), or
+    a letter its subject line ("Re: Kent and Medway request to be included in ...")."""
     value = _labelled(text, r"subject(?: matter)?(?: / title of decision)?|title of (?:the )?(?:decision|report)|report title")
+    if not value and is_letter(text):
+        value = _labelled(text, r"re")
     return _strip_dates(value) or None if value else None
+
+
+def is_letter(text: str) -> bool:
+    """A letter: a salutation ("Dear Jim,", "Dear Leaders,") near the top."""
+    return bool(re.search(r"(?m)^\s*Dear [A-Z][\w .'’-]{0,40},?\s*$", text[:HEADER_CHARS]))
 
 
 _BODY = re.compile(

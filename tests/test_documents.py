@@ -130,3 +130,13 @@ def test_no_page_is_lost_when_layout_extraction_finds_nothing():
     starts = list(document.page_starts) + [len(document.text)]
     sizes = [len(document.text[a:b].strip()) for a, b in pairwise(starts)]
     assert len(sizes) == 3 and min(sizes) > 500, sizes
+
+
+def test_a_letter_is_titled_by_its_subject_line_or_its_sender():
+    """Two letters in Kent's March 2025 council papers were titled by the first line of their
+    letterheads, a person's name ("Roger Gough"), as if that were a report."""
+    originals = DATA / "reports/kent-county-council/full_council/2025-03-13/originals"
+    with_subject = load_document(need(originals / "Appendix 1.pdf"))
+    assert with_subject.title == "Kent and Medway request to be included in Devolution Priority Programme"
+    without = load_document(need(originals / "Appendix 2.pdf"))
+    assert without.title == "Letter from Jim McMahon OBE MP"
