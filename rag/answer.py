@@ -100,11 +100,15 @@ _ASKS_AUTHOR = re.compile(
 )
 _AUTHOR_LINE = re.compile(
     r"(?i:^(?:from|author|report author|report of|report by|written by|presented by|lead officer|"
-    r"contact officer)\s*:\s*\S)|\b(?:Councillor|Cllr\.?|Mr|Mrs|Ms|Miss|Dr|Professor|Sir|Dame)\s+[A-Z][\w'’-]+"
+    r"contact officer)\s*:)\s*[A-Z][A-Za-z]"  # "From: Director of Children's Services"
+    r"|^(?:[A-Z][A-Za-z ]{0,40}:\s*)?(?:Councillor|Cllr|Mr|Mrs|Ms|Miss|Dr|Professor|Sir|Dame)\.?\s+"
+    r"(?:[A-Z]\.?\s+)?[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2}\s*(?:$|[,–—-]\s*[A-Z])"
 )
-"""A line that says who a report is from: "From: Director of Children's Services", "Councillor
-Michael Carr", "EXECUTIVE MEMBER: Cllr Luke Henman". Such a line is often a bare name, too short
-to pass for an answering sentence, and repeats the section heading."""
+"""A line that says who a report is from: a "From: / Author: / Report of:" label, or a line that
+is a name with its title, alone or followed by a role ("Councillor Michael Carr", "EXECUTIVE
+MEMBER: Cllr Luke Henman, Executive Member for ...", "Cllr Ann McCoy – Cabinet Member ..."),
+not a sentence that mentions someone ("Councillor Smith asked about ..."). Such a line is often
+a bare name, too short to pass for an answering sentence, and repeats the section heading."""
 _MULTI_PART = re.compile(
     r"(?i)\b(compare|comparison|and how many|and what|both|each|change[sd]?|trend|over time|versus|vs\.?|"
     r"between (19|20)\d\d and (19|20)\d\d)\b"
@@ -233,8 +237,8 @@ def _fits_the_question(question: str, candidate: _Candidate) -> bool:
     that names what is counted."""
     p = candidate.passage
     header = _table_header(p.text, candidate.start)
-    if _ASKS_AUTHOR.search(question) and _names_an_author(candidate.text):
-        return _about_the_report(question, p)
+    if _ASKS_AUTHOR.search(question):  # only the author line of the report named answers it
+        return _names_an_author(candidate.text) and _about_the_report(question, p)
     return (
         _is_the_kind_asked(question, candidate.text, header)
         and _about_the_question(question, f"{header} {candidate.text}", p.council)
@@ -308,7 +312,8 @@ def _about_the_question(question: str, text: str, council: str | None) -> bool:
 
 _AUTHOR_WORDS = frozenset(
     {"wrote", "write", "writes", "written", "author", "authored", "writer", "signed", "presented", "prepared",
-     "submitted", "report", "paper", "briefing", "whose", "it", "that", "this", "from"}
+     "submitted", "report", "paper", "briefing", "whose", "it", "that", "this", "from", "off", "latest", "last",
+     "recent", "year"}
 )
 _MONTHS = frozenset(
     {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -317,14 +322,14 @@ _MONTHS = frozenset(
 
 
 def _about_the_report(question: str, passage: Passage) -> bool:
-    """Whether "who wrote the report on X" names the report this passage is from: each word of X
-    (less the question's own words, numbers and months) is in its title, heading, meeting or
-    council. "Who wrote it?" after an answer names no other report: the follow-up has already
-    pinned the one the answer cited."""
+    """Whether "who wrote the report on X" names the report this passage is from: at least half
+    the words of X (less the question's own words, numbers and months) are in its title, heading,
+    meeting, council or file name. "Who wrote it?" after an answer names no other report: the
+    follow-up has already pinned the one the answer cited."""
     words = [_stem(t) for t in query_terms(question) if not t.isdigit() and t not in _AUTHOR_WORDS | _MONTHS]
-    about = f"{passage.title} {passage.heading or ''} {passage.meeting or ''} {passage.council or ''}"
+    about = f"{passage.title} {passage.heading or ''} {passage.meeting or ''} {passage.council or ''} {passage.source}"
     held = {_stem(w) for w in re.findall(r"[a-z0-9]+", about.lower())}
-    return all(w in held for w in words)
+    return 2 * sum(w in held for w in words) >= len(words)
 
 
 def _of_the_months_asked(question: str, chosen: list[_Candidate]) -> bool:
@@ -427,10 +432,26 @@ def _table_header(text: str, start: int) -> str:
             continue  # the rows above this one, up to the headers
         if not line:
             continue  # layout extraction leaves blank lines inside a header's cells
-        if len(header) == HEADER_LINES or line.endswith((".", ":")) and len(line.split()) > 8:
-            break  # the prose before the table
+        if _CAPTION.match(line):
+            header.insert(0, line)  # "Table 6.1 – Proposed Council Tax Increases by Band"
+            break
+        if len(header) == HEADER_LINES or _is_prose(line):
+            break  # the text before the table
         header.insert(0, line)
     return " ".join(header)
+
+
+_CAPTION = re.compile(r"(?i)(?:table|figure|chart)\s+\d")
+_FUNCTION_WORDS = frozenset({"the", "a", "an", "is", "are", "was", "were", "be", "by", "and", "to", "in", "that", "with", "it", "this"})
+
+
+def _is_prose(line: str) -> bool:
+    """A line of running text, not a header cell or a row of column headers ("District 2024-25
+    2025-26 % change"): a sentence's end, or six words or more of which two are function words."""
+    words = line.lower().split()
+    return (line.endswith((".", ":", ";")) and len(words) >= 4) or (
+        len(words) >= 6 and sum(w in _FUNCTION_WORDS for w in words) >= 2
+    )
 
 
 def _row_label(row: str) -> str:
@@ -443,7 +464,7 @@ def _row_label(row: str) -> str:
 
 def _names_an_author(line: str) -> bool:
     """A line that says who a report is from and names them ("Councillor Michael Carr")."""
-    return bool(_AUTHOR_LINE.search(line)) and len(line.split()) <= 16
+    return bool(_AUTHOR_LINE.search(line.strip())) and len(line.split()) <= 16
 
 
 def _is_statement(sentence: str, heading: str | None) -> bool:

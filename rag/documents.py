@@ -138,7 +138,13 @@ def _letter_title(text: str) -> str | None:
     if not is_letter(text):
         return None
     first = next((line.strip() for line in text.split("\n") if line.strip()), "")
-    return f"Letter from {first}" if 2 <= len(first.split()) <= 6 and first[:1].isupper() else None
+    looks_like_a_name = (
+        2 <= len(first.split()) <= 6
+        and all(w[:1].isupper() for w in first.split())
+        and not first.isupper()  # "OFFICIAL SENSITIVE", a protective marking
+        and not re.search(r"[\d:@]", first)  # "Our ref: JM/2025/01", a date, an address
+    )
+    return f"Letter from {first}" if looks_like_a_name else None
 
 
 def _names_a_report(path: Path) -> bool:

@@ -261,13 +261,14 @@ def find_subject(text: str) -> str | None:
     a letter its subject line ("Re: Kent and Medway request to be included in ...")."""
     value = _labelled(text, r"subject(?: matter)?(?: / title of decision)?|title of (?:the )?(?:decision|report)|report title")
     if not value and is_letter(text):
-        value = _labelled(text, r"re")
+        match = re.search(r"(?im)^[ \t*]*re[ \t]*:[ \t]*(\S.{3,})$", text[:HEADER_CHARS])  # on the same line
+        value = " ".join(match.group(1).split()) if match else None
     return _strip_dates(value) or None if value else None
 
 
 def is_letter(text: str) -> bool:
-    """A letter: a salutation ("Dear Jim,", "Dear Leaders,") near the top."""
-    return bool(re.search(r"(?m)^\s*Dear [A-Z][\w .'’-]{0,40},?\s*$", text[:HEADER_CHARS]))
+    """A letter: a salutation ("Dear Jim,", "Dear Leaders,", "Dear Sir/Madam") near the top."""
+    return bool(re.search(r"(?m)^\s*Dear [A-Z][\w .'’/()-]{0,40}[,:]?\s*$", text[:HEADER_CHARS]))
 
 
 _BODY = re.compile(

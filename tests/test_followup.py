@@ -48,3 +48,8 @@ def test_who_wrote_a_report_is_answered_only_for_a_report_that_is_there(corpus_i
     assert stockton.citations[0].council == "Stockton-on-Tees Borough Council"
     potholes = ask(corpus_index, "Who wrote the report on potholes?", corpus_settings)
     assert potholes.status == "not_found"
+
+
+def test_who_wrote_a_report_named_by_some_of_its_words_finds_its_author(corpus_index, corpus_settings):
+    answer = ask(corpus_index, "Who wrote the Middlesbrough report on children's care in September 2018?", corpus_settings)
+    assert answer.status == "answered" and answer.citations[0].text == "Councillor Michael Carr"

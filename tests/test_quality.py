@@ -169,3 +169,21 @@ def test_a_table_row_reads_every_line_of_its_column_headers_and_no_prose():
         "The budget for net investment income in 2025-26 is £11.5m at an average interest rate of 4.00%. 1"
     )
     assert _table_header(prose, prose.index("The budget for net")) == ""
+
+
+def test_a_sentence_that_mentions_a_councillor_is_not_who_wrote_the_report():
+    """"Who wrote ..." is answered only by a line that is a name with its title (and perhaps its
+    role), from the report the question names; a sentence about what a councillor did is not."""
+    from rag.answer import _names_an_author
+
+    for line in ("Councillor Michael Carr", "Cllr Ann McCoy – Cabinet Member for Children and Young People",
+                 "EXECUTIVE MEMBER: Cllr Luke Henman, Executive Member for Children's Services",
+                 "From: Director of Children's Services"):
+        assert _names_an_author(line), line
+    for line in ("Councillor Smith asked about the potholes on Marton Road.",
+                 "Professor Munro found that social work was too bureaucratic", "From: 1 April 2025 the charges rise"):
+        assert not _names_an_author(line), line
+    minutes = one_passage("2. Councillor Smith asked about the potholes on Marton Road.\n3. The repairs cost £12,000.",
+                          title="Highway Pothole Repairs Report", council="Example Borough Council")
+    answer = answer_from_passages("Who wrote the pothole repairs report?", [minutes], ANY_CONFIDENCE)
+    assert answer.status == "not_found", answer.answer
