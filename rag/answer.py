@@ -13,7 +13,7 @@ from rag.embeddings import get_embedder, not_found_threshold
 from rag.errors import SettingsError
 from rag.followup import Turn, rewrite
 from rag.index import Index
-from rag.metadata import find_council_names, parse_dates
+from rag.metadata import MONTHS, find_council_names, parse_dates
 from rag.retrieval import STOPWORDS, Filters, Passage, adjacent_passages, check_question, query_terms, search
 from rag.settings import Settings
 
@@ -312,13 +312,9 @@ def _about_the_question(question: str, text: str, council: str | None) -> bool:
 
 _AUTHOR_WORDS = frozenset(
     {"wrote", "write", "writes", "written", "author", "authored", "writer", "signed", "presented", "prepared",
-     "submitted", "report", "paper", "briefing", "whose", "it", "that", "this", "from", "off", "latest", "last",
-     "recent", "year"}
+     "submitted", "report", "paper", "briefing", "off", "latest", "last", "recent", "year"}
 )
-_MONTHS = frozenset(
-    {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-     "november", "december"}
-)
+"""The words of a "who wrote the report" question that name no report (stopwords aside)."""
 
 
 def _about_the_report(question: str, passage: Passage) -> bool:
@@ -326,7 +322,7 @@ def _about_the_report(question: str, passage: Passage) -> bool:
     the words of X (less the question's own words, numbers and months) are in its title, heading,
     meeting, council or file name. "Who wrote it?" after an answer names no other report: the
     follow-up has already pinned the one the answer cited."""
-    words = [_stem(t) for t in query_terms(question) if not t.isdigit() and t not in _AUTHOR_WORDS | _MONTHS]
+    words = [_stem(t) for t in query_terms(question) if not t.isdigit() and t not in _AUTHOR_WORDS and t not in MONTHS]
     about = f"{passage.title} {passage.heading or ''} {passage.meeting or ''} {passage.council or ''} {passage.source}"
     held = {_stem(w) for w in re.findall(r"[a-z0-9]+", about.lower())}
     return 2 * sum(w in held for w in words) >= len(words)

@@ -18,9 +18,9 @@ CHUNKER_VERSION = 7
 sections join the next one; 3: an appendix's meeting date comes from its path; 4: the council
 from a folder named after it, titles that name the report, the meeting date in the keyword
 context; 5: no title from running text or a table's repeated headers; 6: letters titled by
-their subject or sender; 7: a letter's sender is a name, not a reference line), so that `rag index` reads and cuts every file again instead of keeping
-the old chunks of unchanged files (their vectors are reused wherever the embedded text is
-unchanged)."""
+their subject or sender; 7: a letter's sender is a name, not a reference line), so that `rag
+index` reads and cuts every file again instead of keeping the old chunks of unchanged files
+(their vectors are reused wherever the embedded text is unchanged)."""
 
 
 @dataclass(frozen=True)
