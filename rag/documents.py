@@ -98,10 +98,13 @@ def load_document(
     return Document(
         id=hashlib.sha256(f"{source}\0{sha256}".encode()).hexdigest()[:16],
         source=source,
-        title=next((t for t in (find_subject(text), pdf_title) if t and is_useful_title(t)), None)
-        or _letter_title(text)
-        or find_title(text, any_line=not _names_a_report(path))
-        or _title_from_name(path),
+        title=_with_subject_from_name(
+            next((t for t in (find_subject(text), pdf_title) if t and is_useful_title(t)), None)
+            or _letter_title(text)
+            or find_title(text, any_line=not _names_a_report(path))
+            or _title_from_name(path),
+            path,
+        ),
         council=council_from_path(path) or find_council(text),
         date=find_date(text, date_from_path(path)),
         text=text,
@@ -156,6 +159,32 @@ def _names_a_report(path: Path) -> bool:
 
 
 _PACK_WORDS = {"appendix", "annex", "annexe", "item", "final", "draft", "version", "copy", "scan", "document"}
+
+
+_KIND_WORDS = frozenset(
+    {"record", "decision", "decisions", "form", "amendment", "budget", "written", "report", "summary", "discussion",
+     "note", "notes", "update", "paper", "briefing", "cover", "sheet", "proforma", "template", "of", "the", "a"}
+)
+"""Words that say only what kind of document a title names ("Record of Decision", "Budget
+Amendment Form", "Written Report"), not what it is about."""
+_PACK_PLACE = re.compile(r"(?i)^(?:(?:appendix|annex|annexe|item)\s+\w{1,3}|[\d.-]+)\s*[-–:]?\s*")
+
+
+def _with_subject_from_name(title: str, path: Path) -> str:
+    """A title that says only what kind of document it is ("Budget Amendment Form", "Written
+    Report"), or is one word ("Spending"), with what the file's name adds about its subject:
+    "Budget Amendment Form: Liberal Democrats - LEVI capital funding". Ten amendment forms are
+    otherwise ten citations of the same title."""
+    words = re.findall(r"[a-z]+", title.lower())
+    if not _names_a_report(path) or not (len(words) == 1 or all(w in _KIND_WORDS for w in words)):
+        return title
+    subject = " ".join(re.sub(r"_\d+$", "", path.stem).replace("_", " ").split())  # "..._1": a second copy
+    while (cut := _PACK_PLACE.sub("", subject, count=1)) != subject:  # "Appendix 6 - ", "1 - ", "24-00093 "
+        subject = cut
+    parts = [part for part in re.split(r"\s+[-–]\s+", subject) if part]
+    while parts and all(w in words for w in re.findall(r"[a-z]+", parts[0].lower())):
+        parts.pop(0)  # "Amendment - " after "Budget Amendment Form"
+    return f"{title}: {' - '.join(parts)}" if parts else title
 
 
 def _title_from_name(path: Path) -> str:

@@ -140,3 +140,19 @@ def test_a_letter_is_titled_by_its_subject_line_or_its_sender():
     assert with_subject.title == "Kent and Medway request to be included in Devolution Priority Programme"
     without = load_document(need(originals / "Appendix 2.pdf"))
     assert without.title == "Letter from Jim McMahon OBE MP"
+
+
+def test_a_title_that_names_only_a_kind_of_document_takes_its_subject_from_the_file_name():
+    """Kent's ten budget amendments are all titled "Budget Amendment Form" and a consultation
+    report "Written Report": ten citations of one title say nothing about which amendment they
+    cite. The file's name says what each is about; a title that says more is left alone."""
+    amendments = DATA / "reports/kent-county-council/full_council/2025-02-13/originals"
+    form = load_document(need(amendments / "3 - Amendment - Liberal Democrats - LEVI capital funding.pdf"))
+    assert form.title == "Budget Amendment Form: Liberal Democrats - LEVI capital funding"
+    copy = load_document(need(amendments / "8 - Amendment - Greens and Independents - CTRS_1.pdf"))
+    assert copy.title == "Budget Amendment Form: Greens and Independents - CTRS"
+    appendices = DATA / "reports/kent-county-council/full_council/2025-03-13/originals"
+    consultation = load_document(need(appendices / "Appendix 6 - Commissioned Family Hub Contracts Consultation Report.pdf"))
+    assert consultation.title == "Written Report: Commissioned Family Hub Contracts Consultation Report"
+    letter = load_document(need(appendices / "Appendix 1.pdf"))
+    assert letter.title == "Kent and Medway request to be included in Devolution Priority Programme"
