@@ -97,6 +97,8 @@ _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z'’-]+)+\b")
 _ASKS_AUTHOR = re.compile(
     r"(?i)\bwho (?:wrote|writes|authored|signed|presented|prepared|submitted|is the author|was the author|"
     r"is it from|was it from)\b|\b(?:author|writer) of\b|\bwhose (?:report|paper|briefing)\b"
+    r"|\b(?:which|what) (?:councillor|cllr|officer|member|cabinet member|executive member|director|person) "
+    r"(?:wrote|authored|signed|presented|prepared|submitted)\b"
 )
 _AUTHOR_LINE = re.compile(
     r"(?i:^(?:from|author|report author|report of|report by|written by|presented by|lead officer|"
@@ -144,7 +146,7 @@ def ask(
     if follow.filters and not filters:
         filters = follow.filters
     result = search(index, follow.question, settings, k=max(k or settings.top_k, ANSWER_PASSAGES), filters=filters)
-    adjacent = adjacent_passages(index, result.passages, ADJACENT_OF)
+    adjacent = adjacent_passages(index, result.passages, ADJACENT_OF, openings=bool(_ASKS_AUTHOR.search(follow.question)))
     if settings.answer_mode == "llm":
         from rag.llm import llm_answer
 
@@ -176,6 +178,8 @@ def answer_from_passages(
     the first ones in their reports) are candidates too; one that is cited joins the passages."""
     started = time.perf_counter()
     candidates = _score_candidates(question, passages[:ANSWER_PASSAGES] + list(adjacent or []), settings)
+    if _ASKS_AUTHOR.search(question):  # only the author line of the report named answers it
+        candidates = [c for c in candidates if _names_an_author(c.text) and _about_the_report(question, c.passage)]
     confidence = round(candidates[0].score, 4) if candidates else 0.0
 
     def refuse() -> Answer:
@@ -185,7 +189,7 @@ def answer_from_passages(
     threshold = settings.not_found_threshold
     if threshold is None:
         threshold = not_found_threshold(settings.embedding_model)
-    if confidence < threshold or not _fits_the_question(question, candidates[0]):
+    if not candidates or confidence < threshold or not _fits_the_question(question, candidates[0]):
         return refuse()
     chosen = [_with_what_follows(c) for c in _choose(question, candidates)]
     if not _of_the_months_asked(question, chosen):
@@ -237,8 +241,8 @@ def _fits_the_question(question: str, candidate: _Candidate) -> bool:
     that names what is counted."""
     p = candidate.passage
     header = _table_header(p.text, candidate.start)
-    if _ASKS_AUTHOR.search(question):  # only the author line of the report named answers it
-        return _names_an_author(candidate.text) and _about_the_report(question, p)
+    if _ASKS_AUTHOR.search(question):  # the candidates are the author lines of the report named
+        return True
     return (
         _is_the_kind_asked(question, candidate.text, header)
         and _about_the_question(question, f"{header} {candidate.text}", p.council)
@@ -312,7 +316,8 @@ def _about_the_question(question: str, text: str, council: str | None) -> bool:
 
 _AUTHOR_WORDS = frozenset(
     {"wrote", "write", "writes", "written", "author", "authored", "writer", "signed", "presented", "prepared",
-     "submitted", "report", "paper", "briefing", "off", "latest", "last", "recent", "year"}
+     "submitted", "report", "paper", "briefing", "off", "latest", "last", "recent", "year", "councillor", "cllr",
+     "officer", "member", "cabinet", "executive", "director", "person"}
 )
 """The words of a "who wrote the report" question that name no report (stopwords aside)."""
 

@@ -569,6 +569,15 @@ class Index:
         )
         return [row for row in (found[0] if found else ()) if row is not None]
 
+    def opening_rows(self, doc_ids: list[str]) -> list[int]:
+        """The row of each document's first chunk."""
+        found = self.query(
+            "SELECT (SELECT c.row FROM chunks c WHERE c.doc_id = d.value ORDER BY c.start LIMIT 1)"
+            " FROM json_each(?) d",
+            [json.dumps(doc_ids)],
+        )
+        return [r[0] for r in found if r[0] is not None]
+
     def document_rows(self, doc_id: str) -> tuple[dict, list[dict], np.ndarray]:
         """A document's row, its chunk rows and their vectors, for reuse in a new build."""
         document = dict(self.query("SELECT * FROM documents WHERE doc_id = ?", [doc_id])[0])

@@ -290,20 +290,28 @@ def search(
     return SearchResult(candidates[:k], timings)
 
 
-def adjacent_passages(index: Index, passages: list[Passage], around: int) -> list[Passage]:
+def adjacent_passages(index: Index, passages: list[Passage], around: int, openings: bool = False) -> list[Passage]:
     """The passages right before and after the first `around` passages in their reports, not
     already among `passages`: a sentence that answers often continues the passage that matched
     ("New smoke-free spaces were due to launch ..." / "The project was funded by a £1.9 million
-    grant"). Each keeps the score of the passage it adjoins and is numbered after `passages`."""
+    grant"). With `openings`, also the first passage of each report of `passages`, where a
+    report says who it is from. Each keeps the score of the passage it comes with and is
+    numbered after `passages`."""
     seen = {p.chunk_id for p in passages}
     found: list[Passage] = []
-    for passage in passages[:around]:
-        rows = index.adjacent_rows(passage.chunk_id)
+
+    def add(rows: list[int], passage: Passage) -> None:
         for row in index.chunk_rows(rows).values():
             if row["chunk_id"] not in seen:
                 seen.add(row["chunk_id"])
                 rank = len(passages) + len(found) + 1
                 found.append(replace(_passage(row, rank, passage.score, None, None), fused_score=None))
+
+    for passage in passages[:around]:
+        add(index.adjacent_rows(passage.chunk_id), passage)
+    if openings:
+        for passage in passages:
+            add(index.opening_rows([passage.doc_id]), passage)
     return found
 
 

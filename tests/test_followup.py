@@ -46,6 +46,8 @@ def test_who_wrote_a_report_is_answered_only_for_a_report_that_is_there(corpus_i
     stockton = ask(corpus_index, "Who wrote the Stockton report?", corpus_settings)
     assert stockton.status == "answered" and "Cllr Ann McCoy" in stockton.answer
     assert stockton.citations[0].council == "Stockton-on-Tees Borough Council"
+    which = ask(corpus_index, "Which councillor wrote the Stockton report?", corpus_settings)
+    assert which.status == "answered" and which.citations[0].text == stockton.citations[0].text
     potholes = ask(corpus_index, "Who wrote the report on potholes?", corpus_settings)
     assert potholes.status == "not_found"
 
