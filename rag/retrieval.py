@@ -199,6 +199,10 @@ STOPWORDS = frozenset(
     ]
 )
 RRF_K = 60
+FUSION_DEPTH = 50
+"""How deep the dense and keyword rankings are read for fusion (deeper when more than half as
+many passages are asked for). It does not grow with every k: reciprocal-rank fusion of deeper
+lists orders the first passages differently, and `rag search -k 20` should begin as `-k 5` does."""
 WORD = re.compile(r"[a-z0-9]+")
 NEAR_DUPLICATE = 0.8
 """Two passages whose sets of words overlap this much (Jaccard) are one text: the same report
@@ -222,7 +226,7 @@ def search(
     mode = settings.retrieval
     if mode not in ("hybrid", "dense", "keyword"):
         raise SettingsError(f"retrieval must be hybrid, dense or keyword, not {mode!r}")
-    depth = max(50, k * 4, settings.rerank_depth * 2)
+    depth = max(FUSION_DEPTH, k * 2, settings.rerank_depth * 2)
     timings: dict[str, float] = {}
     doc_ids, rows_allowed = None, None
     if filters:  # search only the passages of the documents the filters accept

@@ -96,6 +96,18 @@ def test_a_report_in_two_packs_is_returned_once(kent_index):
     assert len(holding) == 1, [p.source for p in holding]
 
 
+def test_asking_for_more_passages_does_not_reorder_the_first_ones(kent_index):
+    """`rag search -k 20` begins with what `-k 5` returns: the rankings fused are as deep for
+    both. (They grew with k, 80 deep for 20 passages and 50 for 5, and reordered the first five
+    for 17 of the 50 Kent dev questions; for this one the first of five was 16th of twenty.)"""
+    _, index, settings = kent_index
+    question = ("Roughly how much budget was expected to move to adult social care along with the 18-25 "
+                "Strengthening Independence Service?")
+    five = [p.chunk_id for p in search(index, question, settings, k=5).passages]
+    twenty = [p.chunk_id for p in search(index, question, settings, k=20).passages]
+    assert len(five) == 5 and twenty[:5] == five
+
+
 def test_filters_by_council_dates_and_source(kent_index):
     _, index, settings = kent_index
     query = "revenue budget overspend forecast"
