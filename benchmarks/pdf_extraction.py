@@ -57,8 +57,7 @@ def main(args: list[str]) -> None:
         except Exception as exc:  # noqa: BLE001 - a benchmark notes and goes on
             print(f"skip {path.name}: {exc}", file=sys.stderr)
             continue
-        for mode in totals:
-            figures = totals[mode]
+        for mode, figures in totals.items():
             for page in pages:
                 started = time.perf_counter()
                 try:
