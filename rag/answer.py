@@ -12,6 +12,7 @@ from itertools import pairwise
 from rag.embeddings import get_embedder, not_found_threshold
 from rag.errors import SettingsError
 from rag.followup import Turn, rewrite
+from rag.glossary import names_meant, related_terms
 from rag.index import Index
 from rag.metadata import MONTHS, find_council_names, parse_dates
 from rag.retrieval import STOPWORDS, Filters, Passage, adjacent_passages, check_question, query_terms, search
@@ -147,12 +148,20 @@ def ask(
         filters = follow.filters
     result = search(index, follow.question, settings, k=max(k or settings.top_k, ANSWER_PASSAGES), filters=filters)
     adjacent = adjacent_passages(index, result.passages, ADJACENT_OF, openings=bool(_ASKS_AUTHOR.search(follow.question)))
+    by_period: dict[str, tuple[str, list[Passage]]] = {}
+    if not (filters and (filters.since or filters.until)):  # "between January and March 2025": each searched in its own month
+        started = time.perf_counter()
+        for period, asked in periods_compared(follow.question):
+            within = replace(filters or Filters(), since=period, until=period)
+            by_period[period] = (asked, search(index, asked, settings, k=ANSWER_PASSAGES, filters=within).passages)
+        if by_period:
+            result.timings_ms["periods"] = round((time.perf_counter() - started) * 1000, 1)
     if settings.answer_mode == "llm":
         from rag.llm import llm_answer
 
         answer = llm_answer(follow.question, result.passages, settings, on_text=on_text, adjacent=adjacent)
     elif settings.answer_mode == "extractive":
-        answer = answer_from_passages(follow.question, result.passages, settings, adjacent)
+        answer = answer_from_passages(follow.question, result.passages, settings, adjacent, by_period)
     else:
         raise SettingsError(f"answer_mode must be extractive or llm, not {settings.answer_mode!r}")
     timings = {**result.timings_ms, **answer.timings_ms}
@@ -171,11 +180,17 @@ def turn_of(answer: Answer) -> Turn:
 
 
 def answer_from_passages(
-    question: str, passages: list[Passage], settings: Settings, adjacent: list[Passage] | None = None
+    question: str,
+    passages: list[Passage],
+    settings: Settings,
+    adjacent: list[Passage] | None = None,
+    by_period: dict[str, tuple[str, list[Passage]]] | None = None,
 ) -> Answer:
     """Pick the sentences that answer the question; cite each; refuse when unsure or when the
     answer fails the citation check. The sentences of the `adjacent` passages (those around
-    the first ones in their reports) are candidates too; one that is cited joins the passages."""
+    the first ones in their reports) are candidates too; one that is cited joins the passages.
+    For a question that compares periods, `by_period` holds each period's own question and
+    passages, and the answer is the best line of each period (`_one_line_per_period`)."""
     started = time.perf_counter()
     candidates = _score_candidates(question, passages[:ANSWER_PASSAGES] + list(adjacent or []), settings)
     if _ASKS_AUTHOR.search(question):  # only the author line of the report named answers it
@@ -191,7 +206,8 @@ def answer_from_passages(
         threshold = not_found_threshold(settings.embedding_model)
     if not candidates or confidence < threshold or not _fits_the_question(question, candidates[0]):
         return refuse()
-    chosen = [_with_what_follows(c) for c in _choose(question, candidates)]
+    chosen = (by_period and _one_line_per_period(candidates, by_period, settings)) or _choose(question, candidates)
+    chosen = [_with_what_follows(c) for c in chosen]
     if not _of_the_months_asked(question, chosen):
         return refuse()
     passages, chosen = _with_cited_adjacent(passages, chosen)
@@ -213,14 +229,17 @@ def answer_from_passages(
 
 
 def _with_cited_adjacent(passages: list[Passage], chosen: list[_Candidate]) -> tuple[list[Passage], list[_Candidate]]:
-    """The passages with each cited adjacent passage added after them, numbered in turn."""
-    retrieved = {p.chunk_id for p in passages}
+    """The passages with each cited passage from elsewhere (adjacent, or a compared period's own
+    search) added after them, numbered in turn; a cited passage that was retrieved too is cited
+    as retrieved."""
+    retrieved = {p.chunk_id: p for p in passages}
     added: dict[str, Passage] = {}
     for candidate in chosen:
         p = candidate.passage
         if p.chunk_id not in retrieved and p.chunk_id not in added:
             added[p.chunk_id] = replace(p, rank=len(passages) + len(added) + 1)
-    chosen = [replace(c, passage=added.get(c.passage.chunk_id, c.passage)) for c in chosen]
+    cited = {**retrieved, **added}
+    chosen = [replace(c, passage=cited[c.passage.chunk_id]) for c in chosen]
     return passages + list(added.values()), chosen
 
 
@@ -347,6 +366,26 @@ def _of_the_months_asked(question: str, chosen: list[_Candidate]) -> bool:
     return False
 
 
+def _one_line_per_period(
+    candidates: list[_Candidate], by_period: dict[str, tuple[str, list[Passage]]], settings: Settings
+) -> list[_Candidate]:
+    """For a question that compares periods, the best line of each period, in date order: among
+    the candidates of that period's reports and the sentences of its own search, scored under its
+    own question. A line must score close to the best candidate's score and, when that states a
+    figure, state one too (a figure is compared with a figure, not with a report's subject line).
+    Lines of reports outside the periods asked are left out; none found: an empty list."""
+    best = candidates[0]
+    figure = _holds_quantity(best.text)
+    lines = []
+    for period, (asked, passages) in by_period.items():
+        pool = [c for c in candidates if (c.passage.date or "").startswith(period)]
+        pool += _score_candidates(asked, passages, settings)
+        fitting = [c for c in pool if c.score >= PERIOD_SCORE * best.score and (not figure or _holds_quantity(c.text))]
+        if fitting:
+            lines.append(max(fitting, key=lambda c: c.score))
+    return sorted(lines, key=lambda c: (c.passage.date or "", c.passage.rank, c.start))
+
+
 def _choose(question: str, candidates: list[_Candidate]) -> list[_Candidate]:
     """The best sentence; for a question with several parts or about several reports, also the
     best sentence of each other report that scores close to it, in date order."""
@@ -362,6 +401,35 @@ def _choose(question: str, candidates: list[_Candidate]) -> list[_Candidate]:
             others = [c for c in candidates[1:] if c.score >= 0.75 * best.score and not _overlaps(c, best)][:1]
         chosen += others[:4]
     return sorted(chosen, key=lambda c: (c.passage.date or "", c.passage.rank, c.start))
+
+
+PERIOD_SCORE = 0.75
+"""How close to the best line's score a compared period's best line must come to be shown."""
+_YEAR_ALONE = re.compile(r"(?<![\d/–-])((?:19|20)\d\d)(?![\d/–-])")
+
+
+def periods_compared(question: str) -> list[tuple[str, str]]:
+    """The periods a question that spans reports compares, each with the question to ask of it:
+    two months or more that it names (YYYY-MM), else two years or more; none for a question of
+    one part. In "How did X change between <A> in January 2025 and <B> in March 2025?" each
+    month is asked "How did X change <A> in January 2025" or "... and <B> in March 2025": what
+    the question says of the other periods does not pull their reports into this one's search."""
+    if not _MULTI_PART.search(question):
+        return []
+    spans = [(a, b, iso[:7]) for a, b, iso in parse_dates(question)]
+    if len({iso for _, _, iso in spans}) < 2:
+        spans = [(m.start(), m.end(), m.group(1)) for m in _YEAR_ALONE.finditer(question)]
+    periods = list(dict.fromkeys(iso for _, _, iso in spans))
+    if len(periods) < 2:
+        return []
+    between = re.search(r"(?i)\bbetween\b", question)
+    if not between or between.start() > spans[0][0]:
+        return [(period, question) for period in periods[:4]]
+    head, asked, start = question[: between.start()], {}, between.start()
+    for a, b, iso in spans:
+        asked.setdefault(iso, " ".join((head + question[start:b]).split()))
+        start = b
+    return [(period, asked[period]) for period in periods[:4]]
 
 
 FOLLOWING_WORDS = 25
@@ -498,6 +566,7 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
     similarity = vectors[1:] @ vectors[0]
 
     terms = [_stem(t) for t in query_terms(question)]
+    glossed = bool(related_terms(question))
     question_words = f" {' '.join(_stem(w) for w in re.findall(r'[a-z0-9]+', question.lower()))} "
     wants_money = re.search(
         r"(?i)\b(how much|cost|costs|budget|worth|spend|spent|spending|grant|value|saving|savings|overspend|funding|price|salary|pay|income)\b",
@@ -522,7 +591,9 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
     for (passage, a, b), cosine in zip(spans, similarity):
         sentence = passage.text[a:b]
         header = _table_header(passage.text, a)  # a table row's column headers, which name its units
-        own = {_stem(w) for w in re.findall(r"[a-z0-9]+", (header + " " + sentence).lower())}
+        written = f"{header} {sentence}"
+        written += " " + " ".join(names_meant(question, written)) if glossed else ""  # "LAC" where the question says "children in care"
+        own = {_stem(w) for w in re.findall(r"[a-z0-9]+", written.lower())}
         start, end = previous.get(passage.chunk_id, (a, a))
         before = passage.text[start:end]  # the sentence before, in its passage: "the new agency" is named there
         previous[passage.chunk_id] = (a, b)

@@ -46,3 +46,14 @@ def expand_question(question: str) -> str:
     """The question with the other names of its terms added in brackets, for retrieval."""
     extra = related_terms(question)
     return f"{question} ({'; '.join(extra)})" if extra else question
+
+
+def names_meant(question: str, text: str) -> list[str]:
+    """The glossary names the question uses whose meaning `text` writes with another name: for
+    "children in care" and a line on "Children Looked After (LAC)", ["children in care"]."""
+    meant: list[str] = []
+    for term, patterns in _patterns():
+        used = [name for name, pattern in zip(term.names, patterns) if pattern.search(question)]
+        if used and any(pattern.search(text) for name, pattern in zip(term.names, patterns) if name not in used):
+            meant += used
+    return meant

@@ -505,7 +505,9 @@ class Index:
         match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
         within, params = "", [match]
         if doc_ids is not None:
-            within = " AND rowid IN (SELECT row FROM chunks WHERE doc_id IN (SELECT value FROM json_each(?)))"
+            # "+rowid": the documents' rows filter the matches; a bare rowid IN (...) has SQLite run
+            # the full-text query once per row (1.3 s instead of 6 ms for one month of Kent papers)
+            within = " AND +rowid IN (SELECT row FROM chunks WHERE doc_id IN (SELECT value FROM json_each(?)))"
             params.append(json.dumps(doc_ids))
         found = self.query(
             "SELECT rowid, -bm25(chunks_fts, 1.0, 0.5) FROM chunks_fts WHERE chunks_fts MATCH ?"
