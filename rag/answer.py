@@ -159,7 +159,7 @@ def ask(
     if settings.answer_mode == "llm":
         from rag.llm import llm_answer
 
-        answer = llm_answer(follow.question, result.passages, settings, on_text=on_text, adjacent=adjacent)
+        answer = llm_answer(follow.question, result.passages, settings, on_text=on_text, adjacent=adjacent, by_period=by_period)
     elif settings.answer_mode == "extractive":
         answer = answer_from_passages(follow.question, result.passages, settings, adjacent, by_period)
     else:

@@ -101,13 +101,15 @@ def llm_answer(
     settings: Settings,
     on_text: Callable[[str], None] | None = None,
     adjacent: list[Passage] | None = None,
+    by_period: dict[str, tuple[str, list[Passage]]] | None = None,
 ) -> Answer:
     """A generative answer whose every kept sentence cites a passage that holds its numbers;
-    else the extractive answer (from `passages` and the `adjacent` ones), with a note saying why."""
+    else the extractive answer (from `passages`, the `adjacent` ones and those of each period
+    compared), with a note saying why."""
     started = time.perf_counter()
 
     def fallback(why: str) -> Answer:
-        answer = answer_from_passages(question, passages, settings, adjacent)
+        answer = answer_from_passages(question, passages, settings, adjacent, by_period)
         return replace(answer, note=f"{why}; this is the extractive answer")
 
     trusted = [p for p in passages if not suspicious(p)]
