@@ -149,13 +149,13 @@ def ask(
     result = search(index, follow.question, settings, k=max(k or settings.top_k, ANSWER_PASSAGES), filters=filters)
     adjacent = adjacent_passages(index, result.passages, ADJACENT_OF, openings=bool(_ASKS_AUTHOR.search(follow.question)))
     by_period: dict[str, tuple[str, list[Passage]]] = {}
-    if not (filters and (filters.since or filters.until)):  # "between January and March 2025": each searched in its own month
-        started = time.perf_counter()
+    if not (filters and (filters.since or filters.until)):  # "between January 2025 and March 2025": each in its month
+        periods_started = time.perf_counter()
         for period, asked in periods_compared(follow.question):
             within = replace(filters or Filters(), since=period, until=period)
             by_period[period] = (asked, search(index, asked, settings, k=ANSWER_PASSAGES, filters=within).passages)
         if by_period:
-            result.timings_ms["periods"] = round((time.perf_counter() - started) * 1000, 1)
+            result.timings_ms["periods"] = round((time.perf_counter() - periods_started) * 1000, 1)
     if settings.answer_mode == "llm":
         from rag.llm import llm_answer
 
@@ -206,7 +206,7 @@ def answer_from_passages(
         threshold = not_found_threshold(settings.embedding_model)
     if not candidates or confidence < threshold or not _fits_the_question(question, candidates[0]):
         return refuse()
-    chosen = (by_period and _one_line_per_period(candidates, by_period, settings)) or _choose(question, candidates)
+    chosen = (by_period and _one_line_per_period(question, candidates, by_period, settings)) or _choose(question, candidates)
     chosen = [_with_what_follows(c) for c in chosen]
     if not _of_the_months_asked(question, chosen):
         return refuse()
@@ -367,20 +367,25 @@ def _of_the_months_asked(question: str, chosen: list[_Candidate]) -> bool:
 
 
 def _one_line_per_period(
-    candidates: list[_Candidate], by_period: dict[str, tuple[str, list[Passage]]], settings: Settings
+    question: str, candidates: list[_Candidate], by_period: dict[str, tuple[str, list[Passage]]], settings: Settings
 ) -> list[_Candidate]:
     """For a question that compares periods, the best line of each period, in date order: among
     the candidates of that period's reports and the sentences of its own search, scored under its
-    own question. A line must score close to the best candidate's score and, when that states a
-    figure, state one too (a figure is compared with a figure, not with a report's subject line).
-    Lines of reports outside the periods asked are left out; none found: an empty list."""
+    own question. A line must fit the question as the best candidate must (`_fits_the_question`),
+    score close to the best candidate's score and, when that states a figure, state one too (a
+    figure is compared with a figure, not with a report's subject line). Lines of reports outside
+    the periods asked are left out; none found: an empty list."""
     best = candidates[0]
     figure = _holds_quantity(best.text)
     lines = []
     for period, (asked, passages) in by_period.items():
         pool = [c for c in candidates if (c.passage.date or "").startswith(period)]
         pool += _score_candidates(asked, passages, settings)
-        fitting = [c for c in pool if c.score >= PERIOD_SCORE * best.score and (not figure or _holds_quantity(c.text))]
+        fitting = [
+            c for c in pool
+            if c.score >= PERIOD_SCORE * best.score and (not figure or _holds_quantity(c.text))
+            and _fits_the_question(question, c) and (not _ASKS_AUTHOR.search(question) or _names_an_author(c.text))
+        ]
         if fitting:
             lines.append(max(fitting, key=lambda c: c.score))
     return sorted(lines, key=lambda c: (c.passage.date or "", c.passage.rank, c.start))
@@ -405,30 +410,35 @@ def _choose(question: str, candidates: list[_Candidate]) -> list[_Candidate]:
 
 PERIOD_SCORE = 0.75
 """How close to the best line's score a compared period's best line must come to be shown."""
-_YEAR_ALONE = re.compile(r"(?<![\d/–-])((?:19|20)\d\d)(?![\d/–-])")
+_YEAR_ALONE = re.compile(r"(?i)\b(?:in|during|between|and|from|to|since|until)\s+((?:19|20)\d\d)(?![\w/–-])")
+"""A year named as a period ("in 2017", "between 2018 and 2025"), not a count ("2000 homes"), a
+road ("A2070") or a financial year ("2024-25")."""
 
 
 def periods_compared(question: str) -> list[tuple[str, str]]:
     """The periods a question that spans reports compares, each with the question to ask of it:
     two months or more that it names (YYYY-MM), else two years or more; none for a question of
-    one part. In "How did X change between <A> in January 2025 and <B> in March 2025?" each
-    month is asked "How did X change <A> in January 2025" or "... and <B> in March 2025": what
-    the question says of the other periods does not pull their reports into this one's search."""
+    one part. In "How did X change between <A> in January 2025 and <B> in March 2025 <C>?" each
+    month is asked "How did X change between <A> in January 2025 <C>?" or "How did X change and
+    <B> in March 2025 <C>?": what the question says of the other periods does not pull their
+    reports into this one's search. (A month without its year, "between January and March
+    2025", is not read as a period.)"""
     if not _MULTI_PART.search(question):
         return []
     spans = [(a, b, iso[:7]) for a, b, iso in parse_dates(question)]
     if len({iso for _, _, iso in spans}) < 2:
-        spans = [(m.start(), m.end(), m.group(1)) for m in _YEAR_ALONE.finditer(question)]
+        spans = [(m.start(1), m.end(1), m.group(1)) for m in _YEAR_ALONE.finditer(question)]
     periods = list(dict.fromkeys(iso for _, _, iso in spans))
     if len(periods) < 2:
         return []
     between = re.search(r"(?i)\bbetween\b", question)
     if not between or between.start() > spans[0][0]:
         return [(period, question) for period in periods[:4]]
-    head, asked, start = question[: between.start()], {}, between.start()
-    for a, b, iso in spans:
-        asked.setdefault(iso, " ".join((head + question[start:b]).split()))
-        start = b
+    head, tail = question[: between.start()], question[spans[-1][1] :]
+    asked, start = {}, between.start()
+    for _, end, iso in spans:
+        asked.setdefault(iso, " ".join(f"{head}{question[start:end]}{tail}".split()))
+        start = end
     return [(period, asked[period]) for period in periods[:4]]
 
 

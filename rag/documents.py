@@ -167,7 +167,9 @@ _KIND_WORDS = frozenset(
 )
 """Words that say only what kind of document a title names ("Record of Decision", "Budget
 Amendment Form", "Written Report"), not what it is about."""
-_PACK_PLACE = re.compile(r"(?i)^(?:(?:appendix|annex|annexe|item)\s+\w{1,3}|[\d.-]+)\s*[-–:]?\s*")
+_PACK_PLACE = re.compile(r"(?i)^(?:(?:appendix|annex|annexe|item)\s+\w{1,3}|\d{2}-\d{5}|\d{1,3}(?:\.\d{1,3})*)(?=\s)\s*[-–:]?\s*")
+"""Where a file sits in a pack, before its subject: "Appendix 6 - ", "3 - ", a decision number
+"24-00093 "; not a year or a financial year ("2024-25 to 2026-27 ...")."""
 
 
 def _with_subject_from_name(title: str, path: Path) -> str:
@@ -178,13 +180,13 @@ def _with_subject_from_name(title: str, path: Path) -> str:
     words = re.findall(r"[a-z]+", title.lower())
     if not _names_a_report(path) or not (len(words) == 1 or all(w in _KIND_WORDS for w in words)):
         return title
-    subject = " ".join(re.sub(r"_\d+$", "", path.stem).replace("_", " ").split())  # "..._1": a second copy
-    while (cut := _PACK_PLACE.sub("", subject, count=1)) != subject:  # "Appendix 6 - ", "1 - ", "24-00093 "
+    subject = " ".join(re.sub(r"(?<!\d{4})_\d{1,2}$", "", path.stem).replace("_", " ").split())  # "..._1": a copy
+    while (cut := _PACK_PLACE.sub("", subject, count=1)) != subject:
         subject = cut
-    parts = [part for part in re.split(r"\s+[-–]\s+", subject) if part]
-    while parts and all(w in words for w in re.findall(r"[a-z]+", parts[0].lower())):
-        parts.pop(0)  # "Amendment - " after "Budget Amendment Form"
-    return f"{title}: {' - '.join(parts)}" if parts else title
+    tokens = subject.split()
+    while tokens and (tokens[0] in "-–" or tokens[0].lower() in words):
+        tokens.pop(0)  # "Amendment - " after "Budget Amendment Form", "Record of Decision" after itself
+    return f"{title}: {' '.join(tokens)}" if tokens else title
 
 
 def _title_from_name(path: Path) -> str:

@@ -1,10 +1,11 @@
 import re
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from conftest import CORPUS, DATA, need
 
-from rag.documents import clean_text, load_document
+from rag.documents import _with_subject_from_name, clean_text, load_document
 from rag.errors import DocumentError
 from rag.metadata import is_useful_title
 
@@ -156,3 +157,13 @@ def test_a_title_that_names_only_a_kind_of_document_takes_its_subject_from_the_f
     assert consultation.title == "Written Report: Commissioned Family Hub Contracts Consultation Report"
     letter = load_document(need(appendices / "Appendix 1.pdf"))
     assert letter.title == "Kent and Medway request to be included in Devolution Priority Programme"
+
+    # what a file name adds: no year or financial year cut from it, no words the title already has
+    for title, name, expected in (
+        ("Budget", "County Council Budget_2025_26.pdf", "Budget: County Council Budget 2025 26"),
+        ("Summary", "2024-25 to 2026-27 Medium Term Plan.pdf", "Summary: 2024-25 to 2026-27 Medium Term Plan"),
+        ("Record of Decision", "Record of Decision Highways maintenance.pdf", "Record of Decision: Highways maintenance"),
+        ("Record of Decision", "Appendix 4 - 24-00093 Record of Decision.pdf", "Record of Decision"),
+        ("Spending", "Appendix D 21.01.25.pdf", "Spending"),
+    ):
+        assert _with_subject_from_name(title, Path(name)) == expected, name
