@@ -415,15 +415,23 @@ _YEAR_ALONE = re.compile(r"(?i)\b(?:in|during|between|and|from|to|since|until)\s
 road ("A2070") or a financial year ("2024-25")."""
 
 
+_MONTH_NAME = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+_MONTH_WITHOUT_YEAR = re.compile(rf"\b({_MONTH_NAME})\b(?!\s*,?\s*(?:19|20)\d\d)(?=\s+(?:and|to|-|–)\s+{_MONTH_NAME}\s+((?:19|20)\d\d))")
+_YEARS_JOINED = re.compile(r"\b(?:19|20)\d\d\b(?![/–-]\d)[^.?;]{0,40}\band (?:in |for |during )?(?:[A-Z][\w-]* )*(?:in |for )?(?:19|20)\d\d\b")
+"""Two years joined by "and": "in 2017 and in 2018", "in Stockton in 2017 and in Middlesbrough in 2018"."""
+
+
 def periods_compared(question: str) -> list[tuple[str, str]]:
     """The periods a question that spans reports compares, each with the question to ask of it:
     two months or more that it names (YYYY-MM), else two years or more; none for a question of
     one part. In "How did X change between <A> in January 2025 and <B> in March 2025 <C>?" each
     month is asked "How did X change between <A> in January 2025 <C>?" or "How did X change and
     <B> in March 2025 <C>?": what the question says of the other periods does not pull their
-    reports into this one's search. (A month without its year, "between January and March
-    2025", is not read as a period.)"""
-    if not _MULTI_PART.search(question):
+    reports into this one's search. A month without its year takes the year of the month
+    after it ("between January and March 2025"); two years joined by "and" ("in 2017 and in
+    2018") are compared without a word such as "compare"."""
+    question = _MONTH_WITHOUT_YEAR.sub(r"\1 \2", question)  # "between January and March 2025"
+    if not (_MULTI_PART.search(question) or _YEARS_JOINED.search(question)):
         return []
     spans = [(a, b, iso[:7]) for a, b, iso in parse_dates(question)]
     if len({iso for _, _, iso in spans}) < 2:

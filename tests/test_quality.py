@@ -208,6 +208,10 @@ def test_a_question_that_compares_periods_gets_the_line_of_each_in_date_order(co
     assert answer.status == "answered" and not citation_problems(answer)
     assert [c.date[:7] for c in answer.citations] == ["2017-09", "2025-03"]
     assert "433 children" in answer.answer and "506 children" in answer.answer
+    assert [p for p, _ in periods_compared("How did the budget change between January and March 2025?")] == [
+        "2025-01", "2025-03"]
+    assert [p for p, _ in periods_compared("How many children were in care in Stockton in 2017 and in Middlesbrough in 2018?")
+            ] == ["2017", "2018"]
     for one_part in ("How many children were in care in 2018?", "How did the cost of 2000 homes change in 2019?",
                      "What did each council spend in 2019 on the A2070 road?"):
         assert periods_compared(one_part) == [], one_part
