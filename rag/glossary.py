@@ -32,13 +32,23 @@ def _patterns() -> tuple[tuple[Term, tuple[re.Pattern[str], ...]], ...]:
     return tuple((term, tuple(_pattern(n) for n in term.names)) for term in glossary())
 
 
+@lru_cache(maxsize=64)
+def _terms_used(question: str) -> tuple[tuple[Term, tuple[str, ...], tuple[re.Pattern[str], ...]], ...]:
+    """Each glossary term the question uses, with the names it uses and the patterns of the others."""
+    found = []
+    for term, patterns in _patterns():
+        used = tuple(name for name, pattern in zip(term.names, patterns) if pattern.search(question))
+        if used:
+            others = tuple(pattern for name, pattern in zip(term.names, patterns) if name not in used)
+            found.append((term, used, others))
+    return tuple(found)
+
+
 def related_terms(question: str) -> list[str]:
     """The other names of every glossary term the question uses, in glossary order."""
     extra: list[str] = []
-    for term, patterns in _patterns():
-        used = [name for name, pattern in zip(term.names, patterns) if pattern.search(question)]
-        if used:
-            extra += [n for n in term.names if n not in used and n.lower() not in question.lower()]
+    for term, used, _ in _terms_used(question):
+        extra += [n for n in term.names if n not in used and n.lower() not in question.lower()]
     return list(dict.fromkeys(extra))
 
 
@@ -51,9 +61,4 @@ def expand_question(question: str) -> str:
 def names_meant(question: str, text: str) -> list[str]:
     """The glossary names the question uses whose meaning `text` writes with another name: for
     "children in care" and a line on "Children Looked After (LAC)", ["children in care"]."""
-    meant: list[str] = []
-    for term, patterns in _patterns():
-        used = [name for name, pattern in zip(term.names, patterns) if pattern.search(question)]
-        if used and any(pattern.search(text) for name, pattern in zip(term.names, patterns) if name not in used):
-            meant += used
-    return meant
+    return [name for _, used, others in _terms_used(question) if any(p.search(text) for p in others) for name in used]

@@ -304,18 +304,23 @@ def adjacent_passages(index: Index, passages: list[Passage], around: int, openin
     seen = {p.chunk_id for p in passages}
     found: list[Passage] = []
 
-    def add(rows: list[int], passage: Passage) -> None:
-        for row in index.chunk_rows(rows).values():
-            if row["chunk_id"] not in seen:
-                seen.add(row["chunk_id"])
-                rank = len(passages) + len(found) + 1
-                found.append(replace(_passage(row, rank, passage.score, None, None), fused_score=None))
+    def add_row(row, passage: Passage) -> None:
+        if row["chunk_id"] not in seen:
+            seen.add(row["chunk_id"])
+            rank = len(passages) + len(found) + 1
+            found.append(replace(_passage(row, rank, passage.score, None, None), fused_score=None))
 
     for passage in passages[:around]:
-        add(index.adjacent_rows(passage.chunk_id), passage)
-    if openings:
+        for row in index.chunk_rows(index.adjacent_rows(passage.chunk_id)).values():
+            add_row(row, passage)
+    if openings:  # one query for every report's opening, each kept with its report's first passage
+        first = {}
         for passage in passages:
-            add(index.opening_rows([passage.doc_id]), passage)
+            first.setdefault(passage.doc_id, passage)
+        rows = index.chunk_rows(index.opening_rows(list(first)))
+        order = list(first)
+        for row in sorted(rows.values(), key=lambda r: order.index(r["doc_id"])):
+            add_row(row, first[row["doc_id"]])
     return found
 
 
