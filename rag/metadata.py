@@ -56,14 +56,22 @@ def _iso(parts: dict[str, str | None]) -> str | None:
     month_text = (parts.get("month") or "").lower()
     month = MONTHS.get(month_text) or (int(month_text) if month_text.isdigit() else 0)
     year = int(parts["year"] or 0)
-    if not 1 <= month <= 12:
-        return None
     day = parts.get("day")
-    if day is None:
-        return f"{year:04d}-{month:02d}"
-    if not 1 <= int(day) <= 31:
-        return None
-    return f"{year:04d}-{month:02d}-{int(day):02d}"
+    iso = f"{year:04d}-{month:02d}" + ("" if day is None else f"-{int(day):02d}")
+    return iso if is_real_date(iso) else None
+
+
+def is_real_date(text: str | None) -> bool:
+    """Whether `text` is a date of the calendar written YYYY, YYYY-MM or YYYY-MM-DD: "2021-02-30"
+    and "2009-13" (the years 2009 to 2013) are not."""
+    if not text or not re.fullmatch(r"\d{4}(-\d\d){0,2}", text):
+        return False
+    year, month, day = (list(map(int, text.split("-"))) + [1, 1])[:3]
+    try:
+        datetime.date(year, month, day)
+    except ValueError:
+        return False
+    return True
 
 
 PATH_DATE_WINDOW_DAYS = 183
@@ -305,10 +313,19 @@ def meeting_from_path(path: Path) -> str | None:
     return None
 
 
+_PATH_DATE = re.compile(r"(?<!\d)(?:19|20)\d\d-\d\d(?:-\d\d)?(?!\d)")
+_FINANCIAL_YEAR = re.compile(r"((?:19|20)\d\d)-(\d\d)")
+
+
 def date_from_path(path: Path) -> str | None:
-    """A date written in the file's name or, failing that, in the nearest folder's name."""
+    """A date written in the file's name or, failing that, in the nearest folder's name. A span
+    of years is not a date: "2009-13" (2009 to 2013) and the financial year "2011-12" are periods."""
     for name in [path.stem, *reversed(path.parent.parts[-4:])]:
-        match = re.search(r"(19|20)\d\d-[01]\d(-[0-3]\d)?", name)
-        if match:
-            return match.group(0)
+        for match in _PATH_DATE.finditer(name):
+            text = match.group(0)
+            years = _FINANCIAL_YEAR.fullmatch(text)
+            if years and int(years.group(2)) == (int(years.group(1)) + 1) % 100:
+                continue
+            if is_real_date(text):
+                return text
     return None
