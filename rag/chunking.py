@@ -284,9 +284,7 @@ def _is_repeat(text: str, seen_keys: set[str], seen_shingles: set[tuple[str, ...
     words = _normal_words(text)
     key = " ".join(words)
     shingles = {tuple(words[i : i + 4]) for i in range(len(words) - 3)}
-    repeat = key in seen_keys or (
-        len(shingles) >= 3 and len(shingles & seen_shingles) >= 0.9 * len(shingles)
-    )
+    repeat = key in seen_keys or (len(shingles) >= 3 and len(shingles & seen_shingles) >= 0.9 * len(shingles))
     if not repeat:
         seen_keys.add(key)
         seen_shingles.update(shingles)
@@ -307,7 +305,7 @@ def embedding_text(chunk: Chunk, context: str) -> str:
 
 
 def spoken_date(date: str | None) -> str | None:
-    """"2018-09-11" -> "11 September 2018": the form questions use (None for what is not a date)."""
+    """ "2018-09-11" -> "11 September 2018": the form questions use (None for what is not a date)."""
     if not is_real_date(date):
         return None
     parts = [int(p) for p in date.split("-")]

@@ -159,7 +159,13 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
     from rag.ingest import build_index
 
     settings = settings.replace(index_type=args.index_type, engine=args.engine)
-    report = build_index(args.paths or None, settings, rebuild=args.rebuild, progress=not args.quiet)
+    report = build_index(
+        args.paths or None,
+        settings,
+        rebuild=args.rebuild,
+        progress=not args.quiet,
+        on_busy=lambda message: print(message, file=sys.stderr, flush=True),
+    )
     print(
         f"Index {settings.index_dir}: {report.documents} documents, {report.chunks} chunks ({report.seconds:.1f} s)"
     )

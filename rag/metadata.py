@@ -201,7 +201,9 @@ def find_council_names(text: str) -> list[str]:
     return list(dict.fromkeys(official[m.group(0)] for m in pattern.finditer(text)))
 
 
-_COUNCIL_WORD = re.compile(r"\s+(?:(?:Borough|City|County|District|Metropolitan Borough|Town|Parish)\s+)?Council\b")
+_COUNCIL_WORD = re.compile(
+    r"\s+(?:(?:Borough|City|County|District|Metropolitan Borough|Town|Parish)\s+)?Council\b"
+)
 
 
 @lru_cache(maxsize=1)
@@ -263,7 +265,10 @@ def _labelled(text: str, labels: str) -> str | None:
 def find_subject(text: str) -> str | None:
     """The title a cover sheet gives the report ("Subject: ...", "Title of Decision: ..."), or
     a letter its subject line ("Re: Kent and Medway request to be included in ...")."""
-    value = _labelled(text, r"subject(?: matter)?(?: / title of decision)?|title of (?:the )?(?:decision|report)|report title")
+    value = _labelled(
+        text,
+        r"subject(?: matter)?(?: / title of decision)?|title of (?:the )?(?:decision|report)|report title",
+    )
     if not value and is_letter(text):
         match = re.search(r"(?im)^[ \t*]*re[ \t]*:[ \t]*(\S.{3,})$", text[:HEADER_CHARS])  # on the same line
         value = " ".join(match.group(1).split()) if match else None
