@@ -26,6 +26,7 @@ from rag.conversation import (
     filters_from_choices,
 )
 from rag.corpus import (
+    PAGE_IMAGES_CACHED,
     add_files,
     date_bounds,
     describe_build,
@@ -63,7 +64,7 @@ def load_model(model: str, batch_size: int) -> None:
     get_embedder(model, batch_size).embed_queries(["warm up"])
 
 
-@st.cache_data(show_spinner="Rendering the page…", max_entries=64)
+@st.cache_data(show_spinner="Rendering the page…", max_entries=PAGE_IMAGES_CACHED, ttl="1h")
 def page_png(path: str, page: int, modified: float) -> bytes:
     return page_image(Path(path), page)
 
