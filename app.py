@@ -10,6 +10,7 @@ import functools
 import math
 import re
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import streamlit as st
@@ -26,6 +27,7 @@ from rag.conversation import (
     filters_from_choices,
 )
 from rag.corpus import (
+    PAGE_IMAGES_CACHED,
     add_files,
     date_bounds,
     describe_build,
@@ -63,7 +65,7 @@ def load_model(model: str, batch_size: int) -> None:
     get_embedder(model, batch_size).embed_queries(["warm up"])
 
 
-@st.cache_data(show_spinner="Rendering the page…", max_entries=64)
+@st.cache_data(show_spinner="Rendering the page…", max_entries=PAGE_IMAGES_CACHED, ttl="1h")
 def page_png(path: str, page: int, modified: float) -> bytes:
     return page_image(Path(path), page)
 
@@ -110,12 +112,13 @@ def filter_panel(index, info: dict) -> tuple:
     return filters, describe_filters(filters, {r.source: r.label() for r in reports}), k, mode
 
 
-def conversation_panel() -> None:
+def conversation_panel(info: dict | None) -> None:
     st.header("Conversation")
     turns = st.session_state.turns
     st.download_button(
-        "Export as Markdown", conversation_markdown(turns), file_name="council-reports-conversation.md",
-        mime="text/markdown", disabled=not turns, icon=":material/download:", on_click="ignore",
+        "Export as Markdown", conversation_markdown(turns, index_info=info),
+        file_name="council-reports-conversation.md", mime="text/markdown", disabled=not turns,
+        icon=":material/download:", on_click="ignore",
     )
     if st.button("New conversation", disabled=not turns, icon=":material/restart_alt:"):
         st.session_state.turns = []
@@ -247,7 +250,8 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
 def ask_turn(question: str, filters, filters_text: str, k: int, mode: str) -> dict:
     """Ask with the conversation so far, so that "And in 2019?" is understood; an LLM's reply
     streams into the page as it comes."""
-    turn = {"question": question, "filters": filters_text, "k": k}
+    asked_at = datetime.now(UTC).isoformat(timespec="seconds")
+    turn = {"question": question, "filters": filters_text, "k": k, "asked_at": asked_at}
     history = [turn_from_json(t["answer"]) for t in st.session_state.turns if "answer" in t]
     live = st.empty()
     streamed_text: list[str] = []
@@ -327,5 +331,5 @@ if question:
         show_answer(turn, key=str(len(st.session_state.turns) - 1), stream=True)
 
 with st.sidebar:  # after the question, so that export includes it
-    conversation_panel()
+    conversation_panel(info)
     index_panel(info)

@@ -122,12 +122,36 @@ _PLACEHOLDER_TITLE = re.compile(
 Presentation"), or a bare word any report of its kind could carry ("Minutes", "Item 1")."""
 
 
+_FINITE_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|will|would|shall|should|could|can|may|must|been|does|did)\b")
+_JOINED_CLAUSE = re.compile(r",\s+(?:and|but|which|who|where|while|so|as|or)\s+[a-z]")
+"""Words that make a line a clause ("it was noted that", "would be proposed"); in lower case
+only, so that the month "May" is not one."""
+
+
+def is_running_text(line: str) -> bool:
+    """A line of a paragraph, not a heading: eight words or more, of which two of these three
+    hold: it reads as a clause (a verb such as "is", "were", "would", or a clause joined by ",
+    and", ", which"), it ends a sentence, it is mostly in lower case ("At the outset, it was
+    noted that the following items on the Agenda were dealt with at"). A title in sentence case
+    is neither a clause nor a sentence ("Late changes to the 2025-26 budget and ... Plan")."""
+    words = line.split()
+    if len(words) < 8:
+        return False
+    content = [w for w in words if w[:1].isalpha() and w.lower() not in _SMALL_WORDS]
+    clause = bool(_FINITE_VERB.search(line) or _JOINED_CLAUSE.search(line))
+    sentence = line.rstrip().endswith((".", ";", ","))
+    lower_case = 2 * sum(w[0].islower() for w in content) > len(content)
+    return clause + sentence + lower_case >= 2
+
+
 def is_useful_title(title: str) -> bool:
     """Whether `title` can tell a reader which report a passage is from: not a placeholder or a
-    bare meeting name ("County Council"), not a list item ("c) They are the Chair ..."), not
+    bare meeting name ("County Council"), not a list item ("c) They are the Chair ...") nor a
+    footnote or reference ("[1] Fake Report": a title never starts with a bracketed number), not
     running text (two sentences; a line that starts in lower case, "proposal for a new"; a long
-    sentence that names no kind of report), not a row of a table (half of it numbers) nor a
-    table's repeated column headers ("Core External Total Core External Total")."""
+    sentence that names no kind of report; a line of a paragraph, `is_running_text`), not a row
+    of a table (half of it numbers) nor a table's repeated column headers ("Core External Total
+    Core External Total")."""
     words = title.split()
     numbers = sum(1 for w in words if re.search(r"\d", w))
     bare = title.strip(" .:")
@@ -136,6 +160,8 @@ def is_useful_title(title: str) -> bool:
         and not _PLACEHOLDER_TITLE.match(bare)
         and not (len(words) <= 3 and _BODY.fullmatch(re.sub(r"(?i)\s+meeting$", "", bare)))
         and not re.match(r"^\(?[a-z]{1,3}\)\s", title)
+        and not re.match(r"^\s*\[\d+(?:\s*[,–-]\s*\d+)*\]", title)
+        and not is_running_text(title)
         and not re.search(r"[a-z]\.\s+[A-Z]", title)
         and not title[0].islower()
         and not (title.rstrip().endswith(".") and len(words) >= 12 and not _TITLE_WORDS.search(title))
