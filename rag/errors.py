@@ -27,3 +27,7 @@ class ModelError(RagError):
 
 class QuestionError(RagError):
     """The question is empty or unusable."""
+
+
+class NoMatchError(RagError):
+    """The filters exclude every report of the index."""
