@@ -134,6 +134,9 @@ def index_panel(info: dict | None) -> None:
                     st.markdown(f"- {escape_markdown(item['source'])}: {escape_markdown(item['reason'])}")
     else:
         st.caption("No index yet.")
+    if settings.read_only:  # rag serve --read-only: no rebuild, no uploads
+        st.caption("Read-only: the index is updated with `rag index` on the server.")
+        return
     rebuild = st.checkbox("Re-read every file", help="Otherwise only new and changed files are read.")
     if st.button("Update the index" if info else "Build the index", icon=":material/refresh:"):
         report = with_progress(lambda progress: update_index(settings, rebuild, progress))
@@ -231,7 +234,8 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
         st.info(escape_markdown(answer["note"]), icon=":material/info:")
     if answer["status"] == "not_found":
         st.warning("**Not in these reports.** " + escape_markdown(answer["answer"]), icon=":material/search_off:")
-        st.markdown("You may mean:")
+        if answer["passages"]:
+            st.markdown("You may mean:")
     elif stream:
         st.write_stream(streamed(answer_markdown(answer, cite=badge)))
     else:
