@@ -92,7 +92,11 @@ def filter_panel(index, info: dict) -> tuple:
     if bounds:
         since = st.date_input("Meetings from", bounds[0], min_value=bounds[0], max_value=bounds[1], format="DD/MM/YYYY")
         until = st.date_input("Meetings until", bounds[1], min_value=bounds[0], max_value=bounds[1], format="DD/MM/YYYY")
-    filters = filters_from_choices(council, report.source if report else None, since, until, bounds)
+    try:
+        filters = filters_from_choices(council, report.source if report else None, since, until, bounds)
+    except RagError as exc:  # e.g. "Meetings from" after "Meetings until"
+        st.error(escape_markdown(str(exc)))
+        st.stop()
     k = st.slider("Sources shown", 1, 10, settings.top_k, help="Passages listed under each answer.")
     modes = ["extractive", "llm"] if settings.llm_url else ["extractive"]
     mode = st.selectbox(

@@ -247,3 +247,11 @@ def test_read_only_mode_offers_no_upload_and_no_rebuild(monkeypatch, corpus_inde
     monkeypatch.setenv("RAG_READ_ONLY", "0")
     app = open_app(monkeypatch, corpus_index.index_dir)
     assert "Update the index" in [b.label for b in app.button] and app.get("file_uploader")
+
+
+def test_dates_the_wrong_way_round_are_an_error_not_an_empty_answer(monkeypatch, corpus_index):
+    app = open_app(monkeypatch, corpus_index.index_dir)
+    app.date_input[0].set_value(date(2022, 1, 1))
+    app.date_input[1].set_value(date(2019, 12, 31)).run()
+    assert not app.exception
+    assert [shown(e.value) for e in app.error] == ["since 2022-01-01 is after until 2019-12-31: no meeting is in both; swap them"]
