@@ -94,7 +94,11 @@ def filter_panel(index, info: dict) -> tuple:
     if bounds:
         since = st.date_input("Meetings from", bounds[0], min_value=bounds[0], max_value=bounds[1], format="DD/MM/YYYY")
         until = st.date_input("Meetings until", bounds[1], min_value=bounds[0], max_value=bounds[1], format="DD/MM/YYYY")
-    filters = filters_from_choices(council, report.source if report else None, since, until, bounds)
+    try:
+        filters = filters_from_choices(council, report.source if report else None, since, until, bounds)
+    except RagError as exc:  # e.g. "Meetings from" after "Meetings until"
+        st.error(escape_markdown(str(exc)))
+        st.stop()
     k = st.slider("Sources shown", 1, 10, settings.top_k, help="Passages listed under each answer.")
     modes = ["extractive", "llm"] if settings.llm_url else ["extractive"]
     mode = st.selectbox(
@@ -137,6 +141,9 @@ def index_panel(info: dict | None) -> None:
                     st.markdown(f"- {escape_markdown(item['source'])}: {escape_markdown(item['reason'])}")
     else:
         st.caption("No index yet.")
+    if settings.read_only:  # rag serve --read-only: no rebuild, no uploads
+        st.caption("Read-only: the index is updated with `rag index` on the server.")
+        return
     rebuild = st.checkbox("Re-read every file", help="Otherwise only new and changed files are read.")
     if st.button("Update the index" if info else "Build the index", icon=":material/refresh:"):
         report = with_progress(lambda progress: update_index(settings, rebuild, progress))
@@ -234,7 +241,8 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
         st.info(escape_markdown(answer["note"]), icon=":material/info:")
     if answer["status"] == "not_found":
         st.warning("**Not in these reports.** " + escape_markdown(answer["answer"]), icon=":material/search_off:")
-        st.markdown("You may mean:")
+        if answer["passages"]:
+            st.markdown("You may mean:")
     elif stream:
         st.write_stream(streamed(answer_markdown(answer, cite=badge)))
     else:
