@@ -607,7 +607,9 @@ def trend_question(question: str) -> TrendQuestion | None:
     about; None for any other question. The cue phrases are in trend_cues.toml."""
     cue = cues()["question"]
     text = " ".join(question.split())
-    if not re.search(rf"(?i)(?<![\w-])(?:{_words_pattern(cue['phrases'])})(?![\w-])", text):
+    phrases = rf"(?i)(?<![\w-])(?:{_words_pattern(cue['phrases'])})(?![\w-])"
+    years = rf"(?i)(?<![\w-])(?:{_words_pattern(cue['before_a_year'])})\s+(?:\w+\s+)?(?:19|20)\d\d\b"
+    if not re.search(phrases, text) and not re.search(years, text):
         return None
     since = re.search(r"(?i)\bsince\s+(?:\w+\s+)?((?:19|20)\d\d)\b", text)
     for term in glossary():
