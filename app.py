@@ -231,7 +231,7 @@ def show_trend(turn: dict, key: str) -> None:
         st.warning("**Not in these reports.** " + escape_markdown(turn["answer"]["answer"]), icon=":material/search_off:")
         return
     st.markdown(escape_markdown(f"{result.measure}: {len(result.points)} values stated in the reports, by the date each refers to."))
-    st.altair_chart(trend_chart(result), use_container_width=True)
+    st.altair_chart(trend_chart(result), width="stretch")
     st.dataframe(trend_rows(result), hide_index=True)
     st.download_button("Download as CSV", trend_csv(result), file_name="trend.csv", mime="text/csv",
                        key=f"trend-csv-{key}", on_click="ignore", icon=":material/download:")

@@ -243,7 +243,9 @@ def values(text: str, context: str = "") -> list[Value]:
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“‘(]?[A-Z0-9])|\n+")
 _PARAGRAPH_START = re.compile(r"(?m)^[ \t]*(?:-\s*)?(\d+(?:\.\d+)*)[.)]?\s")
-_LABEL_LINE = re.compile(r"(?im)^[ \t]*(?:as (?:of|at)|at|position (?:as )?at|figures? (?:as )?at|on)\b(.{0,40}?)[:\-–\s]*$")
+_LABEL_LINE = re.compile(
+    r"(?im)^[ \t]*(?:as (?:of|at)|at|position (?:as )?at|figures? (?:as )?at|on)\b(.{0,40}?)[:\-–\s]*$"
+)
 
 
 @dataclass(frozen=True)
@@ -474,8 +476,13 @@ def trend(
             if not _in_range(item.period, since, until):
                 continue
             citation = Citation(
-                row["doc_id"], row["title"], row["source"], row["page"],
-                _paragraph(text, item.start, paragraphs), row["date"], text[item.start : item.end],
+                row["doc_id"],
+                row["title"],
+                row["source"],
+                row["page"],
+                _paragraph(text, item.start, paragraphs),
+                row["date"],
+                text[item.start : item.end],
             )
             raw.append(Point(item.value, item.value_text, item.unit, item.period, row["council"], citation))
     points = merge(raw)
@@ -526,7 +533,9 @@ def merge(raw: list[Point]) -> list[Point]:
     for point in ordered:
         restated = point.period == point.citation.date
         key = (
-            point.council, point.unit, round(point.value, 6),
+            point.council,
+            point.unit,
+            round(point.value, 6),
             _plain(point.citation.text) if restated else point.period,
         )
         if key not in merged:
@@ -547,7 +556,17 @@ def _plain(text: str) -> str:
 # --- output ------------------------------------------------------------------------------------
 
 CSV_FIELDS = [
-    "period", "value", "value_text", "unit", "council", "title", "date", "source", "page", "paragraph", "text",
+    "period",
+    "value",
+    "value_text",
+    "unit",
+    "council",
+    "title",
+    "date",
+    "source",
+    "page",
+    "paragraph",
+    "text",
     "also_in",
 ]
 
@@ -579,14 +598,20 @@ def trend_table(result: Trend, width: int = 100) -> str:
     lines = [f"{result.measure}: {len(result.points)} points"]
     for point in result.points:
         where = ", ".join(
-            x for x in (
-                point.citation.title, point.citation.date, point.citation.page and f"page {point.citation.page}",
+            x
+            for x in (
+                point.citation.title,
+                point.citation.date,
+                point.citation.page and f"page {point.citation.page}",
                 point.citation.paragraph and f"para {point.citation.paragraph}",
-            ) if x
+            )
+            if x
         )
         also = f" (+{len(point.also_in)} more)" if point.also_in else ""
         lines.append(
-            printable(f"{point.period:<16} {point.value_text:>10} {point.unit:<16} {point.council or '-'} — {where}{also}")
+            printable(
+                f"{point.period:<16} {point.value_text:>10} {point.unit:<16} {point.council or '-'} — {where}{also}"
+            )
         )
         lines.append("    " + printable(" ".join(point.citation.text.split()))[:width])
     return "\n".join(lines)
@@ -629,18 +654,33 @@ def trend_answer(result: Trend, question: str) -> dict:
     for council in dict.fromkeys(p.council for p in result.points):
         stated = []
         for point in (p for p in result.points if p.council == council):
-            citations.append({"ref": len(citations) + 1, **asdict(point.citation), "council": council,
-                              "score": 1.0, "passage_rank": 0})
+            citations.append(
+                {
+                    "ref": len(citations) + 1,
+                    **asdict(point.citation),
+                    "council": council,
+                    "score": 1.0,
+                    "passage_rank": 0,
+                }
+            )
             unit = "" if point.unit in ("count", "%", "£") else f" ({point.unit})"
             stated.append(f"{point.value_text}{unit} in {point.period} [{len(citations)}]")
         parts.append(f"{council or 'Unknown council'}: " + ", ".join(stated) + ".")
-    text = f"{result.measure}, as the reports state it over time. " + " ".join(parts) if parts else (
-        result.message or "The indexed reports state no value of this measure."
+    text = (
+        f"{result.measure}, as the reports state it over time. " + " ".join(parts)
+        if parts
+        else (result.message or "The indexed reports state no value of this measure.")
     )
     return {
-        "question": question, "rewritten_question": None, "note": None, "answer": text,
-        "status": result.status if result.points else "not_found", "confidence": 1.0 if result.points else 0.0,
-        "citations": citations, "passages": [], "timings_ms": result.timings_ms,
+        "question": question,
+        "rewritten_question": None,
+        "note": None,
+        "answer": text,
+        "status": result.status if result.points else "not_found",
+        "confidence": 1.0 if result.points else 0.0,
+        "citations": citations,
+        "passages": [],
+        "timings_ms": result.timings_ms,
     }
 
 
@@ -684,9 +724,16 @@ def trend_rows(result: Trend) -> list[dict]:
     """The table beneath the chart: one row per point with its citation."""
     return [
         {
-            "Period": p.period, "Value": p.value_text, "Unit": p.unit, "Council": p.council,
-            "Quote": " ".join(p.citation.text.split()), "Report": p.citation.title, "Meeting": p.citation.date,
-            "Page": p.citation.page, "Paragraph": p.citation.paragraph, "Also in": len(p.also_in),
+            "Period": p.period,
+            "Value": p.value_text,
+            "Unit": p.unit,
+            "Council": p.council,
+            "Quote": " ".join(p.citation.text.split()),
+            "Report": p.citation.title,
+            "Meeting": p.citation.date,
+            "Page": p.citation.page,
+            "Paragraph": p.citation.paragraph,
+            "Also in": len(p.also_in),
         }
         for p in result.points
     ]
