@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from rag.chunking import paragraph_label
 from rag.errors import QuestionError
 from rag.glossary import glossary
 from rag.index import Index
@@ -215,9 +214,9 @@ def values(text: str, context: str = "") -> list[Value]:
         before, after = text[max(0, start - 40) : start], text[end : end + 30]
         if re.match(r"(?:st|nd|rd|th)\b", after) or re.match(r"\s*[-–]\s*\d", after):
             continue  # an ordinal, or a range "16-24"
-        if not match.group("currency") and not match.group("percent"):
-            if patterns["other"].match(after) or re.search(r"(?:^|\n)\s*(?:-\s*)?$", before):
-                continue  # counts something else, or a paragraph number at a line's start
+        plain = not match.group("currency") and not match.group("percent")
+        if plain and (patterns["other"].match(after) or re.search(r"(?:^|\n)\s*(?:-\s*)?$", before)):
+            continue  # counts something else, or a paragraph number at a line's start
         if patterns["label"].search(before) or patterns["change"].search(before):
             continue
         if patterns["comparator"].search(before):
