@@ -25,7 +25,7 @@ from pathlib import Path
 from rag.errors import QuestionError
 from rag.glossary import glossary
 from rag.index import Index
-from rag.metadata import parse_dates
+from rag.metadata import MONTHS, find_council_names, parse_dates
 
 FTS_SYNTAX = set('"*^():{}[]+~<>=;\\')
 MAX_GAP = 160
@@ -47,13 +47,17 @@ def _words_pattern(phrases: list[str]) -> str:
 def _cue_patterns() -> dict[str, re.Pattern[str]]:
     value = cues()["value"]
     return {
-        "link": re.compile(rf"(?i)(?:^|(?<=\W))(?:{_words_pattern(value['links'])})(?=\W|$)"),
+        "link": re.compile(
+            rf"(?i)(?:^|(?<=\W))(?:{_words_pattern(value['links'])})"
+            rf"(?:\s+(?:{_words_pattern(value['qualifiers'])}))*[\s:=(]*$"
+        ),
         "change": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(value['change_before'])})[\s(]*$"),
         "comparator": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(value['comparator_before'])})\W*$"),
         "label": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(value['label_before'])})[\s.]*$"),
         "other": re.compile(rf"(?i)^\s*(?:{_words_pattern(value['other_after'])})(?![\w])"),
         "thing": re.compile(rf"(?i)[\s”’\"')]*(?:{_words_pattern(value['other_things'])})\b"),
         "carries": re.compile(rf"(?i)\W*(?:{_words_pattern(value['carries_on'])})\b"),
+        "elsewhere": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(value['elsewhere'])})(?![\w-])"),
         "current": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(cues()['period']['current'])})(?![\w-])"),
     }
 
@@ -106,12 +110,18 @@ def find_measure(asked: str) -> Measure:
 
 
 @lru_cache(maxsize=64)
-def _mention_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
-    """Every glossary name and the measure's own, one named group per name's index, longest first."""
+def _names_by_first_word(names: tuple[str, ...]) -> dict[str, list[tuple[bool, re.Pattern[str]]]]:
+    """Every glossary name and the measure's own, by their first word in lower case: (ours,
+    pattern), longest first. Looking names up word by word is fast where one regex of a hundred
+    alternatives, tried at every character, is not."""
     everything = list(dict.fromkeys([*names, *(n for t in glossary() for n in t.names)]))
-    ordered = sorted(everything, key=len, reverse=True)
-    body = "|".join(f"(?P<n{everything.index(n)}>{_name_pattern(n)})" for n in ordered)
-    return re.compile(rf"(?<![\w-])(?:{body})s?(?![\w-])")
+    by_word: dict[str, list[tuple[int, bool, re.Pattern[str]]]] = {}
+    for name in everything:
+        first = re.match(r"[\w']+", name)
+        if first:
+            pattern = re.compile(rf"{_name_pattern(name)}s?(?![\w-])")
+            by_word.setdefault(first.group(0).lower(), []).append((len(name), name in names, pattern))
+    return {w: [(ours, p) for _, ours, p in sorted(c, key=lambda c: -c[0])] for w, c in by_word.items()}
 
 
 @dataclass(frozen=True)
@@ -121,26 +131,36 @@ class Mention:
     ours: bool
 
 
+_WORD = re.compile(r"(?<![\w-])[\w']+")
+
+
 def mentions(text: str, measure: Measure) -> list[Mention]:
     """Where `text` names a measure: ours, or another (a glossary name that is not ours, or ours
     followed by a word that makes it name something else: "LAC Teams")."""
-    everything = list(dict.fromkeys([*measure.names, *(n for t in glossary() for n in t.names)]))
-    found = []
+    by_word = _names_by_first_word(measure.names)
     thing = _cue_patterns()["thing"]
-    for match in _mention_pattern(measure.names).finditer(text):
-        name = everything[int(match.lastgroup[1:])]
-        ours = name in measure.names and not thing.match(text, match.end())
-        found.append(Mention(match.start(), match.end(), ours))
+    found: list[Mention] = []
+    end = 0
+    for word in _WORD.finditer(text):
+        if word.start() < end:
+            continue
+        for ours, pattern in by_word.get(word.group(0).lower().removesuffix("'s"), ()):
+            match = pattern.match(text, word.start())
+            if match:
+                end = match.end()
+                found.append(Mention(match.start(), end, ours and not thing.match(text, end)))
+                break
     return found
 
 
 # --- values and periods ------------------------------------------------------------------------
 
 NUMBER = re.compile(
-    r"(?<![\w.,£/-])(?P<currency>£\s?)?(?P<number>\d{1,3}(?:,\d{3})+|\d+)(?P<decimals>\.\d+)?(?![\d/])"
+    r"(?<![\w.,£/)\]-])(?P<currency>£\s?)?(?P<number>\d{1,3}(?:,\d{3})+|\d+)(?P<decimals>\.\d+)?(?![\d/])"
     r"(?:\s?(?P<scale>bn|billion|m|million|k|thousand)(?![a-z]))?"
     r"(?P<percent>\s?%|\s?per\s?cent)?"
 )
+MONTH_WORDS = "|".join(sorted(MONTHS, key=len, reverse=True))
 SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
 _RATE = re.compile(r"(?i)\brate\b[^.\d]{0,40}$")
 _PER = re.compile(r"(?i)per\s+(10,000|1,000|100,000|100)\b")
@@ -214,6 +234,12 @@ def values(text: str, context: str = "") -> list[Value]:
         before, after = text[max(0, start - 40) : start], text[end : end + 30]
         if re.match(r"(?:st|nd|rd|th)\b", after) or re.match(r"\s*[-–]\s*\d", after):
             continue  # an ordinal, or a range "16-24"
+        if re.search(r"\d\s+(?:to|and|or|-|–)\s+$", before) or re.search(r"\[\s*$", before):
+            continue  # the end of a range "aged 15 to 21", or a reference "[26]"
+        if re.match(rf"\s+(?:{MONTH_WORDS})\b", after, re.IGNORECASE):
+            continue  # a day of a month: "31 March"
+        if re.search(r"\d\s+$", before) or re.match(r"\s+\d", after):
+            continue  # a row of a table of figures, its columns unnamed: "Key 50 61 62 65"
         plain = not match.group("currency") and not match.group("percent")
         if plain and (patterns["other"].match(after) or re.search(r"(?:^|\n)\s*(?:-\s*)?$", before)):
             continue  # counts something else, or a paragraph number at a line's start
@@ -282,22 +308,30 @@ class Found:
     """The span of the sentence (or sentences) stating it, in the passage."""
 
 
-def read_passage(text: str, measure: Measure, meeting_date: str | None) -> list[Found]:
-    """The values of `measure` that `text` states, each with its period and its sentence."""
+def read_passage(
+    text: str, measure: Measure, meeting_date: str | None, council: str | None = None
+) -> list[Found]:
+    """The values of `measure` that `text` states, each with its period and its sentence; not
+    another area's: a value after "Nationally" or after another council's name in its sentence."""
     patterns = _cue_patterns()
     found: list[Found] = []
     carried: int | None = None  # the start of the sentence that named our measure last
     previous_end = -1
+    everywhere = mentions(text, measure)
     for sentence in sentences(text):
         piece = text[sentence.start : sentence.end]
-        named = mentions(piece, measure)
+        named = [
+            Mention(m.start - sentence.start, m.end - sentence.start, m.ours)
+            for m in everywhere
+            if sentence.start <= m.start and m.end <= sentence.end
+        ]
         same_line = "\n" not in text[previous_end : sentence.start] if previous_end >= 0 else False
         owner_start = sentence.start
         if not named and carried is not None and same_line and patterns["carries"].match(piece):
             named = [Mention(-1, -1, True)]  # "This is ... the all-time high of 702 in August 2020."
             owner_start = carried
         for value in values(piece, text):
-            if not _owned(piece, value, named):
+            if not _owned(piece, value, named) or _elsewhere(piece[: value.start], council):
                 continue
             period = _period(text, piece, sentence.start, value, meeting_date, named)
             if period:
@@ -311,13 +345,23 @@ def read_passage(text: str, measure: Measure, meeting_date: str | None) -> list[
     return found
 
 
+def _elsewhere(before: str, council: str | None) -> bool:
+    """Whether the words before a value name another area: England, or a council not the report's."""
+    if _cue_patterns()["elsewhere"].search(before):
+        return True
+    named = find_council_names(before)
+    return bool(named) and named[-1] != council
+
+
 def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
     """Whether the value belongs to our measure: the nearest name before it is ours and linked to
     it ("X: 507", "X ... stands at 609", "X, down from 307"), or ours comes right after it
     ("665 looked after children")."""
     after = [m for m in named if m.start >= value.end]
     if after and after[0].ours and re.fullmatch(r"[\s“”\"‘’]*", piece[value.end : after[0].start]):
-        return True
+        lead = piece[: value.start]  # "There were 665 ...", not "CPP rate 1 CPP rate 2"
+        listed = re.search(r"\d\D{0,40}(?:,|\band)\s*$", lead)  # "1,015 children in need and 507 ..."
+        return not lead.strip(" -•*\t") or bool(_cue_patterns()["link"].search(lead) or listed)
     before = [m for m in named if m.end <= value.start]
     if not before:
         return False
@@ -327,7 +371,7 @@ def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
     if nearest.start < 0:  # a sentence that goes on about the one before
         return True
     gap = piece[nearest.end : value.start]
-    return len(gap) <= MAX_GAP and bool(_cue_patterns()["link"].search(gap))
+    return len(gap) <= MAX_GAP and bool(_cue_patterns()["link"].search(gap))  # the gap ends with a link
 
 
 def _period(
@@ -471,7 +515,7 @@ def trend(
             continue  # the keyword index matched a name in another case ("lac" for LAC)
         named += 1
         paragraphs = json.loads(row["paragraphs"])
-        for item in read_passage(text, measure, row["date"]):
+        for item in read_passage(text, measure, row["date"], row["council"]):
             if not _in_range(item.period, since, until):
                 continue
             citation = Citation(
