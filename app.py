@@ -47,6 +47,7 @@ from rag.followup import turn_from_json
 from rag.glossary import glossary
 from rag.serving import CurrentIndex
 from rag.settings import load_settings
+from rag.trends import trend, trend_answer, trend_chart, trend_csv, trend_question, trend_rows
 
 st.set_page_config(page_title="Council reports: ask with sources", page_icon="📑")
 
@@ -230,7 +231,33 @@ def show_question(turn: dict) -> None:
         st.markdown(escape_markdown(turn["question"]))
 
 
+def show_trend(turn: dict, key: str) -> None:
+    """A question about change over time: the chart, the table of cited points, a CSV download."""
+    result = turn["trend"]
+    if not result.points:
+        st.warning("**Not in these reports.** " + escape_markdown(turn["answer"]["answer"]), icon=":material/search_off:")
+        return
+    st.markdown(escape_markdown(f"{result.measure}: {len(result.points)} values stated in the reports, by the date each refers to."))
+    st.altair_chart(trend_chart(result), width="stretch")
+    st.dataframe(trend_rows(result), hide_index=True)
+    st.download_button("Download as CSV", trend_csv(result), file_name="trend.csv", mime="text/csv",
+                       key=f"trend-csv-{key}", on_click="ignore", icon=":material/download:")
+
+
+def trend_turn(question: str, asked, filters, filters_text: str) -> dict:
+    turn = {"question": question, "filters": filters_text, "k": 0,
+            "asked_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    try:
+        turn["trend"] = trend(index, asked.measure, filters.council, asked.since, None, filters.source)
+        turn["answer"] = trend_answer(turn["trend"], question)
+    except RagError as exc:
+        turn["error"] = str(exc)
+    return turn
+
+
 def show_answer(turn: dict, key: str, stream: bool = False) -> None:
+    if turn.get("trend") is not None:
+        return show_trend(turn, key)
     if turn.get("error"):
         st.error(escape_markdown(turn["error"]))
         return
@@ -334,7 +361,10 @@ if question:
     show_question(turn)
     with st.chat_message("assistant"):
         with st.spinner("Searching the reports…"):
-            turn = ask_turn(question, filters, filters_text, k, mode)
+            asked = trend_question(question)
+            turn = trend_turn(question, asked, filters, filters_text) if asked else None
+            if turn is None or ("trend" in turn and not turn["trend"].points):  # no values stated: answer as usual
+                turn = ask_turn(question, filters, filters_text, k, mode)
         st.session_state.turns.append(turn)
         show_answer(turn, key=str(len(st.session_state.turns) - 1), stream=True)
 

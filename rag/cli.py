@@ -17,7 +17,7 @@ from pathlib import Path
 from rag.errors import RagError
 from rag.settings import Settings, load_settings
 
-COMMANDS = ("index", "ask", "chat", "search", "info", "serve", "eval")
+COMMANDS = ("index", "ask", "chat", "search", "info", "serve", "eval", "trend")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,7 +91,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("questions", type=Path, help="JSONL: id, question, answers, evidence, kind")
     evaluate.add_argument("--json", action="store_true", help="print JSON, with one row per question")
+    _add_trend_parser(commands, common)
     return parser
+
+
+def _add_trend_parser(commands, common: argparse.ArgumentParser) -> None:
+    trend = commands.add_parser(
+        "trend", parents=[common], help="every stated value of one measure over time, each cited"
+    )
+    trend.add_argument("measure", help='the measure, e.g. "children looked after" (glossary names count too)')
+    trend.add_argument("--council", help="only reports of this council (part of its name)")
+    trend.add_argument("--since", metavar="DATE", help="only values that refer to DATE or later (YYYY-MM-DD)")
+    trend.add_argument("--until", metavar="DATE", help="only values that refer to DATE or earlier (YYYY-MM-DD)")
+    trend.add_argument("--source", metavar="GLOB", help="only files whose path matches GLOB")
+    output = trend.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print JSON")
+    output.add_argument("--csv", action="store_true", help="print CSV, one row per point")
 
 
 def _add_query_options(parser: argparse.ArgumentParser) -> None:
@@ -179,6 +194,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         _chat(args, settings, index)
     elif args.command == "search":
         _search(args, settings, index)
+    elif args.command == "trend":
+        _trend(args, index)
     elif args.command == "eval":
         from rag.evaluation import evaluate, load_questions
 
@@ -187,6 +204,24 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             figures.pop("rows")
         print(json.dumps(figures, indent=2))
     return 0
+
+
+def _trend(args: argparse.Namespace, index) -> None:
+    from rag.trends import trend, trend_csv, trend_table
+
+    for key in ("since", "until"):
+        value = getattr(args, key)
+        if value and not re.fullmatch(r"(19|20)\d\d(-[01]\d(-[0-3]\d)?)?", value):
+            raise RagError(f"--{key} {value!r} is not a date: use YYYY-MM-DD, YYYY-MM or YYYY")
+    result = trend(index, args.measure, args.council, args.since, args.until, args.source)
+    if result.message:
+        print(f"{'not found' if not result.points else 'note'}: {result.message}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    elif args.csv:
+        sys.stdout.write(trend_csv(result))
+    elif result.points:
+        print(trend_table(result))
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
