@@ -110,7 +110,10 @@ class _Job:
 
 
 ProgressCallback = Callable[[str, int, int], None]
-"""Called as (stage, done, total) while a build reads, chunks and embeds files."""
+"""Called as (stage, done, total) while a build reads, chunks and embeds files: ("Indexing",
+files done, files to read), ("Reading", files read and chunked, files to read) and ("Embedding",
+passages embedded, passages read so far). An exception it raises stops the build, leaving the
+index as it was (the files finished so far stay in the build cache)."""
 
 
 def build_index(
@@ -358,7 +361,12 @@ def _from_parsed(job: _Job, parsed: Parsed) -> Document:
 
 
 def _vectors(
-    texts: list[str], keys: list[str], settings: Settings, old: Index | None, built: dict[str, np.ndarray]
+    texts: list[str],
+    keys: list[str],
+    settings: Settings,
+    old: Index | None,
+    built: dict[str, np.ndarray],
+    on_embed: Callable[[int], Callable[[int], None]] | None = None,
 ) -> tuple[np.ndarray, list[int]]:
     """Vectors for `texts`, and which were embedded: those the previous index holds under the
     same key are reused (a changed file re-embeds only its changed passages), and so are those
@@ -372,7 +380,7 @@ def _vectors(
             first.setdefault(key, i)
     missing = list(first.values())
     fresh = get_embedder(settings.embedding_model, settings.embed_batch_size).embed_passages(
-        [texts[i] for i in missing]
+        [texts[i] for i in missing], progress=on_embed(len(missing)) if on_embed else None
     )
     stored.update((keys[i], vector) for i, vector in zip(missing, fresh))
     vectors = np.vstack([stored[key] for key in keys])
@@ -410,7 +418,10 @@ class _EmbeddingGroup:
         started = time.perf_counter()
         texts = [t for _, ready in self.waiting for t in ready.texts]
         keys = [c["embedding"] for _, ready in self.waiting for c in ready.chunks]
-        vectors, embedded = _vectors(texts, keys, self.settings, self.old, self.built)
+        files = len(self.waiting)
+        vectors, embedded = _vectors(
+            texts, keys, self.settings, self.old, self.built, lambda count: self.bar.embedding(count, files)
+        )
         self.report.embed_seconds += time.perf_counter() - started
         start = 0
         for job, ready in self.waiting:
@@ -518,6 +529,7 @@ class _Progress:
             on_progress("Indexing", 0, total)
         self.pages = 0
         self.chunks = 0
+        self.files_read = self.passages_read = self.passages_embedded = 0
         self.started = time.perf_counter()
         self.bar = None
         if enabled:
@@ -527,6 +539,24 @@ class _Progress:
 
     def page(self) -> None:
         self.pages += 1
+
+    def embedding(self, passages: int, files: int) -> Callable[[int], None]:
+        """`files` more files are read and chunked, with `passages` new passages to embed:
+        report ("Reading", files read, files) and ("Embedding", passages embedded, passages read)
+        now, and the second again after each batch (the callback returned). A callback that
+        raises stops the build, leaving the index as it was."""
+        self.files_read += files
+        self.passages_read += passages
+        if self.on_progress:
+            self.on_progress("Reading", self.files_read, self.total)
+            self.on_progress("Embedding", self.passages_embedded, self.passages_read)
+
+        def embedded(count: int) -> None:
+            self.passages_embedded += count
+            if self.on_progress:
+                self.on_progress("Embedding", self.passages_embedded, self.passages_read)
+
+        return embedded
 
     def file(self, chunks: int) -> None:
         self.chunks += chunks
