@@ -22,6 +22,7 @@ from rag.corpus import (
     FailedFile,
     Refused,
     build_slot,
+    corpus_file,
     describe_build,
     failed_files,
     forget_failed,
@@ -226,10 +227,11 @@ class IndexJobs:
             forget_failed(name, self.settings)
 
     def remove(self, source: str, label: str | None = None) -> JobStatus:
-        """Delete an indexed report's file from the corpus folder and update the index."""
-        return self._start(
-            f"Removing {label or Path(source).name}", lambda build: self._remove(build, source)
-        )
+        """Delete an indexed report's file from the corpus folder and update the index; refused
+        at once when the file is not in the corpus folder."""
+        corpus_file(source, self.settings)
+        title = f"Removing {label or Path(source).name}"
+        return self._start(title, lambda build: self._remove(build, source))
 
     def cancel(self) -> JobStatus | None:
         """Ask the running build to stop; it does at its next batch of passages (or file)."""
@@ -269,7 +271,7 @@ class IndexJobs:
         try:
             state, message, ok = work(build)
         except Cancelled:
-            state, message, ok = CANCELLED, "Cancelled: the index is unchanged.", True
+            state, message, ok = CANCELLED, "Cancelled: the index is unchanged.", False
         except RagError as exc:
             state, message, ok = FAILED, f"The update failed: {exc}. The index is unchanged.", False
         except Exception as exc:  # the page says what happened; the log has the trace
@@ -307,7 +309,7 @@ class IndexJobs:
                 return (
                     CANCELLED,
                     _cancelled([a.name for a in added] + [n for n, _ in files[number:]], notes),
-                    True,
+                    False,
                 )
             build.update(stage="Checking", files_done=number, files_total=len(files))
             try:
@@ -330,7 +332,7 @@ class IndexJobs:
                 )
         except Cancelled:
             self._keep(added, "not indexed: the upload was cancelled")
-            return CANCELLED, _cancelled([a.name for a in added], notes), True
+            return CANCELLED, _cancelled([a.name for a in added], notes), False
         except BaseException as exc:
             reason = str(exc) if isinstance(exc, RagError) else f"{type(exc).__name__}: {exc}"
             self._keep(added, f"not indexed: the index update failed ({reason})")
