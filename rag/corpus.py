@@ -315,8 +315,9 @@ def _failed(name: str, settings: Settings) -> FailedFile:
 
 
 def corpus_file(source: str, settings: Settings) -> Path:
-    """The file in the corpus folder that an indexed report's `source` names; a RagError when it
-    is elsewhere (the index was built from another folder) or gone."""
+    """The file in the corpus folder that an indexed report's `source` names, to remove; a
+    RagError when it is elsewhere (the index was built from another folder), gone, or the only
+    report (an index holds at least one)."""
     path = Path(source).resolve()
     corpus = settings.corpus_dir.resolve()
     if not path.is_relative_to(corpus):
@@ -326,6 +327,9 @@ def corpus_file(source: str, settings: Settings) -> Path:
         )
     if not path.is_file():
         raise RagError(f"{source} is no longer in the corpus folder: update the index to take it out")
+    manifest = read_manifest(settings.index_dir) or {"files": {}}
+    if list(manifest["files"]) == [source]:
+        raise RagError(f"{path.name} is the only report in the index: add another before removing it")
     return path
 
 
