@@ -79,17 +79,20 @@ class JobStatus:
     def seconds(self, now: float | None = None) -> float:
         return (self.finished or now or time.monotonic()) - self.started
 
+    @property
+    def files_unread(self) -> int:
+        """Files of this build not read yet (their passages are not counted yet)."""
+        return max(0, self.files_total - max(self.files_done, self.files_read))
+
     def seconds_left(self, now: float | None = None) -> float | None:
-        """Time left, from the rate of passages embedded so far; the files not read yet are
-        assumed to hold as many passages each as those read. None until a batch is embedded."""
+        """Time left to embed the passages read so far, at the rate of those embedded so far
+        (files not read yet are not counted: their size is unknown until they are read). None
+        until a batch is embedded."""
         now = now or time.monotonic()
         if not self.running or not self.passages_done or self.embedding_started is None:
             return None
         rate = self.passages_done / max(1e-3, now - self.embedding_started)
-        unread = max(0, self.files_total - max(self.files_done, self.files_read))
-        per_file = self.passages_total / self.files_read if self.files_read else 0.0
-        expected = self.passages_total + unread * per_file
-        return max(0.0, expected - self.passages_done) / rate
+        return max(0, self.passages_total - self.passages_done) / rate
 
 
 def describe_progress(status: JobStatus, now: float | None = None) -> str:
@@ -101,27 +104,30 @@ def describe_progress(status: JobStatus, now: float | None = None) -> str:
         parts.append(
             f"checking file {min(status.files_done + 1, status.files_total)} of {status.files_total}"
         )
-    elif status.passages_total:
-        parts.append(f"{status.passages_done} of {status.passages_total} passages embedded")
-    elif status.files_total:
-        parts.append(f"{status.files_done} of {status.files_total} files read")
-    left = status.seconds_left(now)
-    if left is not None:
-        parts.append(f"about {_duration(left)} left")
     else:
+        if status.passages_total:
+            parts.append(f"{status.passages_done} of {status.passages_total} passages embedded")
+        if status.files_total > 1 or (status.files_total and not status.passages_total):
+            parts.append(f"{max(status.files_done, status.files_read)} of {status.files_total} files read")
+    left = status.seconds_left(now)
+    if left is None:
         parts.append(f"{_duration(status.seconds(now))} so far")
+    elif status.files_unread:
+        parts.append(f"about {_duration(left)} left for the files read so far")
+    else:
+        parts.append(f"about {_duration(left)} left")
     return " · ".join(parts)
 
 
 def progress_fraction(status: JobStatus) -> float:
-    """How much of the build is done, 0 to 1, for a progress bar."""
-    if status.passages_total and status.files_total:
-        unread = max(0, status.files_total - max(status.files_done, status.files_read))
-        per_file = status.passages_total / max(1, status.files_read)
-        return min(1.0, status.passages_done / (status.passages_total + unread * per_file))
-    if status.files_total:
-        return min(1.0, status.files_done / status.files_total)
-    return 0.0
+    """How much of the build is done, 0 to 1, for a progress bar: the passages embedded, as a
+    share of the files read."""
+    if not status.files_total:
+        return 0.0
+    files = max(status.files_done, status.files_read) / status.files_total
+    if status.passages_total:
+        return min(1.0, files * status.passages_done / status.passages_total)
+    return min(1.0, status.files_done / status.files_total)
 
 
 def _duration(seconds: float) -> str:

@@ -28,7 +28,9 @@ def test_a_failed_update_keeps_the_upload_with_the_reason_and_a_retry_indexes_it
     status = broken.wait(120)
     assert status.state == "failed" and not status.ok
     assert status.message.startswith("The update failed: ") and "/no/such/model" in status.message
-    assert status.message.endswith(f"The index is unchanged; {YOUTH} is kept under Not indexed, to retry or remove.")
+    assert status.message.endswith(
+        f"The index is unchanged; {YOUTH} is kept under Not indexed, to retry or remove."
+    )
     assert [f.name for f in broken.failed()] == [YOUTH]
     assert broken.failed()[0].reason.startswith("not indexed: the index update failed (")
     assert not (small_index.corpus_dir / YOUTH).exists()
@@ -59,13 +61,37 @@ def test_removing_a_report_is_refused_outside_the_corpus_folder_or_for_the_only_
 
 def test_time_left_follows_the_passages_embedded():
     status = JobStatus(
-        1, "Adding a.txt, b.txt", stage="Embedding", files_total=4, files_read=2, passages_done=50,
-        passages_total=100, started=0.0, embedding_started=2.0,
+        1,
+        "Adding a.txt",
+        stage="Embedding",
+        files_total=1,
+        files_read=1,
+        passages_done=50,
+        passages_total=200,
+        started=0.0,
+        embedding_started=2.0,
     )
-    # 5 passages a second; the two files not read yet are taken to hold 50 passages each
-    assert status.seconds_left(now=12.0) == 30.0
+    assert status.seconds_left(now=12.0) == 30.0  # 5 passages a second, 150 to go
     assert progress_fraction(status) == 0.25
-    assert describe_progress(status, now=12.0) == "Adding a.txt, b.txt · 50 of 100 passages embedded · about 30 s left"
-    assert describe_progress(JobStatus(2, "Updating the index", started=0.0), now=75.0) == (
+    assert (
+        describe_progress(status, now=12.0) == "Adding a.txt · 50 of 200 passages embedded · about 30 s left"
+    )
+    more = JobStatus(
+        2,
+        "Updating the index",
+        stage="Embedding",
+        files_total=4,
+        files_read=2,
+        passages_done=50,
+        passages_total=100,
+        started=0.0,
+        embedding_started=2.0,
+    )
+    assert describe_progress(more, now=12.0) == (
+        "Updating the index · 50 of 100 passages embedded · 2 of 4 files read · "
+        "about 10 s left for the files read so far"
+    )
+    assert progress_fraction(more) == 0.25
+    assert describe_progress(JobStatus(3, "Updating the index", started=0.0), now=75.0) == (
         "Updating the index · 1 min 15 s so far"
     )
