@@ -10,6 +10,7 @@ import functools
 import math
 import re
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import streamlit as st
@@ -26,6 +27,7 @@ from rag.conversation import (
     filters_from_choices,
 )
 from rag.corpus import (
+    PAGE_IMAGES_CACHED,
     date_bounds,
     describe_corpus,
     example_questions,
@@ -67,7 +69,7 @@ def load_model(model: str, batch_size: int) -> None:
     get_embedder(model, batch_size).embed_queries(["warm up"])
 
 
-@st.cache_data(show_spinner="Rendering the page…", max_entries=64)
+@st.cache_data(show_spinner="Rendering the page…", max_entries=PAGE_IMAGES_CACHED, ttl="1h")
 def page_png(path: str, page: int, modified: float) -> bytes:
     return page_image(Path(path), page)
 
@@ -96,7 +98,11 @@ def filter_panel(index, info: dict) -> tuple:
     if bounds:
         since = st.date_input("Meetings from", bounds[0], min_value=bounds[0], max_value=bounds[1], format="DD/MM/YYYY")
         until = st.date_input("Meetings until", bounds[1], min_value=bounds[0], max_value=bounds[1], format="DD/MM/YYYY")
-    filters = filters_from_choices(council, report.source if report else None, since, until, bounds)
+    try:
+        filters = filters_from_choices(council, report.source if report else None, since, until, bounds)
+    except RagError as exc:  # e.g. "Meetings from" after "Meetings until"
+        st.error(escape_markdown(str(exc)))
+        st.stop()
     k = st.slider("Sources shown", 1, 10, settings.top_k, help="Passages listed under each answer.")
     modes = ["extractive", "llm"] if settings.llm_url else ["extractive"]
     mode = st.selectbox(
@@ -114,12 +120,13 @@ def filter_panel(index, info: dict) -> tuple:
     return filters, describe_filters(filters, {r.source: r.label() for r in reports}), k, mode
 
 
-def conversation_panel() -> None:
+def conversation_panel(info: dict | None) -> None:
     st.header("Conversation")
     turns = st.session_state.turns
     st.download_button(
-        "Export as Markdown", conversation_markdown(turns), file_name="council-reports-conversation.md",
-        mime="text/markdown", disabled=not turns, icon=":material/download:", on_click="ignore",
+        "Export as Markdown", conversation_markdown(turns, index_info=info),
+        file_name="council-reports-conversation.md", mime="text/markdown", disabled=not turns,
+        icon=":material/download:", on_click="ignore",
     )
     if st.button("New conversation", disabled=not turns, icon=":material/restart_alt:"):
         st.session_state.turns = []
@@ -138,6 +145,11 @@ def index_panel(index, info: dict | None) -> None:
                     st.markdown(f"- {escape_markdown(item['source'])}: {escape_markdown(item['reason'])}")
     else:
         st.caption("No index yet.")
+    if settings.read_only:  # rag serve --read-only: no rebuild, no uploads, no removal
+        st.caption("Read-only: the index is updated with `rag index` on the server.")
+        if index is not None:
+            reports_panel(None, index)
+        return
     jobs = index_jobs(str(settings.index_dir), str(settings.corpus_dir))
     status = jobs.status()
     build_progress(jobs, run_every=1.0 if status and status.running else None)
@@ -218,11 +230,14 @@ def failed_panel(jobs: IndexJobs) -> None:
                 st.rerun()
 
 
-def reports_panel(jobs: IndexJobs, index) -> None:
+def reports_panel(jobs: IndexJobs | None, index) -> None:
+    """The reports the index holds; each with a Remove action, unless `jobs` is None (read-only)."""
     reports = list_reports(index)
     with st.expander(f"Reports in the index ({len(reports)})"):
         for report in reports:
             st.markdown(escape_markdown(report.label()))
+            if jobs is None:
+                continue
             with st.popover("Remove", icon=":material/delete:"):
                 st.caption(f"Deletes {escape_markdown(report.source)} from the corpus folder and updates the index.")
                 if st.button("Delete and update the index", key=f"remove-{report.source}", type="primary"):
@@ -285,7 +300,8 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
         st.info(escape_markdown(answer["note"]), icon=":material/info:")
     if answer["status"] == "not_found":
         st.warning("**Not in these reports.** " + escape_markdown(answer["answer"]), icon=":material/search_off:")
-        st.markdown("You may mean:")
+        if answer["passages"]:
+            st.markdown("You may mean:")
     elif stream:
         st.write_stream(streamed(answer_markdown(answer, cite=badge)))
     else:
@@ -301,7 +317,8 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
 def ask_turn(question: str, filters, filters_text: str, k: int, mode: str) -> dict:
     """Ask with the conversation so far, so that "And in 2019?" is understood; an LLM's reply
     streams into the page as it comes."""
-    turn = {"question": question, "filters": filters_text, "k": k}
+    asked_at = datetime.now(UTC).isoformat(timespec="seconds")
+    turn = {"question": question, "filters": filters_text, "k": k, "asked_at": asked_at}
     history = [turn_from_json(t["answer"]) for t in st.session_state.turns if "answer" in t]
     live = st.empty()
     streamed_text: list[str] = []
@@ -381,5 +398,5 @@ if question:
         show_answer(turn, key=str(len(st.session_state.turns) - 1), stream=True)
 
 with st.sidebar:  # after the question, so that export includes it
-    conversation_panel()
+    conversation_panel(info)
     index_panel(index, info)

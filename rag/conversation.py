@@ -2,8 +2,9 @@
 answer as plain text to copy, a whole conversation as Markdown to keep. Works on the dicts of
 `Answer.to_dict()` (what `rag ask --json` prints), so a script can use it as well as the app.
 
-Document text is data: in every Markdown this module writes, each character Markdown or HTML
-would act on is escaped, so a tag, link or image inside a report is shown, never made live."""
+Document text is data: in every Markdown this module writes, what Markdown or HTML would act on
+is escaped, so a tag, link or image inside a report is shown, never made live: every special
+character for Streamlit (escape_markdown), only what would act for a file (readable_markdown)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import glob
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 from rag.retrieval import Filters
 
@@ -32,6 +33,43 @@ def escape_markdown(text: str) -> str:
         last = found.end()
     pieces.append(_MARKDOWN_SPECIAL.sub(r"\\\1", text[last:]))
     return "".join(pieces)
+
+
+_INLINE_SPECIAL = re.compile(
+    r"[\\`*\[<|~$]"  # escapes, code, emphasis, links and images, HTML and autolinks, tables, strikethrough, math
+    r"|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"  # emphasis by underscores (one inside a word is none)
+    r"|&(?=#?\w+;)"  # a character reference ("&amp;" shown as written)
+)
+_LINE_START_SPECIAL = re.compile(
+    r"^(\s*)(?:(#{1,6}|>|[-+](?=\s|$)|=+\s*$|-+\s*$)|(\d{1,9})([.)])(?=\s|$))"
+)
+"""What acts only at the start of a line: a heading ("# "), a quote ("> "), a list item
+("- ", "+ ", "1. "), a heading's underline ("===", "---")."""
+
+
+def readable_markdown(text: str) -> str:
+    """`text` for a file others read as Markdown (CommonMark or GitHub's): escaped only where
+    Markdown or HTML would act on it, so it reads as written ("507 (Rate = 156.5).") and a
+    report's "# ...", "<script>", "[x](javascript:...)" or "**...**" is shown, never made
+    markup; web and e-mail addresses go in code spans, where renderers do not link them. Each
+    piece is escaped as if it began a line. (For Streamlit, which has markup of its own, use
+    escape_markdown.)"""
+    lines = []
+    for line in text.split("\n"):
+        pieces, last = [], 0
+        for found in _LINKABLE.finditer(line):
+            pieces += [_INLINE_SPECIAL.sub(r"\\\g<0>", line[last : found.start()]), f"`{found.group(0)}`"]
+            last = found.end()
+        pieces.append(_INLINE_SPECIAL.sub(r"\\\g<0>", line[last:]))
+        escaped = "".join(pieces)
+        lines.append(_LINE_START_SPECIAL.sub(_escape_line_start, escaped, count=1))
+    return "\n".join(lines)
+
+
+def _escape_line_start(found: re.Match) -> str:
+    if found.group(2):
+        return f"{found.group(1)}\\{found.group(2)}"
+    return f"{found.group(1)}{found.group(3)}\\{found.group(4)}"
 
 
 @dataclass(frozen=True)
@@ -100,8 +138,9 @@ def _source(item: Mapping, ref: int | None, rank: int, text: str, span: tuple[in
     )
 
 
-def excerpt_markdown(source: Source) -> str:
-    """The passage as escaped Markdown, line by line, with the quoted sentence in bold."""
+def excerpt_markdown(source: Source, escape: Callable[[str], str] = escape_markdown) -> str:
+    """The passage as escaped Markdown, line by line, with the quoted sentence in bold; `escape`
+    is escape_markdown (for Streamlit) or readable_markdown (for a file)."""
     lines, offset = [], 0
     for line in source.text.split("\n"):
         start, end = offset, offset + len(line)
@@ -112,10 +151,10 @@ def excerpt_markdown(source: Source) -> str:
         if span and span[0] < end and start < span[1]:
             a, b = max(span[0], start) - start, min(span[1], end) - start
             pre, quoted, post = line[:a].strip(), line[a:b].strip(), line[b:].strip()
-            pieces = [escape_markdown(pre), f"**{escape_markdown(quoted)}**" if quoted else "", escape_markdown(post)]
+            pieces = [escape(pre), f"**{escape(quoted)}**" if quoted else "", escape(post)]
             lines.append(" ".join(p for p in pieces if p))
         else:
-            lines.append(escape_markdown(line.strip()))
+            lines.append(escape(line.strip()))
     return "  \n".join(lines)
 
 
@@ -124,13 +163,15 @@ def marker(ref: int) -> str:
     return f"\\[{ref}\\]"
 
 
-def answer_markdown(answer: Mapping, cite: Callable[[int], str] = marker) -> str:
+def answer_markdown(
+    answer: Mapping, cite: Callable[[int], str] = marker, escape: Callable[[str], str] = escape_markdown
+) -> str:
     """The answer lines as escaped Markdown, one paragraph each; `cite` writes each [n] marker."""
     lines = []
     for line in answer["answer"].split("\n"):
         refs = re.findall(r"\[(\d+)\]", line)
         body = re.sub(r"\s*\[\d+\]", "", line).strip()
-        lines.append(" ".join([escape_markdown(body)] + [cite(int(r)) for r in refs]))
+        lines.append(" ".join([escape(body)] + [cite(int(r)) for r in refs]))
     return "\n\n".join(lines)
 
 
@@ -191,29 +232,67 @@ def answer_as_text(answer: Mapping, filters: str = "") -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def conversation_markdown(turns: Iterable[Mapping], heading: str = "Questions to the council reports") -> str:
-    """A conversation as a Markdown document: each question, the filters it was asked with, the
-    answer with its [n] markers, and the sources with the quoted sentence in bold. Turns are
-    {"question", "answer" (Answer.to_dict()), "filters" (words), "error"}."""
-    out = [f"# {escape_markdown(heading)}", ""]
+def conversation_markdown(
+    turns: Iterable[Mapping],
+    heading: str = "Questions to the council reports",
+    index_info: Mapping | None = None,
+    exported_at: datetime | None = None,
+) -> str:
+    """A conversation as a Markdown file to keep or share: when it was exported and from which
+    index (`Index.info()`: reports, passages, build time); then each question as typed and, for a
+    follow-up, as understood, the filters it was asked with, the answer with its [n] markers,
+    and the sources with the quoted sentence in bold. Turns are {"question", "answer"
+    (Answer.to_dict()), "filters" (words), "error", "asked_at" (ISO time)}. Text is escaped
+    only where Markdown would act on it (readable_markdown), so the file reads as written."""
+    esc = readable_markdown
+    exported_at = exported_at or datetime.now(UTC)
+    out = [f"# {esc(heading)}", "", f"Exported {_when(exported_at.isoformat())}"]
+    if index_info:
+        out[-1] += "  "
+        out.append(
+            f"Index: {index_info['documents']} reports, {index_info['chunks']} passages, "
+            f"built {esc(_when(index_info['built_at']))}"
+        )
+    out.append("")
     for number, turn in enumerate(turns, start=1):
-        out += [f"## {number}. {escape_markdown(turn['question'])}", ""]
-        if turn.get("filters"):
-            out += [f"*Filters: {escape_markdown(turn['filters'])}*", ""]
+        out += [f"## {number}. {esc(turn['question'])}", ""]
+        answer = turn.get("answer") or {}
+        about = []
+        if answer.get("rewritten_question"):
+            about.append(f"Understood as: {esc(answer['rewritten_question'])}")
+        about.append(f"Filters: {esc(turn['filters'])}" if turn.get("filters") else "All reports searched")
+        if turn.get("asked_at"):
+            about.append(f"Asked {esc(_when(turn['asked_at']))}")
+        out += ["  \n".join(f"*{line}*" for line in about), ""]
         if turn.get("error"):
-            out += [f"Error: {escape_markdown(turn['error'])}", ""]
+            out += [f"Error: {esc(turn['error'])}", ""]
             continue
-        answer = turn["answer"]
+        if answer.get("note"):
+            out += [f"Note: {esc(answer['note'])}", ""]
         if answer["status"] == "not_found":
-            out += ["**Not in these reports.** " + escape_markdown(answer["answer"]), "", "You may mean:", ""]
+            out += ["**Not in these reports.** " + esc(answer["answer"]), "", "You may mean:", ""]
             sources = answer_sources(answer, 3)
         else:
-            out += [answer_markdown(answer), "", "Sources:", ""]
+            out += [answer_markdown(answer, cite=_plain_marker, escape=esc), "", "Sources:", ""]
             sources = [s for s in answer_sources(answer) if s.ref is not None]
         for position, source in enumerate(sources, start=1):
-            label = marker(source.ref) if source.ref is not None else f"{position}\\."
-            out.append(f"{label} {escape_markdown(source.location())} — `{source.source.replace('`', '')}`")
+            label = _plain_marker(source.ref) if source.ref is not None else f"{position}\\."
+            out.append(f"{label} {esc(source.location())} — `{source.source.replace('`', '')}`")
             out.append("")
-            out += ["> " + line for line in excerpt_markdown(source).split("\n")]
+            out += ["> " + line for line in excerpt_markdown(source, escape=esc).split("\n")]
             out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _plain_marker(ref: int) -> str:
+    """[n] in a Markdown file: no link, since document text cannot define one (its "[" are escaped)."""
+    return f"[{ref}]"
+
+
+def _when(stamp: str) -> str:
+    """An ISO time as people write it: "4 Dec 2026, 13:40 UTC"."""
+    try:
+        when = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        return str(stamp)
+    return when.strftime("%-d %b %Y, %H:%M %Z").strip().rstrip(",")

@@ -27,3 +27,19 @@ class ModelError(RagError):
 
 class QuestionError(RagError):
     """The question is empty or unusable."""
+
+
+class IndexDamagedError(IndexMismatchError):
+    """The index's files disagree with each other or cannot be read; `rag index` repairs it."""
+
+
+class IndexBusyError(RagError):
+    """Another build holds the index's lock."""
+
+
+class NotAnIndexError(RagError):
+    """--index-dir names a file, or a folder that holds other things than an index."""
+
+
+class NoMatchError(RagError):
+    """The filters exclude every report of the index."""

@@ -6,12 +6,15 @@ half an index. rag.ingest decides what goes in."""
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import json
 import os
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +23,13 @@ import numpy as np
 
 from rag.chunking import CHUNKER_VERSION, ENCODING, Chunk, spoken_date
 from rag.documents import Document
-from rag.errors import IndexMismatchError, IndexMissingError
+from rag.errors import (
+    IndexBusyError,
+    IndexDamagedError,
+    IndexMismatchError,
+    IndexMissingError,
+    NotAnIndexError,
+)
 from rag.settings import Settings
 
 FORMAT_VERSION = 4
@@ -63,15 +72,68 @@ def expected_manifest(settings: Settings) -> dict:
     }
 
 
+INDEX_FILES = {MANIFEST, VECTORS, DATABASE} | {f"{DATABASE}-{end}" for end in ("journal", "wal", "shm")}
+"""Every name an index folder may hold: a folder holding anything else is not an index of ours."""
+MANIFEST_KEYS = ("format_version", "embedding_model", "dimension", "documents", "chunks", "files", "built_at")
+
+
+def repair_hint(index_dir: Path) -> str:
+    return f"run `rag index --index-dir {index_dir}` to repair it"
+
+
+def check_index_folder(index_dir: Path) -> None:
+    """Refuse an --index-dir that is a file or a folder holding anything but an index's files: a
+    build replaces the whole folder, and must never delete reports or a working folder."""
+    if index_dir.exists() and not index_dir.is_dir():
+        raise NotAnIndexError(f"--index-dir {index_dir} is a file, not an index folder: name a folder")
+    if index_dir.is_dir():
+        others = sorted(p.name for p in index_dir.iterdir() if p.name not in INDEX_FILES)
+        if others:
+            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            raise NotAnIndexError(
+                f"{index_dir} is not an index folder (it holds {shown}): give --index-dir an empty "
+                "or new folder (a build replaces its folder, so it never writes into one like this)"
+            )
+
+
 def read_manifest(index_dir: Path) -> dict | None:
+    """The index's manifest, None when there is none; IndexDamagedError when it is not one."""
+    check_index_folder(index_dir)
     try:
-        return json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise IndexMismatchError(
-            f"{index_dir / MANIFEST} is damaged: run `rag index --rebuild --index-dir {index_dir}`"
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise IndexDamagedError(
+            f"{index_dir / MANIFEST} cannot be read ({exc}): {repair_hint(index_dir)}"
         ) from None
+    problem = manifest_problem(manifest)
+    if problem:
+        raise IndexDamagedError(f"{index_dir / MANIFEST} is damaged ({problem}): {repair_hint(index_dir)}")
+    return manifest
+
+
+def manifest_problem(manifest) -> str | None:
+    """What makes `manifest` unusable, in words, or None."""
+    if not isinstance(manifest, dict):
+        return f"it holds a {type(manifest).__name__}, not an object"
+    missing = [key for key in MANIFEST_KEYS if key not in manifest]
+    if missing:
+        return f"no {', '.join(missing)}"
+    if not isinstance(manifest["files"], dict):
+        return "files is not an object"
+    for key in ("dimension", "documents", "chunks"):
+        if not isinstance(manifest[key], int) or manifest[key] < 0:
+            return f"{key} is not a count"
+    described = manifest.get("vector_index") or {"type": "flat"}
+    setting = {"ivf": "nprobe", "hnsw": "efSearch"}.get(
+        described.get("type") if isinstance(described, dict) else None
+    )
+    if not isinstance(described, dict) or described.get("type") not in ("flat", "ivf", "hnsw"):
+        return "vector_index has no known type"
+    if setting and not (isinstance(described.get(setting), int) and described[setting] > 0):
+        return f"vector_index of type {described['type']} has no {setting}"
+    return None
 
 
 def _check_compatible(manifest: dict, settings: Settings, index_dir: Path) -> None:
@@ -110,24 +172,61 @@ def cache_dir(index_dir: Path) -> Path:
 
 
 def open_previous(index_dir: Path, settings: Settings, rebuild: bool) -> Index | None:
-    """The current index when its vectors can be reused by this build (its files' chunks only
-    when it was cut by the same chunker: see `same_chunker`)."""
-    if rebuild:
+    """The current index, for its stored vectors (kept by content and model, so they are safe to
+    reuse even from a damaged or mismatched index), or None when its database cannot be read.
+    Its files' chunks are reused only when `reusable_files` says so."""
+    if rebuild or not (index_dir / DATABASE).is_file():
         return None
     try:
-        manifest = read_manifest(index_dir)
-        if manifest is None:
-            return None
-        _check_compatible(manifest, settings, index_dir)
-        return Index(index_dir, manifest)
-    except (IndexMismatchError, sqlite3.Error, RuntimeError):
+        manifest = read_manifest(index_dir) or {}
+    except IndexDamagedError:
+        manifest = {}
+    index = Index(index_dir, manifest)
+    try:
+        index.query("SELECT hash FROM embeddings LIMIT 1")
+    except sqlite3.Error:
+        index.close()
         return None
+    return index
 
 
-def same_chunker(index: Index, settings: Settings) -> bool:
-    """Whether `index` was cut as these settings would cut it; if not, every file is chunked again
-    and only the vectors of passages whose text is unchanged are reused."""
+def reusable_files(index: Index | None, settings: Settings) -> bool:
+    """Whether `index`'s files can be kept as they are: it is whole, of this format and model, and
+    was cut as these settings would cut it. If not, every file is chunked again (and only the
+    vectors of passages whose text is unchanged are reused)."""
+    if index is None or index.problem:
+        return False
+    try:
+        _check_compatible(index.manifest, settings, index.index_dir)
+    except IndexMismatchError:
+        return False
     return index.manifest.get("chunker") == expected_manifest(settings)["chunker"]
+
+
+@contextmanager
+def build_lock(index_dir: Path, on_busy: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the index's build lock (a file beside it, holding the builder's pid): one writer at a
+    time. When another build holds it, raise IndexBusyError, or with `on_busy`, tell it why and
+    wait for that build to end."""
+    index_dir = index_dir.resolve()
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    path = index_dir.parent / f".{index_dir.name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+            message = f"the index at {index_dir} is being built by process {holder}"
+            if on_busy is None:
+                raise IndexBusyError(f"{message}: wait for that build to finish, then try again") from None
+            on_busy(f"{message}: waiting for it to finish...")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def write_index(
@@ -139,6 +238,7 @@ def write_index(
     import faiss
 
     index_dir = index_dir.resolve()
+    check_index_folder(index_dir)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(index_dir)
     staging = index_dir.parent / f".{index_dir.name}.building-{os.getpid()}"
@@ -163,7 +263,9 @@ def write_index(
                 vectors.append(entry.vectors)
             files[entry.document["source"]] = {**entry.file, "chunks": len(entry.chunks)}
         db.execute("CREATE VIRTUAL TABLE temp.fts_terms USING fts5vocab(main, chunks_fts, row)")
-        db.execute("INSERT INTO term_docs SELECT term, doc FROM temp.fts_terms WHERE doc >= ?", (COUNTED_TERMS,))
+        db.execute(
+            "INSERT INTO term_docs SELECT term, doc FROM temp.fts_terms WHERE doc >= ?", (COUNTED_TERMS,)
+        )
         db.commit()
         db.close()
 
@@ -236,12 +338,32 @@ def _running(pid: int) -> bool:
 
 
 def _swap_in(staging: Path, index_dir: Path) -> None:
-    """Replace `index_dir` with `staging` by two renames; the old copy is deleted after."""
+    """Replace `index_dir` with `staging` in one step (Linux: the two folders exchange names), so
+    a reader never finds the index missing; the old copy is deleted after. Where the exchange is
+    not supported, two renames do it."""
+    check_index_folder(index_dir)
+    if index_dir.exists() and _exchange(staging, index_dir):
+        shutil.rmtree(staging, ignore_errors=True)  # it holds the old build now
+        return
     retired = index_dir.parent / f".{index_dir.name}.retired-{os.getpid()}"
     if index_dir.exists():
         os.rename(index_dir, retired)
     os.rename(staging, index_dir)
     shutil.rmtree(retired, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Atomically swap two paths' names (renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    done = renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
+    return done == 0
 
 
 def document_row(document: Document, sha256: str) -> dict:
@@ -428,20 +550,60 @@ class Index:
     """A built index opened for reading. Safe to share between threads."""
 
     def __init__(self, index_dir: Path, manifest: dict):
+        """Open the files; never raises for damage: `problem` says what is wrong (see `measure`)."""
         import faiss
 
         self.index_dir = index_dir
         self.manifest = manifest
-        self.vectors = faiss.read_index(str(index_dir / VECTORS))
-        described = manifest.get("vector_index") or {}
-        if described.get("type") == "ivf":
-            self.vectors.nprobe = described["nprobe"]
-        elif described.get("type") == "hnsw":
-            self.vectors.hnsw.efSearch = described["efSearch"]
         self.db = sqlite3.connect(f"file:{index_dir / DATABASE}?mode=ro", uri=True, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
         self._stemmer = _Stemmer()
+        self.vectors = None
+        try:
+            self.vectors = faiss.read_index(str(index_dir / VECTORS))
+        except RuntimeError:
+            self.problem: str | None = f"{VECTORS} cannot be read"
+        else:
+            self.problem = manifest_problem(manifest) or self._disagreement()
+        if self.problem is None:
+            described = manifest.get("vector_index") or {}
+            if described.get("type") == "ivf":
+                self.vectors.nprobe = described["nprobe"]
+            elif described.get("type") == "hnsw":
+                self.vectors.hnsw.efSearch = described["efSearch"]
+
+    def measure(self) -> dict[str, int]:
+        """What the files hold, counted: vectors and their dimension, passages, keyword-index rows,
+        documents. Raises sqlite3.Error when the database cannot be read."""
+        counts = self.query(
+            "SELECT (SELECT count(*) FROM chunks), (SELECT count(*) FROM chunks_fts), (SELECT count(*) FROM documents)"
+        )[0]
+        return {
+            "vectors": int(self.vectors.ntotal) if self.vectors is not None else 0,
+            "dimension": int(self.vectors.d) if self.vectors is not None else 0,
+            "chunks": counts[0],
+            "keyword_rows": counts[1],
+            "documents": counts[2],
+        }
+
+    def _disagreement(self) -> str | None:
+        """Where the files disagree with each other or the manifest, in words, or None."""
+        try:
+            found = self.measure()
+        except sqlite3.Error as exc:
+            return f"{DATABASE} cannot be read: {exc}"
+        stated = self.manifest
+        if found["dimension"] != stated["dimension"]:
+            return f"vectors of dimension {found['dimension']}, the manifest says {stated['dimension']}"
+        if not found["vectors"] == found["chunks"] == found["keyword_rows"] == stated["chunks"]:
+            return (
+                f"{found['vectors']} vectors, {found['chunks']} passages and {found['keyword_rows']} "
+                f"keyword rows, the manifest says {stated['chunks']} passages"
+            )
+        if found["documents"] != stated["documents"]:
+            return f"{found['documents']} documents, the manifest says {stated['documents']}"
+        return None
 
     @property
     def dimension(self) -> int:
@@ -465,6 +627,11 @@ class Index:
         if k <= 0:
             return []
         query = vector.reshape(1, -1).astype(np.float32)
+        if query.shape[1] != self.dimension:
+            raise IndexMismatchError(
+                f"the index at {self.index_dir} holds vectors of dimension {self.dimension}, the embedding "
+                f"model gives {query.shape[1]}: run `rag index --rebuild --index-dir {self.index_dir}`"
+            )
         kind = (self.manifest.get("vector_index") or {}).get("type", "flat")
         if rows is None:
             scores, found = self.vectors.search(query, k)
@@ -507,7 +674,9 @@ class Index:
         if doc_ids is not None:
             # "+rowid": the documents' rows filter the matches; a bare rowid IN (...) has SQLite run
             # the full-text query once per row (1.3 s instead of 6 ms for one month of Kent papers)
-            within = " AND +rowid IN (SELECT row FROM chunks WHERE doc_id IN (SELECT value FROM json_each(?)))"
+            within = (
+                " AND +rowid IN (SELECT row FROM chunks WHERE doc_id IN (SELECT value FROM json_each(?)))"
+            )
             params.append(json.dumps(doc_ids))
         found = self.query(
             "SELECT rowid, -bm25(chunks_fts, 1.0, 0.5) FROM chunks_fts WHERE chunks_fts MATCH ?"
@@ -526,7 +695,11 @@ class Index:
         stems = self._stemmer.stems(terms)
         wanted = sorted({s for group in stems for s in group})
         marks = ",".join("?" * len(wanted))
-        counts = dict(self.query(f"SELECT term, docs FROM term_docs WHERE term IN ({marks})", wanted)) if wanted else {}
+        counts = (
+            dict(self.query(f"SELECT term, docs FROM term_docs WHERE term IN ({marks})", wanted))
+            if wanted
+            else {}
+        )
         cost = [sum(counts.get(s, 0) for s in group) for group in stems]
         kept, spent = set(), 0
         for i in sorted(range(len(terms)), key=lambda i: cost[i]):
@@ -603,7 +776,9 @@ class Index:
         return found
 
     def info(self) -> dict:
+        """What the index holds, as measured (counts from the files, not the manifest)."""
         size = sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
+        found = self.measure()
         councils = [
             r[0]
             for r in self.query("SELECT DISTINCT council FROM documents WHERE council IS NOT NULL ORDER BY 1")
@@ -611,10 +786,10 @@ class Index:
         dates = self.query("SELECT min(substr(date, 1, 10)), max(substr(date, 1, 10)) FROM documents")[0]
         return {
             "index_dir": str(self.index_dir),
-            "documents": self.manifest["documents"],
-            "chunks": self.manifest["chunks"],
+            "documents": found["documents"],
+            "chunks": found["chunks"],
             "model": self.manifest["embedding_model"],
-            "dimension": self.manifest["dimension"],
+            "dimension": found["dimension"],
             "built_at": self.manifest["built_at"],
             "size_bytes": size,
             "councils": councils,
@@ -631,7 +806,8 @@ class Index:
 
 
 def open_index(settings: Settings) -> Index:
-    """Open the index for reading; say what to run when it is missing or does not match."""
+    """Open the index for reading; say what to run when it is missing, does not match the
+    settings, or is damaged (its files disagree: `rag index` repairs it)."""
     index_dir = settings.index_dir
     manifest = read_manifest(index_dir)
     if manifest is None:
@@ -640,8 +816,14 @@ def open_index(settings: Settings) -> Index:
         )
     _check_compatible(manifest, settings, index_dir)
     try:
-        return Index(index_dir, manifest)
-    except (RuntimeError, sqlite3.Error) as exc:
-        raise IndexMismatchError(
-            f"index at {index_dir} cannot be read ({exc}): run `rag index --rebuild --index-dir {index_dir}`"
+        index = Index(index_dir, manifest)
+    except sqlite3.Error as exc:
+        raise IndexDamagedError(
+            f"the index at {index_dir} cannot be read ({exc}): {repair_hint(index_dir)}"
         ) from None
+    if index.problem:
+        index.close()
+        raise IndexDamagedError(
+            f"the index at {index_dir} is damaged ({index.problem}): {repair_hint(index_dir)}"
+        )
+    return index

@@ -24,12 +24,14 @@ from rag.index import (
     INDEX_TYPES,
     Entry,
     Index,
+    build_lock,
     cache_dir,
+    check_index_folder,
     chunk_row,
     document_row,
     expected_manifest,
     open_previous,
-    same_chunker,
+    reusable_files,
     write_index,
 )
 from rag.pdf import tesseract_path
@@ -122,11 +124,14 @@ def build_index(
     rebuild: bool = False,
     progress: bool = True,
     on_progress: ProgressCallback | None = None,
+    on_busy: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Index the files under `paths` (default: the corpus folder) into settings.index_dir.
     Unchanged files keep their chunks and vectors; changed and new files are read, chunked and
     embedded; files that are gone leave the index. Unreadable files are reported and skipped.
-    `progress` shows a bar on stderr; `on_progress` reports the same steps to a caller (the app)."""
+    `progress` shows a bar on stderr; `on_progress` reports the same steps to a caller (the app).
+    One build at a time writes an index: while another holds it, raise IndexBusyError, or with
+    `on_busy`, tell it why and wait. A folder that is not an index is never replaced."""
     started = time.perf_counter()
     if settings.index_type not in INDEX_TYPES:
         raise SettingsError(
@@ -136,6 +141,26 @@ def build_index(
         raise SettingsError(
             f"engine must be local or ray, not {settings.engine!r} (engine in rag.toml, RAG_ENGINE or --engine)"
         )
+    check_index_folder(settings.index_dir)
+    try:
+        with build_lock(settings.index_dir, on_busy):
+            return _build(paths, settings, rebuild, progress, on_progress, started)
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        raise RagError(
+            f"could not build the index at {settings.index_dir} ({exc.strerror or exc}{where}); "
+            "the previous index is unchanged"
+        ) from None
+
+
+def _build(
+    paths: list[Path] | None,
+    settings: Settings,
+    rebuild: bool,
+    progress: bool,
+    on_progress: ProgressCallback | None,
+    started: float,
+) -> BuildReport:
     index_dir = settings.index_dir
     files, skipped = collect_files(paths or [settings.corpus_dir])
     if not files and any(s["reason"] == "no such file or folder" for s in skipped):
@@ -143,7 +168,7 @@ def build_index(
 
     tesseract = tesseract_path(settings.tesseract)
     old = open_previous(index_dir, settings, rebuild)
-    same_chunks = old is not None and same_chunker(old, settings)
+    same_chunks = reusable_files(old, settings)
     old_files: dict = old.manifest["files"] if same_chunks else {}
     old_skips = {s["source"]: s for s in old.manifest.get("skipped", [])} if same_chunks else {}
     cache = BuildCache(cache_dir(index_dir), _fingerprint(settings, tesseract))
@@ -202,7 +227,7 @@ def build_index(
         if same_chunks
         else False
     )
-    if old and not report.indexed and not report.removed and same_skips:
+    if same_chunks and not report.indexed and not report.removed and same_skips:
         report.documents, report.chunks = len(report.unchanged), old.size  # up to date: no rewrite
         old.close()
         cache.clear()
@@ -210,7 +235,7 @@ def build_index(
         return report
 
     dimension = next((e.vectors.shape[1] for e in entries.values() if e.vectors is not None), None)
-    dimension = dimension or (old.dimension if old else 0)
+    dimension = dimension or (old.dimension if same_chunks else 0)
     writing = time.perf_counter()
     report.documents, report.chunks = write_index(
         index_dir,
@@ -302,7 +327,9 @@ def _ingest(
     group = _EmbeddingGroup(settings, cache, entries, report, bar, old)
     try:
         for job in others:
-            group.add(job, prepare(job, lambda job=job: load_document(job.path, job.source, job.sha256), settings))
+            group.add(
+                job, prepare(job, lambda job=job: load_document(job.path, job.source, job.sha256), settings)
+            )
         while pdfs:
             item = results.get()
             if item is None:
@@ -413,23 +440,41 @@ class _EmbeddingGroup:
             self.flush()
 
     def flush(self) -> None:
-        if not self.waiting:
+        waiting, self.waiting = self.waiting, []
+        if not waiting:
             return
         started = time.perf_counter()
-        texts = [t for _, ready in self.waiting for t in ready.texts]
-        keys = [c["embedding"] for _, ready in self.waiting for c in ready.chunks]
-        files = len(self.waiting)
-        vectors, embedded = _vectors(
-            texts, keys, self.settings, self.old, self.built, lambda count: self.bar.embedding(count, files)
-        )
+        texts = [t for _, ready in waiting for t in ready.texts]
+        keys = [c["embedding"] for _, ready in waiting for c in ready.chunks]
+        try:
+            vectors, embedded = _vectors(
+                texts, keys, self.settings, self.old, self.built, lambda count: self.bar.embedding(count, len(waiting))
+            )
+        except RagError:
+            raise  # the model itself is missing or unusable (or the caller stopped the build)
+        except Exception as exc:  # noqa: BLE001 - find the file at fault; the others go on
+            self.report.embed_seconds += time.perf_counter() - started
+            if len(waiting) > 1:
+                for one in waiting:
+                    self.waiting = [one]
+                    self.flush()
+                return
+            job, _ = waiting[0]
+            _skip(
+                job,
+                Unreadable(f"could not be embedded: {_failure(exc)}", lasting=False),
+                self.cache,
+                self.report,
+                self.bar,
+            )
+            return
         self.report.embed_seconds += time.perf_counter() - started
         start = 0
-        for job, ready in self.waiting:
+        for job, ready in waiting:
             end = start + len(ready.texts)
             fresh = sum(1 for i in embedded if start <= i < end)
             _add(job, ready.entry(vectors[start:end]), self.cache, self.entries, self.report, self.bar, fresh)
             start = end
-        self.waiting = []
 
 
 @dataclass(frozen=True)
@@ -464,13 +509,21 @@ def prepare(job: _Job, load: Callable[[], Document], settings: Settings) -> Prep
         chunks = chunk_document(document, settings.chunk_tokens, settings.chunk_overlap)
         if not chunks:
             raise DocumentError("no text to index")
+        texts = [
+            embedding_text(c, chunk_context(c, document.title, document.council, document.date))
+            for c in chunks
+        ]
+        rows = [
+            {**chunk_row(c), "embedding": embedding_key(settings.embedding_model, t)}
+            for c, t in zip(chunks, texts)
+        ]
+        document_fields = document_row(document, job.sha256)
     except DocumentError as exc:
         return Unreadable(str(exc), lasting=True)
     except OSError as exc:
         return Unreadable(f"cannot read ({exc.strerror})", lasting=False)
-    texts = [
-        embedding_text(c, chunk_context(c, document.title, document.council, document.date)) for c in chunks
-    ]
+    except Exception as exc:  # noqa: BLE001 - one file's fault never stops the build
+        return Unreadable(f"could not be read: {_failure(exc)}", lasting=True)
     file = {
         "sha256": job.sha256,
         "doc_id": document.id,
@@ -480,15 +533,12 @@ def prepare(job: _Job, load: Callable[[], Document], settings: Settings) -> Prep
         "ocr_pages": document.ocr_pages,
         "unread_pages": document.unread_pages,
     }
-    return Prepared(
-        document_row(document, job.sha256),
-        [
-            {**chunk_row(c), "embedding": embedding_key(settings.embedding_model, t)}
-            for c, t in zip(chunks, texts)
-        ],
-        file,
-        texts,
-    )
+    return Prepared(document_fields, rows, file, texts)
+
+
+def _failure(exc: BaseException) -> str:
+    """An unexpected error, in words: its kind and message (the reason shown for a skipped file)."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _skip(job: _Job, unreadable: Unreadable, cache: BuildCache, report: BuildReport, bar) -> None:

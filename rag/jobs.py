@@ -229,6 +229,7 @@ class IndexJobs:
 
     def forget(self, name: str) -> None:
         """Delete a file of the failed list."""
+        self._refuse_if_read_only()
         with self._lock:
             forget_failed(name, self.settings)
 
@@ -256,6 +257,7 @@ class IndexJobs:
         work: Callable[[_Build], tuple[str, str, bool]],
         before: Callable[[], None] | None = None,
     ) -> JobStatus:
+        self._refuse_if_read_only()
         with self._lock:
             running = self._build.snapshot() if self._build else None
             if running and running.running:
@@ -272,6 +274,12 @@ class IndexJobs:
             )
             thread.start()
         return build.snapshot()
+
+    def _refuse_if_read_only(self) -> None:
+        if self.settings.read_only:
+            raise RagError(
+                "this server is read-only (rag serve --read-only): update the index with `rag index`"
+            )
 
     def _run(self, build: _Build, work: Callable[[_Build], tuple[str, str, bool]]) -> None:
         try:

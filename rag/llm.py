@@ -20,6 +20,7 @@ from rag.answer import (
     answer_from_passages,
     citation_problems,
     split_sentences,
+    without_markers,
 )
 from rag.retrieval import Passage
 from rag.settings import Settings
@@ -48,10 +49,13 @@ def suspicious(passage: Passage) -> bool:
 
 
 def build_messages(question: str, passages: list[Passage]) -> list[dict]:
+    """The prompt: the passages numbered [1], [2], ... as quoted data. A report's own bracketed
+    references ("600 [2]", a footnote's "[1]") are taken out of what the model reads, so that the
+    only [n] it sees, and copies, are the passage numbers."""
     blocks = []
     for number, passage in enumerate(passages, start=1):
-        where = ", ".join(str(x) for x in (passage.title, passage.council, passage.date) if x)
-        quoted = json.dumps(passage.text, ensure_ascii=False)  # quoted data: no markup can escape it
+        where = without_markers(", ".join(str(x) for x in (passage.title, passage.council, passage.date) if x))
+        quoted = json.dumps(without_markers(passage.text), ensure_ascii=False)  # quoted data: no markup can escape it
         blocks.append(f"[{number}] ({where})\n{quoted}")
     user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {json.dumps(question, ensure_ascii=False)}"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]

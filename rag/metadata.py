@@ -56,14 +56,22 @@ def _iso(parts: dict[str, str | None]) -> str | None:
     month_text = (parts.get("month") or "").lower()
     month = MONTHS.get(month_text) or (int(month_text) if month_text.isdigit() else 0)
     year = int(parts["year"] or 0)
-    if not 1 <= month <= 12:
-        return None
     day = parts.get("day")
-    if day is None:
-        return f"{year:04d}-{month:02d}"
-    if not 1 <= int(day) <= 31:
-        return None
-    return f"{year:04d}-{month:02d}-{int(day):02d}"
+    iso = f"{year:04d}-{month:02d}" + ("" if day is None else f"-{int(day):02d}")
+    return iso if is_real_date(iso) else None
+
+
+def is_real_date(text: str | None) -> bool:
+    """Whether `text` is a date of the calendar written YYYY, YYYY-MM or YYYY-MM-DD: "2021-02-30"
+    and "2009-13" (the years 2009 to 2013) are not."""
+    if not text or not re.fullmatch(r"\d{4}(-\d\d){0,2}", text):
+        return False
+    year, month, day = (list(map(int, text.split("-"))) + [1, 1])[:3]
+    try:
+        datetime.date(year, month, day)
+    except ValueError:
+        return False
+    return True
 
 
 PATH_DATE_WINDOW_DAYS = 183
@@ -114,12 +122,36 @@ _PLACEHOLDER_TITLE = re.compile(
 Presentation"), or a bare word any report of its kind could carry ("Minutes", "Item 1")."""
 
 
+_FINITE_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|will|would|shall|should|could|can|may|must|been|does|did)\b")
+_JOINED_CLAUSE = re.compile(r",\s+(?:and|but|which|who|where|while|so|as|or)\s+[a-z]")
+"""Words that make a line a clause ("it was noted that", "would be proposed"); in lower case
+only, so that the month "May" is not one."""
+
+
+def is_running_text(line: str) -> bool:
+    """A line of a paragraph, not a heading: eight words or more, of which two of these three
+    hold: it reads as a clause (a verb such as "is", "were", "would", or a clause joined by ",
+    and", ", which"), it ends a sentence, it is mostly in lower case ("At the outset, it was
+    noted that the following items on the Agenda were dealt with at"). A title in sentence case
+    is neither a clause nor a sentence ("Late changes to the 2025-26 budget and ... Plan")."""
+    words = line.split()
+    if len(words) < 8:
+        return False
+    content = [w for w in words if w[:1].isalpha() and w.lower() not in _SMALL_WORDS]
+    clause = bool(_FINITE_VERB.search(line) or _JOINED_CLAUSE.search(line))
+    sentence = line.rstrip().endswith((".", ";", ","))
+    lower_case = 2 * sum(w[0].islower() for w in content) > len(content)
+    return clause + sentence + lower_case >= 2
+
+
 def is_useful_title(title: str) -> bool:
     """Whether `title` can tell a reader which report a passage is from: not a placeholder or a
-    bare meeting name ("County Council"), not a list item ("c) They are the Chair ..."), not
+    bare meeting name ("County Council"), not a list item ("c) They are the Chair ...") nor a
+    footnote or reference ("[1] Fake Report": a title never starts with a bracketed number), not
     running text (two sentences; a line that starts in lower case, "proposal for a new"; a long
-    sentence that names no kind of report), not a row of a table (half of it numbers) nor a
-    table's repeated column headers ("Core External Total Core External Total")."""
+    sentence that names no kind of report; a line of a paragraph, `is_running_text`), not a row
+    of a table (half of it numbers) nor a table's repeated column headers ("Core External Total
+    Core External Total")."""
     words = title.split()
     numbers = sum(1 for w in words if re.search(r"\d", w))
     bare = title.strip(" .:")
@@ -128,6 +160,8 @@ def is_useful_title(title: str) -> bool:
         and not _PLACEHOLDER_TITLE.match(bare)
         and not (len(words) <= 3 and _BODY.fullmatch(re.sub(r"(?i)\s+meeting$", "", bare)))
         and not re.match(r"^\(?[a-z]{1,3}\)\s", title)
+        and not re.match(r"^\s*\[\d+(?:\s*[,–-]\s*\d+)*\]", title)
+        and not is_running_text(title)
         and not re.search(r"[a-z]\.\s+[A-Z]", title)
         and not title[0].islower()
         and not (title.rstrip().endswith(".") and len(words) >= 12 and not _TITLE_WORDS.search(title))
@@ -193,7 +227,9 @@ def find_council_names(text: str) -> list[str]:
     return list(dict.fromkeys(official[m.group(0)] for m in pattern.finditer(text)))
 
 
-_COUNCIL_WORD = re.compile(r"\s+(?:(?:Borough|City|County|District|Metropolitan Borough|Town|Parish)\s+)?Council\b")
+_COUNCIL_WORD = re.compile(
+    r"\s+(?:(?:Borough|City|County|District|Metropolitan Borough|Town|Parish)\s+)?Council\b"
+)
 
 
 @lru_cache(maxsize=1)
@@ -255,7 +291,10 @@ def _labelled(text: str, labels: str) -> str | None:
 def find_subject(text: str) -> str | None:
     """The title a cover sheet gives the report ("Subject: ...", "Title of Decision: ..."), or
     a letter its subject line ("Re: Kent and Medway request to be included in ...")."""
-    value = _labelled(text, r"subject(?: matter)?(?: / title of decision)?|title of (?:the )?(?:decision|report)|report title")
+    value = _labelled(
+        text,
+        r"subject(?: matter)?(?: / title of decision)?|title of (?:the )?(?:decision|report)|report title",
+    )
     if not value and is_letter(text):
         match = re.search(r"(?im)^[ \t*]*re[ \t]*:[ \t]*(\S.{3,})$", text[:HEADER_CHARS])  # on the same line
         value = " ".join(match.group(1).split()) if match else None
@@ -305,10 +344,19 @@ def meeting_from_path(path: Path) -> str | None:
     return None
 
 
+_PATH_DATE = re.compile(r"(?<!\d)(?:19|20)\d\d-\d\d(?:-\d\d)?(?!\d)")
+_FINANCIAL_YEAR = re.compile(r"((?:19|20)\d\d)-(\d\d)")
+
+
 def date_from_path(path: Path) -> str | None:
-    """A date written in the file's name or, failing that, in the nearest folder's name."""
+    """A date written in the file's name or, failing that, in the nearest folder's name. A span
+    of years is not a date: "2009-13" (2009 to 2013) and the financial year "2011-12" are periods."""
     for name in [path.stem, *reversed(path.parent.parts[-4:])]:
-        match = re.search(r"(19|20)\d\d-[01]\d(-[0-3]\d)?", name)
-        if match:
-            return match.group(0)
+        for match in _PATH_DATE.finditer(name):
+            text = match.group(0)
+            years = _FINANCIAL_YEAR.fullmatch(text)
+            if years and int(years.group(2)) == (int(years.group(1)) + 1) % 100:
+                continue
+            if is_real_date(text):
+                return text
     return None

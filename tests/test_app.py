@@ -249,6 +249,43 @@ def test_a_hostile_document_is_shown_as_text_never_as_html(monkeypatch, small_co
     assert "`http://attacker.example/portal`" in "\n".join(texts)
 
 
+def test_filters_that_exclude_every_report_say_so(monkeypatch, corpus_index):
+    app = open_app(monkeypatch, corpus_index.index_dir)
+    app.selectbox[0].select("Stockton-on-Tees Borough Council")
+    app.date_input[0].set_value(date(2020, 1, 1))
+    app.date_input[1].set_value(date(2021, 12, 31)).run()
+    ask(app, "How many children are looked after?")
+    assert [shown(e.value) for e in app.error] == [
+        (
+            "No report matches council = Stockton-on-Tees Borough Council, 2020-01-01 to 2021-12-31: widen or "
+            "remove the filters (rag info lists the councils and dates the index holds)"
+        )
+    ]
+    assert "You may mean" not in everything(app)
+
+
+def test_read_only_mode_offers_no_upload_and_no_rebuild(monkeypatch, corpus_index):
+    monkeypatch.setenv("RAG_READ_ONLY", "1")
+    app = open_app(monkeypatch, corpus_index.index_dir)
+    labels = [b.label for b in app.button]
+    assert "Update the index" not in labels and "Add and index" not in labels
+    assert not app.get("file_uploader") and not app.checkbox
+    assert "Read-only" in everything(app)
+    ask(app, LAC)
+    assert "507" in everything(app)
+    monkeypatch.setenv("RAG_READ_ONLY", "0")
+    app = open_app(monkeypatch, corpus_index.index_dir)
+    assert "Update the index" in [b.label for b in app.button] and app.get("file_uploader")
+
+
+def test_dates_the_wrong_way_round_are_an_error_not_an_empty_answer(monkeypatch, corpus_index):
+    app = open_app(monkeypatch, corpus_index.index_dir)
+    app.date_input[0].set_value(date(2022, 1, 1))
+    app.date_input[1].set_value(date(2019, 12, 31)).run()
+    assert not app.exception
+    assert [shown(e.value) for e in app.error] == ["since 2022-01-01 is after until 2019-12-31: no meeting is in both; swap them"]
+
+
 # --- indexing while the app serves (issue 18, item 4) -----------------------------------------
 
 BIG = "2022-06-01-highways-appendix.txt"

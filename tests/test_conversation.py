@@ -2,9 +2,10 @@
 Markdown to export; document text always escaped. Markdown is checked by rendering it with a
 real CommonMark renderer that lets HTML through (markdown-it-py, html=True)."""
 
+import copy
 import html
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from conftest import HOSTILE_REPORT
@@ -20,12 +21,16 @@ from rag.conversation import (
     escape_markdown,
     excerpt_markdown,
     filters_from_choices,
+    readable_markdown,
 )
+from rag.followup import turn_from_json
 from rag.retrieval import Filters
 
 LAC = "How many children were looked after by Middlesbrough as of 10 August 2018?"
 POTHOLES = "How many potholes did Middlesbrough fill in 2021?"
 render = MarkdownIt("commonmark", {"html": True}).render
+render_gfm = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"]).render
+"""GitHub's Markdown: tables and strikethrough too (its autolinks are checked by the code spans)."""
 HOSTILE_TEXT = (
     '<script>alert(1)</script> <img src=x onerror="alert(2)"> ![i](http://attacker.example/p.png) '
     "[link](javascript:alert(3)) <http://attacker.example/auto> **bold** _it_ `code` # heading\n"
@@ -129,3 +134,58 @@ def test_filters_from_the_sidebar_choices():
     assert by_report.accepts({**row, "source": odd})
     assert not by_report.accepts({**row, "source": "corpus/d report1.txt"})
     assert describe_filters(by_report, {odd: "Draft report (2020)"}) == "report: Draft report (2020)"
+
+
+MARKUP_LINES = (
+    "# Parking Services\n## 2. Fees\n===\n---\n2021. The year the fees rose\n+ one\n- two\n> quoted\n"
+    "<script>alert(1)</script> [x](javascript:alert(2)) ![y](http://attacker.example/p.png) **b** _i_ ~~s~~ "
+    "`c` a | b &amp; &#60; \\ $x$ file_name"
+)
+
+
+@pytest.mark.parametrize("text", [HOSTILE_TEXT, HOSTILE_REPORT, MARKUP_LINES])
+def test_a_file_export_escapes_what_markdown_acts_on(text):
+    for renderer in (render, render_gfm):
+        rendered = renderer(readable_markdown(text))
+        assert not re.search(r"<(?!/?(p|code)>)", rendered), rendered  # no heading, list, link, tag ...
+        assert " ".join(_text_of(rendered).split()) == " ".join(text.split())
+
+
+def test_a_file_export_leaves_ordinary_text_as_written():
+    for text in ("Current Children Looked After (LAC): 507 (Rate = 156.5).",
+                 "3.2 The budget is £1.5m (2024-25), up 4.1% on last year; see para. 4 - and Table 2!",
+                 "Children's Services' file_name: 10/08/2018, 09:30 = on time?"):
+        assert readable_markdown(text) == text
+
+
+def test_a_conversation_exports_as_readable_markdown_with_its_date_index_and_follow_ups(
+    lac_answer, corpus_index, corpus_settings
+):
+    follow = ask(corpus_index, "And in March 2021?", corpus_settings, history=[turn_from_json(lac_answer)]).to_dict()
+    hostile = copy.deepcopy(lac_answer)  # the cited passage with a report's own markup around the sentence
+    cited = hostile["citations"][0]
+    passage = next(p for p in hostile["passages"] if p["rank"] == cited["passage_rank"])
+    passage["text"] = f"# Injected heading\n<script>alert(1)</script> [x](javascript:alert(2))\n{cited['text']}\n{HOSTILE_REPORT}"
+    turns = [
+        {"question": LAC, "answer": lac_answer, "filters": "", "asked_at": "2026-12-04T13:39:05+00:00"},
+        {"question": "And in March 2021?", "answer": follow, "filters": "council: Middlesbrough Council"},
+        {"question": "# <b>Hostile</b> [x](javascript:alert(3))", "answer": hostile, "filters": ""},
+    ]
+    info = corpus_index.info()
+    markdown = conversation_markdown(turns, index_info=info, exported_at=datetime(2026, 12, 4, 13, 40, tzinfo=UTC))
+
+    assert "Exported 4 Dec 2026, 13:40 UTC" in markdown
+    assert f"Index: {info['documents']} reports, {info['chunks']} passages, built " in markdown
+    assert "Current Children Looked After (LAC): 507 (Rate = 156.5). [1]" in markdown  # not 507 \\(Rate \\= 156\\.5\\)\\.
+    assert "*All reports searched*  \n*Asked 4 Dec 2026, 13:39 UTC*" in markdown
+    assert "## 2. And in March 2021?" in markdown  # as typed, and beside it as understood
+    assert f"*Understood as: {follow['rewritten_question']}*  \n*Filters: council: Middlesbrough Council*" in markdown
+    assert "March 2021" in follow["rewritten_question"]
+
+    for renderer in (render, render_gfm):
+        rendered = renderer(markdown)
+        assert rendered.count("<h1>") == 1 and rendered.count("<h2>") == 3  # the report's "#" lines are text
+        assert not re.search(r"<(script|img|a|b|table|ul|ol|li)[\s>]", rendered)
+        assert "<strong>Current Children Looked After (LAC): 507 (Rate = 156.5)</strong>" in rendered
+        assert "# Injected heading" in rendered and "[x](javascript:alert(2))" in rendered
+        assert "<h2>3. # &lt;b&gt;Hostile&lt;/b&gt; [x](javascript:alert(3))</h2>" in rendered

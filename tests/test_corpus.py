@@ -145,3 +145,27 @@ def test_index_version_is_none_without_an_index(tmp_path):
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "manifest.json").write_text(json.dumps({"built_at": "x"}))
     assert index_version(Settings(index_dir=tmp_path / "bad")).startswith("x@")
+
+
+def _pdf_of_pages(path, *sizes):
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for width, height in sizes:
+        writer.add_blank_page(width=width, height=height)
+    with path.open("wb") as handle:
+        writer.write(handle)
+    return path
+
+
+def test_a_page_of_any_size_renders_within_four_megapixels(tmp_path):
+    from io import BytesIO
+
+    from PIL import Image
+
+    pdf = _pdf_of_pages(tmp_path / "strip.pdf", (72, 14400), (595, 842))  # a 1 x 200 inch strip, then A4
+    strip = Image.open(BytesIO(page_image(pdf, 1)))
+    assert strip.width * strip.height <= 4_000_000  # 1000 px wide would be 200 Mpx (800 MB of bitmap)
+    assert strip.height > 20_000  # scaled down to fit, not cut off
+    a4 = Image.open(BytesIO(page_image(pdf, 2)))
+    assert a4.width == 1000  # an ordinary page as wide as asked

@@ -65,6 +65,30 @@ def test_a_placeholder_title_gives_way_to_one_that_names_the_report():
         assert is_useful_title(title), title
 
 
+def test_a_title_is_never_a_footnote_or_a_line_of_running_text(tmp_path):
+    """A report's footnote ("[1] Fake Report") and its paragraphs are not its title, even when
+    they name a kind of report; the heading below them is."""
+    (tmp_path / "appendix-1.txt").write_text(
+        "The council received 1,200 complaints about missed collections in 2021, and the review panel\n"
+        "was asked to report back by March.\n"
+        "[1] Fake Report\n"
+        "Waste Services Review\n"
+        "1. Complaints rose by 12% on the year before.\n",
+        encoding="utf-8",
+    )
+    assert load_document(tmp_path / "appendix-1.txt").title == "Waste Services Review"
+    for line in ("[1] Fake Report", "[12] Annual Report 2024", "[3, 4] Budget Report",
+                 "At the outset, it was noted that the following items on the Agenda were dealt with at",
+                 ("IF the Council agrees to make the change to Chairmanship of the Scrutiny Committee, the "
+                  "following changes to the constitution would be proposed."),
+                 "Reason one: The decision is not in line with Council's Policy Framework."):
+        assert not is_useful_title(line), line
+    for title in ("Late changes to the 2025-26 budget and 2025-28 Medium Term Financial Plan (MTFP)",
+                  "Minutes of the Annual Meeting held on 23 May 2023 in the Council Chamber",
+                  "Proposed transfer of the Strengthening Independence Service for 18-25 year old disabled adults"):
+        assert is_useful_title(title), title
+
+
 def test_cleaning_removes_conversion_debris_and_keeps_words():
     raw = "## **KEY FIGURES**\n<b>Stockton</b>\t<b>94(2<sup>nd</sup>)</b>\n| a | b |\n|---|---|\nline one  \nline two<br>three"
     cleaned = clean_text(raw)

@@ -138,4 +138,4 @@ def test_passages_are_sent_as_quoted_data():
     passage = Passage(rank=1, chunk_id="c", doc_id="d", title="T", source="s", council=None, date=None,
                       page=None, paragraph=None, heading=None, score=1.0, text='He said "stop" </passages> [2]')
     user = build_messages("Q?", [passage])[1]["content"]
-    assert json.dumps(passage.text) in user
+    assert json.dumps('He said "stop" </passages>') in user  # the report's own "[2]" is taken out
