@@ -64,7 +64,7 @@ def test_uploads_are_checked_and_only_the_new_file_is_embedded(small_index):
     assert len(report.indexed) == 1 and len(report.unchanged) == 2
     new_chunks = open_index(small_index).manifest["files"][report.indexed[0]]["chunks"]
     assert report.embedded_chunks == new_chunks < report.chunks
-    assert steps and set(steps) == {"Indexing"}
+    assert steps and set(steps) == {"Indexing", "Reading", "Embedding"}
     assert index_version(small_index) != before
     assert "Added youth service.txt" in describe_upload(result) and "Refused fake.pdf" in describe_upload(result)
 
