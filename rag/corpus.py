@@ -26,16 +26,6 @@ _BUILD_LOCK = threading.Lock()
 # --- what the index holds ---------------------------------------------------------------------
 
 
-def index_version(settings: Settings) -> str | None:
-    """A key that changes with every build (build time and manifest file time), or None when
-    there is no index yet. Raises IndexMismatchError for a damaged manifest."""
-    manifest = read_manifest(settings.index_dir)
-    if manifest is None:
-        return None
-    stamp = (settings.index_dir / MANIFEST).stat().st_mtime_ns
-    return f"{manifest.get('built_at')}@{stamp}"
-
-
 @dataclass(frozen=True)
 class Report:
     source: str
