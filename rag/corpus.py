@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rag.documents import SUPPORTED_SUFFIXES, load_document
 from rag.errors import DocumentError, RagError
-from rag.index import MANIFEST, Index, read_manifest
+from rag.index import Index, read_manifest
 from rag.ingest import BuildReport, ProgressCallback, build_index
 from rag.settings import Settings
 

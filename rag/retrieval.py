@@ -120,9 +120,7 @@ class Filters:
         date = row["date"] or ""
         if self.since and (not date or date < self.since[: len(date)]):
             return False
-        if self.until and (not date or date[: len(self.until)] > self.until):
-            return False
-        return True
+        return not (self.until and (not date or date[: len(self.until)] > self.until))
 
 
 def _date_range(key: str, value: str) -> tuple[datetime.date, datetime.date]:

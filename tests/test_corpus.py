@@ -1,7 +1,6 @@
 """The corpus from the app's side: uploads checked and indexed incrementally, index updates,
 what the index holds, the original page behind a source. Real files, model, FAISS and SQLite."""
 
-import json
 import shutil
 
 import pytest
