@@ -15,8 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from rag.answer import ask
-from rag.conversation import (
+from rag.app.conversation import (
     answer_as_text,
     answer_markdown,
     answer_sources,
@@ -26,7 +25,7 @@ from rag.conversation import (
     excerpt_markdown,
     filters_from_choices,
 )
-from rag.corpus import (
+from rag.app.corpus import (
     PAGE_IMAGES_CACHED,
     date_bounds,
     describe_corpus,
@@ -36,13 +35,14 @@ from rag.corpus import (
     page_image,
     readable_time,
 )
-from rag.documents import SUPPORTED_SUFFIXES
-from rag.embeddings import get_embedder
+from rag.app.jobs import IndexJobs, describe_progress, progress_fraction
+from rag.app.serving import CurrentIndex
 from rag.errors import IndexMissingError, RagError
 from rag.followup import turn_from_json
 from rag.glossary import glossary
-from rag.jobs import IndexJobs, describe_progress, progress_fraction
-from rag.serving import CurrentIndex
+from rag.models.embeddings import get_embedder
+from rag.qa import ask
+from rag.read.documents import SUPPORTED_SUFFIXES
 from rag.settings import load_settings
 from rag.trends import trend, trend_answer, trend_chart, trend_csv, trend_question, trend_rows
 

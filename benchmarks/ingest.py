@@ -13,10 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag.ingest import build_index
-from rag.pdf import tesseract_path
+from rag.build.ingest import build_index
+from rag.read.pdf import tesseract_path
+from rag.read.workers import parse_pdfs
 from rag.settings import load_settings
-from rag.workers import parse_pdfs
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 KENT = DATA / "reports" / "kent-county-council"
@@ -93,10 +93,10 @@ def build(folder: str) -> None:
 def count(folder: str) -> None:
     """Files indexed and skipped, reading and chunking exactly as a build does but without
     embedding (cheap enough for every folder on 2 cores)."""
+    from rag.build.ingest import collect_files
     from rag.chunking import chunk_document
-    from rag.documents import load_document
     from rag.errors import DocumentError
-    from rag.ingest import collect_files
+    from rag.read.documents import load_document
 
     started = time.perf_counter()
     files, skipped = collect_files([DATA / folder])

@@ -1,5 +1,5 @@
 """Concurrent users: N threads in one process, sharing one loaded model and one current index
-(rag.serving.CurrentIndex, as the app's server does), each asking the dev questions in a loop
+(rag.app.serving.CurrentIndex, as the app's server does), each asking the dev questions in a loop
 through the full ask path (hybrid retrieval, rerank, extractive answer) for a fixed time.
 With --rebuild-at S, a separate process rebuilds the same index (`rag index --rebuild`) from
 second S, and it is swapped in while the users ask (if the rebuild is slower than the run, the
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer import ask
-from rag.serving import CurrentIndex
+from rag.app.serving import CurrentIndex
+from rag.qa import ask
 from rag.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]

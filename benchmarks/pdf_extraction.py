@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from rag.pdf import choose_extraction
+from rag.read.pdf import choose_extraction
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "reports"
 DEFAULT = [

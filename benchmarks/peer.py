@@ -1,5 +1,5 @@
 """Side by side with the stack most users would otherwise pick, on the same files and questions:
-our build (`rag.ingest.build_index`) and search (`rag.retrieval.search`, hybrid + rerank and
+our build (`rag.build.ingest.build_index`) and search (`rag.retrieval.search`, hybrid + rerank and
 dense only), against LangChain's PyPDFLoader + RecursiveCharacterTextSplitter(1000, 200) +
 the same embedder (our default, bge-small-en-v1.5 int8 ONNX, handed to LangChain through its
 `Embeddings` interface: the packaged model has no PyTorch weights for HuggingFaceEmbeddings) +
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embeddings import get_embedder
+from rag.build.ingest import build_index, collect_files
 from rag.evaluation import holds_evidence, load_questions
-from rag.index import Index, open_index
-from rag.ingest import build_index, collect_files
+from rag.index.store import Index, open_index
+from rag.models.embeddings import get_embedder
 from rag.retrieval import search
 from rag.settings import Settings
 

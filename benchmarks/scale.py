@@ -4,9 +4,9 @@ Beyond the real corpus the passages are synthetic but made of real report text: 
 Limerick council minutes and the sample reports are embedded once (the real model), and each
 synthetic passage is a run of 3-6 consecutive sentences of one report, one of them sometimes left
 out, whose vector is the normalised mean of its sentences' vectors. The index is written by the
-project's own rag.index.write_index (SQLite + FTS5 + FAISS), so keyword search, the chunk table
+project's own rag.index.store.write_index (SQLite + FTS5 + FAISS), so keyword search, the chunk table
 and the vector index are the real ones at each size. Each (size, index type) is then queried in a
-fresh process with the dev-set questions through rag.answer.ask (hybrid + rerank + answer), and
+fresh process with the dev-set questions through rag.qa.ask (hybrid + rerank + answer), and
 the process's peak memory (max RSS: model, reranker and index) is read at the end.
 
     .venv/bin/python benchmarks/scale.py [--sizes 10000,100000,1000000] [--types flat,ivf,hnsw]
@@ -29,17 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embeddings import embedding_key, get_embedder
 from rag.evaluation import load_questions
-from rag.index import (
-    MANIFEST,
-    VECTORS,
-    Entry,
-    build_vector_index,
-    expected_manifest,
-    tuning_queries,
-    write_index,
-)
+from rag.index.folder import MANIFEST, VECTORS, expected_manifest
+from rag.index.store import Entry, write_index
+from rag.index.vectors import build_vector_index, tuning_queries
+from rag.models.embeddings import embedding_key, get_embedder
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,8 +181,8 @@ def _disk_mb(folder: Path) -> float:
 
 def measure(index_dir: Path, rerank_depth: int) -> dict:
     """Run in a fresh process: every dev question asked once (after two to warm up)."""
-    from rag.answer import ask
-    from rag.index import open_index
+    from rag.index.store import open_index
+    from rag.qa import ask
 
     settings = Settings(index_dir=index_dir, rerank_depth=rerank_depth)
     index = open_index(settings)

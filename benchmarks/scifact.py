@@ -1,7 +1,7 @@
 """BEIR SciFact through the project's own ingestion, index and retrieval code.
 
 Writes each abstract of ../shared/data/scifact/corpus.jsonl as a text file (title, blank line,
-abstract), indexes the folder with `rag.ingest.build_index`, runs the 300 test queries through
+abstract), indexes the folder with `rag.build.ingest.build_index`, runs the 300 test queries through
 `rag.retrieval.search` in each configuration and prints nDCG@10, recall@100 and the mean latency
 per query and per stage. A document's score is its best chunk's rank.
 
@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from statistics import mean
 
-from rag.index import open_index
-from rag.ingest import build_index
+from rag.build.ingest import build_index
+from rag.index.store import open_index
 from rag.retrieval import search
 from rag.settings import Settings
 

@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from rag.index import Index, read_manifest
+from rag.index.folder import read_manifest
+from rag.index.store import Index
 from rag.trends import trend
 
 DEV_SET = Path(__file__).with_name("trend_points.jsonl")

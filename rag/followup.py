@@ -7,20 +7,13 @@ import glob
 import re
 from dataclasses import dataclass
 
-from rag.metadata import _council_names, parse_dates
-from rag.retrieval import STOPWORDS, Filters
+from rag.read.metadata import council_names, parse_dates
+from rag.retrieval import STOPWORDS
+from rag.types import Filters, Turn
 
 _CONNECTOR = re.compile(r"(?i)^\s*(and|but|also|what about|how about|what of|same for|and what about|and how about)\b[\s,]*")
 _POINTER = re.compile(r"(?i)\b(it|its|they|them|their|that|this|those|these|the report|that report|this report|he|she)\b")
 _YEAR = re.compile(r"\b(?:19|20)\d\d(?:[/-]\d\d)?\b")
-
-
-@dataclass(frozen=True)
-class Turn:
-    """A previous question (as it was searched) and the sources its answer cited."""
-
-    question: str
-    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,7 +43,7 @@ def _dates(text: str) -> list[tuple[int, int]]:
 
 
 def _councils(text: str) -> list[tuple[int, int]]:
-    _, pattern = _council_names()
+    _, pattern = council_names()
     return [m.span() for m in pattern.finditer(text)]
 
 

@@ -7,7 +7,8 @@ import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+
+from rag.data import data_file
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class Term:
 
 @lru_cache(maxsize=1)
 def glossary() -> tuple[Term, ...]:
-    data = tomllib.loads((Path(__file__).parent / "glossary.toml").read_text(encoding="utf-8"))
+    data = tomllib.loads(data_file("glossary.toml").read_text(encoding="utf-8"))
     return tuple(Term(tuple(t["names"]), t.get("meaning", "")) for t in data["term"])
 
 

@@ -2,139 +2,28 @@
 
 from __future__ import annotations
 
-import calendar
-import datetime
-import fnmatch
 import json
 import math
 import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TypeVar
 
-from rag.chunking import paragraph_label, spoken_date
-from rag.embeddings import get_embedder
+from rag.chunking import spoken_date
 from rag.errors import NoMatchError, QuestionError, SettingsError
 from rag.glossary import expand_question
-from rag.index import Index
+from rag.index.store import Index
+from rag.models.embeddings import get_embedder
+from rag.models.rerank import rerank_scores
 from rag.settings import Settings
+from rag.types import Filters, Passage, paragraph_label
 
-FILTER_KEYS = ("council", "source", "since", "until", "title")
-_FILTER_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 KEYWORD_THREADS = 8
 """Keyword searches at once (one per concurrent question; more wait their turn)."""
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Passage:
-    rank: int
-    chunk_id: str
-    doc_id: str
-    title: str
-    source: str
-    council: str | None
-    date: str | None
-    page: int | None
-    paragraph: str | None
-    heading: str | None
-    text: str
-    score: float
-    """The final score: the reranker's relevance as a probability when reranking is on, else
-    the fused rank score (1.0 for a passage ranked first by every retriever)."""
-    fused_score: float | None = None
-    """Reciprocal-rank fusion of the dense and keyword ranks, scaled so that 1.0 is the best possible."""
-    rerank_score: float | None = None
-    """Cross-encoder logit (None when reranking is off)."""
-    dense_score: float | None = None
-    """Cosine similarity to the question (None when outside the dense top list)."""
-    keyword_score: float | None = None
-    """BM25 score of the question's words (None when outside the keyword top list)."""
-    meeting: str | None = None
-    """The committee or meeting the report went to, where it says."""
-    author: str | None = None
-    """Who the report is from, or who decides, where it says."""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Restrict a search: council (part of the name), source (a glob), since / until
-    (ISO dates, inclusive), title (part of the title)."""
-
-    council: str | None = None
-    source: str | None = None
-    since: str | None = None
-    until: str | None = None
-    title: str | None = None
-
-    @classmethod
-    def parse(cls, pairs: list[str] | None) -> Filters:
-        values: dict[str, str] = {}
-        for pair in pairs or []:
-            key, sep, value = pair.partition("=")
-            if not sep or key.strip() not in FILTER_KEYS:
-                raise SettingsError(
-                    f"bad filter {pair!r}: use KEY=VALUE with KEY one of {', '.join(FILTER_KEYS)}"
-                )
-            if not value.strip():
-                raise SettingsError(f"filter {key.strip()} is empty: give a value ({pair}VALUE) or leave it out")
-            values[key.strip()] = value.strip()
-        return cls(**values)
-
-    def __post_init__(self) -> None:
-        """Dates are real calendar dates (YYYY, YYYY-MM or YYYY-MM-DD) and since is not after until."""
-        first = _date_range("since", self.since)[0] if self.since is not None else None
-        last = _date_range("until", self.until)[1] if self.until is not None else None
-        if first and last and first > last:
-            raise SettingsError(
-                f"since {self.since} is after until {self.until}: no meeting is in both; swap them"
-            )
-
-    def describe(self) -> str:
-        """The filters in one line, e.g. "council = Stockton, 2020 to 2021"."""
-        parts = [f"{key} = {getattr(self, key)}" for key in ("council", "title", "source") if getattr(self, key)]
-        if self.since and self.until:
-            parts.append(self.since if self.since == self.until else f"{self.since} to {self.until}")
-        elif self.since:
-            parts.append(f"from {self.since}")
-        elif self.until:
-            parts.append(f"until {self.until}")
-        return ", ".join(parts)
-
-    def __bool__(self) -> bool:
-        return any(asdict(self).values())
-
-    def accepts(self, row) -> bool:
-        if self.council and self.council.lower() not in (row["council"] or "").lower():
-            return False
-        if self.title and self.title.lower() not in row["title"].lower():
-            return False
-        if self.source and not fnmatch.fnmatch(row["source"], self.source):
-            return False
-        date = row["date"] or ""
-        if self.since and (not date or date < self.since[: len(date)]):
-            return False
-        return not (self.until and (not date or date[: len(self.until)] > self.until))
-
-
-def _date_range(key: str, value: str) -> tuple[datetime.date, datetime.date]:
-    """The first and last day a filter date covers ("2021-02": 1 to 28 February 2021)."""
-    found = _FILTER_DATE.fullmatch(value)
-    if not found:
-        raise SettingsError(f"{key} {value!r} is not a date: use YYYY-MM-DD, YYYY-MM or YYYY")
-    year, month, day = (int(part) if part else None for part in found.groups())
-    try:
-        first = datetime.date(year, month or 1, day or 1)
-        last = datetime.date(year, month or 12, day or calendar.monthrange(year, month or 12)[1])
-    except ValueError:
-        raise SettingsError(f"{key} {value!r} is not a date on the calendar: give a real date, YYYY-MM-DD") from None
-    return first, last
 
 
 def check_filters(index: Index, filters: Filters | None) -> None:
@@ -398,8 +287,6 @@ def rerank(question: str, passages: list[Passage], keep: int = 0, shown: int = 5
     """Passages reordered by the cross-encoder, which reads each with its context line. The
     first `keep` passages as they arrive (in fused order) stay among the first `shown`: those
     are the `keep` and the cross-encoder's best others, in the cross-encoder's order."""
-    from rag.rerank import rerank_scores
-
     texts = [f"{p.council or ''} {p.title} {spoken_date(p.date) or ''} {p.heading or ''}\n{p.text}" for p in passages]
     logits = rerank_scores(question, texts)
     by_reranker = sorted(range(len(passages)), key=lambda i: -logits[i])

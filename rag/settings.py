@@ -22,7 +22,7 @@ class Settings:
     """Where the built index lives (manifest.json, vectors.faiss, chunks.sqlite)."""
 
     embedding_model: str = "bge-small-en-v1.5"
-    """A packaged model name (see rag.embeddings.PACKAGED_MODELS) or a local model folder."""
+    """A packaged model name (see rag.models.embeddings.PACKAGED_MODELS) or a local model folder."""
 
     chunk_tokens: int = 200
     """Largest chunk, in cl100k_base tokens (counted with tiktoken, offline encoding)."""
@@ -65,7 +65,7 @@ class Settings:
 
     not_found_threshold: float | None = None
     """Answer confidence below which the answer is "not_found"; unset: the value calibrated for the
-    embedding model (rag.embeddings.PACKAGED_MODELS, benchmarks/results.md)."""
+    embedding model (rag.models.embeddings.PACKAGED_MODELS, benchmarks/results.md)."""
 
     llm_url: str = ""
     """OpenAI-compatible chat-completions endpoint (only for answer_mode = "llm")."""
@@ -107,7 +107,7 @@ class Settings:
 
     engine: str = "local"
     """Where `rag index` reads and embeds files: "local" (worker processes on this machine) or
-    "ray" (a Ray Data pipeline, rag.distributed; needs `pip install -e '.[ray]'`)."""
+    "ray" (a Ray Data pipeline, rag.build.distributed; needs `pip install -e '.[ray]'`)."""
 
     ray_address: str = ""
     """With engine "ray": empty starts a local Ray instance for the build; "auto" or an address

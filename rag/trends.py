@@ -20,12 +20,12 @@ import time
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
-from pathlib import Path
 
+from rag.data import data_file
 from rag.errors import QuestionError
 from rag.glossary import glossary
-from rag.index import Index
-from rag.metadata import MONTHS, find_council_names, parse_dates
+from rag.index.store import Index
+from rag.read.metadata import MONTHS, find_council_names, parse_dates
 
 FTS_SYNTAX = set('"*^():{}[]+~<>=;\\')
 MAX_GAP = 160
@@ -34,7 +34,7 @@ MAX_GAP = 160
 
 @lru_cache(maxsize=1)
 def cues() -> dict:
-    return tomllib.loads((Path(__file__).parent / "trend_cues.toml").read_text(encoding="utf-8"))
+    return tomllib.loads(data_file("trend_cues.toml").read_text(encoding="utf-8"))
 
 
 def _words_pattern(phrases: list[str]) -> str:

@@ -70,8 +70,8 @@ def corpus_settings(tmp_path_factory):
 @pytest.fixture(scope="session")
 def corpus_index(corpus_settings):
     """The sample corpus, indexed once for the whole session."""
-    from rag.index import open_index
-    from rag.ingest import build_index
+    from rag.build.ingest import build_index
+    from rag.index.store import open_index
 
     build_index([CORPUS], corpus_settings, progress=False)
     return open_index(corpus_settings)
@@ -121,8 +121,8 @@ def hostile_corpus(tmp_path):
 @pytest.fixture(scope="session")
 def kent_index(tmp_path_factory):
     """The 132 Kent County Council PDFs, indexed once for the whole session (several minutes)."""
-    from rag.index import open_index
-    from rag.ingest import build_index
+    from rag.build.ingest import build_index
+    from rag.index.store import open_index
     from rag.settings import Settings
 
     kent = need(DATA / "reports" / "kent-county-council")

@@ -10,8 +10,8 @@ import pytest
 from conftest import CORPUS, DATA, HOSTILE_QUESTION, HOSTILE_REPORT, ROOT, need
 from streamlit.testing.v1 import AppTest
 
-from rag.index import open_index
-from rag.ingest import build_index
+from rag.build.ingest import build_index
+from rag.index.store import open_index
 from rag.settings import Settings
 
 APP = str(ROOT / "app.py")

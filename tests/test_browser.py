@@ -53,7 +53,7 @@ def _screenshot(page, path: Path) -> None:
 def served_app(hostile_corpus, monkeypatch):
     """`rag serve` on a free localhost port, over the sample corpus and the hostile report,
     indexed into a temporary folder. Yields the URL."""
-    from rag.ingest import build_index
+    from rag.build.ingest import build_index
     from rag.settings import Settings
 
     workdir = hostile_corpus.parent

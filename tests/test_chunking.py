@@ -4,7 +4,8 @@ import pytest
 from conftest import CORPUS, DATA, need
 
 from rag.chunking import chunk_document, count_tokens
-from rag.documents import Document, load_document
+from rag.read.documents import load_document
+from rag.types import Document
 
 REPORTS = sorted(p for p in CORPUS.iterdir() if p.name != "README.md")
 

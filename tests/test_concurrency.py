@@ -15,13 +15,14 @@ import time
 import pytest
 from conftest import CORPUS, EVAL, ROOT, need
 
-from rag.answer import ask
-from rag.embeddings import _onnx_model, load_onnx
+from rag.app.serving import CurrentIndex
+from rag.build.ingest import build_index
 from rag.errors import IndexMissingError
-from rag.index import Entry, Index, read_manifest, write_index
-from rag.ingest import build_index
-from rag.rerank import MAX_TOKENS, RERANKER_FOLDER, RERANKER_PACKAGE, RERANKER_PIP
-from rag.serving import CurrentIndex
+from rag.index.folder import read_manifest
+from rag.index.store import Entry, Index, write_index
+from rag.models.embeddings import _onnx_model, load_onnx
+from rag.models.rerank import MAX_TOKENS, RERANKER_FOLDER, RERANKER_PACKAGE, RERANKER_PIP
+from rag.qa import ask
 from rag.settings import Settings
 
 
@@ -67,9 +68,9 @@ def test_eight_users_asking_at_once_get_the_answers_they_get_alone(corpus_index,
 
 
 def test_threads_arriving_together_share_one_model():
-    from rag.embeddings import _package_folder
+    from rag.models.embeddings import package_folder
 
-    folder = str(_package_folder(RERANKER_PACKAGE, RERANKER_PIP, "the reranker") / RERANKER_FOLDER)
+    folder = str(package_folder(RERANKER_PACKAGE, RERANKER_PIP, "the reranker") / RERANKER_FOLDER)
     _onnx_model.cache_clear()
     models = together(8, lambda i: load_onnx(folder, MAX_TOKENS))
     assert len({id(m) for m in models}) == 1 and not isinstance(models[0], Exception)

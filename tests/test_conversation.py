@@ -11,8 +11,7 @@ import pytest
 from conftest import HOSTILE_REPORT
 from markdown_it import MarkdownIt
 
-from rag.answer import ask
-from rag.conversation import (
+from rag.app.conversation import (
     answer_as_text,
     answer_markdown,
     answer_sources,
@@ -24,7 +23,8 @@ from rag.conversation import (
     readable_markdown,
 )
 from rag.followup import turn_from_json
-from rag.retrieval import Filters
+from rag.qa import ask
+from rag.types import Filters
 
 LAC = "How many children were looked after by Middlesbrough as of 10 August 2018?"
 POTHOLES = "How many potholes did Middlesbrough fill in 2021?"

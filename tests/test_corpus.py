@@ -6,7 +6,7 @@ import shutil
 import pytest
 from conftest import CORPUS, DATA, need
 
-from rag.corpus import (
+from rag.app.corpus import (
     _BUILD_LOCK,
     add_files,
     date_bounds,
@@ -19,9 +19,9 @@ from rag.corpus import (
     safe_file_name,
     update_index,
 )
+from rag.build.ingest import build_index
 from rag.errors import ModelError, RagError
-from rag.index import open_index
-from rag.ingest import build_index
+from rag.index.store import open_index
 from rag.settings import Settings
 
 YOUTH = "middlesbrough-2021-03-24-executive-member-report-childrens-social-care.txt"

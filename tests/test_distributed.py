@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from conftest import CORPUS, DATA, EVAL, need
 
+from rag.build.ingest import build_index
 from rag.errors import SettingsError
-from rag.index import open_index
-from rag.ingest import build_index
+from rag.index.store import open_index
 from rag.retrieval import search
 from rag.settings import Settings
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, DATA, need
 
-from rag.documents import _with_subject_from_name, clean_text, load_document
 from rag.errors import DocumentError
-from rag.metadata import is_useful_title
+from rag.read.documents import _with_subject_from_name, clean_text, load_document
+from rag.read.metadata import is_useful_title
 
 EXPECTED = {
     "middlesbrough-2018-09-executive-member-report-childrens-care.txt": (

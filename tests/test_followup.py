@@ -1,5 +1,6 @@
-from rag.answer import ask, turn_of
-from rag.followup import Turn, rewrite
+from rag.followup import rewrite
+from rag.qa import ask, turn_of
+from rag.types import Turn
 
 FIRST = "How many children were looked after by Middlesbrough as of 10 August 2018?"
 SOURCE = "corpus/middlesbrough-2018-09-executive-member-report-childrens-care.txt"

@@ -4,13 +4,14 @@ import shutil
 import numpy as np
 import pytest
 
+from rag.build.ingest import build_index
 from rag.chunking import CHUNKER_VERSION
-from rag.embeddings import get_embedder
 from rag.errors import IndexMismatchError, IndexMissingError, RagError, SettingsError
-from rag.index import open_index
-from rag.ingest import build_index
-from rag.retrieval import Filters, search
+from rag.index.store import open_index
+from rag.models.embeddings import get_embedder
+from rag.retrieval import search
 from rag.settings import Settings
+from rag.types import Filters
 
 
 def test_faiss_top_k_equals_brute_force_cosine(corpus_index, corpus_settings):

@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from conftest import CORPUS, DATA, ROOT, need
 
-from rag.documents import load_document
-from rag.index import cache_dir, open_index
-from rag.ingest import build_index, collect_files, source_name
-from rag.pdf import drop_running_lines, tesseract_path
+from rag.build.ingest import build_index, collect_files, source_name
+from rag.index.folder import cache_dir
+from rag.index.store import open_index
+from rag.read.documents import load_document
+from rag.read.pdf import drop_running_lines, tesseract_path
 from rag.settings import Settings
 
 TORTURE = DATA / "pdf-torture"

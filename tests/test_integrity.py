@@ -10,10 +10,10 @@ import pytest
 from conftest import CORPUS, DATA, need
 
 from rag import chunking
+from rag.build.ingest import build_index, source_name
 from rag.chunking import spoken_date
-from rag.index import open_index
-from rag.ingest import build_index, source_name
-from rag.metadata import date_from_path, find_date, is_real_date
+from rag.index.store import open_index
+from rag.read.metadata import date_from_path, find_date, is_real_date
 from rag.settings import Settings
 
 REPORT = "middlesbrough-2018-09-executive-member-report-childrens-care.txt"
@@ -67,7 +67,7 @@ def test_an_error_in_one_file_skips_that_file_with_its_reason(tmp_path, monkeypa
             raise IndexError("list index out of range")
         return real(document, *args, **kwargs)
 
-    monkeypatch.setattr("rag.ingest.chunk_document", chunk_or_fail)
+    monkeypatch.setattr("rag.build.prepare.chunk_document", chunk_or_fail)
     settings = Settings(index_dir=tmp_path / "index")
     report = build_index([folder], settings, progress=False)
     assert len(report.indexed) == 2
@@ -82,7 +82,7 @@ def test_an_error_while_embedding_one_file_skips_only_that_file(tmp_path, monkey
     folder.mkdir()
     shutil.copy(CORPUS / REPORT, folder / REPORT)
     (folder / "odd.txt").write_text("Children's services update.\n\nThe poison passage is here.\n")
-    from rag.embeddings import get_embedder
+    from rag.models.embeddings import get_embedder
 
     embedder = get_embedder(Settings().embedding_model, Settings().embed_batch_size)
     real = embedder.embed_passages
@@ -174,7 +174,7 @@ def test_an_index_dir_naming_a_file_is_one_line(tmp_path, capsys):
 
 
 def test_an_upload_never_writes_into_a_folder_that_is_not_an_index(tmp_path):
-    from rag.corpus import add_files
+    from rag.app.corpus import add_files
     from rag.errors import NotAnIndexError
 
     folder = tmp_path / "c"
@@ -293,7 +293,7 @@ def test_a_second_build_is_refused_or_waits_while_one_holds_the_lock(built, tmp_
     import time
 
     from rag.errors import IndexBusyError
-    from rag.index import build_lock
+    from rag.index.folder import build_lock
 
     folder, original = built
     index_dir = tmp_path / "index"
@@ -321,7 +321,7 @@ def test_a_second_build_is_refused_or_waits_while_one_holds_the_lock(built, tmp_
 def test_readers_never_find_the_index_missing_while_builds_are_swapped_in(tmp_path):
     import threading
 
-    from rag.index import _swap_in
+    from rag.index.folder import swap_in
 
     index_dir = tmp_path / "index"
     index_dir.mkdir()
@@ -341,7 +341,7 @@ def test_readers_never_find_the_index_missing_while_builds_are_swapped_in(tmp_pa
             staging = tmp_path / f".index.building-{build}"
             staging.mkdir()
             (staging / "manifest.json").write_text(str(build))
-            _swap_in(staging, index_dir)
+            swap_in(staging, index_dir)
     finally:
         stop.set()
         reader.join()

@@ -5,10 +5,10 @@ time left follows the passages embedded. Real files, model, FAISS and SQLite."""
 import pytest
 from conftest import CORPUS
 
+from rag.app.jobs import IndexJobs, JobStatus, describe_progress, progress_fraction
+from rag.build.ingest import build_index
 from rag.errors import RagError
-from rag.index import open_index
-from rag.ingest import build_index
-from rag.jobs import IndexJobs, JobStatus, describe_progress, progress_fraction
+from rag.index.store import open_index
 from rag.settings import Settings
 
 YOUTH = "middlesbrough-2021-03-24-executive-member-report-childrens-social-care.txt"

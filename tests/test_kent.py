@@ -11,11 +11,12 @@ import pytest
 from conftest import DATA, EVAL, need
 from pypdf import PdfReader
 
-from rag.answer import ask
-from rag.embeddings import get_embedder
 from rag.evaluation import evaluate, load_questions
-from rag.index import RECALL_TARGET, build_vector_index, search_recall, tuning_queries
-from rag.retrieval import Filters, search
+from rag.index.vectors import RECALL_TARGET, build_vector_index, search_recall, tuning_queries
+from rag.models.embeddings import get_embedder
+from rag.qa import ask
+from rag.retrieval import search
+from rag.types import Filters
 
 KENT = DATA / "reports" / "kent-county-council"
 pytestmark = pytest.mark.kent

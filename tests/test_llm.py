@@ -13,9 +13,10 @@ from typing import ClassVar
 
 import pytest
 
-from rag.answer import ask, citation_problems
-from rag.llm import build_messages, suspicious
-from rag.retrieval import Passage
+from rag.answer.extractive import citation_problems
+from rag.answer.llm import build_messages, suspicious
+from rag.qa import ask
+from rag.types import Passage
 
 LAC = "How many children were looked after by Middlesbrough as of 10 August 2018?"
 
@@ -122,7 +123,7 @@ def test_a_planted_instruction_does_not_change_what_is_cited(endpoint, corpus_in
         return f"Middlesbrough had 507 children looked after [{n}]."
 
     FakeModel.reply = staticmethod(gullible)
-    from rag.llm import llm_answer
+    from rag.answer.llm import llm_answer
     from rag.retrieval import search
 
     passages = search(corpus_index, LAC, corpus_settings, k=5).passages

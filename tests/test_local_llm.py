@@ -15,7 +15,8 @@ import urllib.request
 import pytest
 from conftest import free_port, stop_server
 
-from rag.answer import ask, citation_problems
+from rag.answer.extractive import citation_problems
+from rag.qa import ask
 
 LAC = "How many children were looked after by Middlesbrough as of 10 August 2018?"
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")

@@ -11,10 +11,10 @@ import re
 import pytest
 from test_llm import FakeModel, endpoint  # noqa: F401 - the fixture
 
-from rag.answer import Answer, Citation, answer_from_passages, citation_problems
-from rag.llm import build_messages, llm_answer
-from rag.retrieval import Passage
+from rag.answer.extractive import answer_from_passages, citation_problems
+from rag.answer.llm import build_messages, llm_answer
 from rag.settings import Settings
+from rag.types import Answer, Citation, Passage
 
 HIGHWAYS = (
     "Highways Annual Report 2021\n"

@@ -5,11 +5,12 @@ from dataclasses import replace
 import pytest
 from conftest import EVAL, need
 
-from rag.answer import answer_from_passages, ask, citation_problems, periods_compared
+from rag.answer.extractive import answer_from_passages, citation_problems, periods_compared
 from rag.evaluation import evaluate, load_questions
 from rag.glossary import names_meant
-from rag.retrieval import Passage
+from rag.qa import ask
 from rag.settings import Settings
+from rag.types import Passage
 
 ANY_CONFIDENCE = Settings(not_found_threshold=0.0)
 
@@ -154,7 +155,7 @@ def test_a_table_row_reads_every_line_of_its_column_headers_and_no_prose():
     increase in" / "ASCL)"); all of them name the row's figures. A row with a negative figure is
     a row, not a header; the prose above a table is not its header, nor is the prose above a
     sentence that ends in a footnote number."""
-    from rag.answer import _table_header
+    from rag.answer.extractive import _table_header
 
     table = (
         "6.4 The increases by band are shown in the table below, with the charge for each band of property.\n"
@@ -175,7 +176,7 @@ def test_a_table_row_reads_every_line_of_its_column_headers_and_no_prose():
 def test_a_sentence_that_mentions_a_councillor_is_not_who_wrote_the_report():
     """"Who wrote ..." is answered only by a line that is a name with its title (and perhaps its
     role), from the report the question names; a sentence about what a councillor did is not."""
-    from rag.answer import _names_an_author
+    from rag.answer.extractive import _names_an_author
 
     for line in ("Councillor Michael Carr", "Cllr Ann McCoy – Cabinet Member for Children and Young People",
                  "EXECUTIVE MEMBER: Cllr Luke Henman, Executive Member for Children's Services",

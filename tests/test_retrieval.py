@@ -8,8 +8,9 @@ import pytest
 
 from rag.errors import SettingsError
 from rag.glossary import expand_question, glossary, related_terms
-from rag.rerank import rerank_scores
-from rag.retrieval import Filters, Passage, adjacent_passages, query_terms, rerank, search
+from rag.models.rerank import rerank_scores
+from rag.retrieval import adjacent_passages, query_terms, rerank, search
+from rag.types import Filters, Passage
 
 
 def test_fts5_bm25_matches_a_reference_computation():

@@ -9,9 +9,9 @@ import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
+from rag.build.ingest import build_index
 from rag.cli import main
-from rag.index import open_index
-from rag.ingest import build_index
+from rag.index.store import open_index
 from rag.settings import Settings
 from rag.trends import find_measure, read_passage, trend, trend_question
 

@@ -2,7 +2,7 @@
 long-running process (the app's server, a load test), reopened once when a rebuild is swapped in,
 by this process or another (`rag index`).
 
-A rebuild replaces the index folder by renames (rag.index.write_index); an Index already open
+A rebuild replaces the index folder by renames (rag.index.store.write_index); an Index already open
 keeps reading its own files, so a query that started on the old build finishes on it. The old
 Index is never closed here: each query holds it while it runs, and it is freed (its files
 closed) when the last one lets go."""
@@ -14,7 +14,8 @@ import threading
 import time
 
 from rag.errors import IndexMismatchError, IndexMissingError
-from rag.index import MANIFEST, Index, open_index
+from rag.index.folder import MANIFEST
+from rag.index.store import Index, open_index
 from rag.settings import Settings
 
 SWAP_WAIT_S = 1.0

@@ -1,7 +1,7 @@
 """Ingestion: from folders of files to a built index. Finds the files, keeps what is unchanged,
-parses PDFs in worker processes (rag.workers) and other files here, chunks and embeds each file,
-stores each finished file in the build cache (rag.cache) so an interrupted build resumes, and
-writes the index (rag.index). Every file ends up indexed, unchanged or skipped with a reason."""
+parses PDFs in worker processes (rag.read.workers) and other files here, prepares each file
+(rag.build.prepare) and embeds it, stores each finished file in the build cache (rag.build.cache)
+so an interrupted build resumes, and writes the index (rag.index.store). Every file ends up indexed, unchanged or skipped with a reason."""
 
 from __future__ import annotations
 
@@ -15,33 +15,23 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.cache import BuildCache
-from rag.chunking import chunk_context, chunk_document, embedding_text
-from rag.documents import SUPPORTED_SUFFIXES, Document, file_sha256, load_document
-from rag.embeddings import embedding_key, get_embedder
+from rag.build.cache import BuildCache
+from rag.build.distributed import ingest_on_ray
+from rag.build.prepare import Job, Prepared, Unreadable, failure, load_parsed, prepare
 from rag.errors import DocumentError, RagError, SettingsError
-from rag.index import (
-    INDEX_TYPES,
-    Entry,
-    Index,
-    build_lock,
-    cache_dir,
-    check_index_folder,
-    chunk_row,
-    document_row,
-    expected_manifest,
-    open_previous,
-    reusable_files,
-    write_index,
-)
-from rag.pdf import tesseract_path
+from rag.index.folder import build_lock, cache_dir, check_index_folder, expected_manifest
+from rag.index.store import Entry, Index, open_previous, reusable_files, write_index
+from rag.index.vectors import INDEX_TYPES
+from rag.models.embeddings import get_embedder
+from rag.read.documents import SUPPORTED_SUFFIXES, file_sha256, load_document
+from rag.read.pdf import tesseract_path
+from rag.read.workers import Parsed, parse_pdfs
 from rag.settings import Settings
-from rag.workers import Parsed, parse_pdfs
 
 NO_OCR_NOTE = "scanned page(s) left out: no OCR (install tesseract-ocr to read them)"
 ENGINES = ("local", "ray")
 """Where files are read and embedded: worker processes on this machine, or a Ray Data pipeline
-(rag.distributed). Everything else, and the index written, is the same."""
+(rag.build.distributed). Everything else, and the index written, is the same."""
 
 
 @dataclass
@@ -101,14 +91,6 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[dict[str, str
                             {"source": source_name(item), "reason": f"unsupported file type {kind}"}
                         )
     return sorted(set(files)), skipped
-
-
-@dataclass(frozen=True)
-class _Job:
-    path: Path
-    source: str
-    sha256: str
-    mtime: float
 
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -174,7 +156,7 @@ def _build(
     cache = BuildCache(cache_dir(index_dir), _fingerprint(settings, tesseract))
     report = BuildReport(skipped=skipped)
     entries: dict[str, Entry] = {}
-    jobs: list[_Job] = []
+    jobs: list[Job] = []
 
     for path in files:
         source = source_name(path)
@@ -213,7 +195,7 @@ def _build(
                 report.resumed.append(source)
                 _note(report, source, record["file"])
             continue
-        jobs.append(_Job(path, source, sha256, mtime))
+        jobs.append(Job(path, source, sha256, mtime))
 
     _ingest(jobs, settings, tesseract, cache, entries, report, progress, on_progress, old)
 
@@ -256,14 +238,29 @@ def _by_source(item: dict) -> str:
     return item["source"]
 
 
+PACKAGE = Path(__file__).resolve().parent.parent
+SHAPING_CODE = ("read", "models", "index", "build", "data", "chunking.py", "types.py", "glossary.py", "settings.py")
+"""What turns a file into index rows (whole subpackages, so a module moved or added in one of
+them is part of the build cache's key)."""
+
+
+def _code_files() -> list[Path]:
+    files = []
+    for name in SHAPING_CODE:
+        path = PACKAGE / name
+        found = [path] if path.is_file() else path.rglob("*")
+        files += [p for p in found if p.suffix in (".py", ".toml", ".csv")]
+    return sorted(files)
+
+
 def _fingerprint(settings: Settings, tesseract: str | None) -> str:
     """What a cached file depends on: settings, OCR, and the code that reads and chunks it."""
     import hashlib
     import json
 
     code = hashlib.sha256()
-    for module in ("pdf", "documents", "metadata", "chunking", "embeddings", "index"):
-        code.update((Path(__file__).parent / f"{module}.py").read_bytes())
+    for path in _code_files():
+        code.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0" + path.read_bytes())
     fields = {**expected_manifest(settings), "ocr": bool(tesseract), "code": code.hexdigest()}
     return json.dumps(fields, sort_keys=True)
 
@@ -276,7 +273,7 @@ def _note(report: BuildReport, source: str, file: dict) -> None:
 
 
 def _ingest(
-    jobs: list[_Job],
+    jobs: list[Job],
     settings: Settings,
     tesseract: str | None,
     cache: BuildCache,
@@ -338,7 +335,7 @@ def _ingest(
                 raise item
             parsed: Parsed = item
             job = pdfs[parsed.path]
-            group.add(job, prepare(job, lambda job=job, parsed=parsed: _from_parsed(job, parsed), settings))
+            group.add(job, prepare(job, lambda job=job, parsed=parsed: load_parsed(job, parsed), settings))
         group.flush()
     finally:
         stop.set()
@@ -350,7 +347,7 @@ def _ingest(
 
 
 def _ingest_on_ray(
-    jobs: list[_Job],
+    jobs: list[Job],
     settings: Settings,
     tesseract: str | None,
     cache: BuildCache,
@@ -359,10 +356,8 @@ def _ingest_on_ray(
     progress: bool,
     on_progress: ProgressCallback | None = None,
 ) -> None:
-    """The same work as a Ray Data pipeline (rag.distributed); each file that comes back is
+    """The same work as a Ray Data pipeline (rag.build.distributed); each file that comes back is
     recorded here as the local engine records it."""
-    from rag.distributed import ingest_on_ray
-
     bar = _Progress(len(jobs), progress, on_progress)
     started = time.perf_counter()
     try:
@@ -379,12 +374,6 @@ def _ingest_on_ray(
         bar.close()
     report.parse_seconds = time.perf_counter() - started  # reading and embedding overlap on the cluster
     report.pages = bar.pages
-
-
-def _from_parsed(job: _Job, parsed: Parsed) -> Document:
-    if parsed.error:
-        raise DocumentError(parsed.error)
-    return load_document(job.path, job.source, job.sha256, pdf=parsed.text)
 
 
 def _vectors(
@@ -427,11 +416,11 @@ class _EmbeddingGroup:
     def __init__(self, settings: Settings, cache: BuildCache, entries, report: BuildReport, bar, old):
         self.settings, self.cache, self.entries, self.report, self.bar = settings, cache, entries, report, bar
         self.old = old
-        self.waiting: list[tuple[_Job, Prepared]] = []
+        self.waiting: list[tuple[Job, Prepared]] = []
         self.built: dict[str, np.ndarray] = {}
         """The vectors this build has embedded, by embedding key."""
 
-    def add(self, job: _Job, ready: Prepared | Unreadable) -> None:
+    def add(self, job: Job, ready: Prepared | Unreadable) -> None:
         if isinstance(ready, Unreadable):
             _skip(job, ready, self.cache, self.report, self.bar)
             return
@@ -462,7 +451,7 @@ class _EmbeddingGroup:
             job, _ = waiting[0]
             _skip(
                 job,
-                Unreadable(f"could not be embedded: {_failure(exc)}", lasting=False),
+                Unreadable(f"could not be embedded: {failure(exc)}", lasting=False),
                 self.cache,
                 self.report,
                 self.bar,
@@ -477,71 +466,7 @@ class _EmbeddingGroup:
             start = end
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """One file read and chunked, ready to embed: its rows for the index, its manifest entry, and
-    the text embedded for each chunk. Plain JSON-able data, so it can travel between processes."""
-
-    document: dict
-    chunks: list[dict]
-    file: dict
-    texts: list[str]
-
-    def entry(self, vectors) -> Entry:
-        return Entry(self.document, self.chunks, vectors, self.file)
-
-
-@dataclass(frozen=True)
-class Unreadable:
-    """Why a file could not be indexed."""
-
-    reason: str
-    lasting: bool
-    """True when the file's bytes are at fault (remembered until they change); False for an I/O
-    error, which may pass."""
-
-
-def prepare(job: _Job, load: Callable[[], Document], settings: Settings) -> Prepared | Unreadable:
-    """Read a file (`load` returns its Document), chunk it, and turn it into index rows with the
-    text to embed for each chunk. Both engines (here and rag.distributed) prepare files with this."""
-    try:
-        document = load()
-        chunks = chunk_document(document, settings.chunk_tokens, settings.chunk_overlap)
-        if not chunks:
-            raise DocumentError("no text to index")
-        texts = [
-            embedding_text(c, chunk_context(c, document.title, document.council, document.date))
-            for c in chunks
-        ]
-        rows = [
-            {**chunk_row(c), "embedding": embedding_key(settings.embedding_model, t)}
-            for c, t in zip(chunks, texts)
-        ]
-        document_fields = document_row(document, job.sha256)
-    except DocumentError as exc:
-        return Unreadable(str(exc), lasting=True)
-    except OSError as exc:
-        return Unreadable(f"cannot read ({exc.strerror})", lasting=False)
-    except Exception as exc:  # noqa: BLE001 - one file's fault never stops the build
-        return Unreadable(f"could not be read: {_failure(exc)}", lasting=True)
-    file = {
-        "sha256": job.sha256,
-        "doc_id": document.id,
-        "chunks": len(chunks),
-        "mtime": job.mtime,
-        "pages": len(document.page_starts) or None,
-        "ocr_pages": document.ocr_pages,
-        "unread_pages": document.unread_pages,
-    }
-    return Prepared(document_fields, rows, file, texts)
-
-
-def _failure(exc: BaseException) -> str:
-    """An unexpected error, in words: its kind and message (the reason shown for a skipped file)."""
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def _skip(job: _Job, unreadable: Unreadable, cache: BuildCache, report: BuildReport, bar) -> None:
+def _skip(job: Job, unreadable: Unreadable, cache: BuildCache, report: BuildReport, bar) -> None:
     """Record a file that could not be indexed; when its bytes are at fault, store that in the
     cache and the manifest, so that the next build skips the same bytes without reading them."""
     skip = {"source": job.source, "reason": unreadable.reason}
@@ -555,7 +480,7 @@ def _skip(job: _Job, unreadable: Unreadable, cache: BuildCache, report: BuildRep
 
 
 def _add(
-    job: _Job, entry: Entry, cache: BuildCache, entries, report: BuildReport, bar, embedded: int
+    job: Job, entry: Entry, cache: BuildCache, entries, report: BuildReport, bar, embedded: int
 ) -> None:
     """Record a file read, chunked and embedded, and store it in the cache."""
     record = {"document": entry.document, "chunks": entry.chunks, "file": entry.file}

@@ -1,41 +1,44 @@
-"""The index directory: manifest.json, vectors.faiss (FAISS inner-product index over normalised
-vectors: exact for small corpora, IVF or HNSW for large ones) and chunks.sqlite (documents,
-chunks, an FTS5 table, and every chunk's vector by content hash so an unchanged passage is never
-embedded again). An index is written to a sibling folder and swapped in, so readers never see
-half an index. rag.ingest decides what goes in."""
+"""The index's contents: chunks.sqlite (documents, chunks, an FTS5 table, and every chunk's vector
+by content hash so an unchanged passage is never embedded again) beside vectors.faiss (see
+rag.index.vectors). `write_index` writes a build aside and swaps it in (rag.index.folder);
+`Index` reads one, and holds every SQL query the program makes. rag.build decides what goes in."""
 
 from __future__ import annotations
 
-import ctypes
-import fcntl
 import json
 import os
 import shutil
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from rag.chunking import CHUNKER_VERSION, ENCODING, Chunk, spoken_date
-from rag.documents import Document
+from rag.chunking import spoken_date
 from rag.errors import (
-    IndexBusyError,
     IndexDamagedError,
     IndexMismatchError,
     IndexMissingError,
-    NotAnIndexError,
 )
+from rag.index.folder import (
+    DATABASE,
+    MANIFEST,
+    VECTORS,
+    check_compatible,
+    check_index_folder,
+    expected_manifest,
+    manifest_problem,
+    read_manifest,
+    remove_stale,
+    repair_hint,
+    swap_in,
+)
+from rag.index.vectors import EXACT_BELOW, build_vector_index, tuning_queries, vector_index_kind
 from rag.settings import Settings
-
-FORMAT_VERSION = 4
-MANIFEST = "manifest.json"
-VECTORS = "vectors.faiss"
-DATABASE = "chunks.sqlite"
+from rag.types import Chunk, Document
 
 TOKENIZER = "porter unicode61"
 SCHEMA = f"""
@@ -59,98 +62,6 @@ COUNTED_TERMS = 50
 so a keyword query can leave out words so common that scoring them would take long."""
 
 
-def expected_manifest(settings: Settings) -> dict:
-    return {
-        "format_version": FORMAT_VERSION,
-        "embedding_model": settings.embedding_model,
-        "chunker": {
-            "chunk_tokens": settings.chunk_tokens,
-            "chunk_overlap": settings.chunk_overlap,
-            "encoding": ENCODING,
-            "version": CHUNKER_VERSION,
-        },
-    }
-
-
-INDEX_FILES = {MANIFEST, VECTORS, DATABASE} | {f"{DATABASE}-{end}" for end in ("journal", "wal", "shm")}
-"""Every name an index folder may hold: a folder holding anything else is not an index of ours."""
-MANIFEST_KEYS = ("format_version", "embedding_model", "dimension", "documents", "chunks", "files", "built_at")
-
-
-def repair_hint(index_dir: Path) -> str:
-    return f"run `rag index --index-dir {index_dir}` to repair it"
-
-
-def check_index_folder(index_dir: Path) -> None:
-    """Refuse an --index-dir that is a file or a folder holding anything but an index's files: a
-    build replaces the whole folder, and must never delete reports or a working folder."""
-    if index_dir.exists() and not index_dir.is_dir():
-        raise NotAnIndexError(f"--index-dir {index_dir} is a file, not an index folder: name a folder")
-    if index_dir.is_dir():
-        others = sorted(p.name for p in index_dir.iterdir() if p.name not in INDEX_FILES)
-        if others:
-            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
-            raise NotAnIndexError(
-                f"{index_dir} is not an index folder (it holds {shown}): give --index-dir an empty "
-                "or new folder (a build replaces its folder, so it never writes into one like this)"
-            )
-
-
-def read_manifest(index_dir: Path) -> dict | None:
-    """The index's manifest, None when there is none; IndexDamagedError when it is not one."""
-    check_index_folder(index_dir)
-    try:
-        manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise IndexDamagedError(
-            f"{index_dir / MANIFEST} cannot be read ({exc}): {repair_hint(index_dir)}"
-        ) from None
-    problem = manifest_problem(manifest)
-    if problem:
-        raise IndexDamagedError(f"{index_dir / MANIFEST} is damaged ({problem}): {repair_hint(index_dir)}")
-    return manifest
-
-
-def manifest_problem(manifest) -> str | None:
-    """What makes `manifest` unusable, in words, or None."""
-    if not isinstance(manifest, dict):
-        return f"it holds a {type(manifest).__name__}, not an object"
-    missing = [key for key in MANIFEST_KEYS if key not in manifest]
-    if missing:
-        return f"no {', '.join(missing)}"
-    if not isinstance(manifest["files"], dict):
-        return "files is not an object"
-    for key in ("dimension", "documents", "chunks"):
-        if not isinstance(manifest[key], int) or manifest[key] < 0:
-            return f"{key} is not a count"
-    described = manifest.get("vector_index") or {"type": "flat"}
-    setting = {"ivf": "nprobe", "hnsw": "efSearch"}.get(
-        described.get("type") if isinstance(described, dict) else None
-    )
-    if not isinstance(described, dict) or described.get("type") not in ("flat", "ivf", "hnsw"):
-        return "vector_index has no known type"
-    if setting and not (isinstance(described.get(setting), int) and described[setting] > 0):
-        return f"vector_index of type {described['type']} has no {setting}"
-    return None
-
-
-def _check_compatible(manifest: dict, settings: Settings, index_dir: Path) -> None:
-    expected = expected_manifest(settings)
-    fix = f"run `rag index --rebuild --index-dir {index_dir}`"
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"index at {index_dir} has format {manifest.get('format_version')}, "
-            f"this version reads format {FORMAT_VERSION}: {fix}"
-        )
-    if manifest.get("embedding_model") != expected["embedding_model"]:
-        raise IndexMismatchError(
-            f"index at {index_dir} was built with embedding model "
-            f"{manifest.get('embedding_model')!r}, settings say {settings.embedding_model!r}: {fix}"
-        )
-
-
 # --- writing ---------------------------------------------------------------------------------
 
 
@@ -163,12 +74,6 @@ class Entry:
     chunks: list[dict]
     vectors: np.ndarray | None
     file: dict
-
-
-def cache_dir(index_dir: Path) -> Path:
-    """The build cache beside the index (see rag.cache)."""
-    index_dir = index_dir.resolve()
-    return index_dir.parent / f".{index_dir.name}.cache"
 
 
 def open_previous(index_dir: Path, settings: Settings, rebuild: bool) -> Index | None:
@@ -197,36 +102,10 @@ def reusable_files(index: Index | None, settings: Settings) -> bool:
     if index is None or index.problem:
         return False
     try:
-        _check_compatible(index.manifest, settings, index.index_dir)
+        check_compatible(index.manifest, settings, index.index_dir)
     except IndexMismatchError:
         return False
     return index.manifest.get("chunker") == expected_manifest(settings)["chunker"]
-
-
-@contextmanager
-def build_lock(index_dir: Path, on_busy: Callable[[str], None] | None = None) -> Iterator[None]:
-    """Hold the index's build lock (a file beside it, holding the builder's pid): one writer at a
-    time. When another build holds it, raise IndexBusyError, or with `on_busy`, tell it why and
-    wait for that build to end."""
-    index_dir = index_dir.resolve()
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
-    path = index_dir.parent / f".{index_dir.name}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
-            message = f"the index at {index_dir} is being built by process {holder}"
-            if on_busy is None:
-                raise IndexBusyError(f"{message}: wait for that build to finish, then try again") from None
-            on_busy(f"{message}: waiting for it to finish...")
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def write_index(
@@ -240,7 +119,7 @@ def write_index(
     index_dir = index_dir.resolve()
     check_index_folder(index_dir)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(index_dir)
+    remove_stale(index_dir)
     staging = index_dir.parent / f".{index_dir.name}.building-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
@@ -288,7 +167,7 @@ def write_index(
             "skipped": sorted(skipped, key=lambda s: s["source"]),
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        _swap_in(staging, index_dir)
+        swap_in(staging, index_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -317,53 +196,6 @@ class _Stemmer:
         for position, term in found:
             stems[position].append(term)
         return stems
-
-
-def _remove_stale(index_dir: Path) -> None:
-    """Staging and retired folders left by a build that was killed."""
-    for folder in index_dir.parent.glob(f".{index_dir.name}.*-*"):
-        pid = folder.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _running(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _swap_in(staging: Path, index_dir: Path) -> None:
-    """Replace `index_dir` with `staging` in one step (Linux: the two folders exchange names), so
-    a reader never finds the index missing; the old copy is deleted after. Where the exchange is
-    not supported, two renames do it."""
-    check_index_folder(index_dir)
-    if index_dir.exists() and _exchange(staging, index_dir):
-        shutil.rmtree(staging, ignore_errors=True)  # it holds the old build now
-        return
-    retired = index_dir.parent / f".{index_dir.name}.retired-{os.getpid()}"
-    if index_dir.exists():
-        os.rename(index_dir, retired)
-    os.rename(staging, index_dir)
-    shutil.rmtree(retired, ignore_errors=True)
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _exchange(first: Path, second: Path) -> bool:
-    """Atomically swap two paths' names (renameat2 RENAME_EXCHANGE); False where unsupported."""
-    try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):
-        return False
-    done = renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
-    return done == 0
 
 
 def document_row(document: Document, sha256: str) -> dict:
@@ -427,120 +259,6 @@ def _insert_chunk(db: sqlite3.Connection, row: dict, document_row: dict) -> None
 
 
 # --- the vector index ------------------------------------------------------------------------
-
-INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")
-APPROXIMATE_FROM = 200_000
-"""With index_type "auto": exact search below this many chunks, IVF from here on
-(benchmarks/scale.py measures both; benchmarks/results.md has the figures)."""
-RECALL_TARGET = 0.95
-"""Search effort (IVF nprobe, HNSW efSearch) is raised until recall@10 against exact search
-reaches this on question-like queries made from the index's own text (tuning_queries)."""
-TUNING_QUERIES = 500
-TUNING_WORDS = 8
-EXACT_BELOW = 20_000
-"""A filtered search over fewer passages than this scores them all exactly (from the stored
-vectors) instead of asking an approximate index, which might not reach them."""
-
-
-def vector_index_kind(count: int, index_type: str) -> str:
-    """The index type `index_type` means for `count` passages ("auto" chooses by size)."""
-    if index_type not in INDEX_TYPES:
-        raise ValueError(f"index_type must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}")
-    if count == 0:
-        return "flat"
-    if index_type == "auto":
-        return "ivf" if count >= APPROXIMATE_FROM else "flat"
-    return index_type
-
-
-def tuning_queries(texts: list[str], model_name: str) -> np.ndarray:
-    """Question-like queries to tune an approximate index with: a random TUNING_WORDS-word window
-    from each of a sample of the passages, embedded as a query. A passage's own vector is a far
-    easier query than a question (on Kent its nearest other passage scores 0.92 against 0.58 for
-    the dev questions' best match), so tuning on it leaves real questions short of the target;
-    short fragments score 0.5-0.55 and ask for at least the effort the dev questions need."""
-    from rag.embeddings import get_embedder
-
-    rng = np.random.default_rng(1)
-    sample = rng.choice(len(texts), size=min(len(texts), TUNING_QUERIES), replace=False)
-    windows = []
-    for i in sorted(sample):
-        words = texts[i].split()
-        start = int(rng.integers(0, max(1, len(words) - TUNING_WORDS + 1)))
-        windows.append(" ".join(words[start : start + TUNING_WORDS]))
-    return get_embedder(model_name).embed_queries(windows)
-
-
-def build_vector_index(matrix: np.ndarray, index_type: str = "auto", queries: np.ndarray | None = None):
-    """A FAISS inner-product index over `matrix` and its description for the manifest:
-    "flat" (exact), "ivf" (inverted lists, 8-bit scalar-quantised vectors: a quarter of the
-    memory) or "hnsw" (graph over full vectors); "auto" chooses by size. An approximate index's
-    search effort is tuned on `queries` (see tuning_queries), else on its own passages."""
-    import faiss
-
-    count, dimension = matrix.shape
-    kind = vector_index_kind(count, index_type)
-    if kind == "flat":
-        index = faiss.IndexFlatIP(dimension)
-        index.add(matrix)
-        return index, {"type": "flat"}
-    if kind == "ivf":
-        lists = max(1, min(int(4 * count**0.5), count // 39))  # FAISS wants >= 39 points per list
-        quantizer = faiss.IndexFlatIP(dimension)
-        index = faiss.IndexIVFScalarQuantizer(
-            quantizer, dimension, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-        )
-        sample = np.random.default_rng(0).choice(count, size=min(count, lists * 64), replace=False)
-        index.train(matrix[np.sort(sample)])
-        index.add(matrix)
-        effort, recall = _tune(
-            index, matrix, queries, lambda n: setattr(index, "nprobe", n), [1, 2, 4, 8, 16, 32, 64, 128, 256]
-        )
-        return index, {"type": "ivf", "storage": "sq8", "nlist": lists, "nprobe": effort, "recall@10": recall}
-    index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = 80
-    index.add(matrix)
-    effort, recall = _tune(
-        index, matrix, queries, lambda n: setattr(index.hnsw, "efSearch", n), [16, 32, 64, 128, 256, 512]
-    )
-    return index, {"type": "hnsw", "M": 32, "efSearch": effort, "recall@10": recall}
-
-
-def _tune(index, matrix: np.ndarray, queries, set_effort, efforts: list[int]) -> tuple[int, float]:
-    """The least effort whose recall@10 reaches RECALL_TARGET (else the most), and that recall."""
-    effort, recall = efforts[-1], 0.0
-    for effort in efforts:
-        set_effort(effort)
-        recall = search_recall(index, matrix, queries)
-        if recall >= RECALL_TARGET:
-            break
-    return effort, round(recall, 3)
-
-
-def search_recall(index, matrix: np.ndarray, queries: np.ndarray | None = None, k: int = 10) -> float:
-    """recall@k of `index` against exact search over `matrix`. Without `queries`, a sample of the
-    indexed vectors asks, each leaving itself out. A result counts when its exact score is at
-    least the exact k-th best (so ties between duplicate passages are not misses)."""
-    import faiss
-
-    count = matrix.shape[0]
-    own = queries is None
-    if own:
-        rows = np.random.default_rng(1).choice(count, size=min(count, TUNING_QUERIES), replace=False)
-        queries = matrix[rows]
-    depth = min(count, k + 1 if own else k)
-    exact_scores, exact_rows = faiss.knn(queries, matrix, depth, metric=faiss.METRIC_INNER_PRODUCT)
-    _, found = index.search(queries, depth)
-    hits = total = 0
-    for q, query in enumerate(queries):
-        keep = [i for i, r in enumerate(exact_rows[q]) if not (own and r == rows[q])][:k]
-        if not keep:
-            continue
-        threshold = exact_scores[q][keep[-1]] - 1e-5
-        results = [r for r in found[q] if r >= 0 and not (own and r == rows[q])][: len(keep)]
-        hits += sum(1 for r in results if float(matrix[r] @ query) >= threshold)
-        total += len(keep)
-    return hits / total if total else 1.0
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -764,7 +482,7 @@ class Index:
         return document, chunks, vectors
 
     def stored_vectors(self, keys: list[str]) -> dict[str, np.ndarray]:
-        """The vectors this index holds for these embedding keys (rag.embeddings.embedding_key)."""
+        """The vectors this index holds for these embedding keys (rag.models.embeddings.embedding_key)."""
         found: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), 500):
@@ -814,7 +532,7 @@ def open_index(settings: Settings) -> Index:
         raise IndexMissingError(
             f"no index at {index_dir}: run `rag index` to build it from {settings.corpus_dir}/"
         )
-    _check_compatible(manifest, settings, index_dir)
+    check_compatible(manifest, settings, index_dir)
     try:
         index = Index(index_dir, manifest)
     except sqlite3.Error as exc:

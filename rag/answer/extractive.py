@@ -5,75 +5,18 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
-from rag.embeddings import get_embedder, not_found_threshold
-from rag.errors import SettingsError
-from rag.followup import Turn, rewrite
 from rag.glossary import names_meant
-from rag.index import Index
-from rag.metadata import MONTH_NAMES, MONTHS, find_council_names, parse_dates
+from rag.models.embeddings import get_embedder, not_found_threshold
+from rag.read.metadata import MONTH_NAMES, MONTHS, find_council_names, parse_dates
 from rag.retrieval import (
     STOPWORDS,
-    Filters,
-    Passage,
-    adjacent_passages,
-    check_filters,
-    check_k,
-    check_question,
     query_terms,
-    search,
 )
 from rag.settings import Settings
-
-
-@dataclass(frozen=True)
-class Citation:
-    ref: int
-    doc_id: str
-    title: str
-    source: str
-    page: int | None
-    paragraph: str | None
-    date: str | None
-    council: str | None
-    text: str
-    score: float
-    passage_rank: int
-    meeting: str | None = None
-    author: str | None = None
-
-
-@dataclass(frozen=True)
-class Answer:
-    question: str
-    answer: str
-    status: str
-    """"answered" or "not_found"."""
-    citations: list[Citation]
-    passages: list[Passage]
-    confidence: float
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    rewritten_question: str | None = None
-    """The stand-alone question searched for a follow-up ("And in 2019?"); None otherwise."""
-    note: str | None = None
-    """Something the reader should know about how the answer was made."""
-
-    def to_dict(self) -> dict:
-        return {
-            "question": self.question,
-            "rewritten_question": self.rewritten_question,
-            "note": self.note,
-            "answer": self.answer,
-            "status": self.status,
-            "confidence": self.confidence,
-            "citations": [asdict(c) for c in self.citations],
-            "passages": [p.to_dict() for p in self.passages],
-            "timings_ms": self.timings_ms,
-        }
-
+from rag.types import Answer, Citation, Passage
 
 NOT_FOUND_TEXT = "The indexed reports do not appear to answer this question."
 ANSWER_PASSAGES = 5
@@ -128,6 +71,11 @@ _MULTI_PART = re.compile(
 )
 
 
+def asks_author(question: str) -> bool:
+    """Whether the question asks who wrote a report or who decides (only its author line answers)."""
+    return bool(_ASKS_AUTHOR.search(question))
+
+
 _OWN_MARKER = re.compile(r"(?m)^[ \t]*\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\][ \t]*|[ \t]*\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\]")
 """A document's own bracketed reference ("600 [2]", "£777,000 [7]", a footnote's "[1] Source:
 ...", "[3, 4]"), with the space before it (or, leading a line, after it)."""
@@ -156,61 +104,6 @@ class _Candidate:
         return self.passage.text[self.start : self.end]
 
 
-def ask(
-    index: Index,
-    question: str,
-    settings: Settings,
-    k: int | None = None,
-    filters: Filters | None = None,
-    history: list[Turn] | None = None,
-    on_text: Callable[[str], None] | None = None,
-) -> Answer:
-    """Retrieve passages for the question (rewritten first when it follows up the previous
-    turn) and answer from them, with timings per stage. The answer's passages are the first k
-    retrieved (k: settings.top_k when None) and any cited beyond them. Filters that exclude every
-    report raise NoMatchError."""
-    started = time.perf_counter()
-    question = check_question(question, settings)
-    k = check_k(k, settings)
-    check_filters(index, filters)
-    follow = rewrite(question, history or [])
-    if follow.filters and not filters:
-        filters = follow.filters
-    result = search(index, follow.question, settings, k=max(k, ANSWER_PASSAGES), filters=filters)
-    adjacent = adjacent_passages(index, result.passages, ADJACENT_OF, openings=bool(_ASKS_AUTHOR.search(follow.question)))
-    by_period: dict[str, tuple[str, list[Passage]]] = {}
-    if not (filters and (filters.since or filters.until)):  # "between January 2025 and March 2025": each in its month
-        periods_started = time.perf_counter()
-        for period, asked in periods_compared(follow.question):
-            within = replace(filters or Filters(), since=period, until=period)
-            by_period[period] = (asked, search(index, asked, settings, k=ANSWER_PASSAGES, filters=within).passages)
-        if by_period:
-            result.timings_ms["periods"] = round((time.perf_counter() - periods_started) * 1000, 1)
-    if settings.answer_mode == "llm":
-        from rag.llm import llm_answer
-
-        answer = llm_answer(follow.question, result.passages, settings, on_text=on_text, adjacent=adjacent, by_period=by_period)
-    elif settings.answer_mode == "extractive":
-        answer = answer_from_passages(follow.question, result.passages, settings, adjacent, by_period)
-    else:
-        raise SettingsError(f"answer_mode must be extractive or llm, not {settings.answer_mode!r}")
-    timings = {**result.timings_ms, **answer.timings_ms}
-    timings["total"] = round((time.perf_counter() - started) * 1000, 1)
-    cited = {c.passage_rank for c in answer.citations}
-    return replace(
-        answer,
-        passages=[p for p in answer.passages if p.rank <= k or p.rank in cited],
-        question=question,
-        timings_ms=timings,
-        rewritten_question=follow.question if follow.rewritten else None,
-    )
-
-
-def turn_of(answer: Answer) -> Turn:
-    """What a later follow-up needs to know of this answer."""
-    return Turn(answer.rewritten_question or answer.question, tuple(dict.fromkeys(c.source for c in answer.citations)))
-
-
 def answer_from_passages(
     question: str,
     passages: list[Passage],
@@ -225,7 +118,7 @@ def answer_from_passages(
     passages, and the answer is the best line of each period (`_one_line_per_period`)."""
     started = time.perf_counter()
     candidates = _score_candidates(question, passages[:ANSWER_PASSAGES] + list(adjacent or []), settings)
-    if _ASKS_AUTHOR.search(question):  # only the author line of the report named answers it
+    if asks_author(question):  # only the author line of the report named answers it
         candidates = [c for c in candidates if _is_its_author_line(question, c)]
     confidence = round(candidates[0].score, 4) if candidates else 0.0
 
@@ -292,7 +185,7 @@ def _fits_the_question(question: str, candidate: _Candidate) -> bool:
     that names what is counted."""
     p = candidate.passage
     header = _table_header(p.text, candidate.start)
-    if _ASKS_AUTHOR.search(question):  # only the author line of the report named answers it
+    if asks_author(question):  # only the author line of the report named answers it
         return _is_its_author_line(question, candidate)
     sentence = without_markers(candidate.text)  # a footnote's "[2]" is not a count
     return (
@@ -389,7 +282,7 @@ def _of_the_months_asked(question: str, chosen: list[_Candidate]) -> bool:
     """A question pinned to a month ("in May 2025", "as of 10 August 2018") is answered from a
     passage of that month: one of the cited passages names the month, or its meeting is in it."""
     asked = {iso[:7] for _, _, iso in parse_dates(question) if len(iso) >= 7}
-    if not asked or (_ASKS_AUTHOR.search(question) and all(_names_an_author(c.text) for c in chosen)):
+    if not asked or (asks_author(question) and all(_names_an_author(c.text) for c in chosen)):
         return True  # who wrote a report does not change with the month it reports on
     for candidate in chosen:
         p = candidate.passage
@@ -607,10 +500,10 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
     holds (in it or in its section's context), by the kind of answer the question wants
     (a number, a date, a name) and by its passage's rank."""
     spans = [(p, a, b) for p in passages for a, b in split_sentences(p.text)]
-    asks_author = bool(_ASKS_AUTHOR.search(question))
+    author_asked = asks_author(question)
     authors = {  # the author lines of the reports the question names: let in and preferred
         (p.chunk_id, a) for p, a, b in spans
-        if asks_author and _names_an_author(p.text[a:b]) and _about_the_report(question, p)
+        if author_asked and _names_an_author(p.text[a:b]) and _about_the_report(question, p)
     }
     spans = [(p, a, b) for p, a, b in spans if _is_statement(p.text[a:b], p.heading) or (p.chunk_id, a) in authors]
     if not spans:
@@ -670,7 +563,7 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
             cue += 0.1 if _DATE_WORDS.search(sentence) else -0.05
         if wants_name:
             cue += 0.05 if _NAME.search(sentence) else -0.05
-        if asks_author:  # "who wrote the report": the line that says who it is from
+        if author_asked:  # "who wrote the report": the line that says who it is from
             cue += 0.25 if (passage.chunk_id, a) in authors else -0.05  # a bare name is far in meaning from the question
         if wants_council:
             cue += 0.1 if find_council_names(sentence) else -0.05

@@ -1,7 +1,7 @@
 """Ingestion on Ray (`rag index --engine ray`). The files a build has to read go through a Ray
-Data pipeline: tasks read and chunk them (PDFs parsed by rag.workers, under the same time and
+Data pipeline: tasks read and chunk them (PDFs parsed by rag.read.workers, under the same time and
 memory limits as the local engine), actors that each hold the embedding model embed the chunks,
-and every file comes back to this process, where rag.ingest records it and writes the index as
+and every file comes back to this process, where rag.build.ingest records it and writes the index as
 the local engine does. Rows travel as strings, numbers and arrays; nothing of ours is pickled
 but the settings and the two functions the cluster runs."""
 
@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.documents import load_document
-from rag.embeddings import get_embedder, resolve_model_path
+from rag.build.prepare import Job, Prepared, Unreadable, load_parsed, prepare
 from rag.errors import RagError
-from rag.ingest import Prepared, Unreadable, _from_parsed, _Job, prepare
+from rag.models.embeddings import get_embedder, resolve_model_path
+from rag.read.documents import load_document
+from rag.read.workers import parse_pdfs
 from rag.settings import Settings
-from rag.workers import parse_pdfs
 
 READ_BATCH = 4
 """Files one reading task takes: its PDFs share one parser process."""
@@ -44,7 +44,7 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_P
 class Done:
     """One file back from the cluster: prepared and embedded, or unreadable."""
 
-    job: _Job
+    job: Job
     result: Prepared | Unreadable
     vectors: np.ndarray | None
     pages: int
@@ -53,7 +53,7 @@ class Done:
     """Its share of the embedding actors' time."""
 
 
-def ingest_on_ray(jobs: list[_Job], settings: Settings, tesseract: str | None) -> Iterator[Done]:
+def ingest_on_ray(jobs: list[Job], settings: Settings, tesseract: str | None) -> Iterator[Done]:
     """Read, chunk and embed `jobs` on Ray; yield each file as soon as all its chunks are
     embedded (in no set order). Starts a local Ray instance for the build unless
     settings.ray_address names a cluster (or this process is connected to one already)."""
@@ -63,7 +63,7 @@ def ingest_on_ray(jobs: list[_Job], settings: Settings, tesseract: str | None) -
     context = ray.data.DataContext.get_current()
     bars, data_log = context.enable_progress_bars, logging.getLogger("ray.data")
     level = data_log.level
-    context.enable_progress_bars = False  # one bar over the files: rag.ingest's
+    context.enable_progress_bars = False  # one bar over the files: rag.build.ingest's
     data_log.setLevel(logging.ERROR)  # Ray Data narrates each run on stderr; the bar says enough
     try:
         yield from _collect(_pipeline(ray, jobs, settings, tesseract), jobs)
@@ -120,7 +120,7 @@ def _connect(ray, settings: Settings) -> bool:
     return True
 
 
-def _pipeline(ray, jobs: list[_Job], settings: Settings, tesseract: str | None):
+def _pipeline(ray, jobs: list[Job], settings: Settings, tesseract: str | None):
     """from_items(jobs) -> read and chunk (tasks) -> embed (actors): one row per chunk."""
     workers = settings.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     items = [{"path": str(j.path), "source": j.source, "sha256": j.sha256, "mtime": j.mtime} for j in jobs]
@@ -151,7 +151,7 @@ def _read(batch: dict[str, np.ndarray], settings: Settings, tesseract: str | Non
     """A reading task: read and chunk a few files. One row per chunk to embed, the first also
     carrying the file's rows and manifest entry (as JSON); one row (n = -1) for a file skipped."""
     jobs = [
-        _Job(Path(str(path)), str(source), str(sha256), float(mtime))
+        Job(Path(str(path)), str(source), str(sha256), float(mtime))
         for path, source, sha256, mtime in zip(
             batch["path"], batch["source"], batch["sha256"], batch["mtime"]
         )
@@ -173,9 +173,9 @@ def _read(batch: dict[str, np.ndarray], settings: Settings, tesseract: str | Non
 
 
 def _prepare_files(
-    jobs: list[_Job], settings: Settings, tesseract: str | None
-) -> Iterator[tuple[_Job, Prepared | Unreadable, int]]:
-    """(job, prepared or unreadable, PDF pages read) for each job, as rag.ingest prepares them."""
+    jobs: list[Job], settings: Settings, tesseract: str | None
+) -> Iterator[tuple[Job, Prepared | Unreadable, int]]:
+    """(job, prepared or unreadable, PDF pages read) for each job, as rag.build.ingest prepares them."""
     pdfs = {job.path: job for job in jobs if job.path.suffix.lower() == ".pdf"}
     for job in jobs:
         if job.path not in pdfs:
@@ -194,7 +194,7 @@ def _prepare_files(
         list(pdfs), tesseract, 1, settings.parse_timeout, settings.worker_memory_mb, on_page=count_page
     ):
         job = pdfs[parsed.path]
-        yield job, prepare(job, lambda job=job, parsed=parsed: _from_parsed(job, parsed), settings), pages
+        yield job, prepare(job, lambda job=job, parsed=parsed: load_parsed(job, parsed), settings), pages
         pages = 0  # one parser process reads the files one after another
 
 
@@ -236,7 +236,7 @@ class _Embed:
         }
 
 
-def _collect(dataset, jobs: list[_Job]) -> Iterator[Done]:
+def _collect(dataset, jobs: list[Job]) -> Iterator[Done]:
     """Gather the embedded chunk rows (they arrive in any order) into whole files."""
     by_source = {job.source: job for job in jobs}
     arriving: dict[str, dict] = {}
@@ -260,7 +260,7 @@ def _collect(dataset, jobs: list[_Job]) -> Iterator[Done]:
         )
 
 
-def _whole_file(job: _Job, state: dict) -> Done | None:
+def _whole_file(job: Job, state: dict) -> Done | None:
     file = state["file"]
     if file is None:
         return None

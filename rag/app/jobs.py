@@ -5,7 +5,7 @@ tab) and every session sees the same build, its progress and its outcome.
 A build reports progress by passage, with an estimate of the time left, and can be cancelled: it
 stops between two batches of passages, and the index being served stays as it was. An upload
 never vanishes: a file that cannot be read, or that was waiting when a build failed or was
-cancelled, is kept in the corpus folder's failed list (rag.corpus.keep_failed) with the reason,
+cancelled, is kept in the corpus folder's failed list (rag.app.corpus.keep_failed) with the reason,
 to retry or remove."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rag.corpus import (
+from rag.app.corpus import (
     FailedFile,
     Refused,
     build_slot,
@@ -33,8 +33,8 @@ from rag.corpus import (
     take_failed,
     update_index,
 )
+from rag.build.ingest import build_index
 from rag.errors import DocumentError, RagError
-from rag.ingest import build_index
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """PDF pages to text. pypdf reads the text layer (its layout mode on pages that hold a table);
 pages without one are rendered with pypdfium2 and read by Tesseract when it is installed; running
-headers, footers and page numbers are dropped. `python -m rag.pdf --worker` serves as the worker
+headers, footers and page numbers are dropped. `python -m rag.read.pdf --worker` serves as the worker
 process that `rag.parsing` runs each PDF in, under a time and memory limit."""
 
 from __future__ import annotations

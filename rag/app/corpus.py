@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from rag.documents import SUPPORTED_SUFFIXES, load_document
+from rag.build.ingest import BuildReport, ProgressCallback, build_index
 from rag.errors import DocumentError, RagError
-from rag.index import Index, read_manifest
-from rag.ingest import BuildReport, ProgressCallback, build_index
+from rag.index.folder import read_manifest
+from rag.index.store import Index
+from rag.read.documents import SUPPORTED_SUFFIXES, load_document
 from rag.settings import Settings
 
 _BUILD_LOCK = threading.Lock()

@@ -1,17 +1,16 @@
 """Documents: read a file (text, Markdown, HTML, PDF), clean conversion debris, find title,
-council, meeting, date and author. PDF pages come from rag.pdf."""
+council, meeting, date and author. PDF pages come from rag.read.pdf."""
 
 from __future__ import annotations
 
 import hashlib
 import html
 import re
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
 from rag.errors import DocumentError
-from rag.metadata import (
+from rag.read.metadata import (
     council_from_path,
     date_from_path,
     find_author,
@@ -24,39 +23,10 @@ from rag.metadata import (
     is_useful_title,
     meeting_from_path,
 )
-from rag.pdf import PdfText, read_pdf
+from rag.read.pdf import PdfText, read_pdf
+from rag.types import Document
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
-
-
-@dataclass(frozen=True)
-class Document:
-    id: str
-    source: str
-    title: str
-    council: str | None
-    date: str | None
-    text: str
-    page_starts: tuple[int, ...] = ()
-    """Character offset in `text` where each PDF page begins (page n starts at page_starts[n-1])."""
-    meeting: str | None = None
-    """The committee or meeting the report went to ("Cabinet"), where it says."""
-    author: str | None = None
-    """Who the report is from or who takes the decision, where it says."""
-    ocr_pages: int = 0
-    """PDF pages read by OCR."""
-    unread_pages: int = 0
-    """Scanned PDF pages left out because no OCR was available."""
-
-    def page_at(self, offset: int) -> int | None:
-        """1-based page holding the character at `offset`, or None for sources without pages."""
-        if not self.page_starts:
-            return None
-        page = 0
-        for page, start in enumerate(self.page_starts, start=1):
-            if start > offset:
-                return page - 1
-        return page
 
 
 def file_sha256(path: Path) -> str:

