@@ -33,7 +33,7 @@ import re
 import time
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 from rag.chunking import paragraph_label
@@ -269,8 +269,9 @@ def find_mentions(index, term: str, filters: Filters | None = None, use_glossary
     filters = filters or Filters()
     documents = {d["doc_id"]: d for d in index.documents() if filters.accepts(d)}
     if not documents:
+        chosen = ", ".join(f"{k}={v}" for k, v in asdict(filters).items() if v)
         raise RagError(
-            "no report in the index matches the filters: widen or remove --council, --since, --until, --source"
+            f"no report in the index matches the filters ({chosen}): widen or remove them"
             if filters
             else "the index holds no reports: run `rag index` to add some"
         )
