@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     mentions = commands.add_parser(
         "mentions", parents=[common], help="every passage that mentions a term, by report and by month"
     )
-    mentions.add_argument("term", help='a word or phrase, e.g. "family hub" (plurals and glossary names count)')
+    mentions.add_argument("term", help='a word or phrase, e.g. "family hub" (plurals and glossary names too)')
     mentions.add_argument("--no-glossary", action="store_true", help="the term alone, not its glossary names")
     _add_filter_options(mentions)
     output = mentions.add_mutually_exclusive_group()

@@ -413,15 +413,29 @@ def mentions_csv(result: Mentions) -> str:
     return out.getvalue()
 
 
+def summary(result: Mentions) -> str:
+    """'"family hub": 212 passages in 14 reports (also searched: ...)', as plain text."""
+    also = f" (also searched: {', '.join(result.names[1:])})" if len(result.names) > 1 else ""
+    reports = "report" if len(result.reports) == 1 else "reports"
+    passages = "passage" if result.total == 1 else "passages"
+    return f'"{result.term}": {result.total} {passages} in {len(result.reports)} {reports}{also}'
+
+
+def where_in_report(mention: Mention) -> str:
+    """ "p. 3, para 2.1", or "" where the passage has neither."""
+    parts = (
+        f"p. {mention.page}" if mention.page else "",
+        f"para {mention.paragraph}" if mention.paragraph else "",
+    )
+    return ", ".join(p for p in parts if p)
+
+
 def mentions_text(result: Mentions, per_report: int = 3) -> str:
     """For a terminal: the totals, the months, each report with its count and the first
     `per_report` excerpts, the mention in «». Everything from a document goes through printable."""
     if not result.reports:
         return not_found_line(result)
-    lines = [
-        f"{printable(result.term)!s}: {result.total} passages in {len(result.reports)} reports"
-        + (f" (also searched: {printable(', '.join(result.names[1:]))})" if len(result.names) > 1 else "")
-    ]
+    lines = [printable(summary(result))]
     months = [f"{m} {c}" for m, c in result.by_month] + (
         [f"undated {result.undated}"] if result.undated else []
     )
