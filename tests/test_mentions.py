@@ -17,8 +17,6 @@ from rag.mentions import find_mentions, mention_names, printable
 from rag.retrieval import Filters
 from rag.settings import Settings
 
-PLAIN = re.compile(r"[^\W_]")
-
 
 def reference(index, names: list[str]) -> dict[int, str]:
     """Brute force, written apart from rag.mentions: every passage in the index whose text holds
@@ -32,9 +30,9 @@ def reference(index, names: list[str]) -> dict[int, str]:
         lasts = [last]
         if last[-1].isalpha():
             lasts.append(last + "s")
-            if not acronym and re.search(r"(s|x|z|ch|sh)$", last, re.I):
+            if not acronym and re.search(r"(s|x|z|ch|sh)$", last, re.IGNORECASE):
                 lasts.append(last + "es")
-            if not acronym and re.search(r"[^aeiou]y$", last, re.I):
+            if not acronym and re.search(r"[^aeiou]y$", last, re.IGNORECASE):
                 lasts.append(last[:-1] + "ies")
         for word in lasts:
             words = [re.escape(w) for w in [*head, word]]
