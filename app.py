@@ -29,23 +29,20 @@ from rag.conversation import (
 )
 from rag.corpus import (
     PAGE_IMAGES_CACHED,
-    add_files,
     date_bounds,
-    describe_build,
     describe_corpus,
-    describe_upload,
     example_questions,
     list_reports,
     original_file,
     page_image,
     readable_time,
-    update_index,
 )
 from rag.documents import SUPPORTED_SUFFIXES
 from rag.embeddings import get_embedder
 from rag.errors import IndexMissingError, RagError
 from rag.followup import turn_from_json
 from rag.glossary import glossary
+from rag.jobs import IndexJobs, describe_progress, progress_fraction
 from rag.mentions import (
     every_month,
     find_mentions,
@@ -57,6 +54,7 @@ from rag.mentions import (
 )
 from rag.serving import CurrentIndex
 from rag.settings import load_settings
+from rag.trends import trend, trend_answer, trend_chart, trend_csv, trend_question, trend_rows
 
 st.set_page_config(page_title="Council reports: ask with sources", page_icon="📑")
 
@@ -70,6 +68,13 @@ def current_index(index_dir: str) -> CurrentIndex:
     """The index every session shares; it opens a rebuild (from this app or `rag index`) once,
     while questions already asked finish on the build they started with."""
     return CurrentIndex(load_settings(index_dir=index_dir))
+
+
+@st.cache_resource(show_spinner=False)
+def index_jobs(index_dir: str, corpus_dir: str) -> IndexJobs:
+    """The index's builds, run by the server process: one at a time, shared by every session,
+    going on whatever the page does."""
+    return IndexJobs(load_settings(index_dir=index_dir, corpus_dir=corpus_dir))
 
 
 @st.cache_resource(show_spinner="Loading the model…")
@@ -106,7 +111,11 @@ def filter_panel(index, info: dict) -> tuple:
     if bounds:
         since = st.date_input("Meetings from", bounds[0], min_value=bounds[0], max_value=bounds[1], format="DD/MM/YYYY")
         until = st.date_input("Meetings until", bounds[1], min_value=bounds[0], max_value=bounds[1], format="DD/MM/YYYY")
-    filters = filters_from_choices(council, report.source if report else None, since, until, bounds)
+    try:
+        filters = filters_from_choices(council, report.source if report else None, since, until, bounds)
+    except RagError as exc:  # e.g. "Meetings from" after "Meetings until"
+        st.error(escape_markdown(str(exc)))
+        st.stop()
     k = st.slider("Sources shown", 1, 10, settings.top_k, help="Passages listed under each answer.")
     modes = ["extractive", "llm"] if settings.llm_url else ["extractive"]
     mode = st.selectbox(
@@ -137,7 +146,7 @@ def conversation_panel(info: dict | None) -> None:
         st.rerun()
 
 
-def index_panel(info: dict | None) -> None:
+def index_panel(index, info: dict | None) -> None:
     st.header("Index")
     if info:
         st.caption(
@@ -149,11 +158,18 @@ def index_panel(info: dict | None) -> None:
                     st.markdown(f"- {escape_markdown(item['source'])}: {escape_markdown(item['reason'])}")
     else:
         st.caption("No index yet.")
+    if settings.read_only:  # rag serve --read-only: no rebuild, no uploads, no removal
+        st.caption("Read-only: the index is updated with `rag index` on the server.")
+        if index is not None:
+            reports_panel(None, index)
+        return
+    jobs = index_jobs(str(settings.index_dir), str(settings.corpus_dir))
+    status = jobs.status()
+    build_progress(jobs, run_every=1.0 if status and status.running else None)
+
     rebuild = st.checkbox("Re-read every file", help="Otherwise only new and changed files are read.")
     if st.button("Update the index" if info else "Build the index", icon=":material/refresh:"):
-        report = with_progress(lambda progress: update_index(settings, rebuild, progress))
-        if report:
-            finish(describe_build(report))
+        start(functools.partial(jobs.update, rebuild))
 
     generation = st.session_state.setdefault("upload_generation", 0)
     uploads = st.file_uploader(
@@ -163,31 +179,82 @@ def index_panel(info: dict | None) -> None:
     )
     if uploads and st.button("Add and index", type="primary", icon=":material/upload:"):
         files = [(f.name, f.getvalue()) for f in uploads]
-        result = with_progress(lambda progress: add_files(files, settings, progress))
-        if result:
-            st.session_state.upload_generation = generation + 1
-            finish(describe_upload(result), ok=not result.rejected)
+        start(functools.partial(jobs.add, files), clear_uploads=True)
+
+    failed_panel(jobs)
+    if index is not None:
+        reports_panel(jobs, index)
 
 
-def with_progress(task):
-    bar = st.progress(0.0, text="Starting…")
+def build_progress(jobs: IndexJobs, run_every: float | None) -> None:
+    """The build running (for every session), redrawn each second; when one this session saw
+    ends, the page reloads with the new index and says how it went."""
 
-    def on_progress(stage: str, done: int, total: int) -> None:
-        bar.progress(done / total if total else 1.0, text=f"{stage}: {done} of {total}")
+    @st.fragment(run_every=run_every)
+    def live() -> None:
+        status = jobs.status()
+        if status is None:
+            return
+        if status.running:
+            st.session_state.watching = status.id
+            st.progress(progress_fraction(status), text=escape_markdown(describe_progress(status)))
+            st.button(
+                "Cancel", icon=":material/cancel:", key="cancel-build", on_click=jobs.cancel,
+                disabled=status.state == "cancelling",
+                help="Stop the update: the index stays as it was; uploaded files are kept under Not indexed.",
+            )
+        elif st.session_state.get("watching") == status.id or run_every:
+            st.session_state.pop("watching", None)
+            st.session_state.notice = (status.ok, status.message)
+            st.rerun()
 
+    live()
+
+
+def start(action, clear_uploads: bool = False) -> None:
+    """Start a build (refused, with the reason, when one is running) and show its progress."""
     try:
-        return task(on_progress)
+        status = action()
     except RagError as exc:
-        st.error(escape_markdown(str(exc)))
-        return None
-    finally:
-        bar.empty()
-
-
-def finish(message: str, ok: bool = True) -> None:
-    """Show the outcome after the page reloads with the new index."""
-    st.session_state.notice = (ok, message)
+        st.session_state.notice = (False, str(exc))
+    else:
+        st.session_state.watching = status.id
+        if clear_uploads:
+            st.session_state.upload_generation += 1
     st.rerun()
+
+
+def failed_panel(jobs: IndexJobs) -> None:
+    failed = jobs.failed()
+    if not failed:
+        return
+    with st.expander(f"Not indexed ({len(failed)})", expanded=True, icon=":material/error:"):
+        for item in failed:
+            st.markdown(f"**{escape_markdown(item.name)}**: {escape_markdown(item.reason)}")
+            retry, remove = st.columns(2)
+            if retry.button("Retry", key=f"retry-{item.name}", icon=":material/replay:"):
+                start(functools.partial(jobs.retry, item.name))
+            if remove.button("Remove", key=f"forget-{item.name}", icon=":material/delete:"):
+                try:
+                    jobs.forget(item.name)
+                    st.session_state.notice = (True, f"Removed {item.name}.")
+                except RagError as exc:
+                    st.session_state.notice = (False, str(exc))
+                st.rerun()
+
+
+def reports_panel(jobs: IndexJobs | None, index) -> None:
+    """The reports the index holds; each with a Remove action, unless `jobs` is None (read-only)."""
+    reports = list_reports(index)
+    with st.expander(f"Reports in the index ({len(reports)})"):
+        for report in reports:
+            st.markdown(escape_markdown(report.label()))
+            if jobs is None:
+                continue
+            with st.popover("Remove", icon=":material/delete:"):
+                st.caption(f"Deletes {escape_markdown(report.source)} from the corpus folder and updates the index.")
+                if st.button("Delete and update the index", key=f"remove-{report.source}", type="primary"):
+                    start(functools.partial(jobs.remove, report.source, report.label()))
 
 
 # --- the conversation ------------------------------------------------------------------------
@@ -235,7 +302,33 @@ def show_question(turn: dict) -> None:
         st.markdown(escape_markdown(turn["question"]))
 
 
+def show_trend(turn: dict, key: str) -> None:
+    """A question about change over time: the chart, the table of cited points, a CSV download."""
+    result = turn["trend"]
+    if not result.points:
+        st.warning("**Not in these reports.** " + escape_markdown(turn["answer"]["answer"]), icon=":material/search_off:")
+        return
+    st.markdown(escape_markdown(f"{result.measure}: {len(result.points)} values stated in the reports, by the date each refers to."))
+    st.altair_chart(trend_chart(result), width="stretch")
+    st.dataframe(trend_rows(result), hide_index=True)
+    st.download_button("Download as CSV", trend_csv(result), file_name="trend.csv", mime="text/csv",
+                       key=f"trend-csv-{key}", on_click="ignore", icon=":material/download:")
+
+
+def trend_turn(question: str, asked, filters, filters_text: str) -> dict:
+    turn = {"question": question, "filters": filters_text, "k": 0,
+            "asked_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    try:
+        turn["trend"] = trend(index, asked.measure, filters.council, asked.since, None, filters.source)
+        turn["answer"] = trend_answer(turn["trend"], question)
+    except RagError as exc:
+        turn["error"] = str(exc)
+    return turn
+
+
 def show_answer(turn: dict, key: str, stream: bool = False) -> None:
+    if turn.get("trend") is not None:
+        return show_trend(turn, key)
     if turn.get("error"):
         st.error(escape_markdown(turn["error"]))
         return
@@ -246,7 +339,8 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
         st.info(escape_markdown(answer["note"]), icon=":material/info:")
     if answer["status"] == "not_found":
         st.warning("**Not in these reports.** " + escape_markdown(answer["answer"]), icon=":material/search_off:")
-        st.markdown("You may mean:")
+        if answer["passages"]:
+            st.markdown("You may mean:")
     elif stream:
         st.write_stream(streamed(answer_markdown(answer, cite=badge)))
     else:
@@ -342,7 +436,7 @@ if "notice" in st.session_state:
 
 if index is None:
     with st.sidebar:
-        index_panel(None)
+        index_panel(None, None)
     if problem:
         st.error(escape_markdown(problem))
     st.info("There is no index yet. Build it from the reports in the corpus folder with **Build the index** in the sidebar, or in a terminal:")
@@ -355,7 +449,7 @@ with st.sidebar:
 if view == "Mentions":
     mentions_view(filters, filters_text)
     with st.sidebar:
-        index_panel(info)
+        index_panel(index, info)
     st.stop()
 
 st.caption(escape_markdown(describe_corpus(info)))
@@ -379,10 +473,13 @@ if question:
     show_question(turn)
     with st.chat_message("assistant"):
         with st.spinner("Searching the reports…"):
-            turn = ask_turn(question, filters, filters_text, k, mode)
+            asked = trend_question(question)
+            turn = trend_turn(question, asked, filters, filters_text) if asked else None
+            if turn is None or ("trend" in turn and not turn["trend"].points):  # no values stated: answer as usual
+                turn = ask_turn(question, filters, filters_text, k, mode)
         st.session_state.turns.append(turn)
         show_answer(turn, key=str(len(st.session_state.turns) - 1), stream=True)
 
 with st.sidebar:  # after the question, so that export includes it
     conversation_panel(info)
-    index_panel(info)
+    index_panel(index, info)

@@ -15,7 +15,17 @@ from rag.followup import Turn, rewrite
 from rag.glossary import names_meant
 from rag.index import Index
 from rag.metadata import MONTH_NAMES, MONTHS, find_council_names, parse_dates
-from rag.retrieval import STOPWORDS, Filters, Passage, adjacent_passages, check_question, query_terms, search
+from rag.retrieval import (
+    STOPWORDS,
+    Filters,
+    Passage,
+    adjacent_passages,
+    check_filters,
+    check_k,
+    check_question,
+    query_terms,
+    search,
+)
 from rag.settings import Settings
 
 
@@ -156,13 +166,17 @@ def ask(
     on_text: Callable[[str], None] | None = None,
 ) -> Answer:
     """Retrieve passages for the question (rewritten first when it follows up the previous
-    turn) and answer from them, with timings per stage."""
+    turn) and answer from them, with timings per stage. The answer's passages are the first k
+    retrieved (k: settings.top_k when None) and any cited beyond them. Filters that exclude every
+    report raise NoMatchError."""
     started = time.perf_counter()
     question = check_question(question, settings)
+    k = check_k(k, settings)
+    check_filters(index, filters)
     follow = rewrite(question, history or [])
     if follow.filters and not filters:
         filters = follow.filters
-    result = search(index, follow.question, settings, k=max(k or settings.top_k, ANSWER_PASSAGES), filters=filters)
+    result = search(index, follow.question, settings, k=max(k, ANSWER_PASSAGES), filters=filters)
     adjacent = adjacent_passages(index, result.passages, ADJACENT_OF, openings=bool(_ASKS_AUTHOR.search(follow.question)))
     by_period: dict[str, tuple[str, list[Passage]]] = {}
     if not (filters and (filters.since or filters.until)):  # "between January 2025 and March 2025": each in its month
@@ -182,8 +196,10 @@ def ask(
         raise SettingsError(f"answer_mode must be extractive or llm, not {settings.answer_mode!r}")
     timings = {**result.timings_ms, **answer.timings_ms}
     timings["total"] = round((time.perf_counter() - started) * 1000, 1)
+    cited = {c.passage_rank for c in answer.citations}
     return replace(
         answer,
+        passages=[p for p in answer.passages if p.rank <= k or p.rank in cited],
         question=question,
         timings_ms=timings,
         rewritten_question=follow.question if follow.rewritten else None,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import ipaddress
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import textwrap
@@ -14,7 +17,7 @@ from pathlib import Path
 from rag.errors import RagError
 from rag.settings import Settings, load_settings
 
-COMMANDS = ("index", "ask", "chat", "search", "info", "serve", "eval", "mentions")
+COMMANDS = ("index", "ask", "chat", "search", "info", "serve", "eval", "trend", "mentions")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,12 +74,24 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", parents=[common], help="start the chat app (Streamlit)")
     serve.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only); 0.0.0.0 opens the chat, "
+        "with its uploads and index rebuilds, to anyone who can reach this machine",
+    )
+    serve.add_argument(
+        "--read-only",
+        action="store_true",
+        help="answer questions only: no uploads, no index builds (or RAG_READ_ONLY=1)",
+    )
 
     evaluate = commands.add_parser(
         "eval", parents=[common], help="measure retrieval and answers on a question set"
     )
     evaluate.add_argument("questions", type=Path, help="JSONL: id, question, answers, evidence, kind")
     evaluate.add_argument("--json", action="store_true", help="print JSON, with one row per question")
+    _add_trend_parser(commands, common)
 
     mentions = commands.add_parser(
         "mentions", parents=[common], help="every passage that mentions a term, by report and by month"
@@ -88,6 +103,20 @@ def _parser() -> argparse.ArgumentParser:
     output.add_argument("--json", action="store_true", help="print JSON")
     output.add_argument("--csv", action="store_true", help="print CSV, one row per passage")
     return parser
+
+
+def _add_trend_parser(commands, common: argparse.ArgumentParser) -> None:
+    trend = commands.add_parser(
+        "trend", parents=[common], help="every stated value of one measure over time, each cited"
+    )
+    trend.add_argument("measure", help='the measure, e.g. "children looked after" (glossary names count too)')
+    trend.add_argument("--council", help="only reports of this council (part of its name)")
+    trend.add_argument("--since", metavar="DATE", help="only values that refer to DATE or later (YYYY-MM-DD)")
+    trend.add_argument("--until", metavar="DATE", help="only values that refer to DATE or earlier (YYYY-MM-DD)")
+    trend.add_argument("--source", metavar="GLOB", help="only files whose path matches GLOB")
+    output = trend.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print JSON")
+    output.add_argument("--csv", action="store_true", help="print CSV, one row per point")
 
 
 def _add_query_options(parser: argparse.ArgumentParser) -> None:
@@ -115,7 +144,8 @@ def _add_filter_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _filters(args: argparse.Namespace):
-    """--filter KEY=VALUE pairs and the --council/--since/--until/--source flags, as one Filters."""
+    """--filter KEY=VALUE pairs and the --council/--since/--until/--source flags, as one Filters
+    (checked by the library: real dates, since not after until, no empty value)."""
     from rag.retrieval import Filters
 
     pairs = list(args.filter or [])
@@ -123,15 +153,34 @@ def _filters(args: argparse.Namespace):
         value = getattr(args, key)
         if value is not None:
             pairs.append(f"{key}={value}")
-    filters = Filters.parse(pairs)
-    for key in ("since", "until"):
-        value = getattr(filters, key)
-        if value and not re.fullmatch(r"(19|20)\d\d(-[01]\d(-[0-3]\d)?)?", value):
-            raise RagError(f"--{key} {value!r} is not a date: use YYYY-MM-DD, YYYY-MM or YYYY")
-    return filters
+    return Filters.parse(pairs)
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control characters (ESC, carriage return, backspace, ...) and the marks that reorder text on
+a terminal; a line feed and a tab are kept."""
+
+
+def _shown(text: str | None) -> str:
+    """Document text for a terminal: each control character written as an escape (\\x1b), so a
+    report cannot move the cursor, recolour or rewrite the screen."""
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], text or "")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command; a reader that stops early (`rag ask ... | head -1`) ends it quietly, with 141
+    (128 + SIGPIPE, as a shell reports a command killed by a broken pipe)."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the flush at exit does not fail again
+        return 141
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(index_dir=args.index_dir)
@@ -139,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     except RagError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_shown(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; the previous index is unchanged", file=sys.stderr)
@@ -157,13 +206,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     index = open_index(settings)
     if args.command == "info":
         info = index.info()
-        print(json.dumps(info, indent=2) if args.json else _format_info(info))
+        print(json.dumps(info, indent=2) if args.json else _shown(_format_info(info)))
     elif args.command == "ask":
         _ask(args, settings, index)
     elif args.command == "chat":
         _chat(args, settings, index)
     elif args.command == "search":
         _search(args, settings, index)
+    elif args.command == "trend":
+        _trend(args, index)
     elif args.command == "eval":
         from rag.evaluation import evaluate, load_questions
 
@@ -174,6 +225,24 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     elif args.command == "mentions":
         _mentions(args, index)
     return 0
+
+
+def _trend(args: argparse.Namespace, index) -> None:
+    from rag.trends import trend, trend_csv, trend_table
+
+    for key in ("since", "until"):
+        value = getattr(args, key)
+        if value and not re.fullmatch(r"(19|20)\d\d(-[01]\d(-[0-3]\d)?)?", value):
+            raise RagError(f"--{key} {value!r} is not a date: use YYYY-MM-DD, YYYY-MM or YYYY")
+    result = trend(index, args.measure, args.council, args.since, args.until, args.source)
+    if result.message:
+        print(f"{'not found' if not result.points else 'note'}: {result.message}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    elif args.csv:
+        sys.stdout.write(trend_csv(result))
+    elif result.points:
+        print(trend_table(result))
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
@@ -206,18 +275,21 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
     print(f"  skipped    {len(report.skipped):>5}")
     width = max((len(item["source"]) for item in report.skipped + report.notes), default=0)
     for item in sorted(report.skipped, key=lambda s: s["source"]):
-        print(f"    {item['source']:<{width}}  {item['reason']}")
+        print(_shown(f"    {item['source']:<{width}}  {item['reason']}"))
     if report.notes:
         print(f"  notes      {len(report.notes):>5}")
         for item in report.notes:
-            print(f"    {item['source']:<{width}}  {item['note']}")
+            print(_shown(f"    {item['source']:<{width}}  {item['note']}"))
     return 0
 
 
 def _ask(args: argparse.Namespace, settings: Settings, index) -> None:
     from rag.answer import ask
+    from rag.retrieval import check_filters, check_k
 
     filters = _filters(args)
+    check_k(args.k, settings)
+    check_filters(index, filters)
     if args.batch:
         for question in _batch_questions(args.batch):
             answer = ask(index, question, settings, k=args.k, filters=filters)
@@ -234,27 +306,31 @@ def _ask(args: argparse.Namespace, settings: Settings, index) -> None:
 
 
 def _print_answer(answer) -> None:
+    """The answer, each citation with its text, then the other passages retrieved (the first k)."""
     if answer.rewritten_question:
-        print(f"(understood as: {answer.rewritten_question})")
-    print(answer.answer)
+        print(f"(understood as: {_shown(answer.rewritten_question)})")
+    print(_shown(answer.answer))
     if answer.note:
-        print(f"Note: {answer.note}")
+        print(f"Note: {_shown(answer.note)}")
     print()
-    if answer.status == "answered":
-        for citation in answer.citations:
-            print(f"[{citation.ref}] {_where(citation)}")
-            print(textwrap.indent(textwrap.fill(citation.text, 96), "    "))
-    else:
-        print("Closest passages:")
-        for passage in answer.passages[:3]:
+    for citation in answer.citations:
+        print(f"[{citation.ref}] {_where(citation)}")
+        print(textwrap.indent(textwrap.fill(_shown(" ".join(citation.text.split())), 96), "    "))
+    cited = {c.passage_rank for c in answer.citations}
+    others = [p for p in answer.passages if p.rank not in cited]
+    if others:
+        print("Also retrieved:" if answer.citations else "Closest passages:")
+        for passage in others:
             print(f"  {passage.rank}. {_where(passage)}")
 
 
 def _chat(args: argparse.Namespace, settings: Settings, index) -> None:
     from rag.answer import ask, turn_of
-    from rag.retrieval import Filters
+    from rag.retrieval import check_filters, check_k
 
-    filters = Filters.parse(args.filter)
+    filters = _filters(args)
+    check_k(args.k, settings)
+    check_filters(index, filters)
     history = []
     print("Ask about the reports; follow-ups such as 'And in 2021?' are understood. Ctrl-D or 'quit' ends.")
     while True:
@@ -309,17 +385,22 @@ def _batch_questions(path: Path) -> list[str]:
             questions.append(line)
             continue
         try:
-            questions.append(json.loads(line)["question"])
+            question = json.loads(line)["question"]
         except (json.JSONDecodeError, KeyError, TypeError):
             raise RagError(f"{path}:{number}: JSON line without a question field") from None
+        if not isinstance(question, str):
+            raise RagError(f"{path}:{number}: the question field is {type(question).__name__}, not text")
+        questions.append(question)
     return questions
 
 
 def _search(args: argparse.Namespace, settings: Settings, index) -> None:
-    from rag.retrieval import check_question, search
+    from rag.retrieval import check_filters, check_question, search
 
     query = check_question(args.query, settings)
-    result = search(index, query, settings, k=args.k, filters=_filters(args))
+    filters = _filters(args)
+    check_filters(index, filters)
+    result = search(index, query, settings, k=args.k, filters=filters)
     if args.json:
         payload = {
             "query": query,
@@ -335,13 +416,16 @@ def _search(args: argparse.Namespace, settings: Settings, index) -> None:
                 f"    dense {passage.dense_score}  keyword {passage.keyword_score}  fused {passage.fused_score}"
                 f"  rerank {passage.rerank_score}  timings {result.timings_ms}"
             )
-        print(textwrap.indent(textwrap.fill(" ".join(passage.text.split()), 96), "    "))
+        print(textwrap.indent(textwrap.fill(_shown(" ".join(passage.text.split())), 96), "    "))
 
 
 def _mentions(args: argparse.Namespace, index) -> None:
     from rag.mentions import find_mentions, mentions_csv, mentions_text, not_found_line
+    from rag.retrieval import check_filters
 
-    result = find_mentions(index, args.term, _filters(args), use_glossary=not args.no_glossary)
+    filters = _filters(args)
+    check_filters(index, filters)
+    result = find_mentions(index, args.term, filters, use_glossary=not args.no_glossary)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     elif args.csv:
@@ -358,7 +442,7 @@ def _where(item) -> str:
 
     from rag.conversation import where
 
-    return f"{where(asdict(item))} — {item.source}"
+    return _shown(" ".join(f"{where(asdict(item))} — {item.source}".split()))
 
 
 def _describe_vector_index(described: dict) -> str:
@@ -390,16 +474,24 @@ def _format_info(info: dict) -> str:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Become the Streamlit server (through rag.launch, which contacts nothing outside), on
+    127.0.0.1 unless --host says otherwise."""
     app = Path(__file__).resolve().parent.parent / "app.py"
     if not app.exists():
         raise RagError(f"the chat app is missing ({app}); run rag serve from a checkout of the project")
-    env = {**os.environ, "RAG_INDEX_DIR": str(settings.index_dir)}
+    if not 1 <= args.port <= 65535:
+        raise RagError(f"--port {args.port} is not a port number: use 1 to 65535 (default 8501)")
+    _check_port_free(args.host, args.port)
+    read_only = args.read_only or settings.read_only
+    env = {**os.environ, "RAG_INDEX_DIR": str(settings.index_dir), "RAG_READ_ONLY": "1" if read_only else "0"}
     command = [
         sys.executable,
         "-m",
-        "streamlit",
+        "rag.launch",
         "run",
         str(app),
+        "--server.address",
+        args.host,
         "--server.port",
         str(args.port),
         "--server.headless",
@@ -411,11 +503,50 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         "--client.toolbarMode",
         "viewer",
     ]
-    print(f"Serving the chat on http://localhost:{args.port} (Ctrl-C to stop)", file=sys.stderr)
+    if not _is_loopback(args.host):
+        what = "ask questions" if read_only else "ask questions, upload reports and rebuild the index"
+        print(
+            f"warning: listening on {args.host}: anyone who can reach this machine on port {args.port} can "
+            f"{what}, with no login" + ("" if read_only else " (--read-only stops uploads and rebuilds)"),
+            file=sys.stderr,
+        )
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    mode = ", read-only" if read_only else ""
+    print(f"Serving the chat on http://{host}:{args.port} (Ctrl-C to stop{mode})", file=sys.stderr)
     sys.stderr.flush()
     if os.name == "posix":  # become the server, so that a stop signal sent to `rag serve` reaches it
         os.execve(sys.executable, command, env)
     return subprocess.call(command, env=env)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with one line, before anything is printed, when the address cannot be listened on."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise RagError(f"--host {host!r} is not an address of this machine ({exc.strerror})") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAIT is no obstacle
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise RagError(
+                    f"port {port} on {host} is already in use (another rag serve?): stop it, or choose "
+                    "another port with --port"
+                ) from None
+            raise RagError(f"cannot listen on {host} port {port}: {exc.strerror}") from None
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rag.documents import SUPPORTED_SUFFIXES, load_document
 from rag.errors import DocumentError, RagError
-from rag.index import MANIFEST, Index, read_manifest
+from rag.index import Index, read_manifest
 from rag.ingest import BuildReport, ProgressCallback, build_index
 from rag.settings import Settings
 
@@ -24,16 +24,6 @@ _BUILD_LOCK = threading.Lock()
 
 
 # --- what the index holds ---------------------------------------------------------------------
-
-
-def index_version(settings: Settings) -> str | None:
-    """A key that changes with every build (build time and manifest file time), or None when
-    there is no index yet. Raises IndexMismatchError for a damaged manifest."""
-    manifest = read_manifest(settings.index_dir)
-    if manifest is None:
-        return None
-    stamp = (settings.index_dir / MANIFEST).stat().st_mtime_ns
-    return f"{manifest.get('built_at')}@{stamp}"
 
 
 @dataclass(frozen=True)
@@ -144,7 +134,7 @@ def update_index(
 ) -> BuildReport:
     """Bring the index up to date with the corpus folder (or rebuild it). The index being served
     stays in place until the new one is complete."""
-    with _build_slot():
+    with build_slot():
         return build_index([settings.corpus_dir], settings, rebuild=rebuild, progress=False, on_progress=on_progress)
 
 
@@ -166,13 +156,11 @@ def add_files(
     file is refused with the reason and never reaches the corpus. If the index update fails,
     the files just added are taken out again and the index being served is unchanged."""
     result = UploadResult()
-    with _build_slot():
-        settings.corpus_dir.mkdir(parents=True, exist_ok=True)
-        manifest = read_manifest(settings.index_dir) or {"files": {}}
-        known = {entry["sha256"]: source for source, entry in manifest["files"].items()}
+    with build_slot():
+        known = known_files(settings)
         for name, data in files:
             try:
-                path = _save_checked(name, data, settings, known)
+                path = save_upload(name, data, settings, known)
             except DocumentError as exc:
                 result.rejected.append({"name": name, "reason": str(exc)})
                 continue
@@ -200,22 +188,35 @@ def safe_file_name(name: str) -> str:
     return f"{stem}.{suffix.lower()}" if suffix else stem
 
 
-def _save_checked(name: str, data: bytes, settings: Settings, known: dict[str, str]) -> Path:
-    """Write `data` into the corpus folder under a safe, free name, after checking that it
-    reads as a document and is not in the corpus already (`known`: sha256 -> source)."""
+class Refused(DocumentError):
+    """An upload refused before it is read: of a type not indexed, too large, empty, or in the
+    corpus already. Nothing to keep or retry."""
+
+
+def known_files(settings: Settings) -> dict[str, str]:
+    """sha256 -> source of every file the index holds, for spotting an upload made twice."""
+    manifest = read_manifest(settings.index_dir) or {"files": {}}
+    return {entry["sha256"]: source for source, entry in manifest["files"].items()}
+
+
+def save_upload(name: str, data: bytes, settings: Settings, known: dict[str, str]) -> Path:
+    """Write an uploaded file into the corpus folder under a safe, free name, after checking
+    that it reads as a document and is not in the corpus already (`known`: sha256 -> source,
+    gains the file). Raises Refused, or DocumentError when the content cannot be read."""
     file_name = safe_file_name(name)
     suffix = Path(file_name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         allowed = ", ".join(SUPPORTED_SUFFIXES)
-        raise DocumentError(f"unsupported file type {suffix or '(none)'}: upload one of {allowed}")
+        raise Refused(f"unsupported file type {suffix or '(none)'}: upload one of {allowed}")
     size_mb = len(data) / 1e6
     if size_mb > settings.max_file_mb:
-        raise DocumentError(f"too large ({size_mb:.0f} MB > max_file_mb {settings.max_file_mb:g})")
+        raise Refused(f"too large ({size_mb:.0f} MB > max_file_mb {settings.max_file_mb:g})")
     if not data:
-        raise DocumentError("empty file")
+        raise Refused("empty file")
     digest = hashlib.sha256(data).hexdigest()
     if digest in known:
-        raise DocumentError(f"already in the corpus as {known[digest]}")
+        raise Refused(f"already in the corpus as {known[digest]}")
+    settings.corpus_dir.mkdir(parents=True, exist_ok=True)
     target = _free_name(settings.corpus_dir / file_name)
     staging = settings.corpus_dir / f".upload-{digest[:12]}{suffix}"  # hidden: never indexed
     try:
@@ -237,7 +238,112 @@ def _free_name(path: Path) -> Path:
     return candidate
 
 
-class _build_slot:
+# --- files that could not be indexed, kept to retry or remove -----------------------------------
+
+FAILED_FOLDER = ".failed"
+"""Inside the corpus folder; hidden, so never indexed."""
+
+
+@dataclass(frozen=True)
+class FailedFile:
+    name: str
+    """The file's name in the failed folder (unique there)."""
+    reason: str
+    path: Path
+
+
+def failed_files(settings: Settings) -> list[FailedFile]:
+    """Uploads that could not be indexed, each with why, oldest first."""
+    folder = settings.corpus_dir / FAILED_FOLDER
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.iterdir():
+        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
+            note = path.with_name(path.name + ".reason")
+            reason = note.read_text(encoding="utf-8") if note.is_file() else "not indexed"
+            found.append((path.stat().st_mtime, FailedFile(path.name, reason, path)))
+    return [f for _, f in sorted(found, key=lambda item: (item[0], item[1].name))]
+
+
+def keep_failed(name: str, data: bytes | Path, reason: str, settings: Settings) -> FailedFile:
+    """Keep an upload that could not be indexed in the failed folder, with the reason: `data`
+    is its content, or a file in the corpus folder, moved there."""
+    folder = settings.corpus_dir / FAILED_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    target = _free_name(folder / safe_file_name(name))
+    if isinstance(data, Path):
+        os.replace(data, target)
+    else:
+        target.write_bytes(data)
+    target.with_name(target.name + ".reason").write_text(reason, encoding="utf-8")
+    return FailedFile(target.name, reason, target)
+
+
+def take_failed(name: str, settings: Settings) -> tuple[str, bytes]:
+    """Take a file out of the failed folder (to try again): its name and content."""
+    failed = _failed(name, settings)
+    data = failed.path.read_bytes()
+    forget_failed(name, settings)
+    return failed.name, data
+
+
+def forget_failed(name: str, settings: Settings) -> None:
+    """Delete a file from the failed folder, with its reason."""
+    failed = _failed(name, settings)
+    failed.path.unlink(missing_ok=True)
+    failed.path.with_name(failed.name + ".reason").unlink(missing_ok=True)
+
+
+def _failed(name: str, settings: Settings) -> FailedFile:
+    for failed in failed_files(settings):
+        if failed.name == name:
+            return failed
+    raise RagError(f"{name} is not in the list of files that could not be indexed (removed already?)")
+
+
+# --- removing a report --------------------------------------------------------------------------
+
+
+def corpus_file(source: str, settings: Settings) -> Path:
+    """The file in the corpus folder that an indexed report's `source` names, to remove; a
+    RagError when it is elsewhere (the index was built from another folder), gone, or the only
+    report (an index holds at least one)."""
+    path = Path(source).resolve()
+    corpus = settings.corpus_dir.resolve()
+    if not path.is_relative_to(corpus):
+        raise RagError(
+            f"{source} is not in the corpus folder {settings.corpus_dir}: remove it where it is, "
+            "then update the index"
+        )
+    if not path.is_file():
+        raise RagError(f"{source} is no longer in the corpus folder: update the index to take it out")
+    manifest = read_manifest(settings.index_dir) or {"files": {}}
+    if list(manifest["files"]) == [source]:
+        raise RagError(f"{path.name} is the only report in the index: add another before removing it")
+    return path
+
+
+def remove_report(
+    source: str, settings: Settings, on_progress: ProgressCallback | None = None
+) -> BuildReport:
+    """Delete a report's file from the corpus folder and update the index without it. The file is
+    set aside (hidden) while the index is rebuilt, and put back if the update fails or is stopped,
+    so the corpus folder and the index served never disagree."""
+    with build_slot():
+        path = corpus_file(source, settings)
+        aside = path.with_name(f".removing-{path.name}")
+        os.replace(path, aside)
+        try:
+            report = build_index([settings.corpus_dir], settings, progress=False, on_progress=on_progress)
+        except BaseException:
+            os.replace(aside, path)
+            raise
+        aside.unlink()
+        return report
+
+
+class build_slot:
     """Hold the process's build lock; refuse at once, with a message, when a build is running."""
 
     def __enter__(self) -> None:

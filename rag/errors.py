@@ -39,3 +39,7 @@ class IndexBusyError(RagError):
 
 class NotAnIndexError(RagError):
     """--index-dir names a file, or a folder that holds other things than an index."""
+
+
+class NoMatchError(RagError):
+    """The filters exclude every report of the index."""

@@ -17,11 +17,23 @@ def _normal(text: str) -> str:
 
 
 def load_questions(path: Path) -> list[dict]:
+    """The rows of a JSONL question set; each a JSON object whose question is a string."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RagError(f"cannot read question set {path}: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RagError(f"cannot read question set {path}: {exc} (expected UTF-8 JSONL)") from None
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RagError(f"{path}:{number}: not JSON ({exc}): expected one JSON object per line") from None
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str):
+            raise RagError(f"{path}:{number}: expected a JSON object with a question string")
+        rows.append(row)
+    return rows
 
 
 def holds_evidence(question: dict, text: str) -> bool:

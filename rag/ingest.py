@@ -112,7 +112,10 @@ class _Job:
 
 
 ProgressCallback = Callable[[str, int, int], None]
-"""Called as (stage, done, total) while a build reads, chunks and embeds files."""
+"""Called as (stage, done, total) while a build reads, chunks and embeds files: ("Indexing",
+files done, files to read), ("Reading", files read and chunked, files to read) and ("Embedding",
+passages embedded, passages read so far). An exception it raises stops the build, leaving the
+index as it was (the files finished so far stay in the build cache)."""
 
 
 def build_index(
@@ -385,7 +388,12 @@ def _from_parsed(job: _Job, parsed: Parsed) -> Document:
 
 
 def _vectors(
-    texts: list[str], keys: list[str], settings: Settings, old: Index | None, built: dict[str, np.ndarray]
+    texts: list[str],
+    keys: list[str],
+    settings: Settings,
+    old: Index | None,
+    built: dict[str, np.ndarray],
+    on_embed: Callable[[int], Callable[[int], None]] | None = None,
 ) -> tuple[np.ndarray, list[int]]:
     """Vectors for `texts`, and which were embedded: those the previous index holds under the
     same key are reused (a changed file re-embeds only its changed passages), and so are those
@@ -399,7 +407,7 @@ def _vectors(
             first.setdefault(key, i)
     missing = list(first.values())
     fresh = get_embedder(settings.embedding_model, settings.embed_batch_size).embed_passages(
-        [texts[i] for i in missing]
+        [texts[i] for i in missing], progress=on_embed(len(missing)) if on_embed else None
     )
     stored.update((keys[i], vector) for i, vector in zip(missing, fresh))
     vectors = np.vstack([stored[key] for key in keys])
@@ -439,9 +447,11 @@ class _EmbeddingGroup:
         texts = [t for _, ready in waiting for t in ready.texts]
         keys = [c["embedding"] for _, ready in waiting for c in ready.chunks]
         try:
-            vectors, embedded = _vectors(texts, keys, self.settings, self.old, self.built)
+            vectors, embedded = _vectors(
+                texts, keys, self.settings, self.old, self.built, lambda count: self.bar.embedding(count, len(waiting))
+            )
         except RagError:
-            raise  # the model itself is missing or unusable: no file can be embedded
+            raise  # the model itself is missing or unusable (or the caller stopped the build)
         except Exception as exc:  # noqa: BLE001 - find the file at fault; the others go on
             self.report.embed_seconds += time.perf_counter() - started
             if len(waiting) > 1:
@@ -569,6 +579,7 @@ class _Progress:
             on_progress("Indexing", 0, total)
         self.pages = 0
         self.chunks = 0
+        self.files_read = self.passages_read = self.passages_embedded = 0
         self.started = time.perf_counter()
         self.bar = None
         if enabled:
@@ -578,6 +589,24 @@ class _Progress:
 
     def page(self) -> None:
         self.pages += 1
+
+    def embedding(self, passages: int, files: int) -> Callable[[int], None]:
+        """`files` more files are read and chunked, with `passages` new passages to embed:
+        report ("Reading", files read, files) and ("Embedding", passages embedded, passages read)
+        now, and the second again after each batch (the callback returned). A callback that
+        raises stops the build, leaving the index as it was."""
+        self.files_read += files
+        self.passages_read += passages
+        if self.on_progress:
+            self.on_progress("Reading", self.files_read, self.total)
+            self.on_progress("Embedding", self.passages_embedded, self.passages_read)
+
+        def embedded(count: int) -> None:
+            self.passages_embedded += count
+            if self.on_progress:
+                self.on_progress("Embedding", self.passages_embedded, self.passages_read)
+
+        return embedded
 
     def file(self, chunks: int) -> None:
         self.chunks += chunks

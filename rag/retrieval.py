@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+import datetime
 import fnmatch
 import json
 import math
@@ -15,12 +17,13 @@ from typing import TypeVar
 
 from rag.chunking import paragraph_label, spoken_date
 from rag.embeddings import get_embedder
-from rag.errors import QuestionError, SettingsError
+from rag.errors import NoMatchError, QuestionError, SettingsError
 from rag.glossary import expand_question
 from rag.index import Index
 from rag.settings import Settings
 
 FILTER_KEYS = ("council", "source", "since", "until", "title")
+_FILTER_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 KEYWORD_THREADS = 8
 """Keyword searches at once (one per concurrent question; more wait their turn)."""
 T = TypeVar("T")
@@ -79,8 +82,30 @@ class Filters:
                 raise SettingsError(
                     f"bad filter {pair!r}: use KEY=VALUE with KEY one of {', '.join(FILTER_KEYS)}"
                 )
+            if not value.strip():
+                raise SettingsError(f"filter {key.strip()} is empty: give a value ({pair}VALUE) or leave it out")
             values[key.strip()] = value.strip()
         return cls(**values)
+
+    def __post_init__(self) -> None:
+        """Dates are real calendar dates (YYYY, YYYY-MM or YYYY-MM-DD) and since is not after until."""
+        first = _date_range("since", self.since)[0] if self.since is not None else None
+        last = _date_range("until", self.until)[1] if self.until is not None else None
+        if first and last and first > last:
+            raise SettingsError(
+                f"since {self.since} is after until {self.until}: no meeting is in both; swap them"
+            )
+
+    def describe(self) -> str:
+        """The filters in one line, e.g. "council = Stockton, 2020 to 2021"."""
+        parts = [f"{key} = {getattr(self, key)}" for key in ("council", "title", "source") if getattr(self, key)]
+        if self.since and self.until:
+            parts.append(self.since if self.since == self.until else f"{self.since} to {self.until}")
+        elif self.since:
+            parts.append(f"from {self.since}")
+        elif self.until:
+            parts.append(f"until {self.until}")
+        return ", ".join(parts)
 
     def __bool__(self) -> bool:
         return any(asdict(self).values())
@@ -95,9 +120,37 @@ class Filters:
         date = row["date"] or ""
         if self.since and (not date or date < self.since[: len(date)]):
             return False
-        if self.until and (not date or date[: len(self.until)] > self.until):
-            return False
-        return True
+        return not (self.until and (not date or date[: len(self.until)] > self.until))
+
+
+def _date_range(key: str, value: str) -> tuple[datetime.date, datetime.date]:
+    """The first and last day a filter date covers ("2021-02": 1 to 28 February 2021)."""
+    found = _FILTER_DATE.fullmatch(value)
+    if not found:
+        raise SettingsError(f"{key} {value!r} is not a date: use YYYY-MM-DD, YYYY-MM or YYYY")
+    year, month, day = (int(part) if part else None for part in found.groups())
+    try:
+        first = datetime.date(year, month or 1, day or 1)
+        last = datetime.date(year, month or 12, day or calendar.monthrange(year, month or 12)[1])
+    except ValueError:
+        raise SettingsError(f"{key} {value!r} is not a date on the calendar: give a real date, YYYY-MM-DD") from None
+    return first, last
+
+
+def check_filters(index: Index, filters: Filters | None) -> None:
+    """Raise NoMatchError, saying so, when the filters exclude every report of the index."""
+    if not filters or any(filters.accepts(row) for row in index.documents()):
+        return
+    raise NoMatchError(f"No report matches {filters.describe()}: widen or remove the filters (rag info lists "
+                       "the councils and dates the index holds)")
+
+
+def check_k(k: int | None, settings: Settings) -> int:
+    """The number of passages asked for: k, or the top_k setting; at least 1."""
+    k = settings.top_k if k is None else k
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise SettingsError(f"the number of passages (k, or the top_k setting) must be 1 or more, not {k!r}")
+    return k
 
 
 @dataclass
@@ -221,7 +274,7 @@ def search(
 ) -> SearchResult:
     """The k best passages for the question, best first: dense and keyword rankings fused by
     reciprocal rank (settings.retrieval chooses "hybrid", "dense" or "keyword")."""
-    k = k or settings.top_k
+    k = check_k(k, settings)
     filters = filters or Filters()
     mode = settings.retrieval
     if mode not in ("hybrid", "dense", "keyword"):

@@ -113,6 +113,9 @@ class Settings:
     """With engine "ray": empty starts a local Ray instance for the build; "auto" or an address
     (host:6379, ray://host:10001) joins a running cluster."""
 
+    read_only: bool = False
+    """The chat app answers questions only: no uploads, no index builds (`rag serve --read-only`)."""
+
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed; None values are ignored (unset CLI flags)."""
         given = {k: v for k, v in changes.items() if v is not None}

@@ -1,13 +1,16 @@
 """The real Streamlit app, driven through streamlit.testing.v1.AppTest: real index, real model."""
 
+import functools
 import re
 import shutil
+import time
 from datetime import date
 
 import pytest
 from conftest import CORPUS, DATA, HOSTILE_QUESTION, HOSTILE_REPORT, ROOT, need
 from streamlit.testing.v1 import AppTest
 
+from rag.index import open_index
 from rag.ingest import build_index
 from rag.settings import Settings
 
@@ -45,6 +48,32 @@ def answers(app) -> list:
     return [m for m in app.chat_message if m.name == "assistant"]
 
 
+def building(app) -> bool:
+    """Whether the page shows a build running (its Cancel button)."""
+    return any(b.key == "cancel-build" for b in app.button)
+
+
+def wait_for_build(app, timeout: float = 600) -> AppTest:
+    """Reload the page, as its progress panel does each second, until the build has ended."""
+    deadline = time.monotonic() + timeout
+    while building(app):
+        assert time.monotonic() < deadline, "the build did not end"
+        time.sleep(0.5)
+        app.run()
+        assert not app.exception
+    return app
+
+
+def progress_text(app) -> str:
+    return shown(" ".join(p.proto.text for p in app.get("progress")))
+
+
+def click(app, label: str) -> AppTest:
+    next(b for b in app.button if b.label == label).click().run()
+    assert not app.exception
+    return app
+
+
 @pytest.fixture
 def small_index(small_corpus, tmp_path):
     settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index")
@@ -67,7 +96,9 @@ def test_the_first_screen_says_what_is_loaded_and_offers_examples(monkeypatch, c
     councils = app.selectbox[0].options
     assert councils == ["All councils", "Middlesbrough Council", "Stockton-on-Tees Borough Council"]
     assert f"5 reports, {corpus_index.size} passages, built" in shown("\n".join(c.value for c in app.sidebar.caption))
-    assert [b.label for b in app.sidebar.button] == ["New conversation", "Update the index"]
+    assert [b.label for b in app.sidebar.button] == ["New conversation", "Update the index"] + [
+        "Delete and update the index"
+    ] * 5  # one per report, inside its Remove popover
 
 
 def test_an_example_asks_and_the_answer_is_tied_to_its_sources_then_a_follow_up_keeps_history(
@@ -158,7 +189,7 @@ def test_without_an_index_the_app_says_so_and_builds_one(monkeypatch, small_corp
     assert app.code[0].value == "rag index"
     assert not app.chat_input  # nothing to ask yet
     app.sidebar.button[0].click().run()  # "Build the index"
-    assert not app.exception
+    wait_for_build(app)
     assert "Index updated" in shown(app.success[0].value)
     assert shown(app.caption[0].value).startswith("2 reports from Middlesbrough Council")
     assert app.chat_input
@@ -170,11 +201,10 @@ def test_upload_adds_a_good_pdf_and_refuses_a_bad_one(monkeypatch, small_index):
     uploader = app.file_uploader[0]
     uploader.upload(pdf.name, pdf.read_bytes(), "application/pdf")
     uploader.upload("agenda.pdf", b"<html>this is not a PDF</html>", "application/pdf").run()
-    next(b for b in app.sidebar.button if b.label == "Add and index").click().run()
-    assert not app.exception
+    wait_for_build(click(app, "Add and index"))
     notice = shown(app.warning[0].value)
     assert f"Added {pdf.name}." in notice
-    assert "Refused agenda.pdf: not a PDF (no %PDF- header)." in notice
+    assert "Could not index agenda.pdf: not a PDF (no %PDF- header); it is kept under Not indexed" in notice
     assert "Index updated" in notice and "3 reports" in notice
     assert (small_index.corpus_dir / pdf.name).is_file() and not (small_index.corpus_dir / "agenda.pdf").exists()
     assert shown(app.caption[0].value).startswith("3 reports")
@@ -193,8 +223,7 @@ def test_updating_the_index_picks_up_new_reports_while_the_app_runs(monkeypatch,
     app = open_app(monkeypatch, small_index.index_dir, small_index.corpus_dir)
     name = "middlesbrough-2021-03-24-executive-member-report-childrens-social-care.txt"
     shutil.copy(CORPUS / name, small_index.corpus_dir / name)
-    next(b for b in app.sidebar.button if b.label == "Update the index").click().run()
-    assert not app.exception
+    wait_for_build(click(app, "Update the index"))
     assert "(1 read, 2 unchanged, 0 removed)" in shown(app.success[0].value)
     assert shown(app.caption[0].value).startswith("3 reports")
     ask(app, "Which providers won the Middlesbrough Youth Service tender?")
@@ -218,3 +247,175 @@ def test_a_hostile_document_is_shown_as_text_never_as_html(monkeypatch, small_co
         assert "attacker.example" not in plain, text  # an address only inside a code span
     assert "window.__xss_img" in everything(app)
     assert "`http://attacker.example/portal`" in "\n".join(texts)
+
+
+def test_filters_that_exclude_every_report_say_so(monkeypatch, corpus_index):
+    app = open_app(monkeypatch, corpus_index.index_dir)
+    app.selectbox[0].select("Stockton-on-Tees Borough Council")
+    app.date_input[0].set_value(date(2020, 1, 1))
+    app.date_input[1].set_value(date(2021, 12, 31)).run()
+    ask(app, "How many children are looked after?")
+    assert [shown(e.value) for e in app.error] == [
+        (
+            "No report matches council = Stockton-on-Tees Borough Council, 2020-01-01 to 2021-12-31: widen or "
+            "remove the filters (rag info lists the councils and dates the index holds)"
+        )
+    ]
+    assert "You may mean" not in everything(app)
+
+
+def test_read_only_mode_offers_no_upload_and_no_rebuild(monkeypatch, corpus_index):
+    monkeypatch.setenv("RAG_READ_ONLY", "1")
+    app = open_app(monkeypatch, corpus_index.index_dir)
+    labels = [b.label for b in app.button]
+    assert "Update the index" not in labels and "Add and index" not in labels
+    assert not app.get("file_uploader") and not app.checkbox
+    assert "Read-only" in everything(app)
+    ask(app, LAC)
+    assert "507" in everything(app)
+    monkeypatch.setenv("RAG_READ_ONLY", "0")
+    app = open_app(monkeypatch, corpus_index.index_dir)
+    assert "Update the index" in [b.label for b in app.button] and app.get("file_uploader")
+
+
+def test_dates_the_wrong_way_round_are_an_error_not_an_empty_answer(monkeypatch, corpus_index):
+    app = open_app(monkeypatch, corpus_index.index_dir)
+    app.date_input[0].set_value(date(2022, 1, 1))
+    app.date_input[1].set_value(date(2019, 12, 31)).run()
+    assert not app.exception
+    assert [shown(e.value) for e in app.error] == ["since 2022-01-01 is after until 2019-12-31: no meeting is in both; swap them"]
+
+
+# --- indexing while the app serves (issue 18, item 4) -----------------------------------------
+
+BIG = "2022-06-01-highways-appendix.txt"
+EV_QUESTION = "How many electric vehicle charging points did the highways appendix count?"
+WARDS = ["Acklam", "Ayresome", "Berwick Hills", "Brambles", "Central", "Coulby Newham", "Hemlington", "Kader"]
+WORKS = ["resurfacing", "drainage repairs", "kerb replacement", "street lighting", "signage", "footway repairs"]
+
+
+@functools.cache
+def big_report(kilobytes: int = 400) -> bytes:
+    """A plain-text report of about `kilobytes` kB (the upload in the issue was 800 kB), with one fact
+    that no sample report holds; every paragraph differs, so every passage is embedded."""
+    lines = [
+        "# Highways Capital Programme: Scheme Appendix",
+        "",
+        "Middlesbrough Council, Executive, 1 June 2022",
+        "",
+        "1. The highways appendix counted 4,321 electric vehicle charging points across the borough.",
+    ]
+    number = 1
+    while sum(len(line) + 1 for line in lines) < kilobytes * 1000:
+        number += 1
+        ward, work = WARDS[number % len(WARDS)], WORKS[number % len(WORKS)]
+        lines.append("")
+        lines.append(
+            f"{number}. Scheme {number} in {ward} ward covers {work} on {number % 97 + 3} streets, at an "
+            f"estimated cost of £{number * 137 % 90_000 + 5_000:,}, starting in week {number % 52 + 1}; "
+            f"residents of {ward} were consulted on scheme {number} and {number % 40 + 2} responses came back."
+        )
+    return "\n".join(lines).encode()
+
+
+def add_upload(app, name: str, data: bytes, mime: str = "text/plain") -> AppTest:
+    app.file_uploader[0].upload(name, data, mime).run()
+    return click(app, "Add and index")
+
+
+def not_indexed(app) -> list[str]:
+    """The names in the page's Not indexed list."""
+    panels = [e for e in app.sidebar.expander if e.label.startswith("Not indexed")]
+    return [re.match(r"\*\*(.+?)\*\*", shown(m.value)).group(1) for p in panels for m in p.markdown]
+
+
+def test_an_upload_indexes_in_the_background_while_questions_are_answered_from_the_old_index(
+    monkeypatch, small_index
+):
+    app = add_upload(open_app(monkeypatch, small_index.index_dir, small_index.corpus_dir), BIG, big_report())
+    assert building(app)
+    app.run()  # a rerun (any click, any question) used to end the build and delete the upload
+    assert building(app) and not app.exception
+
+    deadline = time.monotonic() + 120
+    while not re.search(r"passages embedded · about (\d+ min )?\d+ s left", progress_text(app)):
+        assert building(app) and time.monotonic() < deadline, progress_text(app)
+        time.sleep(0.5)
+        app.run()
+    assert progress_text(app).startswith(f"Adding {BIG} · ")
+
+    other = ask(open_app(monkeypatch, small_index.index_dir, small_index.corpus_dir), LAC)  # another user
+    assert "507" in shown(answers(other)[0].markdown[0].value)
+    assert building(other)  # the other user sees the build too, and it is still running
+    assert not any(BIG in shown(e.label) or "Highways" in e.label for e in answers(other)[0].expander)
+    click(other, "Update the index")
+    assert shown(other.warning[0].value).startswith(f"one update at a time: Adding {BIG} is running")
+
+    wait_for_build(app)
+    notice = shown(app.success[0].value)
+    assert notice.startswith(f"Added {BIG}.") and "3 reports" in notice and "(1 read, 2 unchanged, 0 removed)" in notice
+    assert (small_index.corpus_dir / BIG).read_bytes() == big_report()
+    assert shown(app.caption[0].value).startswith("3 reports")
+    ask(app, EV_QUESTION)
+    assert "4,321" in shown(answers(app)[0].markdown[0].value)
+    assert not not_indexed(app)
+
+
+def test_cancelling_an_upload_keeps_the_old_index_and_the_file(monkeypatch, small_index):
+    served = open_index(small_index).manifest["built_at"]
+    app = add_upload(open_app(monkeypatch, small_index.index_dir, small_index.corpus_dir), BIG, big_report())
+    assert building(app)
+    app.button(key="cancel-build").click().run()
+    wait_for_build(app)
+    assert shown(app.warning[0].value) == (
+        f"Cancelled: the index is unchanged. {BIG} was not indexed and is kept under Not indexed, "
+        "to retry or remove."
+    )
+    assert open_index(small_index).manifest["built_at"] == served
+    assert shown(app.caption[0].value).startswith("2 reports")
+    assert not (small_index.corpus_dir / BIG).exists()
+    assert not_indexed(app) == [BIG]
+    assert "the upload was cancelled" in everything(app)
+
+    app.button(key=f"forget-{BIG}").click().run()
+    assert not app.exception and not not_indexed(app)
+    assert not list(small_index.corpus_dir.rglob(BIG))
+
+
+def test_a_file_that_cannot_be_read_is_kept_with_the_reason_to_retry_or_remove(monkeypatch, small_index):
+    app = wait_for_build(add_upload(
+        open_app(monkeypatch, small_index.index_dir, small_index.corpus_dir), "x.pdf", b"not a pdf", "application/pdf"
+    ))
+    assert "Could not index x.pdf: not a PDF (no %PDF- header)" in shown(app.warning[0].value)
+    assert not_indexed(app) == ["x.pdf"]
+    assert "x.pdf: not a PDF (no %PDF- header)" in everything(app)
+    assert not (small_index.corpus_dir / "x.pdf").exists()
+
+    wait_for_build(app.button(key="retry-x.pdf").click().run())
+    assert "Could not index x.pdf: not a PDF" in shown(app.warning[0].value)  # the same bytes fail again
+    assert not_indexed(app) == ["x.pdf"]
+
+    app.button(key="forget-x.pdf").click().run()
+    assert not app.exception and not not_indexed(app)
+    assert shown(app.success[0].value) == "Removed x.pdf."
+    assert not list(small_index.corpus_dir.rglob("x.pdf"))
+    assert shown(app.caption[0].value).startswith("2 reports")
+
+
+def test_a_report_removed_from_the_corpus_list_leaves_the_folder_and_the_index(monkeypatch, small_index):
+    app = open_app(monkeypatch, small_index.index_dir, small_index.corpus_dir)
+    listed = next(e for e in app.sidebar.expander if e.label.startswith("Reports in the index"))
+    assert listed.label == "Reports in the index (2)"
+    labels = [shown(m.value) for m in listed.markdown]
+    assert "Executive Member Report to Council (Middlesbrough Council, 2018-09)" in labels
+    name = "middlesbrough-2018-09-executive-member-report-childrens-care.txt"
+    source = next(b.key for b in listed.button if b.key.endswith(name)).removeprefix("remove-")
+    wait_for_build(app.button(key=f"remove-{source}").click().run())
+    assert shown(app.success[0].value).startswith(f"Removed {name} from the corpus folder. Index updated")
+    assert not (small_index.corpus_dir / name).exists()
+    sources = [row["source"] for row in open_index(small_index).query("SELECT source FROM documents")]
+    assert len(sources) == 1 and not any(s.endswith(name) for s in sources)
+    listed = next(e for e in app.sidebar.expander if e.label.startswith("Reports in the index"))
+    assert listed.label == "Reports in the index (1)"
+    ask(app, LAC)
+    assert not any("2018-09" in shown(e.label) for e in answers(app)[0].expander)

@@ -136,3 +136,30 @@ def test_a_question_in_a_real_browser_shows_cited_text_and_runs_no_document_scri
             browser.close()
     assert dialogs == []
     assert foreign == []  # nothing fetched from outside localhost (the Markdown image's host)
+
+
+def test_an_upload_shows_its_progress_and_the_page_updates_itself_when_it_is_indexed(served_app, tmp_path):
+    """AppTest cannot run the progress panel's timer; a browser does: nothing is clicked after
+    "Add and index", and the page shows the progress, then the new report."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing: run `make install` as root (it installs Debian's chromium)")
+    playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing: make install")
+    from test_app import BIG, big_report
+
+    expect = playwright.expect
+    upload = tmp_path / BIG
+    upload.write_bytes(big_report(100))
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(served_app)
+            expect(page.get_by_text("Reports in the index (6)")).to_be_visible(timeout=120_000)
+            page.locator("input[type=file]").set_input_files(str(upload))
+            page.get_by_role("button", name="Add and index").click()
+            expect(page.get_by_test_id("stProgress")).to_contain_text("passages embedded", timeout=120_000)
+            expect(page.get_by_text(f"Added {BIG}.")).to_be_visible(timeout=300_000)
+            expect(page.get_by_text("Reports in the index (7)")).to_be_visible()
+            expect(page.get_by_test_id("stProgress")).to_have_count(0)
+        finally:
+            browser.close()

@@ -1,4 +1,6 @@
+import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -109,3 +111,102 @@ def test_every_command_has_help_and_is_in_the_readme():
     for name, parser in subcommands.items():
         assert parser.format_help().strip()
         assert f"rag {name}" in readme, f"`rag {name}` is not documented in README.md"
+
+
+NOT_HELD = "How many potholes did Middlesbrough fill in 2021?"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["search", "children in care", "-k", "0"], "must be 1 or more, not 0"),
+        (["search", "children in care", "-k", "-1"], "must be 1 or more, not -1"),
+        (["ask", LAC, "-k", "0"], "must be 1 or more, not 0"),
+        (["search", "children in care", "--since", "2021-02-30"], "'2021-02-30' is not a date on the calendar"),
+        (["ask", LAC, "--since", "2022-01-01", "--until", "2021-12-31"], "since 2022-01-01 is after until 2021-12-31"),
+        (["search", "children in care", "--since", "2022", "--until", "2021-06"], "since 2022 is after until 2021-06"),
+        (["ask", LAC, "--until", ""], "filter until is empty"),
+        (["search", "children in care", "--council", "Atlantis"], "No report matches council = Atlantis"),
+        (["ask", LAC, "--source", "corpus/nothing-*"], "No report matches source = corpus/nothing-*"),
+        (["ask", LAC, "--council", "Stockton", "--since", "2020", "--until", "2021"],
+         "No report matches council = Stockton, 2020 to 2021"),
+        (["serve", "--port", "99999"], "--port 99999 is not a port number"),
+    ],
+)
+def test_input_the_cli_used_to_accept_silently_gets_one_clear_line(capsys, corpus_index, args, message):
+    code, out, err = run(capsys, *args, "--index-dir", str(corpus_index.index_dir))
+    assert code == 1 and out == ""
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "command, content, message",
+    [
+        ("ask --batch", '{"question": 5}\n', "the question field is int, not text"),
+        ("ask --batch", '{"question": ["a", "b"]}\n', "the question field is list, not text"),
+        ("eval", '{"id": "q1", "answers": ["507"]}\n', "questions.jsonl:1: expected a JSON object with a question"),
+        ("eval", '{"question": "Who?"}\n[1, 2]\n', "questions.jsonl:2: expected a JSON object with a question"),
+        ("eval", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "cannot read question set"),
+    ],
+)
+def test_bad_question_files_get_one_clear_line(capsys, corpus_index, tmp_path, command, content, message):
+    questions = tmp_path / "questions.jsonl"
+    questions.write_bytes(content if isinstance(content, bytes) else content.encode())
+    code, out, err = run(capsys, *command.split(), str(questions), "--index-dir", str(corpus_index.index_dir))
+    assert code == 1 and out == ""
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_k_is_the_number_of_passages_an_answer_shows(capsys, corpus_index):
+    index_dir = str(corpus_index.index_dir)
+    _, out, _ = run(capsys, "ask", LAC, "-k", "1", "--json", "--index-dir", index_dir)
+    answer = json.loads(out)
+    cited = {c["passage_rank"] for c in answer["citations"]}
+    assert answer["status"] == "answered" and cited
+    assert {p["rank"] for p in answer["passages"]} == {1} | cited  # the first passage, and any cited
+    for k in (2, 8):
+        _, out, _ = run(capsys, "ask", NOT_HELD, "-k", str(k), "--json", "--index-dir", index_dir)
+        assert [p["rank"] for p in json.loads(out)["passages"]] == list(range(1, k + 1))
+    code, out, _ = run(capsys, "ask", NOT_HELD, "-k", "2", "--index-dir", index_dir)
+    closest = out.split("Closest passages:\n")[1].splitlines()
+    assert code == 0 and [line.split(".")[0].strip() for line in closest] == ["1", "2"]
+
+
+def test_chat_honours_its_filters(capsys, corpus_index, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("How many children are looked after?\nquit\n"))
+    code, out, _ = run(capsys, "chat", "--council", "Stockton", "--json", "--index-dir", str(corpus_index.index_dir))
+    line = next(line for line in out.splitlines() if "{" in line)  # after the greeting and the prompt
+    answer = json.loads(line[line.index("{") :])
+    assert code == 0 and answer["passages"]
+    assert {p["council"] for p in answer["passages"]} == {"Stockton-on-Tees Borough Council"}
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(corpus_index):
+    """`rag info | head -0`: the reader has gone before the first line is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-m", "rag.cli", "info", "--index-dir", str(corpus_index.index_dir)],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, cwd=ROOT, check=False)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141 and done.stderr == ""
+
+
+def test_text_output_shows_a_reports_control_characters_escaped(capsys, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "2022-05-12-parking.md").write_text(
+        "# Parking \x1b[2J\x1b[31mServices\x1b[0m Report\n\nExample Borough Council, Cabinet, 12 May 2022\n\n"
+        "1. Penalty charge notices issued in 2022: 4,321 \x1b]0;pwned\x07 with a bell\r and a carriage return.\n",
+        encoding="utf-8",
+    )
+    index_dir = str(tmp_path / "index")
+    assert run(capsys, "index", str(corpus), "--quiet", "--index-dir", index_dir)[0] == 0
+    for args in (["search", "penalty charge notices"], ["ask", "How many penalty charge notices were issued in 2022?"]):
+        code, out, _ = run(capsys, *args, "--index-dir", index_dir)
+        assert code == 0 and "4,321" in out
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", out)
+        assert r"Parking \x1b[2J\x1b[31mServices\x1b[0m Report" in out and r"\x1b]0;pwned\x07" in out
+    _, out, _ = run(capsys, "search", "penalty charge notices", "--json", "--index-dir", index_dir)
+    assert "\x1b[31mServices" in json.loads(out)["passages"][0]["title"]  # JSON stays JSON: the text as it is

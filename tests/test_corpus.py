@@ -1,7 +1,6 @@
 """The corpus from the app's side: uploads checked and indexed incrementally, index updates,
 what the index holds, the original page behind a source. Real files, model, FAISS and SQLite."""
 
-import json
 import shutil
 
 import pytest
@@ -14,7 +13,6 @@ from rag.corpus import (
     describe_corpus,
     describe_upload,
     example_questions,
-    index_version,
     list_reports,
     original_file,
     page_image,
@@ -38,7 +36,7 @@ def small_index(small_corpus, tmp_path):
 
 
 def test_uploads_are_checked_and_only_the_new_file_is_embedded(small_index):
-    before = index_version(small_index)
+    before = open_index(small_index).manifest["built_at"], (small_index.index_dir / "manifest.json").stat().st_ino
     steps = []
     result = add_files(
         [
@@ -64,8 +62,8 @@ def test_uploads_are_checked_and_only_the_new_file_is_embedded(small_index):
     assert len(report.indexed) == 1 and len(report.unchanged) == 2
     new_chunks = open_index(small_index).manifest["files"][report.indexed[0]]["chunks"]
     assert report.embedded_chunks == new_chunks < report.chunks
-    assert steps and set(steps) == {"Indexing"}
-    assert index_version(small_index) != before
+    assert steps and set(steps) == {"Indexing", "Reading", "Embedding"}
+    assert (open_index(small_index).manifest["built_at"], (small_index.index_dir / "manifest.json").stat().st_ino) != before
     assert "Added youth service.txt" in describe_upload(result) and "Refused fake.pdf" in describe_upload(result)
 
     again = add_files([("copy.txt", (CORPUS / YOUTH).read_bytes())], small_index)
@@ -138,13 +136,6 @@ def test_uploaded_names_stay_inside_the_corpus_folder():
     assert safe_file_name("C:\\Users\\me\\Cabinet report (final).pdf") == "Cabinet report (final).pdf"
     assert safe_file_name(".hidden.md") == "hidden.md"
     assert safe_file_name("<script>.txt") == "script.txt"
-
-
-def test_index_version_is_none_without_an_index(tmp_path):
-    assert index_version(Settings(index_dir=tmp_path / "none")) is None
-    (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / "manifest.json").write_text(json.dumps({"built_at": "x"}))
-    assert index_version(Settings(index_dir=tmp_path / "bad")).startswith("x@")
 
 
 def _pdf_of_pages(path, *sizes):

@@ -198,9 +198,9 @@ def test_csv_has_one_row_per_passage_and_text_output_escapes_control_characters(
         (["x" * 201], "the limit is 200"),
         (
             ["social worker", "--council", "Nowhere"],
-            "no report in the index matches the filters (council=Nowhere)",
+            "No report matches council = Nowhere",
         ),
-        (["social worker", "--since", "2099-01-01"], "no report in the index matches the filters"),
+        (["social worker", "--since", "2099-01-01"], "No report matches from 2099-01-01"),
         (["social worker", "--since", "soon"], "is not a date"),
     ],
 )

@@ -1,11 +1,15 @@
 """Keyword search, fusion, reranking and the council glossary, on real report text."""
 
 import math
+import re
 import sqlite3
 
+import pytest
+
+from rag.errors import SettingsError
 from rag.glossary import expand_question, glossary, related_terms
 from rag.rerank import rerank_scores
-from rag.retrieval import Passage, adjacent_passages, query_terms, rerank, search
+from rag.retrieval import Filters, Passage, adjacent_passages, query_terms, rerank, search
 
 
 def test_fts5_bm25_matches_a_reference_computation():
@@ -151,3 +155,27 @@ def test_adjacent_passages_are_the_chunks_around_a_passage_in_its_report(corpus_
     assert around and {p.chunk_id for p in adjacent} == around
     assert all(p.doc_id == doc and p.score == passages[0].score for p in adjacent)
     assert [p.rank for p in adjacent] == list(range(len(passages) + 1, len(passages) + len(adjacent) + 1))
+
+
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        ({"since": "2021-02-30"}, "not a date on the calendar"),
+        ({"until": "2023-02-29"}, "not a date on the calendar"),
+        ({"since": "2021-13"}, "not a date on the calendar"),
+        ({"since": "21-02-01"}, "is not a date: use YYYY-MM-DD"),
+        ({"until": ""}, "is not a date"),
+        ({"since": "2021-07", "until": "2021-06-30"}, "since 2021-07 is after until 2021-06-30"),
+    ],
+)
+def test_filters_refuse_dates_no_meeting_can_have(given, message):
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Filters(**given)
+
+
+def test_filters_take_whole_years_months_and_leap_days():
+    assert Filters(since="2024-02-29", until="2024-02-29").describe() == "2024-02-29"
+    assert Filters(council="Stockton", since="2021-06", until="2021-06-30").describe() == (
+        "council = Stockton, 2021-06 to 2021-06-30"
+    )
+    assert Filters(since="2020").describe() == "from 2020"

@@ -1,0 +1,80 @@
+"""Point precision and recall of `rag trend` per corpus, against benchmarks/trend_points.jsonl,
+whose expected points (value, period, source) were read from the indexed passages by hand.
+
+    python benchmarks/trends.py [--only CORPUS]
+
+A found point is right when an expected point of its measure has its value and period and names
+its report (the cited source or one in also_in; the expected source is part of the file name).
+Each line also prints the time `trend` took (median of 3 runs, after one warm-up)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from rag.index import Index, read_manifest
+from rag.trends import trend
+
+DEV_SET = Path(__file__).with_name("trend_points.jsonl")
+
+
+def matches(found, expected: dict) -> bool:
+    sources = [found.citation.source, *(c.source for c in found.also_in)]
+    return (
+        abs(found.value - expected["value"]) < 1e-6
+        and found.period == expected["period"]
+        and any(expected["source"] in Path(s).name for s in sources)
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", help="one corpus of the dev set (sample, wsx, kent)")
+    args = parser.parse_args()
+    cases = [json.loads(line) for line in DEV_SET.read_text().splitlines() if line.strip()]
+    totals: dict[str, list[int]] = {}
+    for case in cases:
+        if args.only and case["corpus"] != args.only:
+            continue
+        index_dir = Path(case["index"])
+        manifest = read_manifest(index_dir)
+        if manifest is None:
+            print(f"{case['corpus']:<7} {case['measure']:<28} skipped: no index at {index_dir}")
+            continue
+        index = Index(index_dir, manifest)
+        trend(index, case["measure"])  # warm-up: compiles the cue patterns
+        runs = []
+        for _ in range(3):
+            started = time.perf_counter()
+            result = trend(index, case["measure"])
+            runs.append((time.perf_counter() - started) * 1000)
+        right = sum(any(matches(p, e) for e in case["points"]) for p in result.points)
+        recalled = sum(any(matches(p, e) for p in result.points) for e in case["points"])
+        found, expected = len(result.points), len(case["points"])
+        total = totals.setdefault(case["corpus"], [0, 0, 0, 0])
+        for i, n in enumerate((right, found, recalled, expected)):
+            total[i] += n
+        print(
+            f"{case['corpus']:<7} {case['measure']:<28} precision {right}/{found}  recall {recalled}/{expected}"
+            f"  {statistics.median(runs):7.1f} ms  ({index.info()['chunks']} passages)"
+        )
+        for point in result.points:
+            if not any(matches(point, e) for e in case["points"]):
+                print(
+                    f"        extra: {point.value_text} {point.period} {' '.join(point.citation.text.split())[:110]}"
+                )
+        index.close()
+    for corpus, (right, found, recalled, expected) in totals.items():
+        print(
+            f"{corpus:<7} ALL  precision {right / found if found else 0:.2f} ({right}/{found})"
+            f"  recall {recalled / expected if expected else 0:.2f} ({recalled}/{expected})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,782 @@
+"""Trends: every statement of one measure's value in the indexed reports, in date order, each cited.
+
+Exhaustive, not top-k: the keyword index finds every passage that names the measure (by any of
+its glossary names), and a rule-based reader takes from each sentence the numbers that state the
+measure's value. Its cue words (what links a name to its value, what marks a change, a comparator,
+a label or another thing counted) are data, in rag/trend_cues.toml; the measures' names come from
+rag/glossary.toml. A number belongs to the nearest measure named before it in its sentence (or
+right after it), so "Current Children in Need (CIN): 1015" is never a point of children looked
+after. Each point keeps apart the date its value refers to (`period`) and its report's meeting date.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import io
+import json
+import re
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+from rag.errors import QuestionError
+from rag.glossary import glossary
+from rag.index import Index
+from rag.metadata import MONTHS, find_council_names, parse_dates
+
+FTS_SYNTAX = set('"*^():{}[]+~<>=;\\')
+MAX_GAP = 160
+"""The most characters between a measure's name and a value it states."""
+
+
+@lru_cache(maxsize=1)
+def cues() -> dict:
+    return tomllib.loads((Path(__file__).parent / "trend_cues.toml").read_text(encoding="utf-8"))
+
+
+def _words_pattern(phrases: list[str]) -> str:
+    """One alternation of whole-word phrases, longest first."""
+    ordered = sorted({p.lower() for p in phrases}, key=len, reverse=True)
+    return "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in ordered)
+
+
+@lru_cache(maxsize=1)
+def _cue_patterns() -> dict[str, re.Pattern[str]]:
+    value = cues()["value"]
+    return {
+        "link": re.compile(
+            rf"(?i)(?:^|(?<=\W))(?:{_words_pattern(value['links'])})"
+            rf"(?:\s+(?:{_words_pattern(value['qualifiers'])}))*[\s:=(]*$"
+        ),
+        "change": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(value['change_before'])})[\s(]*$"),
+        "comparator": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(value['comparator_before'])})\W*$"),
+        "label": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(value['label_before'])})[\s.]*$"),
+        "other": re.compile(rf"(?i)^\s*(?:{_words_pattern(value['other_after'])})(?![\w])"),
+        "thing": re.compile(rf"(?i)[\s”’\"')]*(?:{_words_pattern(value['other_things'])})\b"),
+        "carries": re.compile(rf"(?i)\W*(?:{_words_pattern(value['carries_on'])})\b"),
+        "elsewhere": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(value['elsewhere'])})(?![\w-])"),
+        "current": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(cues()['period']['current'])})(?![\w-])"),
+    }
+
+
+# --- measures --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What the user asked for, and every name the reports may give it."""
+
+    asked: str
+    names: tuple[str, ...]
+
+
+def _name_pattern(name: str) -> str:
+    """A name as the reports write it: any case (acronyms in capitals), words joined by spaces,
+    hyphens or quotes (“Looked After” Children), a plural s."""
+    acronym = name.isupper() or bool(re.fullmatch(r"[A-Z][A-Za-z]*[A-Z][a-z]?", name))
+    words = re.findall(r"[\w']+|[^\w\s]", name)
+    body = r"[\s\-“”\"‘’]*".join(re.escape(w) for w in words)
+    return ("" if acronym else "(?i:") + body + ("" if acronym else ")")
+
+
+def _same_name(a: str, b: str) -> bool:
+    def norm(s: str) -> str:
+        return " ".join(re.findall(r"[a-z0-9']+", s.lower())).removesuffix("s")
+
+    return norm(a) == norm(b)
+
+
+def find_measure(asked: str) -> Measure:
+    """The measure named by `asked`, with the other names of its glossary term (every term that
+    has that name: "children in need" is both CIN and Section 17). Not in the glossary: the words
+    as given. Raises QuestionError for an empty name or one with search syntax in it."""
+    asked = " ".join(asked.split())
+    if not re.search(r"\w", asked):
+        raise QuestionError('the measure is empty: name one, e.g. rag trend "children looked after"')
+    bad = sorted(set(asked) & FTS_SYNTAX)
+    if bad:
+        raise QuestionError(
+            f"the measure {asked!r} holds search syntax ({' '.join(bad)}): give its name in plain words, "
+            'e.g. rag trend "children looked after"'
+        )
+    names: list[str] = []
+    for term in glossary():
+        if any(_same_name(asked, name) for name in term.names):
+            names += term.names
+    return Measure(asked, tuple(dict.fromkeys(names or [asked])))
+
+
+@lru_cache(maxsize=64)
+def _names_by_first_word(names: tuple[str, ...]) -> dict[str, list[tuple[bool, re.Pattern[str]]]]:
+    """Every glossary name and the measure's own, by their first word in lower case: (ours,
+    pattern), longest first. Looking names up word by word is fast where one regex of a hundred
+    alternatives, tried at every character, is not."""
+    everything = list(dict.fromkeys([*names, *(n for t in glossary() for n in t.names)]))
+    by_word: dict[str, list[tuple[int, bool, re.Pattern[str]]]] = {}
+    for name in everything:
+        first = re.match(r"[\w']+", name)
+        if first:
+            pattern = re.compile(rf"{_name_pattern(name)}s?(?![\w-])")
+            by_word.setdefault(first.group(0).lower(), []).append((len(name), name in names, pattern))
+    return {w: [(ours, p) for _, ours, p in sorted(c, key=lambda c: -c[0])] for w, c in by_word.items()}
+
+
+@dataclass(frozen=True)
+class Mention:
+    start: int
+    end: int
+    ours: bool
+
+
+_WORD = re.compile(r"(?<![\w-])[\w']+")
+
+
+def mentions(text: str, measure: Measure) -> list[Mention]:
+    """Where `text` names a measure: ours, or another (a glossary name that is not ours, or ours
+    followed by a word that makes it name something else: "LAC Teams")."""
+    by_word = _names_by_first_word(measure.names)
+    thing = _cue_patterns()["thing"]
+    found: list[Mention] = []
+    end = 0
+    for word in _WORD.finditer(text):
+        if word.start() < end:
+            continue
+        for ours, pattern in by_word.get(word.group(0).lower().removesuffix("'s"), ()):
+            match = pattern.match(text, word.start())
+            if match:
+                end = match.end()
+                found.append(Mention(match.start(), end, ours and not thing.match(text, end)))
+                break
+    return found
+
+
+# --- values and periods ------------------------------------------------------------------------
+
+NUMBER = re.compile(
+    r"(?<![\w.,£/)\]-])(?P<currency>£\s?)?(?P<number>\d{1,3}(?:,\d{3})+|\d+)(?P<decimals>\.\d+)?(?![\d/])"
+    r"(?:\s?(?P<scale>bn|billion|m|million|k|thousand)(?![a-z]))?"
+    r"(?P<percent>\s?%|\s?per\s?cent)?"
+)
+MONTH_WORDS = "|".join(sorted(MONTHS, key=len, reverse=True))
+SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
+_RATE = re.compile(r"(?i)\brate\b[^.\d]{0,40}$")
+_PER = re.compile(r"(?i)per\s+(10,000|1,000|100,000|100)\b")
+_YEAR_WORD = re.compile(r"^(19|20)\d\d$")
+_FINANCIAL = re.compile(r"(?<![\d/])((?:19|20)\d\d)\s?[/-]\s?(\d\d)(?![\d/])")
+_QUARTER = re.compile(
+    r"(?i)\b(?:Q|quarter\s+)([1-4])\s*(?:of\s+)?(?:(?:19|20)\d\d\s?[/-]\s?\d\d|(?:19|20)\d\d)"
+)
+_YEAR = re.compile(r"(?<![\w£/.,-])((?:19|20)\d\d)(?![\w/%-])")
+_ISO_MONTHS = ("01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12")
+
+
+def periods(text: str) -> list[tuple[int, int, str]]:
+    """Every date or period written in `text`, as (start, end, period): a day or month as ISO
+    ("2018-08-10", "2017-06"), a quarter or financial year as an ISO interval ("Q1 2017/18":
+    "2017-04/2017-06"; "2016/17": "2016-04/2017-03"), a year as "2014"."""
+    found = list(parse_dates(text))
+
+    def free(start: int, end: int) -> bool:
+        return not any(a < end and start < b for a, b, _ in found)
+
+    for match in _QUARTER.finditer(text):
+        years = _FINANCIAL.search(match.group(0))
+        quarter = int(match.group(1))
+        if years:  # financial quarters: Q1 is April to June
+            year = int(years.group(1)) + (1 if quarter == 4 else 0)
+            first = (3 * quarter + 1) if quarter < 4 else 1
+        else:
+            year, first = int(match.group(0)[-4:]), 3 * quarter - 2
+        period = f"{year}-{_ISO_MONTHS[first - 1]}/{year}-{_ISO_MONTHS[first + 1]}"
+        if free(*match.span()):
+            found.append((match.start(), match.end(), period))
+    for match in _FINANCIAL.finditer(text):
+        first, second = int(match.group(1)), int(match.group(2))
+        if second == (first + 1) % 100 and free(*match.span()):
+            found.append((match.start(), match.end(), f"{first}-04/{first + 1}-03"))
+    for match in _YEAR.finditer(text):
+        if free(*match.span()):
+            found.append((match.start(), match.end(), match.group(1)))
+    return sorted(found)
+
+
+def period_key(period: str) -> tuple[str, str]:
+    """Sort key: by start, then the shorter (more precise) period first."""
+    return (period.split("/")[0], period)
+
+
+@dataclass(frozen=True)
+class Value:
+    start: int
+    end: int
+    value: float
+    text: str
+    unit: str
+
+
+def values(text: str, context: str = "") -> list[Value]:
+    """The numbers of `text` that may be a measure's value, with their units: not dates, years,
+    labels ("paragraph 9", "Section 17"), ages or durations, changes ("a reduction of 93") or
+    comparators' figures ("similar to England (18%)")."""
+    patterns = _cue_patterns()
+    dated = [(a, b) for a, b, _ in periods(text)]
+    found = []
+    for match in NUMBER.finditer(text):
+        start, end = match.span()
+        if any(a <= start < b for a, b in dated):
+            continue
+        number = match.group("number") + (match.group("decimals") or "")
+        if _YEAR_WORD.match(number) and not match.group("currency") and not match.group("percent"):
+            continue
+        before, after = text[max(0, start - 40) : start], text[end : end + 30]
+        if re.match(r"(?:st|nd|rd|th)\b", after) or re.match(r"\s*[-–]\s*\d", after):
+            continue  # an ordinal, or a range "16-24"
+        if re.search(r"\d\s+(?:to|and|or|-|–)\s+$", before) or re.search(r"\[\s*$", before):
+            continue  # the end of a range "aged 15 to 21", or a reference "[26]"
+        if re.match(rf"\s+(?:{MONTH_WORDS})\b", after, re.IGNORECASE):
+            continue  # a day of a month: "31 March"
+        if re.search(r"\d\s+$", before) or re.match(r"\s+\d", after):
+            continue  # a row of a table of figures, its columns unnamed: "Key 50 61 62 65"
+        plain = not match.group("currency") and not match.group("percent")
+        if plain and (patterns["other"].match(after) or re.search(r"(?:^|\n)\s*(?:-\s*)?$", before)):
+            continue  # counts something else, or a paragraph number at a line's start
+        if patterns["label"].search(before) or patterns["change"].search(before):
+            continue
+        if patterns["comparator"].search(before):
+            continue
+        if re.match(r"[.)]\s", after) and re.search(r"(?:^|\n)\s*(?:-\s*)?$", before):
+            continue
+        value = float(number.replace(",", ""))
+        if match.group("currency"):
+            unit = "£"
+            value *= SCALES.get((match.group("scale") or "").lower(), 1)
+        elif match.group("percent"):
+            unit = "%"
+        elif _RATE.search(before):
+            per = _PER.search(text) or _PER.search(context)
+            unit = f"rate per {per.group(1)}" if per else "rate"
+        else:
+            unit = "count"
+        found.append(Value(start, end, value, match.group(0).strip(), unit))
+    return found
+
+
+# --- reading one passage ---------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“‘(]?[A-Z0-9])|\n+")
+_PARAGRAPH_START = re.compile(r"(?m)^[ \t]*(?:-\s*)?(\d+(?:\.\d+)*)[.)]?\s")
+_LABEL_LINE = re.compile(
+    r"(?im)^[ \t]*(?:as (?:of|at)|at|position (?:as )?at|figures? (?:as )?at|on)\b(.{0,40}?)[:\-–\s]*$"
+)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int
+    end: int
+
+
+def sentences(text: str) -> list[Sentence]:
+    """Sentences and lines of a passage, as spans (stripped of surrounding spaces)."""
+    spans, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        spans.append((start, match.start()))
+        start = match.end()
+    spans.append((start, len(text)))
+    found = []
+    for a, b in spans:
+        piece = text[a:b]
+        lead = len(piece) - len(piece.lstrip())
+        if piece.strip():
+            found.append(Sentence(a + lead, a + lead + len(piece.strip())))
+    return found
+
+
+@dataclass(frozen=True)
+class Found:
+    """One value of the measure stated in a passage."""
+
+    value: float
+    value_text: str
+    unit: str
+    period: str
+    start: int
+    end: int
+    """The span of the sentence (or sentences) stating it, in the passage."""
+
+
+def read_passage(
+    text: str, measure: Measure, meeting_date: str | None, council: str | None = None
+) -> list[Found]:
+    """The values of `measure` that `text` states, each with its period and its sentence; not
+    another area's: a value after "Nationally" or after another council's name in its sentence."""
+    patterns = _cue_patterns()
+    found: list[Found] = []
+    carried: int | None = None  # the start of the sentence that named our measure last
+    previous_end = -1
+    everywhere = mentions(text, measure)
+    for sentence in sentences(text):
+        piece = text[sentence.start : sentence.end]
+        named = [
+            Mention(m.start - sentence.start, m.end - sentence.start, m.ours)
+            for m in everywhere
+            if sentence.start <= m.start and m.end <= sentence.end
+        ]
+        same_line = "\n" not in text[previous_end : sentence.start] if previous_end >= 0 else False
+        owner_start = sentence.start
+        if not named and carried is not None and same_line and patterns["carries"].match(piece):
+            named = [Mention(-1, -1, True)]  # "This is ... the all-time high of 702 in August 2020."
+            owner_start = carried
+        for value in values(piece, text):
+            if not _owned(piece, value, named) or _elsewhere(piece[: value.start], council):
+                continue
+            period = _period(text, piece, sentence.start, value, meeting_date, named)
+            if period:
+                found.append(Found(value.value, value.text, value.unit, period, owner_start, sentence.end))
+        real = [m for m in named if m.start >= 0]
+        if real:
+            carried = sentence.start if real[-1].ours else None
+        elif named == []:
+            carried = carried if same_line else None
+        previous_end = sentence.end
+    return found
+
+
+def _elsewhere(before: str, council: str | None) -> bool:
+    """Whether the words before a value name another area: England, or a council not the report's."""
+    if _cue_patterns()["elsewhere"].search(before):
+        return True
+    named = find_council_names(before)
+    return bool(named) and named[-1] != council
+
+
+def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
+    """Whether the value belongs to our measure: the nearest name before it is ours and linked to
+    it ("X: 507", "X ... stands at 609", "X, down from 307"), or ours comes right after it
+    ("665 looked after children")."""
+    after = [m for m in named if m.start >= value.end]
+    if after and after[0].ours and re.fullmatch(r"[\s“”\"‘’]*", piece[value.end : after[0].start]):
+        lead = piece[: value.start]  # "There were 665 ...", not "CPP rate 1 CPP rate 2"
+        listed = re.search(r"\d\D{0,40}(?:,|\band)\s*$", lead)  # "1,015 children in need and 507 ..."
+        return not lead.strip(" -•*\t") or bool(_cue_patterns()["link"].search(lead) or listed)
+    before = [m for m in named if m.end <= value.start]
+    if not before:
+        return False
+    nearest = before[-1]
+    if not nearest.ours:
+        return False
+    if nearest.start < 0:  # a sentence that goes on about the one before
+        return True
+    gap = piece[nearest.end : value.start]
+    return len(gap) <= MAX_GAP and bool(_cue_patterns()["link"].search(gap))  # the gap ends with a link
+
+
+def _period(
+    text: str, piece: str, offset: int, value: Value, meeting_date: str | None, named: list[Mention]
+) -> str | None:
+    """The date the value refers to: one written right after it ("702 in August 2020", "433
+    children in our care at the end of June 2017"), else the
+    nearest before it in its sentence ("In June 2017 the number ... was 276"), else a label line
+    above it in the passage ("As of 10th August 2018:-"), else the meeting date."""
+    dated = periods(piece)
+    for start, _, period in dated:
+        between = piece[value.end : start]
+        for mention in reversed([m for m in named if m.ours and value.end <= m.start and m.end <= start]):
+            between = between[: mention.start - value.end] + " " + between[mention.end - value.end :]
+        if start >= value.end and re.fullmatch(
+            r"[\s,)“”\"‘’]*(?:\(?\s*(?:in|at|on|as of|as at|by|during|for|at the end of|end of|the end of)\s+)?(?:the\s+)?",
+            between,
+            flags=re.IGNORECASE,
+        ):
+            return period
+    earlier = [period for start, end, period in dated if end <= value.start]
+    if earlier:
+        return earlier[-1]
+    for line in reversed(list(_LABEL_LINE.finditer(text[:offset]))):
+        found = periods(line.group(0))
+        if found:
+            return found[0][2]
+    return meeting_date
+
+
+# --- the trend -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Citation:
+    doc_id: str
+    title: str
+    source: str
+    page: int | None
+    paragraph: str | None
+    date: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Point:
+    value: float
+    value_text: str
+    unit: str
+    period: str
+    council: str | None
+    citation: Citation
+    also_in: tuple[Citation, ...] = ()
+
+    def to_dict(self) -> dict:
+        value = int(self.value) if float(self.value).is_integer() else self.value
+        return {
+            "value": value,
+            "value_text": self.value_text,
+            "unit": self.unit,
+            "period": self.period,
+            "council": self.council,
+            "citation": asdict(self.citation),
+            "also_in": [asdict(c) for c in self.also_in],
+        }
+
+
+@dataclass
+class Trend:
+    measure: str
+    points: list[Point]
+    passages: int = 0
+    """How many passages name the measure (within the filters)."""
+    message: str | None = None
+    """Why nothing was found, in one line."""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return "found" if self.points else "not_found"
+
+    def to_dict(self) -> dict:
+        return {
+            "measure": self.measure,
+            "status": self.status,
+            "points": [p.to_dict() for p in self.points],
+            "timings_ms": self.timings_ms,
+        }
+
+
+def _fts_query(names: tuple[str, ...]) -> str:
+    phrases = ['"' + " ".join(re.findall(r"\w+", n)) + '"' for n in names if re.search(r"\w", n)]
+    return " OR ".join(dict.fromkeys(phrases))
+
+
+def _paragraph(text: str, start: int, paragraphs: list[str]) -> str | None:
+    """The report's number of the paragraph the sentence at `start` is in."""
+    labels = [m.group(1) for m in _PARAGRAPH_START.finditer(text[: start + 12]) if m.group(1) in paragraphs]
+    if labels:
+        return labels[-1]
+    return paragraphs[0] if paragraphs else None
+
+
+def _accepts_document(row, council: str | None, source: str | None) -> bool:
+    if council and council.lower() not in (row["council"] or "").lower():
+        return False
+    return not (source and not fnmatch.fnmatch(row["source"], source))
+
+
+def _in_range(period: str, since: str | None, until: str | None) -> bool:
+    first, last = period.split("/")[0], period.split("/")[-1]
+    return not ((since and last < since[: len(last)]) or (until and first[: len(until)] > until))
+
+
+def trend(
+    index: Index,
+    measure_name: str,
+    council: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    source: str | None = None,
+) -> Trend:
+    """Every stated value of the measure in the index, one point per value and period, in period
+    order. `council` (part of a name) and `source` (a glob) choose reports; `since` and `until`
+    (ISO dates, inclusive) choose points by the date their value refers to."""
+    started = time.perf_counter()
+    measure = find_measure(measure_name)
+    rows = index.query(
+        "SELECT c.text, c.page, c.paragraphs, c.doc_id, d.title, d.source, d.council, d.date"
+        " FROM chunks_fts f JOIN chunks c ON c.row = f.rowid JOIN documents d USING (doc_id)"
+        " WHERE chunks_fts MATCH ? ORDER BY c.row",
+        [_fts_query(measure.names)],
+    )
+    searched = time.perf_counter()
+    rows = [r for r in rows if _accepts_document(r, council, source)]
+    raw: list[Point] = []
+    named = 0
+    for row in rows:
+        text = row["text"]
+        if not any(m.ours for m in mentions(text, measure)):
+            continue  # the keyword index matched a name in another case ("lac" for LAC)
+        named += 1
+        paragraphs = json.loads(row["paragraphs"])
+        for item in read_passage(text, measure, row["date"], row["council"]):
+            if not _in_range(item.period, since, until):
+                continue
+            citation = Citation(
+                row["doc_id"],
+                row["title"],
+                row["source"],
+                row["page"],
+                _paragraph(text, item.start, paragraphs),
+                row["date"],
+                text[item.start : item.end],
+            )
+            raw.append(Point(item.value, item.value_text, item.unit, item.period, row["council"], citation))
+    points = merge(raw)
+    result = Trend(measure.asked, points, named)
+    if not rows and not named:
+        result.message = _nothing_message(index, measure, council, source)
+    elif not named:
+        result.message = f"no passage names {_names(measure)}" + _within(council, source)
+    elif not points:
+        dates = f" between {since or 'the start'} and {until or 'now'}" if since or until else ""
+        result.message = (
+            f"{named} passages name {_names(measure)}{_within(council, source)}, "
+            f"but none states its value{dates}"
+        )
+    result.timings_ms = {
+        "search": round((searched - started) * 1000, 1),
+        "extract": round((time.perf_counter() - searched) * 1000, 1),
+        "total": round((time.perf_counter() - started) * 1000, 1),
+    }
+    return result
+
+
+def _names(measure: Measure) -> str:
+    others = [n for n in measure.names if n != measure.asked]
+    return f"{measure.asked!r}" + (f" (or {', '.join(others[:6])})" if others else "")
+
+
+def _within(council: str | None, source: str | None) -> str:
+    chosen = [f"council {council!r}"] * bool(council) + [f"source {source!r}"] * bool(source)
+    return f" in the reports of {' and '.join(chosen)}" if chosen else ""
+
+
+def _nothing_message(index: Index, measure: Measure, council: str | None, source: str | None) -> str:
+    if council or source:
+        documents = [d for d in index.documents() if _accepts_document(d, council, source)]
+        if not documents:
+            return f"no report matches {_within(council, source).removeprefix(' in the reports of ')}: see `rag info`"
+    return f"no passage names {_names(measure)}{_within(council, source)}: try another name for the measure"
+
+
+def merge(raw: list[Point]) -> list[Point]:
+    """One point per value: the same value, unit and period stated again (in a later pack, or
+    twice in one report) is one point citing its first statement, the others in `also_in`. A value
+    with no date of its own (its period the meeting's) is the same point only when the sentence is
+    the same."""
+    ordered = sorted(raw, key=lambda p: (p.citation.date or "", p.citation.source, p.citation.text))
+    merged: dict[tuple, Point] = {}
+    for point in ordered:
+        restated = point.period == point.citation.date
+        key = (
+            point.council,
+            point.unit,
+            round(point.value, 6),
+            _plain(point.citation.text) if restated else point.period,
+        )
+        if key not in merged:
+            merged[key] = point
+            continue
+        first = merged[key]
+        known = [first.citation, *first.also_in]
+        if any(c.doc_id == point.citation.doc_id and c.text == point.citation.text for c in known):
+            continue
+        merged[key] = replace(first, also_in=(*first.also_in, point.citation))
+    return sorted(merged.values(), key=lambda p: (period_key(p.period), p.council or "", p.unit, p.value))
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+# --- output ------------------------------------------------------------------------------------
+
+CSV_FIELDS = [
+    "period",
+    "value",
+    "value_text",
+    "unit",
+    "council",
+    "title",
+    "date",
+    "source",
+    "page",
+    "paragraph",
+    "text",
+    "also_in",
+]
+
+
+def trend_csv(result: Trend) -> str:
+    """One row per point; `also_in` lists the other sources, separated by ';'."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for point in result.points:
+        item = point.to_dict()
+        writer.writerow(
+            {
+                **{k: item[k] for k in ("period", "value", "value_text", "unit", "council")},
+                **{k: item["citation"][k] for k in ("title", "date", "source", "page", "paragraph", "text")},
+                "also_in": ";".join(c["source"] for c in item["also_in"]),
+            }
+        )
+    return out.getvalue()
+
+
+def printable(text: str) -> str:
+    """Text with control characters escaped (a tab as \\t), for a terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def trend_table(result: Trend, width: int = 100) -> str:
+    """The points as a plain-text table: period, value, council, where; the sentence beneath."""
+    lines = [f"{result.measure}: {len(result.points)} points"]
+    for point in result.points:
+        where = ", ".join(
+            x
+            for x in (
+                point.citation.title,
+                point.citation.date,
+                point.citation.page and f"page {point.citation.page}",
+                point.citation.paragraph and f"para {point.citation.paragraph}",
+            )
+            if x
+        )
+        also = f" (+{len(point.also_in)} more)" if point.also_in else ""
+        lines.append(
+            printable(
+                f"{point.period:<16} {point.value_text:>10} {point.unit:<16} {point.council or '-'} — {where}{also}"
+            )
+        )
+        lines.append("    " + printable(" ".join(point.citation.text.split()))[:width])
+    return "\n".join(lines)
+
+
+# --- the chat ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrendQuestion:
+    measure: str
+    since: str | None = None
+
+
+def trend_question(question: str) -> TrendQuestion | None:
+    """A question about change over time ("How has the number of children looked after changed?",
+    "children in care since 2017", "child protection plans over time"), as the measure it asks
+    about; None for any other question. The cue phrases are in trend_cues.toml."""
+    cue = cues()["question"]
+    text = " ".join(question.split())
+    phrases = rf"(?i)(?<![\w-])(?:{_words_pattern(cue['phrases'])})(?![\w-])"
+    years = rf"(?i)(?<![\w-])(?:{_words_pattern(cue['before_a_year'])})\s+(?:\w+\s+)?(?:19|20)\d\d\b"
+    if not re.search(phrases, text) and not re.search(years, text):
+        return None
+    since = re.search(r"(?i)\bsince\s+(?:\w+\s+)?((?:19|20)\d\d)\b", text)
+    for term in glossary():
+        for name in sorted(term.names, key=len, reverse=True):
+            if re.search(rf"(?<![\w-]){_name_pattern(name)}s?(?![\w-])", text):
+                return TrendQuestion(name, since.group(1) if since else None)
+    words = re.sub(r"(?i)\b(?:19|20)\d\d\b|[^\w\s'-]", " ", text)
+    filler = re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(cue['filler'])})(?![\w-])")
+    measure = " ".join(filler.sub(" ", words).split())
+    return TrendQuestion(measure, since.group(1) if since else None) if len(measure) >= 3 else None
+
+
+def trend_answer(result: Trend, question: str) -> dict:
+    """The trend as a chat answer (the shape of Answer.to_dict), so that export and follow-ups
+    treat it as any other answer: one sentence per council, each point cited."""
+    citations, parts = [], []
+    for council in dict.fromkeys(p.council for p in result.points):
+        stated = []
+        for point in (p for p in result.points if p.council == council):
+            citations.append(
+                {
+                    "ref": len(citations) + 1,
+                    **asdict(point.citation),
+                    "council": council,
+                    "score": 1.0,
+                    "passage_rank": 0,
+                }
+            )
+            unit = "" if point.unit in ("count", "%", "£") else f" ({point.unit})"
+            stated.append(f"{point.value_text}{unit} in {point.period} [{len(citations)}]")
+        parts.append(f"{council or 'Unknown council'}: " + ", ".join(stated) + ".")
+    text = (
+        f"{result.measure}, as the reports state it over time. " + " ".join(parts)
+        if parts
+        else (result.message or "The indexed reports state no value of this measure.")
+    )
+    return {
+        "question": question,
+        "rewritten_question": None,
+        "note": None,
+        "answer": text,
+        "status": result.status if result.points else "not_found",
+        "confidence": 1.0 if result.points else 0.0,
+        "citations": citations,
+        "passages": [],
+        "timings_ms": result.timings_ms,
+    }
+
+
+def trend_chart(result: Trend):
+    """A line chart of the points (Altair): one line per council and unit, each point's sentence
+    and source on hover."""
+    import altair as alt
+
+    rows = [
+        {
+            "period": point.period.split("/")[0] + ("-01" * (2 - point.period.split("/")[0].count("-"))),
+            "label": point.period,
+            "value": point.value,
+            "value_text": point.value_text,
+            "series": f"{point.council or 'Unknown'} ({point.unit})",
+            "quote": " ".join(point.citation.text.split())[:300],
+            "source": f"{point.citation.title}, {point.citation.date or 'undated'}"
+            + (f", page {point.citation.page}" if point.citation.page else "")
+            + (f", para {point.citation.paragraph}" if point.citation.paragraph else ""),
+        }
+        for point in result.points
+    ]
+    return (
+        alt.Chart(alt.Data(values=rows))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("period:T", title="Date the value refers to"),
+            y=alt.Y("value:Q", title=result.measure),
+            color=alt.Color("series:N", title="Council (unit)"),
+            tooltip=[
+                alt.Tooltip("label:N", title="Period"),
+                alt.Tooltip("value_text:N", title="Value"),
+                alt.Tooltip("quote:N", title="Quote"),
+                alt.Tooltip("source:N", title="Source"),
+            ],
+        )
+    )
+
+
+def trend_rows(result: Trend) -> list[dict]:
+    """The table beneath the chart: one row per point with its citation."""
+    return [
+        {
+            "Period": p.period,
+            "Value": p.value_text,
+            "Unit": p.unit,
+            "Council": p.council,
+            "Quote": " ".join(p.citation.text.split()),
+            "Report": p.citation.title,
+            "Meeting": p.citation.date,
+            "Page": p.citation.page,
+            "Paragraph": p.citation.paragraph,
+            "Also in": len(p.also_in),
+        }
+        for p in result.points
+    ]

@@ -1,0 +1,140 @@
+"""`rag trend`: every stated value of one measure, in period order, each cited; and the chat's trend
+view. Real index of the sample corpus (real model, SQLite, FTS5), real Streamlit app."""
+
+import csv
+import io
+import json
+
+import pytest
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
+
+from rag.cli import main
+from rag.index import open_index
+from rag.ingest import build_index
+from rag.settings import Settings
+from rag.trends import find_measure, read_passage, trend, trend_question
+
+LAC = "children looked after"
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_follows_the_contract_in_period_order_with_exact_excerpts(capsys, corpus_index):
+    code, out, _ = run(capsys, "trend", LAC, "--json", "--index-dir", str(corpus_index.index_dir))
+    result = json.loads(out)
+    assert code == 0 and set(result) == {"measure", "status", "points", "timings_ms"}
+    assert result["measure"] == LAC and result["status"] == "found" and result["timings_ms"]["total"] > 0
+    chunk_texts = [row[0] for row in corpus_index.query("SELECT text FROM chunks")]
+    for point in result["points"]:
+        assert set(point) == {"value", "value_text", "unit", "period", "council", "citation", "also_in"}
+        assert set(point["citation"]) == {"doc_id", "title", "source", "page", "paragraph", "date", "text"}
+        assert any(point["citation"]["text"] in text for text in chunk_texts)
+        assert point["value_text"] in point["citation"]["text"]
+    periods = [p["period"] for p in result["points"]]
+    assert periods == sorted(periods)
+    stated = {(p["value"], p["unit"], p["period"]) for p in result["points"]}
+    assert {(507, "count", "2018-08-10"), (702, "count", "2020-08"), (433, "count", "2017-06")} <= stated
+    assert (156.5, "rate per 10,000", "2018-08-10") in stated
+    high = next(p for p in result["points"] if p["value"] == 702)
+    assert high["citation"]["date"] == "2021-03-24" and high["period"] == "2020-08"  # meeting date kept apart
+    assert high["citation"]["paragraph"] == "8"
+
+
+def test_one_measure_only(corpus_index):
+    looked_after = {p.value for p in trend(corpus_index, LAC).points}
+    assert not looked_after & {1015, 313.3, 224, 69.1}  # children in need, child protection
+    assert {p.value for p in trend(corpus_index, "children in need").points} == {1015, 313.3}
+    plans = trend(corpus_index, "child protection plans").points
+    assert {p.value for p in plans} == {307, 276, 224, 69.1}  # not the conferences' 98% and 93%
+    text = "There were 1,015 children in need and 507 children looked after on 10 August 2018."
+    found = read_passage(text, find_measure(LAC), "2018-09")
+    assert [(f.value, f.period) for f in found] == [(507, "2018-08-10")]
+
+
+def test_a_value_stated_again_is_one_point_with_several_sources(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sentence = "There were 433 children in our care at the end of June 2017."
+    for name in ("2017-09-14-cabinet-progress.md", "2017-10-12-council-progress.md"):
+        (corpus / name).write_text(
+            f"# Children's services progress report\n\nStockton-on-Tees Borough Council\n\n"
+            f"1. {sentence} This number remains high.\n",
+            encoding="utf-8",
+        )
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(None, settings, progress=False)
+    points = trend(open_index(settings), LAC).points
+    assert len(points) == 1 and points[0].value == 433 and points[0].period == "2017-06"
+    assert points[0].citation.source.endswith("2017-09-14-cabinet-progress.md")
+    assert [c.source.rsplit("/", 1)[-1] for c in points[0].also_in] == ["2017-10-12-council-progress.md"]
+
+
+def test_csv_has_one_row_per_point(capsys, corpus_index):
+    _, out, _ = run(
+        capsys, "trend", "child protection plans", "--json", "--index-dir", str(corpus_index.index_dir)
+    )
+    points = json.loads(out)["points"]
+    code, out, _ = run(
+        capsys, "trend", "child protection plans", "--csv", "--index-dir", str(corpus_index.index_dir)
+    )
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(rows) == len(points)
+    assert [r["period"] for r in rows] == [p["period"] for p in points]
+    assert [r["text"] for r in rows] == [p["citation"]["text"] for p in points]
+
+
+def test_the_table_escapes_control_characters(capsys, corpus_index):
+    code, out, _ = run(capsys, "trend", LAC, "--index-dir", str(corpus_index.index_dir))
+    assert code == 0 and "507" in out and "\t" not in out
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["   "], 1, "the measure is empty"),
+        (['looked "after*'], 1, "holds search syntax"),
+        (["potholes"], 0, "no passage names 'potholes'"),
+        ([LAC, "--council", "Kent"], 0, "no report matches council 'Kent'"),
+        ([LAC, "--since", "2030"], 0, "but none states its value between 2030 and now"),
+        ([LAC, "--since", "last year"], 1, "is not a date"),
+    ],
+)
+def test_bad_input_gets_one_clear_line(capsys, corpus_index, args, code, message):
+    got, out, err = run(capsys, "trend", *args, "--json", "--index-dir", str(corpus_index.index_dir))
+    assert got == code and message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    if code == 0:
+        assert json.loads(out)["status"] == "not_found" and json.loads(out)["points"] == []
+
+
+def test_trend_questions_are_told_from_others():
+    assert trend_question("How has the number of children looked after changed since 2017?").measure == (
+        "children looked after"
+    )
+    assert trend_question("Child protection plans over time").measure == "child protection plan"
+    assert trend_question("smoking prevalence since 2010").measure == "smoking prevalence"
+    assert (
+        trend_question("How many children were looked after by Middlesbrough as of 10 August 2018?") is None
+    )
+
+
+def test_the_chat_answers_a_trend_question_with_a_chart_and_a_cited_table(monkeypatch, corpus_index):
+    monkeypatch.setenv("RAG_INDEX_DIR", str(corpus_index.index_dir))
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    app.chat_input[0].set_value("How has the number of children looked after changed since 2017?").run()
+    assert not app.exception
+    charts = app.get("vega_lite_chart")
+    assert len(charts) == 1
+    spec = json.loads(charts[0].proto.spec)
+    assert {t["field"] for t in spec["encoding"]["tooltip"]} >= {"quote", "source"}
+    table = app.dataframe[0].value
+    assert {"Period", "Value", "Quote", "Report"} <= set(table.columns)
+    assert "507" in set(table["Value"]) and any(
+        "Children Looked After (LAC): 507" in q for q in table["Quote"]
+    )
+    assert [b for b in app.get("download_button") if "CSV" in b.proto.label]
