@@ -24,6 +24,7 @@ from rag.app.conversation import (
     escape_markdown,
     excerpt_markdown,
     filters_from_choices,
+    where,
 )
 from rag.app.corpus import (
     PAGE_IMAGES_CACHED,
@@ -40,6 +41,15 @@ from rag.app.serving import CurrentIndex
 from rag.errors import IndexMissingError, RagError
 from rag.followup import turn_from_json
 from rag.glossary import glossary
+from rag.mentions import (
+    every_month,
+    find_mentions,
+    highlighted_markdown,
+    mentions_csv,
+    not_found_line,
+    summary,
+    where_in_report,
+)
 from rag.models.embeddings import get_embedder
 from rag.qa import ask
 from rag.read.documents import SUPPORTED_SUFFIXES
@@ -48,6 +58,8 @@ from rag.trends import trend, trend_answer, trend_chart, trend_csv, trend_questi
 
 st.set_page_config(page_title="Council reports: ask with sources", page_icon="📑")
 
+MENTIONS_SHOWN = 20
+"""Passages shown under each report in the Mentions view (the CSV has every one)."""
 MIME = {".pdf": "application/pdf", ".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown"}
 
 
@@ -364,6 +376,41 @@ def ask_turn(question: str, filters, filters_text: str, k: int, mode: str) -> di
     return turn
 
 
+def mentions_view(filters, filters_text: str) -> None:
+    """Every passage that mentions a term (rag.mentions): a chart by month, each report with its
+    count and passages (the term in bold, the text escaped), and the whole list as CSV."""
+    st.subheader("Which reports mention…")
+    term = st.text_input("Term", placeholder="e.g. family hub", key="mentions-term")
+    st.caption("Every passage that mentions the term, its plural or its other names in the council vocabulary"
+               + (f" · Filters: {escape_markdown(filters_text)}" if filters_text else ""))
+    if not term.strip():
+        return
+    try:
+        result = find_mentions(index, term, filters)
+    except RagError as exc:
+        st.warning(escape_markdown(str(exc)))
+        return
+    if not result.reports:
+        st.info(escape_markdown(not_found_line(result)), icon=":material/search_off:")
+        return
+    st.markdown(escape_markdown(summary(result)))
+    months = every_month(result.by_month)
+    if months:
+        st.bar_chart({"month": [m for m, _ in months], "passages": [c for _, c in months]}, x="month", y="passages")
+    if result.undated:
+        st.caption(f"{result.undated} passages are in reports without a meeting month, not in the chart.")
+    st.download_button("Download every passage (CSV)", mentions_csv(result), file_name="mentions.csv",
+                       mime="text/csv", icon=":material/download:", on_click="ignore")
+    for number, report in enumerate(result.reports):
+        with st.expander(f"**{report.count}** · {escape_markdown(where(report.to_dict()))}"):
+            st.caption(escape_markdown(report.source))
+            for passage in report.passages[:MENTIONS_SHOWN]:
+                st.markdown(f"*{escape_markdown(where_in_report(passage))}*  \n"
+                            + highlighted_markdown(passage.text, result.spans(passage)))
+            if report.count > MENTIONS_SHOWN:
+                st.caption(f"… and {report.count - MENTIONS_SHOWN} more in the CSV.")
+
+
 def choose_example(question: str) -> None:
     st.session_state.pending = question
 
@@ -397,7 +444,13 @@ if index is None:
     st.stop()
 
 with st.sidebar:
+    view = st.radio("View", ["Ask", "Mentions"], horizontal=True, help="Mentions: every passage that names a term.")
     filters, filters_text, k, mode = filter_panel(index, info)
+if view == "Mentions":
+    mentions_view(filters, filters_text)
+    with st.sidebar:
+        index_panel(index, info)
+    st.stop()
 
 st.caption(escape_markdown(describe_corpus(info)))
 pending = st.session_state.pop("pending", None)

@@ -17,7 +17,7 @@ from pathlib import Path
 from rag.errors import RagError
 from rag.settings import Settings, load_settings
 
-COMMANDS = ("index", "ask", "chat", "search", "info", "serve", "eval", "trend")
+COMMANDS = ("index", "ask", "chat", "search", "info", "serve", "eval", "trend", "mentions")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,6 +92,16 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("questions", type=Path, help="JSONL: id, question, answers, evidence, kind")
     evaluate.add_argument("--json", action="store_true", help="print JSON, with one row per question")
     _add_trend_parser(commands, common)
+
+    mentions = commands.add_parser(
+        "mentions", parents=[common], help="every passage that mentions a term, by report and by month"
+    )
+    mentions.add_argument("term", help='a word or phrase, e.g. "family hub" (plurals and glossary names too)')
+    mentions.add_argument("--no-glossary", action="store_true", help="the term alone, not its glossary names")
+    _add_filter_options(mentions)
+    output = mentions.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print JSON")
+    output.add_argument("--csv", action="store_true", help="print CSV, one row per passage")
     return parser
 
 
@@ -118,6 +128,15 @@ def _add_query_options(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="council=NAME, source=GLOB, since=DATE, until=DATE, title=TEXT (repeatable)",
     )
+    parser.add_argument("--council", help="only reports of this council (part of its name)")
+    parser.add_argument("--since", metavar="DATE", help="only meetings on or after DATE (YYYY-MM-DD)")
+    parser.add_argument("--until", metavar="DATE", help="only meetings on or before DATE (YYYY-MM-DD)")
+    parser.add_argument("--source", metavar="GLOB", help="only files whose path matches GLOB")
+
+
+def _add_filter_options(parser: argparse.ArgumentParser) -> None:
+    """The filters of _add_query_options, for commands that take no -k."""
+    parser.add_argument("--filter", action="append", metavar="KEY=VALUE", help="as for rag ask (repeatable)")
     parser.add_argument("--council", help="only reports of this council (part of its name)")
     parser.add_argument("--since", metavar="DATE", help="only meetings on or after DATE (YYYY-MM-DD)")
     parser.add_argument("--until", metavar="DATE", help="only meetings on or before DATE (YYYY-MM-DD)")
@@ -203,6 +222,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if not args.json:
             figures.pop("rows")
         print(json.dumps(figures, indent=2))
+    elif args.command == "mentions":
+        _mentions(args, index)
     return 0
 
 
@@ -396,6 +417,23 @@ def _search(args: argparse.Namespace, settings: Settings, index) -> None:
                 f"  rerank {passage.rerank_score}  timings {result.timings_ms}"
             )
         print(textwrap.indent(textwrap.fill(_shown(" ".join(passage.text.split())), 96), "    "))
+
+
+def _mentions(args: argparse.Namespace, index) -> None:
+    from rag.mentions import find_mentions, mentions_csv, mentions_text, not_found_line
+    from rag.retrieval import check_filters
+
+    filters = _filters(args)
+    check_filters(index, filters)
+    result = find_mentions(index, args.term, filters, use_glossary=not args.no_glossary)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    elif args.csv:
+        sys.stdout.write(mentions_csv(result))
+    else:
+        print(mentions_text(result))
+    if not result.reports and (args.json or args.csv):
+        print(not_found_line(result), file=sys.stderr)
 
 
 def _where(item) -> str:

@@ -1,0 +1,481 @@
+"""Mentions: every passage of the index that mentions a term (or the glossary's other names for
+it), grouped by report and counted by meeting month. Exhaustive, not ranked.
+
+What "mentions" means (the brute-force reference in tests/test_mentions.py follows the same rule):
+
+- A name is matched as a phrase of whole words: its words in order, separated in the text by any
+  run of white space (a line break counts), not inside a longer word ("hub" is not in "hubbub";
+  "family hub-based" does mention "family hub": a hyphen ends a word, as it does for FTS5).
+- Case is ignored, except for acronyms (a name in capitals, or like "CiC" and "DfE", as in the
+  glossary): "SEND" matches only "SEND", never the verb "send".
+- The last word may be in its regular plural: + "s" ("family hubs"), + "es" after s, x, z, ch or sh
+  ("churches"), "y" -> "ies" after a consonant ("local authorities"). An acronym takes only "s"
+  ("EHCPs"). Irregular plurals ("children") come only from the glossary's own names.
+- The glossary's other names count too: "looked after children" also finds "LAC", "children in
+  care", ... (rag/glossary.toml; a term is in a glossary entry when it is one of its names, in any
+  case or in its plural). `use_glossary=False` searches the term alone.
+- Only the passage's text counts, not its title or heading; a report's count is the number of its
+  passages that mention the term, and so is `total` and each month's count.
+
+How: an FTS5 phrase query per form (the name and its plurals), each quoted as an FTS5 string so
+nothing the user typed is read as FTS5 syntax (`"`, `*`, `NEAR(`, `AND`, `:`), restricted to the
+text column, finds the candidates; each is then confirmed by the rule above on its text, so a
+stemmed hit ("hubs" for "hub" is fine, "family-hub" or "hubbing" is not) is not counted. A form the
+rule accepts always gives the FTS5 tokens of the form it was searched with, so no mention is missed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sqlite3
+import time
+import unicodedata
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import NamedTuple
+
+from rag.app.conversation import escape_markdown
+from rag.errors import QuestionError, RagError
+from rag.glossary import glossary
+from rag.index.store import TOKENIZER
+from rag.types import Filters, paragraph_label
+
+MAX_TERM_CHARS = 200
+WORD_CHAR = re.compile(r"[^\W_]")
+"""A character FTS5's unicode61 tokenizer keeps in a token: a term without one has no words."""
+
+
+# --- the rule ----------------------------------------------------------------------------------
+
+
+def is_acronym(name: str) -> bool:
+    """The glossary's rule: all capitals ("LAC"), or capitals around small letters ("CiC", "DfE")."""
+    return name.isupper() or bool(re.fullmatch(r"[A-Z][A-Za-z]*[A-Z][a-z]?", name))
+
+
+def plural_endings(word: str, acronym: bool) -> list[str]:
+    """The regular plurals of a word (see the module's rule)."""
+    if not word[-1:].isalpha():
+        return []
+    if acronym:
+        return [word + "s"]
+    lower = word.lower()
+    forms = [word + "s"]
+    if lower.endswith(("s", "x", "z", "ch", "sh")):
+        forms.append(word + "es")
+    if len(lower) > 1 and lower.endswith("y") and lower[-2] not in "aeiou":
+        forms.append(word[:-1] + "ies")
+    return forms
+
+
+def surface_forms(name: str) -> list[str]:
+    """The name and the plurals of its last word: the phrases searched in FTS5."""
+    words = name.split()
+    if not words:
+        return []
+    return [name] + [
+        " ".join(words[:-1] + [plural]) for plural in plural_endings(words[-1], is_acronym(name))
+    ]
+
+
+def _form_regex(form: str) -> str:
+    """The form's words separated by any white space, not inside a longer word. The first word
+    comes first as a literal, its word boundary checked behind it, so that Python's re scans for
+    it as a string (10 times faster than an alternation or a leading lookbehind)."""
+    words = form.split()
+    first = re.escape(words[0])
+    before = rf"(?<!\w{first})" if re.match(r"\w", form) else ""
+    after = r"(?!\w)" if re.search(r"\w$", form) else ""
+    return first + before + "".join(r"\s+" + re.escape(w) for w in words[1:]) + after
+
+
+class Matcher:
+    """The rule for a list of names: `found(text)` says whether a text mentions one of them,
+    `spans(text)` where. Case is ignored by comparing lower case (str.lower) with lower case;
+    acronyms are compared as written."""
+
+    def __init__(self, names: list[str]):
+        self.names = tuple(names)
+        self.lower: list[re.Pattern[str]] = []
+        self.exact: list[re.Pattern[str]] = []
+        for name in names:
+            acronym = is_acronym(name)
+            for form in surface_forms(name):
+                if acronym:
+                    self.exact.append(re.compile(_form_regex(form)))
+                else:
+                    self.lower.append(re.compile(_form_regex(form.lower())))
+
+    def found(self, text: str) -> bool:
+        if any(p.search(text) for p in self.exact):
+            return True
+        lower = text.lower()
+        return any(p.search(lower) for p in self.lower)
+
+    def spans(self, text: str) -> tuple[tuple[int, int], ...]:
+        """Where the names are, in order, overlapping matches merged."""
+        lower = text.lower()
+        if len(lower) != len(text):  # a letter whose lower case is longer ("İ"): offsets would shift
+            lower_patterns = [re.compile(p.pattern, re.IGNORECASE) for p in self.lower]
+            lower = text
+        else:
+            lower_patterns = self.lower
+        found = sorted(
+            [m.span() for p in self.exact for m in p.finditer(text)]
+            + [m.span() for p in lower_patterns for m in p.finditer(lower)]
+        )
+        merged: list[tuple[int, int]] = []
+        for start, end in found:
+            if merged and start < merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        return tuple(merged)
+
+
+@lru_cache(maxsize=32)
+def matcher(names: tuple[str, ...]) -> Matcher:
+    return Matcher(list(names))
+
+
+def clean_term(term: str) -> str:
+    """The term with its white space collapsed; QuestionError when there is nothing to search."""
+    term = " ".join((term or "").split())
+    if not term:
+        raise QuestionError('the term is empty: give a word or phrase, e.g. rag mentions "family hub"')
+    if len(term) > MAX_TERM_CHARS:
+        raise QuestionError(
+            f"the term is {len(term)} characters long; the limit is {MAX_TERM_CHARS}: give a word or short phrase"
+        )
+    if not WORD_CHAR.search(term):
+        raise QuestionError(
+            f"the term {term!r} has no letters or digits to search for: give a word or phrase, "
+            'e.g. rag mentions "family hub"'
+        )
+    return term
+
+
+def mention_names(term: str, use_glossary: bool = True) -> list[str]:
+    """The term and, with `use_glossary`, the other names of every glossary entry it is a name of
+    (in any case, or in its plural): "LAC" gives "CLA", "looked after children", ..."""
+    term = clean_term(term)
+    names = [term]
+    if use_glossary:
+        for entry in glossary():
+            if any(_is_form_of(term, name) for name in entry.names):
+                names += entry.names
+    unique: dict[str, str] = {}
+    for name in names:  # one of each, whatever its case (an acronym keeps its own)
+        unique.setdefault(name if is_acronym(name) else name.lower(), name)
+    return list(unique.values())
+
+
+def _is_form_of(term: str, name: str) -> bool:
+    """Whether the term is the name or one of its plurals (in any case, but an acronym as written)."""
+    if is_acronym(name):
+        return term in surface_forms(name)
+    return term.lower() in [f.lower() for f in surface_forms(name)]
+
+
+def fts_query(names: list[str]) -> str:
+    """An FTS5 query for every form of the names in the text column: each form is an FTS5 string
+    (double quotes doubled), so operators and syntax characters in it are plain text. Forms the
+    index's tokenizer reads as the same terms ("family hub", "family hubs") are asked once."""
+    forms = [form for name in names for form in surface_forms(name) if WORD_CHAR.search(form)]
+    phrases: dict[tuple[str, ...], str] = {}
+    for terms, form in zip(_index_terms(forms), forms):
+        phrases.setdefault(terms, form)
+    return "text : (" + " OR ".join('"' + f.replace('"', '""') + '"' for f in phrases.values()) + ")"
+
+
+def _index_terms(forms: list[str]) -> list[tuple[str, ...]]:
+    """Each form as the index's tokenizer (FTS5, porter) reads it, in a private in-memory database."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.execute(f"CREATE VIRTUAL TABLE forms USING fts5(form, tokenize='{TOKENIZER}')")
+        db.execute("CREATE VIRTUAL TABLE form_terms USING fts5vocab(forms, instance)")
+        db.executemany("INSERT INTO forms(rowid, form) VALUES (?, ?)", enumerate(forms))
+        terms: list[list[str]] = [[] for _ in forms]
+        for position, term in db.execute("SELECT doc, term FROM form_terms ORDER BY doc, offset"):
+            terms[position].append(term)
+    finally:
+        db.close()
+    return [tuple(t) for t in terms]
+
+
+# --- the search --------------------------------------------------------------------------------
+
+
+class Mention(NamedTuple):
+    """A passage that mentions the term (`Mentions.spans` says where). A named tuple, not a
+    frozen dataclass: a common word makes hundreds of thousands of them, at a third of the cost."""
+
+    row: int
+    page: int | None
+    paragraph: str | None
+    text: str
+
+    def to_dict(self) -> dict:
+        return {"page": self.page, "paragraph": self.paragraph, "text": self.text}
+
+
+@dataclass(frozen=True)
+class ReportMentions:
+    doc_id: str
+    title: str
+    source: str
+    council: str | None
+    date: str | None
+    passages: tuple[Mention, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.passages)
+
+    def to_dict(self) -> dict:
+        fields = {k: getattr(self, k) for k in ("doc_id", "title", "source", "council", "date")}
+        return {**fields, "count": self.count, "passages": [p.to_dict() for p in self.passages]}
+
+
+@dataclass(frozen=True)
+class Mentions:
+    term: str
+    names: tuple[str, ...]
+    reports: tuple[ReportMentions, ...]
+    by_month: tuple[tuple[str, int], ...]
+    """(YYYY-MM, passages) for each month with a mention, in order."""
+    undated: int
+    """Passages in reports whose date has no month (or no date)."""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(r.count for r in self.reports)
+
+    def spans(self, mention: Mention) -> tuple[tuple[int, int], ...]:
+        """Where the passage mentions the term or its other names (character offsets)."""
+        return matcher(self.names).spans(mention.text)
+
+    @property
+    def status(self) -> str:
+        return "found" if self.reports else "not_found"
+
+    def to_dict(self) -> dict:
+        return {
+            "term": self.term,
+            "status": self.status,
+            "total": self.total,
+            "names": list(self.names),
+            "reports": [r.to_dict() for r in self.reports],
+            "by_month": [{"month": m, "count": c} for m, c in self.by_month],
+            "undated": self.undated,
+            "timings_ms": self.timings_ms,
+        }
+
+
+def find_mentions(index, term: str, filters: Filters | None = None, use_glossary: bool = True) -> Mentions:
+    """Every passage of `index` (an rag.index.store.Index) that mentions `term`, in the reports the
+    filters accept: reports in date order (undated last), passages in the report's order.
+    QuestionError for a term with nothing to search; RagError when the filters accept no report."""
+    started = time.perf_counter()
+    names = mention_names(term, use_glossary)
+    filters = filters or Filters()
+    documents = {d["doc_id"]: d for d in index.documents() if filters.accepts(d)}
+    if not documents:
+        chosen = ", ".join(f"{k}={v}" for k, v in asdict(filters).items() if v)
+        raise RagError(
+            f"no report in the index matches the filters ({chosen}): widen or remove them"
+            if filters
+            else "the index holds no reports: run `rag index` to add some"
+        )
+    rule = matcher(tuple(names))
+    rows = index.query(
+        "SELECT c.row, c.doc_id, c.text, c.page, c.paragraphs FROM chunks_fts JOIN chunks c"
+        " ON c.row = chunks_fts.rowid WHERE chunks_fts MATCH ?",
+        [fts_query(names)],
+    )
+    searched = time.perf_counter()
+    found: dict[str, list[Mention]] = {}
+    labels: dict[str, str | None] = {}  # paragraph lists repeat ("[]" most of all): read each once
+    for row, doc_id, text, page, paragraphs in rows:
+        if doc_id in documents and rule.found(text):
+            if paragraphs not in labels:
+                labels[paragraphs] = paragraph_label(json.loads(paragraphs))
+            found.setdefault(doc_id, []).append(Mention(row, page, labels[paragraphs], text))
+    reports = [
+        ReportMentions(
+            doc_id=doc_id,
+            title=documents[doc_id]["title"],
+            source=documents[doc_id]["source"],
+            council=documents[doc_id]["council"],
+            date=documents[doc_id]["date"],
+            passages=tuple(sorted(passages, key=lambda p: p.row)),
+        )
+        for doc_id, passages in found.items()
+    ]
+    reports.sort(key=lambda r: (not r.date, r.date or "", r.title, r.source))
+    months: Counter[str] = Counter()
+    undated = 0
+    for report in reports:
+        if report.date and re.match(r"\d{4}-\d\d", report.date):
+            months[report.date[:7]] += report.count
+        else:
+            undated += report.count
+    return Mentions(
+        term=names[0],
+        names=tuple(names),
+        reports=tuple(reports),
+        by_month=tuple(sorted(months.items())),
+        undated=undated,
+        timings_ms={
+            "search": _ms(started, searched),
+            "confirm": _ms(searched, time.perf_counter()),
+            "total": _ms(started, time.perf_counter()),
+            "candidates": len(rows),
+        },
+    )
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000, 1)
+
+
+# --- showing it --------------------------------------------------------------------------------
+
+
+def every_month(by_month: tuple[tuple[str, int], ...]) -> list[tuple[str, int]]:
+    """The months from the first mention to the last, with 0 for those without: a chart of the
+    months with mentions alone would draw a gap of years as one step."""
+    if not by_month:
+        return []
+    counts = dict(by_month)
+    year, month = map(int, by_month[0][0].split("-"))
+    last = by_month[-1][0]
+    months = []
+    while True:
+        key = f"{year:04d}-{month:02d}"
+        months.append((key, counts.get(key, 0)))
+        if key >= last:
+            return months
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def printable(text: str) -> str:
+    """`text` on one line for a terminal: white space collapsed, and every control or format
+    character (escape sequences, bidi overrides) written as \\xNN or \\uNNNN."""
+    text = " ".join(text.split())
+    return "".join(
+        (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+        else c
+        for c in text
+    )
+
+
+def excerpt(text: str, span: tuple[int, int], around: int = 60) -> tuple[str, str, str]:
+    """(before, the mention, after): up to `around` characters of context either side, cut at
+    word boundaries, with "…" where the passage goes on."""
+    start, end = span
+    before = text[max(0, start - around) : start]
+    after = text[end : end + around]
+    if start - around > 0:
+        before = "…" + before.split(" ", 1)[-1] if " " in before else "…" + before
+    if end + around < len(text):
+        after = after.rsplit(" ", 1)[0] + "…" if " " in after else after + "…"
+    return before, text[start:end], after
+
+
+def highlighted_markdown(text: str, spans: tuple[tuple[int, int], ...]) -> str:
+    """The passage as escaped Markdown with each mention in bold: the document's text is data,
+    so every piece is escaped (rag.app.conversation.escape_markdown) and only our ** is Markdown."""
+    pieces, last = [], 0
+    for start, end in spans:
+        pieces.append(escape_markdown(_flat(text[last:start])))
+        pieces.append(f"**{escape_markdown(_flat(text[start:end]))}**")
+        last = end
+    pieces.append(escape_markdown(_flat(text[last:])))
+    return "".join(pieces)
+
+
+def _flat(text: str) -> str:
+    """White space runs as one space (a line break inside a mention would end the bold)."""
+    return re.sub(r"\s+", " ", text)
+
+
+CSV_COLUMNS = ("report", "source", "date", "council", "page", "paragraph", "text")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value) -> str:
+    """A text cell a spreadsheet will not run: one that starts like a formula gets a leading '."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def mentions_csv(result: Mentions) -> str:
+    """One row per passage: report, source, date, council, page, paragraph, text."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for report in result.reports:
+        for p in report.passages:
+            writer.writerow(
+                [_cell(report.title), _cell(report.source), report.date or "", _cell(report.council)]
+                + [p.page if p.page is not None else "", _cell(p.paragraph), _cell(p.text)]
+            )
+    return out.getvalue()
+
+
+def summary(result: Mentions) -> str:
+    """'"family hub": 212 passages in 14 reports (also searched: ...)', as plain text."""
+    also = f" (also searched: {', '.join(result.names[1:])})" if len(result.names) > 1 else ""
+    reports = "report" if len(result.reports) == 1 else "reports"
+    passages = "passage" if result.total == 1 else "passages"
+    return f'"{result.term}": {result.total} {passages} in {len(result.reports)} {reports}{also}'
+
+
+def where_in_report(mention: Mention) -> str:
+    """ "p. 3, para 2.1", or "" where the passage has neither."""
+    parts = (
+        f"p. {mention.page}" if mention.page else "",
+        f"para {mention.paragraph}" if mention.paragraph else "",
+    )
+    return ", ".join(p for p in parts if p)
+
+
+def mentions_text(result: Mentions, per_report: int = 3) -> str:
+    """For a terminal: the totals, the months, each report with its count and the first
+    `per_report` excerpts, the mention in «». Everything from a document goes through printable."""
+    if not result.reports:
+        return not_found_line(result)
+    lines = [printable(summary(result))]
+    months = [f"{m} {c}" for m, c in result.by_month] + (
+        [f"undated {result.undated}"] if result.undated else []
+    )
+    lines.append("By month: " + ", ".join(months))
+    for report in result.reports:
+        lines.append("")
+        place = ", ".join(printable(p) for p in (report.council, report.date) if p)
+        lines.append(f"{report.count:>5}  {printable(report.title)}" + (f" — {place}" if place else ""))
+        lines.append(f"       {printable(report.source)}")
+        for p in report.passages[:per_report]:
+            where = ", ".join(
+                w
+                for w in (f"p. {p.page}" if p.page else "", f"para {p.paragraph}" if p.paragraph else "")
+                if w
+            )
+            before, said, after = excerpt(p.text, result.spans(p)[0])
+            text = printable(f"{before}«{said}»{after}")
+            lines.append(f"       {where + ': ' if where else ''}{text}")
+        if report.count > per_report:
+            lines.append(f"       … and {report.count - per_report} more (--json or --csv lists every one)")
+    return "\n".join(lines)
+
+
+def not_found_line(result: Mentions) -> str:
+    names = ", ".join(f'"{printable(n)}"' for n in result.names)
+    return f"no passage mentions {names} in the reports searched"
