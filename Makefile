@@ -7,7 +7,7 @@ LOCAL_LLM := $(VENV)/.local-llm
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser ocr index chat test eval bench-peer llm-server clean
+.PHONY: install browser ocr index chat test lint eval bench-peer llm-server clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +47,13 @@ index: install
 chat: index
 	$(BIN)/rag serve
 
-test: install $(LOCAL_LLM)
+test: install $(LOCAL_LLM) lint
 	$(BIN)/pytest -q
+
+# Formatting and lint rules (ruff, pinned in pyproject.toml); `make test` runs this first.
+lint: $(STAMP)
+	$(BIN)/ruff format --check rag tests app.py benchmarks
+	$(BIN)/ruff check rag tests app.py benchmarks
 
 eval: index
 	$(BIN)/rag eval ../shared/eval/questions.jsonl

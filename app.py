@@ -109,8 +109,12 @@ def filter_panel(index, info: dict) -> tuple:
     bounds = date_bounds(info)
     since = until = None
     if bounds:
-        since = st.date_input("Meetings from", bounds[0], min_value=bounds[0], max_value=bounds[1], format="DD/MM/YYYY")
-        until = st.date_input("Meetings until", bounds[1], min_value=bounds[0], max_value=bounds[1], format="DD/MM/YYYY")
+        since = st.date_input(
+            "Meetings from", bounds[0], min_value=bounds[0], max_value=bounds[1], format="DD/MM/YYYY"
+        )
+        until = st.date_input(
+            "Meetings until", bounds[1], min_value=bounds[0], max_value=bounds[1], format="DD/MM/YYYY"
+        )
     try:
         filters = filters_from_choices(council, report.source if report else None, since, until, bounds)
     except RagError as exc:  # e.g. "Meetings from" after "Meetings until"
@@ -119,7 +123,9 @@ def filter_panel(index, info: dict) -> tuple:
     k = st.slider("Sources shown", 1, 10, settings.top_k, help="Passages listed under each answer.")
     modes = ["extractive", "llm"] if settings.llm_url else ["extractive"]
     mode = st.selectbox(
-        "Answer mode", modes, index=modes.index(settings.answer_mode) if settings.answer_mode in modes else 0,
+        "Answer mode",
+        modes,
+        index=modes.index(settings.answer_mode) if settings.answer_mode in modes else 0,
         disabled=len(modes) == 1,
         help="Extractive: the answer quotes the reports' own sentences; no language model is used. "
         "LLM: a language model at llm_url writes the answer; its citations are checked, and anything "
@@ -137,9 +143,13 @@ def conversation_panel(info: dict | None) -> None:
     st.header("Conversation")
     turns = st.session_state.turns
     st.download_button(
-        "Export as Markdown", conversation_markdown(turns, index_info=info),
-        file_name="council-reports-conversation.md", mime="text/markdown", disabled=not turns,
-        icon=":material/download:", on_click="ignore",
+        "Export as Markdown",
+        conversation_markdown(turns, index_info=info),
+        file_name="council-reports-conversation.md",
+        mime="text/markdown",
+        disabled=not turns,
+        icon=":material/download:",
+        on_click="ignore",
     )
     if st.button("New conversation", disabled=not turns, icon=":material/restart_alt:"):
         st.session_state.turns = []
@@ -173,8 +183,11 @@ def index_panel(index, info: dict | None) -> None:
 
     generation = st.session_state.setdefault("upload_generation", 0)
     uploads = st.file_uploader(
-        "Add reports to the corpus", type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES], accept_multiple_files=True,
-        max_upload_size=max(1, math.ceil(settings.max_file_mb)), key=f"upload-{generation}",
+        "Add reports to the corpus",
+        type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES],
+        accept_multiple_files=True,
+        max_upload_size=max(1, math.ceil(settings.max_file_mb)),
+        key=f"upload-{generation}",
         help=f"PDF, text, Markdown or HTML, up to {settings.max_file_mb:g} MB each; indexed straight away.",
     )
     if uploads and st.button("Add and index", type="primary", icon=":material/upload:"):
@@ -199,7 +212,10 @@ def build_progress(jobs: IndexJobs, run_every: float | None) -> None:
             st.session_state.watching = status.id
             st.progress(progress_fraction(status), text=escape_markdown(describe_progress(status)))
             st.button(
-                "Cancel", icon=":material/cancel:", key="cancel-build", on_click=jobs.cancel,
+                "Cancel",
+                icon=":material/cancel:",
+                key="cancel-build",
+                on_click=jobs.cancel,
                 disabled=status.state == "cancelling",
                 help="Stop the update: the index stays as it was; uploaded files are kept under Not indexed.",
             )
@@ -252,7 +268,9 @@ def reports_panel(jobs: IndexJobs | None, index) -> None:
             if jobs is None:
                 continue
             with st.popover("Remove", icon=":material/delete:"):
-                st.caption(f"Deletes {escape_markdown(report.source)} from the corpus folder and updates the index.")
+                st.caption(
+                    f"Deletes {escape_markdown(report.source)} from the corpus folder and updates the index."
+                )
                 if st.button("Delete and update the index", key=f"remove-{report.source}", type="primary"):
                     start(functools.partial(jobs.remove, report.source, report.label()))
 
@@ -265,7 +283,11 @@ def show_sources(turn: dict, key: str) -> None:
     limit = min(3, turn["k"]) if answer["status"] == "not_found" else turn["k"]
     sources = answer_sources(answer, limit)
     for position, source in enumerate(sources):
-        if source.ref is None and (position == 0 or sources[position - 1].ref is not None) and answer["citations"]:
+        if (
+            source.ref is None
+            and (position == 0 or sources[position - 1].ref is not None)
+            and answer["citations"]
+        ):
             st.caption("Also retrieved, not quoted in the answer:")
         label = escape_markdown(source.location())
         if source.ref is not None:
@@ -284,15 +306,22 @@ def show_original(source, key: str) -> None:
         st.caption("The original file is no longer in the corpus folder.")
         return
     suffix = path.suffix.lower()
-    if suffix == ".pdf" and source.page and st.toggle(f"Show page {source.page} of the PDF", key=f"page-{key}"):
+    if (
+        suffix == ".pdf"
+        and source.page
+        and st.toggle(f"Show page {source.page} of the PDF", key=f"page-{key}")
+    ):
         try:
             st.image(page_png(str(path), source.page, path.stat().st_mtime), caption=f"Page {source.page}")
         except RagError as exc:
             st.error(escape_markdown(str(exc)))
     st.download_button(
         "Download the report" + (f" (the passage is on page {source.page})" if source.page else ""),
-        functools.partial(path.read_bytes), file_name=path.name,
-        mime=MIME.get(suffix, "application/octet-stream"), key=f"file-{key}", on_click="ignore",
+        functools.partial(path.read_bytes),
+        file_name=path.name,
+        mime=MIME.get(suffix, "application/octet-stream"),
+        key=f"file-{key}",
+        on_click="ignore",
         icon=":material/description:",
     )
 
@@ -306,18 +335,36 @@ def show_trend(turn: dict, key: str) -> None:
     """A question about change over time: the chart, the table of cited points, a CSV download."""
     result = turn["trend"]
     if not result.points:
-        st.warning("**Not in these reports.** " + escape_markdown(turn["answer"]["answer"]), icon=":material/search_off:")
+        st.warning(
+            "**Not in these reports.** " + escape_markdown(turn["answer"]["answer"]),
+            icon=":material/search_off:",
+        )
         return
-    st.markdown(escape_markdown(f"{result.measure}: {len(result.points)} values stated in the reports, by the date each refers to."))
+    st.markdown(
+        escape_markdown(
+            f"{result.measure}: {len(result.points)} values stated in the reports, by the date each refers to."
+        )
+    )
     st.altair_chart(trend_chart(result), width="stretch")
     st.dataframe(trend_rows(result), hide_index=True)
-    st.download_button("Download as CSV", trend_csv(result), file_name="trend.csv", mime="text/csv",
-                       key=f"trend-csv-{key}", on_click="ignore", icon=":material/download:")
+    st.download_button(
+        "Download as CSV",
+        trend_csv(result),
+        file_name="trend.csv",
+        mime="text/csv",
+        key=f"trend-csv-{key}",
+        on_click="ignore",
+        icon=":material/download:",
+    )
 
 
 def trend_turn(question: str, asked, filters, filters_text: str) -> dict:
-    turn = {"question": question, "filters": filters_text, "k": 0,
-            "asked_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    turn = {
+        "question": question,
+        "filters": filters_text,
+        "k": 0,
+        "asked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     try:
         turn["trend"] = trend(index, asked.measure, filters.council, asked.since, None, filters.source)
         turn["answer"] = trend_answer(turn["trend"], question)
@@ -338,7 +385,9 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
     if answer.get("note"):
         st.info(escape_markdown(answer["note"]), icon=":material/info:")
     if answer["status"] == "not_found":
-        st.warning("**Not in these reports.** " + escape_markdown(answer["answer"]), icon=":material/search_off:")
+        st.warning(
+            "**Not in these reports.** " + escape_markdown(answer["answer"]), icon=":material/search_off:"
+        )
         if answer["passages"]:
             st.markdown("You may mean:")
     elif stream:
@@ -367,8 +416,15 @@ def ask_turn(question: str, filters, filters_text: str, k: int, mode: str) -> di
         live.markdown(escape_markdown("".join(streamed_text)))
 
     try:
-        answer = ask(index, question, settings.replace(answer_mode=mode), k=k, filters=filters,
-                     history=history, on_text=on_text)
+        answer = ask(
+            index,
+            question,
+            settings.replace(answer_mode=mode),
+            k=k,
+            filters=filters,
+            history=history,
+            on_text=on_text,
+        )
         turn["answer"] = answer.to_dict()
     except RagError as exc:
         turn["error"] = str(exc)
@@ -381,8 +437,10 @@ def mentions_view(filters, filters_text: str) -> None:
     count and passages (the term in bold, the text escaped), and the whole list as CSV."""
     st.subheader("Which reports mention…")
     term = st.text_input("Term", placeholder="e.g. family hub", key="mentions-term")
-    st.caption("Every passage that mentions the term, its plural or its other names in the council vocabulary"
-               + (f" · Filters: {escape_markdown(filters_text)}" if filters_text else ""))
+    st.caption(
+        "Every passage that mentions the term, its plural or its other names in the council vocabulary"
+        + (f" · Filters: {escape_markdown(filters_text)}" if filters_text else "")
+    )
     if not term.strip():
         return
     try:
@@ -396,17 +454,27 @@ def mentions_view(filters, filters_text: str) -> None:
     st.markdown(escape_markdown(summary(result)))
     months = every_month(result.by_month)
     if months:
-        st.bar_chart({"month": [m for m, _ in months], "passages": [c for _, c in months]}, x="month", y="passages")
+        st.bar_chart(
+            {"month": [m for m, _ in months], "passages": [c for _, c in months]}, x="month", y="passages"
+        )
     if result.undated:
         st.caption(f"{result.undated} passages are in reports without a meeting month, not in the chart.")
-    st.download_button("Download every passage (CSV)", mentions_csv(result), file_name="mentions.csv",
-                       mime="text/csv", icon=":material/download:", on_click="ignore")
+    st.download_button(
+        "Download every passage (CSV)",
+        mentions_csv(result),
+        file_name="mentions.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+    )
     for number, report in enumerate(result.reports):
         with st.expander(f"**{report.count}** · {escape_markdown(where(report.to_dict()))}"):
             st.caption(escape_markdown(report.source))
             for passage in report.passages[:MENTIONS_SHOWN]:
-                st.markdown(f"*{escape_markdown(where_in_report(passage))}*  \n"
-                            + highlighted_markdown(passage.text, result.spans(passage)))
+                st.markdown(
+                    f"*{escape_markdown(where_in_report(passage))}*  \n"
+                    + highlighted_markdown(passage.text, result.spans(passage))
+                )
             if report.count > MENTIONS_SHOWN:
                 st.caption(f"… and {report.count - MENTIONS_SHOWN} more in the CSV.")
 
@@ -439,12 +507,16 @@ if index is None:
         index_panel(None, None)
     if problem:
         st.error(escape_markdown(problem))
-    st.info("There is no index yet. Build it from the reports in the corpus folder with **Build the index** in the sidebar, or in a terminal:")
+    st.info(
+        "There is no index yet. Build it from the reports in the corpus folder with **Build the index** in the sidebar, or in a terminal:"
+    )
     st.code("rag index", language="bash")
     st.stop()
 
 with st.sidebar:
-    view = st.radio("View", ["Ask", "Mentions"], horizontal=True, help="Mentions: every passage that names a term.")
+    view = st.radio(
+        "View", ["Ask", "Mentions"], horizontal=True, help="Mentions: every passage that names a term."
+    )
     filters, filters_text, k, mode = filter_panel(index, info)
 if view == "Mentions":
     mentions_view(filters, filters_text)
@@ -460,14 +532,19 @@ if not st.session_state.turns and not pending:
         "they come from (report, meeting date, page, paragraph), so you can check it. Try one:"
     )
     for number, example in enumerate(example_questions(settings, index)):
-        st.button(example, key=f"example-{number}", on_click=choose_example, args=(example,), icon=":material/help:")
+        st.button(
+            example, key=f"example-{number}", on_click=choose_example, args=(example,), icon=":material/help:"
+        )
 
 for number, turn in enumerate(st.session_state.turns):
     show_question(turn)
     with st.chat_message("assistant"):
         show_answer(turn, key=str(number))
 
-question = st.chat_input("Ask about the reports, e.g. How many children were looked after in August 2018?") or pending
+question = (
+    st.chat_input("Ask about the reports, e.g. How many children were looked after in August 2018?")
+    or pending
+)
 if question:
     turn = {"question": question}
     show_question(turn)
@@ -475,7 +552,9 @@ if question:
         with st.spinner("Searching the reports…"):
             asked = trend_question(question)
             turn = trend_turn(question, asked, filters, filters_text) if asked else None
-            if turn is None or ("trend" in turn and not turn["trend"].points):  # no values stated: answer as usual
+            if turn is None or (
+                "trend" in turn and not turn["trend"].points
+            ):  # no values stated: answer as usual
                 turn = ask_turn(question, filters, filters_text, k, mode)
         st.session_state.turns.append(turn)
         show_answer(turn, key=str(len(st.session_state.turns) - 1), stream=True)

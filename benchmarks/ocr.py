@@ -18,10 +18,16 @@ from pathlib import Path
 import pypdfium2 as pdfium
 
 SCANNED = Path(__file__).resolve().parents[2] / "shared" / "data" / "pdf-torture" / "souldern-parish"
-FILES = ["2018-08-23 Agenda.pdf", "2018-12-18 Agenda.pdf", "2019-02-28 Agenda.pdf",
-         "2019-05-23 Annual Parish Meeting Agenda.pdf", "SPC 201415 external auditor report.pdf",
-         "SPC 201516 external auditor certificate.pdf", "SPC 201516 notice of conclusion of audit.pdf",
-         "SPC 201819 Audit Report.pdf"]
+FILES = [
+    "2018-08-23 Agenda.pdf",
+    "2018-12-18 Agenda.pdf",
+    "2019-02-28 Agenda.pdf",
+    "2019-05-23 Annual Parish Meeting Agenda.pdf",
+    "SPC 201415 external auditor report.pdf",
+    "SPC 201516 external auditor certificate.pdf",
+    "SPC 201516 notice of conclusion of audit.pdf",
+    "SPC 201819 Audit Report.pdf",
+]
 
 
 def render_pdfium(path: Path, dpi: int) -> list[bytes]:
@@ -42,8 +48,13 @@ def render_pdftoppm(path: Path, dpi: int) -> list[bytes]:
 
 
 def ocr(png: bytes) -> str:
-    done = subprocess.run(["tesseract", "stdin", "stdout", "-l", "eng", "--psm", "3"], input=png, check=False,
-                          capture_output=True, env={"OMP_THREAD_LIMIT": "1", "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        ["tesseract", "stdin", "stdout", "-l", "eng", "--psm", "3"],
+        input=png,
+        check=False,
+        capture_output=True,
+        env={"OMP_THREAD_LIMIT": "1", "PATH": "/usr/bin:/bin"},
+    )
     return done.stdout.decode("utf-8", "replace")
 
 
@@ -62,8 +73,10 @@ def main() -> None:
             started = time.perf_counter()
             words = sum(len(re.findall(r"[A-Za-z]{3,}", ocr(png))) for png in images)
             reading = time.perf_counter() - started
-            print(f"| {name} | {dpi} | {len(images)} | {rendering / len(images):.2f} | "
-                  f"{reading / len(images):.2f} | {words} |")
+            print(
+                f"| {name} | {dpi} | {len(images)} | {rendering / len(images):.2f} | "
+                f"{reading / len(images):.2f} | {words} |"
+            )
 
 
 if __name__ == "__main__":

@@ -52,7 +52,8 @@ def main(args: list[str]) -> None:
             pypdf_seconds += time.perf_counter() - started
             pages += len(texts)
             numbers = [
-                i for i, text in enumerate(texts, start=1)
+                i
+                for i, text in enumerate(texts, start=1)
                 if sum(1 for line in text.splitlines() if len(NUMBER.findall(line)) >= 2) >= 3
             ]
             candidates += len(numbers)

@@ -143,7 +143,9 @@ def build(size: int, types: list[str], work: Path, reports, vectors, settings: S
     rows = []
     if all((work / f"{size}-{kind}" / MANIFEST).exists() for kind in types):
         for kind in types:  # built by an earlier run: measure again
-            described = json.loads((work / f"{size}-{kind}" / MANIFEST).read_text(encoding="utf-8"))["vector_index"]
+            described = json.loads((work / f"{size}-{kind}" / MANIFEST).read_text(encoding="utf-8"))[
+                "vector_index"
+            ]
             rows.append({"size": size, "type": kind, **described})
         return rows
     entries = synthetic_entries(size, reports, vectors, settings.embedding_model)
@@ -194,7 +196,9 @@ def measure(index_dir: Path, rerank_depth: int) -> dict:
         answer = ask(index, question, settings)
         for stage in STAGES:
             timings[stage].append(answer.timings_ms.get(stage, 0.0))
-        timings["retrieval"].append(answer.timings_ms["retrieve"])  # wall time: keyword search runs beside embed + dense
+        timings["retrieval"].append(
+            answer.timings_ms["retrieve"]
+        )  # wall time: keyword search runs beside embed + dense
     figures = {"queries": len(questions)}
     for stage, values in timings.items():
         figures[stage] = {"p50": round(statistics.median(values), 1), "p95": round(_p95(values), 1)}
@@ -227,7 +231,9 @@ def main() -> None:
     parser.add_argument("--hnsw-1m", action="store_true")
     parser.add_argument("--work", type=Path, default=Path("/tmp/rag-scale"))
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--rerank-depth", type=int, default=Settings().rerank_depth, help="passages the cross-encoder reads")
+    parser.add_argument(
+        "--rerank-depth", type=int, default=Settings().rerank_depth, help="passages the cross-encoder reads"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.measure:
@@ -244,10 +250,19 @@ def main() -> None:
     print(f"{len(reports)} reports, {sum(len(r) for r in reports)} sentences", file=sys.stderr)
     results = []
     for size in [int(s) for s in args.sizes.split(",")]:
-        types = [t for t in args.types.split(",") if not (t == "hnsw" and size >= 1_000_000 and not args.hnsw_1m)]
+        types = [
+            t for t in args.types.split(",") if not (t == "hnsw" and size >= 1_000_000 and not args.hnsw_1m)
+        ]
         for row in build(size, types, args.work, reports, vectors, settings):
             folder = args.work / f"{size}-{row['type']}"
-            command = [sys.executable, __file__, "--measure", str(folder), "--rerank-depth", str(args.rerank_depth)]
+            command = [
+                sys.executable,
+                __file__,
+                "--measure",
+                str(folder),
+                "--rerank-depth",
+                str(args.rerank_depth),
+            ]
             done = subprocess.run(command, capture_output=True, text=True, check=True)
             row.update(json.loads(done.stdout.strip().splitlines()[-1]))
             row["load"] = [round(x, 2) for x in os.getloadavg()]
@@ -260,8 +275,13 @@ def main() -> None:
 
 
 def _row(r: dict) -> str:
-    effort = {"ivf": f"nprobe {r.get('nprobe')}/{r.get('nlist')}", "hnsw": f"efSearch {r.get('efSearch')}"}.get(r["type"], "")
-    stages = " | ".join(f"{r[s]['p50']:.0f} / {r[s]['p95']:.0f}" for s in ["embed", "dense", "keyword", "rerank", "answer"])
+    effort = {
+        "ivf": f"nprobe {r.get('nprobe')}/{r.get('nlist')}",
+        "hnsw": f"efSearch {r.get('efSearch')}",
+    }.get(r["type"], "")
+    stages = " | ".join(
+        f"{r[s]['p50']:.0f} / {r[s]['p95']:.0f}" for s in ["embed", "dense", "keyword", "rerank", "answer"]
+    )
     return (
         f"| {r['size']:,} | {r['type']} {effort} | {r.get('recall@10', 1.0)} | {stages} | "
         f"{r['retrieval']['p50']:.0f} / {r['retrieval']['p95']:.0f} | "

@@ -31,7 +31,12 @@ CONFIGS = {
     "hybrid": {"retrieval": "hybrid", "rerank": False},
     "hybrid+rerank": {"retrieval": "hybrid", "rerank": True},
 }
-PUBLISHED = {"BM25": 0.665, "BM25 + cross-encoder": 0.688, "all-MiniLM-L6-v2": 0.645, "bge-small-en-v1.5": 0.713}
+PUBLISHED = {
+    "BM25": 0.665,
+    "BM25 + cross-encoder": 0.688,
+    "all-MiniLM-L6-v2": 0.645,
+    "bge-small-en-v1.5": 0.713,
+}
 
 
 def write_corpus(folder: Path) -> int:
@@ -76,13 +81,17 @@ def ranked_documents(passages) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default=Settings().embedding_model)
     parser.add_argument("--work", type=Path, default=Path("/tmp/rag-scifact"))
     parser.add_argument("--limit", type=int, help="only the first N test queries")
     parser.add_argument("--chunk-tokens", type=int, default=512, help="abstracts are short: one chunk each")
     parser.add_argument("--configs", default=",".join(CONFIGS))
-    parser.add_argument("--rerank-depth", type=int, default=Settings().rerank_depth, help="passages the cross-encoder reads")
+    parser.add_argument(
+        "--rerank-depth", type=int, default=Settings().rerank_depth, help="passages the cross-encoder reads"
+    )
     parser.add_argument("--json", action="store_true", help="last line: one JSON object of the figures")
     args = parser.parse_args()
     if not DATA.exists():
@@ -91,13 +100,19 @@ def main() -> None:
     corpus = args.work / "corpus"
     documents = write_corpus(corpus)
     base = Settings(
-        corpus_dir=corpus, index_dir=args.work / f"index-{args.model}-{args.chunk_tokens}",
-        embedding_model=args.model, chunk_tokens=args.chunk_tokens, rerank_depth=args.rerank_depth,
+        corpus_dir=corpus,
+        index_dir=args.work / f"index-{args.model}-{args.chunk_tokens}",
+        embedding_model=args.model,
+        chunk_tokens=args.chunk_tokens,
+        rerank_depth=args.rerank_depth,
     )
     started = time.perf_counter()
     report = build_index(None, base, progress=True)
-    print(f"indexed {documents} abstracts as {report.chunks} chunks with {args.model} "
-          f"({report.embedded_chunks} embedded) in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    print(
+        f"indexed {documents} abstracts as {report.chunks} chunks with {args.model} "
+        f"({report.embedded_chunks} embedded) in {time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
     index = open_index(base)
     queries, qrels = load_test_queries(args.limit)
 
@@ -122,9 +137,12 @@ def main() -> None:
             "ms_per_query": round(mean(latencies), 1),
             "stages_ms": {stage: round(mean(v), 1) for stage, v in stages.items()},
         }
-        print(f"{args.model:20s} {name:14s} nDCG@10 {figures[name]['ndcg@10']:.3f}  recall@100 "
-              f"{figures[name]['recall@100']:.3f}  {figures[name]['ms_per_query']:.0f} ms/query  "
-              f"{figures[name]['stages_ms']}", flush=True)
+        print(
+            f"{args.model:20s} {name:14s} nDCG@10 {figures[name]['ndcg@10']:.3f}  recall@100 "
+            f"{figures[name]['recall@100']:.3f}  {figures[name]['ms_per_query']:.0f} ms/query  "
+            f"{figures[name]['stages_ms']}",
+            flush=True,
+        )
     print("published nDCG@10: " + ", ".join(f"{k} {v}" for k, v in PUBLISHED.items()))
     if args.json:
         print(json.dumps(figures))

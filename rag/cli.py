@@ -112,7 +112,9 @@ def _add_trend_parser(commands, common: argparse.ArgumentParser) -> None:
     trend.add_argument("measure", help='the measure, e.g. "children looked after" (glossary names count too)')
     trend.add_argument("--council", help="only reports of this council (part of its name)")
     trend.add_argument("--since", metavar="DATE", help="only values that refer to DATE or later (YYYY-MM-DD)")
-    trend.add_argument("--until", metavar="DATE", help="only values that refer to DATE or earlier (YYYY-MM-DD)")
+    trend.add_argument(
+        "--until", metavar="DATE", help="only values that refer to DATE or earlier (YYYY-MM-DD)"
+    )
     trend.add_argument("--source", metavar="GLOB", help="only files whose path matches GLOB")
     output = trend.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print JSON")
@@ -537,7 +539,9 @@ def _check_port_free(host: str, port: int) -> None:
     except socket.gaierror as exc:
         raise RagError(f"--host {host!r} is not an address of this machine ({exc.strerror})") from None
     with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAIT is no obstacle
+        probe.setsockopt(
+            socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
+        )  # a closed server's TIME_WAIT is no obstacle
         try:
             probe.bind(address)
         except OSError as exc:

@@ -87,7 +87,9 @@ def evaluate(index: Index, questions: list[dict], settings: Settings) -> dict:
         "unanswerable": len(unanswerable),
         "hit@1": share(answerable, lambda r: r["rank"] == 1),
         "hit@5": share(answerable, lambda r: r["rank"] is not None and r["rank"] <= 5),
-        "mrr@10": round(sum(1 / r["rank"] for r in answerable if r["rank"]) / len(answerable), 3) if answerable else None,
+        "mrr@10": round(sum(1 / r["rank"] for r in answerable if r["rank"]) / len(answerable), 3)
+        if answerable
+        else None,
         "answer_accuracy": share(answerable, lambda r: r["correct"]),
         "cited_evidence": share(answerable, lambda r: r["cited"]),
         "unanswerable_refused": share(unanswerable, lambda r: r["status"] == "not_found"),

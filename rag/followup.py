@@ -11,8 +11,12 @@ from rag.read.metadata import council_names, parse_dates
 from rag.retrieval import STOPWORDS
 from rag.types import Filters, Turn
 
-_CONNECTOR = re.compile(r"(?i)^\s*(and|but|also|what about|how about|what of|same for|and what about|and how about)\b[\s,]*")
-_POINTER = re.compile(r"(?i)\b(it|its|they|them|their|that|this|those|these|the report|that report|this report|he|she)\b")
+_CONNECTOR = re.compile(
+    r"(?i)^\s*(and|but|also|what about|how about|what of|same for|and what about|and how about)\b[\s,]*"
+)
+_POINTER = re.compile(
+    r"(?i)\b(it|its|they|them|their|that|this|those|these|the report|that report|this report|he|she)\b"
+)
 _YEAR = re.compile(r"\b(?:19|20)\d\d(?:[/-]\d\d)?\b")
 
 
@@ -57,7 +61,11 @@ def _replace(text: str, spans: list[tuple[int, int]], value: str) -> str:
 def _topic_words(text: str, slots: list[tuple[int, int]]) -> list[str]:
     kept = "".join(c if not any(a <= i < b for a, b in slots) else " " for i, c in enumerate(text))
     words = re.findall(r"[a-z]+", _CONNECTOR.sub("", kept).lower())
-    return [w for w in words if w not in STOPWORDS and not _POINTER.fullmatch(w) and w not in {"about", "in", "for"}]
+    return [
+        w
+        for w in words
+        if w not in STOPWORDS and not _POINTER.fullmatch(w) and w not in {"about", "in", "for"}
+    ]
 
 
 def rewrite(question: str, history: list[Turn]) -> Rewrite:

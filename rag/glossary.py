@@ -62,4 +62,9 @@ def expand_question(question: str) -> str:
 def names_meant(question: str, text: str) -> list[str]:
     """The glossary names the question uses whose meaning `text` writes with another name: for
     "children in care" and a line on "Children Looked After (LAC)", ["children in care"]."""
-    return [name for _, used, others in _terms_used(question) if any(p.search(text) for p in others) for name in used]
+    return [
+        name
+        for _, used, others in _terms_used(question)
+        if any(p.search(text) for p in others)
+        for name in used
+    ]

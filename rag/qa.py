@@ -53,15 +53,27 @@ def ask(
     result = search(index, follow.question, settings, k=max(k, ANSWER_PASSAGES), filters=filters)
     adjacent = adjacent_passages(index, result.passages, ADJACENT_OF, openings=asks_author(follow.question))
     by_period: dict[str, tuple[str, list[Passage]]] = {}
-    if not (filters and (filters.since or filters.until)):  # "between January 2025 and March 2025": each in its month
+    if not (
+        filters and (filters.since or filters.until)
+    ):  # "between January 2025 and March 2025": each in its month
         periods_started = time.perf_counter()
         for period, asked in periods_compared(follow.question):
             within = replace(filters or Filters(), since=period, until=period)
-            by_period[period] = (asked, search(index, asked, settings, k=ANSWER_PASSAGES, filters=within).passages)
+            by_period[period] = (
+                asked,
+                search(index, asked, settings, k=ANSWER_PASSAGES, filters=within).passages,
+            )
         if by_period:
             result.timings_ms["periods"] = round((time.perf_counter() - periods_started) * 1000, 1)
     if settings.answer_mode == "llm":
-        answer = llm_answer(follow.question, result.passages, settings, on_text=on_text, adjacent=adjacent, by_period=by_period)
+        answer = llm_answer(
+            follow.question,
+            result.passages,
+            settings,
+            on_text=on_text,
+            adjacent=adjacent,
+            by_period=by_period,
+        )
     elif settings.answer_mode == "extractive":
         answer = answer_from_passages(follow.question, result.passages, settings, adjacent, by_period)
     else:
@@ -80,4 +92,6 @@ def ask(
 
 def turn_of(answer: Answer) -> Turn:
     """What a later follow-up needs to know of this answer."""
-    return Turn(answer.rewritten_question or answer.question, tuple(dict.fromkeys(c.source for c in answer.citations)))
+    return Turn(
+        answer.rewritten_question or answer.question, tuple(dict.fromkeys(c.source for c in answer.citations))
+    )

@@ -30,8 +30,10 @@ def check_filters(index: Index, filters: Filters | None) -> None:
     """Raise NoMatchError, saying so, when the filters exclude every report of the index."""
     if not filters or any(filters.accepts(row) for row in index.documents()):
         return
-    raise NoMatchError(f"No report matches {filters.describe()}: widen or remove the filters (rag info lists "
-                       "the councils and dates the index holds)")
+    raise NoMatchError(
+        f"No report matches {filters.describe()}: widen or remove the filters (rag info lists "
+        "the councils and dates the index holds)"
+    )
 
 
 def check_k(k: int | None, settings: Settings) -> int:
@@ -190,7 +192,7 @@ def search(
     if mode != "keyword":
         started = time.perf_counter()
         embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
-        vector = embedder.embed_queries([expand_question(question) if settings.expand_dense else question])[0]
+        vector = embedder.embed_queries([question])[0]
         timings["embed"] = _ms(started)
         started = time.perf_counter()
         dense = index.dense_search(vector, depth, rows_allowed)
@@ -236,7 +238,9 @@ def search(
     return SearchResult(candidates[:k], timings)
 
 
-def adjacent_passages(index: Index, passages: list[Passage], around: int, openings: bool = False) -> list[Passage]:
+def adjacent_passages(
+    index: Index, passages: list[Passage], around: int, openings: bool = False
+) -> list[Passage]:
     """The passages right before and after the first `around` passages in their reports, not
     already among `passages`: a sentence that answers often continues the passage that matched
     ("New smoke-free spaces were due to launch ..." / "The project was funded by a £1.9 million
@@ -287,7 +291,10 @@ def rerank(question: str, passages: list[Passage], keep: int = 0, shown: int = 5
     """Passages reordered by the cross-encoder, which reads each with its context line. The
     first `keep` passages as they arrive (in fused order) stay among the first `shown`: those
     are the `keep` and the cross-encoder's best others, in the cross-encoder's order."""
-    texts = [f"{p.council or ''} {p.title} {spoken_date(p.date) or ''} {p.heading or ''}\n{p.text}" for p in passages]
+    texts = [
+        f"{p.council or ''} {p.title} {spoken_date(p.date) or ''} {p.heading or ''}\n{p.text}"
+        for p in passages
+    ]
     logits = rerank_scores(question, texts)
     by_reranker = sorted(range(len(passages)), key=lambda i: -logits[i])
     first = set(range(min(keep, shown)))

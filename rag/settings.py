@@ -42,9 +42,6 @@ class Settings:
     add up to more than this (the two rarest words are always kept); 0: never. Only large indexes
     come near it (benchmarks/results.md)."""
 
-    expand_dense: bool = False
-    """Add glossary synonyms to the question for dense search too (always done for keyword search)."""
-
     rerank: bool = True
     """Reorder the best fused candidates with a cross-encoder (ms-marco-MiniLM-L-12-v2)."""
 

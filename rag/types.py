@@ -114,7 +114,9 @@ class Filters:
                     f"bad filter {pair!r}: use KEY=VALUE with KEY one of {', '.join(FILTER_KEYS)}"
                 )
             if not value.strip():
-                raise SettingsError(f"filter {key.strip()} is empty: give a value ({pair}VALUE) or leave it out")
+                raise SettingsError(
+                    f"filter {key.strip()} is empty: give a value ({pair}VALUE) or leave it out"
+                )
             values[key.strip()] = value.strip()
         return cls(**values)
 
@@ -129,7 +131,9 @@ class Filters:
 
     def describe(self) -> str:
         """The filters in one line, e.g. "council = Stockton, 2020 to 2021"."""
-        parts = [f"{key} = {getattr(self, key)}" for key in ("council", "title", "source") if getattr(self, key)]
+        parts = [
+            f"{key} = {getattr(self, key)}" for key in ("council", "title", "source") if getattr(self, key)
+        ]
         if self.since and self.until:
             parts.append(self.since if self.since == self.until else f"{self.since} to {self.until}")
         elif self.since:
@@ -164,7 +168,9 @@ def date_range(key: str, value: str) -> tuple[datetime.date, datetime.date]:
         first = datetime.date(year, month or 1, day or 1)
         last = datetime.date(year, month or 12, day or calendar.monthrange(year, month or 12)[1])
     except ValueError:
-        raise SettingsError(f"{key} {value!r} is not a date on the calendar: give a real date, YYYY-MM-DD") from None
+        raise SettingsError(
+            f"{key} {value!r} is not a date on the calendar: give a real date, YYYY-MM-DD"
+        ) from None
     return first, last
 
 

@@ -95,7 +95,9 @@ def test_the_first_screen_says_what_is_loaded_and_offers_examples(monkeypatch, c
     ]
     councils = app.selectbox[0].options
     assert councils == ["All councils", "Middlesbrough Council", "Stockton-on-Tees Borough Council"]
-    assert f"5 reports, {corpus_index.size} passages, built" in shown("\n".join(c.value for c in app.sidebar.caption))
+    assert f"5 reports, {corpus_index.size} passages, built" in shown(
+        "\n".join(c.value for c in app.sidebar.caption)
+    )
     assert [b.label for b in app.sidebar.button] == ["New conversation", "Update the index"] + [
         "Delete and update the index"
     ] * 5  # one per report, inside its Remove popover
@@ -107,7 +109,9 @@ def test_an_example_asks_and_the_answer_is_tied_to_its_sources_then_a_follow_up_
     app = open_app(monkeypatch, corpus_index.index_dir)
     app.button(key="example-0").click().run()
     assert not app.exception
-    assert not [b for b in app.button if (b.key or "").startswith("example-")]  # examples give way to the chat
+    assert not [
+        b for b in app.button if (b.key or "").startswith("example-")
+    ]  # examples give way to the chat
 
     reply = answers(app)[0]
     answer = reply.markdown[0].value
@@ -144,9 +148,13 @@ def test_a_follow_up_is_understood_from_the_conversation(monkeypatch, corpus_ind
 
 
 def test_not_in_these_reports_is_said_plainly_with_what_you_may_mean(monkeypatch, corpus_index):
-    app = ask(open_app(monkeypatch, corpus_index.index_dir), "How many potholes did Middlesbrough fill in 2021?")
+    app = ask(
+        open_app(monkeypatch, corpus_index.index_dir), "How many potholes did Middlesbrough fill in 2021?"
+    )
     reply = answers(app)[0]
-    assert shown(reply.warning[0].value).startswith("**Not in these reports.** The indexed reports do not appear")
+    assert shown(reply.warning[0].value).startswith(
+        "**Not in these reports.** The indexed reports do not appear"
+    )
     assert "You may mean:" in [m.value for m in reply.markdown]
     labels = [e.label for e in reply.expander]
     assert 1 <= len(labels) <= 3 and not any(BADGE.search(label) for label in labels)
@@ -168,7 +176,9 @@ def test_filters_apply_to_the_next_question_and_are_shown_with_its_answer(monkey
     dates = [re.search(r"\d{4}-\d\d(-\d\d)?", shown(e.label)).group(0) for e in later.expander]
     assert dates and all(d >= "2021" for d in dates)
     assert shown(later.caption[-1].value).startswith("Filters: from 2021-01-01")
-    assert shown(answers(app)[0].caption[-1].value).startswith("Filters: council: Stockton")  # kept with its answer
+    assert shown(answers(app)[0].caption[-1].value).startswith(
+        "Filters: council: Stockton"
+    )  # kept with its answer
 
     report = next(i for i, r in enumerate(app.selectbox[1].options) if "2018-09" in r)
     app.date_input[0].set_value(date(2017, 9, 14))
@@ -206,7 +216,9 @@ def test_upload_adds_a_good_pdf_and_refuses_a_bad_one(monkeypatch, small_index):
     assert f"Added {pdf.name}." in notice
     assert "Could not index agenda.pdf: not a PDF (no %PDF- header); it is kept under Not indexed" in notice
     assert "Index updated" in notice and "3 reports" in notice
-    assert (small_index.corpus_dir / pdf.name).is_file() and not (small_index.corpus_dir / "agenda.pdf").exists()
+    assert (small_index.corpus_dir / pdf.name).is_file() and not (
+        small_index.corpus_dir / "agenda.pdf"
+    ).exists()
     assert shown(app.caption[0].value).startswith("3 reports")
 
     ask(app, "Which football club uses the Souldern playing fields?")
@@ -283,7 +295,9 @@ def test_dates_the_wrong_way_round_are_an_error_not_an_empty_answer(monkeypatch,
     app.date_input[0].set_value(date(2022, 1, 1))
     app.date_input[1].set_value(date(2019, 12, 31)).run()
     assert not app.exception
-    assert [shown(e.value) for e in app.error] == ["since 2022-01-01 is after until 2019-12-31: no meeting is in both; swap them"]
+    assert [shown(e.value) for e in app.error] == [
+        "since 2022-01-01 is after until 2019-12-31: no meeting is in both; swap them"
+    ]
 
 
 # --- indexing while the app serves (issue 18, item 4) -----------------------------------------
@@ -291,7 +305,14 @@ def test_dates_the_wrong_way_round_are_an_error_not_an_empty_answer(monkeypatch,
 BIG = "2022-06-01-highways-appendix.txt"
 EV_QUESTION = "How many electric vehicle charging points did the highways appendix count?"
 WARDS = ["Acklam", "Ayresome", "Berwick Hills", "Brambles", "Central", "Coulby Newham", "Hemlington", "Kader"]
-WORKS = ["resurfacing", "drainage repairs", "kerb replacement", "street lighting", "signage", "footway repairs"]
+WORKS = [
+    "resurfacing",
+    "drainage repairs",
+    "kerb replacement",
+    "street lighting",
+    "signage",
+    "footway repairs",
+]
 
 
 @functools.cache
@@ -353,7 +374,11 @@ def test_an_upload_indexes_in_the_background_while_questions_are_answered_from_t
 
     wait_for_build(app)
     notice = shown(app.success[0].value)
-    assert notice.startswith(f"Added {BIG}.") and "3 reports" in notice and "(1 read, 2 unchanged, 0 removed)" in notice
+    assert (
+        notice.startswith(f"Added {BIG}.")
+        and "3 reports" in notice
+        and "(1 read, 2 unchanged, 0 removed)" in notice
+    )
     assert (small_index.corpus_dir / BIG).read_bytes() == big_report()
     assert shown(app.caption[0].value).startswith("3 reports")
     ask(app, EV_QUESTION)
@@ -383,9 +408,14 @@ def test_cancelling_an_upload_keeps_the_old_index_and_the_file(monkeypatch, smal
 
 
 def test_a_file_that_cannot_be_read_is_kept_with_the_reason_to_retry_or_remove(monkeypatch, small_index):
-    app = wait_for_build(add_upload(
-        open_app(monkeypatch, small_index.index_dir, small_index.corpus_dir), "x.pdf", b"not a pdf", "application/pdf"
-    ))
+    app = wait_for_build(
+        add_upload(
+            open_app(monkeypatch, small_index.index_dir, small_index.corpus_dir),
+            "x.pdf",
+            b"not a pdf",
+            "application/pdf",
+        )
+    )
     assert "Could not index x.pdf: not a PDF (no %PDF- header)" in shown(app.warning[0].value)
     assert not_indexed(app) == ["x.pdf"]
     assert "x.pdf: not a PDF (no %PDF- header)" in everything(app)

@@ -17,8 +17,12 @@ from conftest import HOSTILE_QUESTION, ROOT, free_port, stop_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 LAC = "How many children were looked after by Middlesbrough as of 10 August 2018?"
@@ -42,7 +46,9 @@ def _screenshot(page, path: Path) -> None:
     """The whole conversation: the chat keeps its newest message in view, so make the window
     tall enough for all of it, then put it back."""
     size = page.viewport_size
-    height = page.evaluate("document.querySelector('[data-testid=stAppScrollToBottomContainer]').scrollHeight")
+    height = page.evaluate(
+        "document.querySelector('[data-testid=stAppScrollToBottomContainer]').scrollHeight"
+    )
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height, 2400))})
     page.wait_for_timeout(800)
     page.screenshot(path=str(path))
@@ -73,7 +79,11 @@ def served_app(hostile_corpus, monkeypatch):
     with log.open("w") as output:
         server = subprocess.Popen(
             [*command, "serve", "--port", str(port), "--index-dir", str(index_dir)],
-            cwd=workdir, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=workdir,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -85,8 +95,12 @@ def served_app(hostile_corpus, monkeypatch):
 
 def test_a_question_in_a_real_browser_shows_cited_text_and_runs_no_document_script(served_app):
     if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: run `make install` as root (it installs Debian's chromium)")
-    playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing: make install")
+        pytest.skip(
+            "/usr/bin/chromium is missing: run `make install` as root (it installs Debian's chromium)"
+        )
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is missing: make install"
+    )
     expect = playwright.expect
 
     dialogs: list[str] = []
@@ -98,7 +112,11 @@ def test_a_question_in_a_real_browser_shows_cited_text_and_runs_no_document_scri
             page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
             page.on(
                 "request",
-                lambda request: None if request.url.startswith(("http://127.0.0.1", "data:", "blob:")) else foreign.append(request.url),
+                lambda request: (
+                    None
+                    if request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+                    else foreign.append(request.url)
+                ),
             )
             page.goto(served_app)
             page.get_by_text("Ask the council reports").wait_for(timeout=120_000)
@@ -121,7 +139,9 @@ def test_a_question_in_a_real_browser_shows_cited_text_and_runs_no_document_scri
             page.keyboard.press("Enter")
             hostile = page.get_by_test_id("stChatMessage").nth(3)
             expect(hostile.get_by_test_id("stExpander").first).to_be_visible(timeout=120_000)
-            expect(hostile.get_by_text('4,321 <script>window.__xss = 1; alert("script ran")</script>').first).to_be_visible()
+            expect(
+                hostile.get_by_text('4,321 <script>window.__xss = 1; alert("script ran")</script>').first
+            ).to_be_visible()
             expect(hostile.get_by_text("onerror=", exact=False).first).to_be_visible()  # shown as text
             assert len(page.get_by_test_id("stChatMessage").all()) == 4  # the history is kept
             flags = page.evaluate(
@@ -129,7 +149,12 @@ def test_a_question_in_a_real_browser_shows_cited_text_and_runs_no_document_scri
                 ".map(v => v === undefined ? null : v)"
             )
             assert flags == [None, None, None, None]
-            assert page.locator("img[src='x'], img[src*='attacker'], a[href*='attacker'], a[href^='javascript']").count() == 0
+            assert (
+                page.locator(
+                    "img[src='x'], img[src*='attacker'], a[href*='attacker'], a[href^='javascript']"
+                ).count()
+                == 0
+            )
             assert page.locator("script", has_text="__xss").count() == 0
             _screenshot(page, ARTIFACTS / "hostile.png")
         finally:
@@ -142,8 +167,12 @@ def test_an_upload_shows_its_progress_and_the_page_updates_itself_when_it_is_ind
     """AppTest cannot run the progress panel's timer; a browser does: nothing is clicked after
     "Add and index", and the page shows the progress, then the new report."""
     if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: run `make install` as root (it installs Debian's chromium)")
-    playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing: make install")
+        pytest.skip(
+            "/usr/bin/chromium is missing: run `make install` as root (it installs Debian's chromium)"
+        )
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is missing: make install"
+    )
     from test_app import BIG, big_report
 
     expect = playwright.expect

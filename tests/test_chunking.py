@@ -76,8 +76,11 @@ def test_a_table_keeps_its_caption_and_column_headers_with_its_rows():
     """Kent's council tax table: its caption and header lines look like headings, and used to be
     cut from the rows into a chunk of their own, leaving "D 9/9 1,610.82 1,691.19" without
     "council tax" or "band" anywhere near it."""
-    pdf = need(DATA / "reports/kent-county-council/full_council/2025-02-13/originals"
-               / "February 2025 Kent County Council Budget Report.pdf")
+    pdf = need(
+        DATA
+        / "reports/kent-county-council/full_council/2025-02-13/originals"
+        / "February 2025 Kent County Council Budget Report.pdf"
+    )
     document = load_document(pdf)
     row = next(c for c in chunk_document(document) if "D 9/9 1,610.82 1,691.19" in c.text)
     assert "Table 6.1" in row.text and "Council Tax Increases by Band" in row.text
@@ -89,6 +92,13 @@ def test_small_sections_join_the_next_one_on_the_same_page_only():
     document = Document(id="t", source="x", title="T", council=None, date=None, text=text)
     (chunk,) = chunk_document(document)  # "Increase", a column header, reads as a heading
     assert chunk.heading == "Table 2 Spending by service" and "Roads 10 12" in chunk.text
-    paged = Document(id="p", source="x", title="T", council=None, date=None, text=text,
-                     page_starts=(0, text.index("Increase")))
+    paged = Document(
+        id="p",
+        source="x",
+        title="T",
+        council=None,
+        date=None,
+        text=text,
+        page_starts=(0, text.index("Increase")),
+    )
     assert [c.page for c in chunk_document(paged)] == [1, 2]

@@ -30,7 +30,18 @@ def test_ask_json_follows_the_design_contract(capsys, corpus_index):
     assert refs and refs == {c["ref"] for c in answer["citations"]}
     chunk_texts = [row[0] for row in corpus_index.query("SELECT text FROM chunks")]
     for citation in answer["citations"]:
-        assert set(citation) >= {"ref", "doc_id", "title", "source", "page", "paragraph", "date", "council", "text", "score"}
+        assert set(citation) >= {
+            "ref",
+            "doc_id",
+            "title",
+            "source",
+            "page",
+            "paragraph",
+            "date",
+            "council",
+            "text",
+            "score",
+        }
         assert any(citation["text"] in text for text in chunk_texts)
     first = answer["citations"][0]
     assert first["source"].endswith("middlesbrough-2018-09-executive-member-report-childrens-care.txt")
@@ -39,8 +50,13 @@ def test_ask_json_follows_the_design_contract(capsys, corpus_index):
     assert answer["timings_ms"]["total"] > 0
 
 
-@pytest.mark.parametrize("question", ["How many potholes did Middlesbrough fill in 2021?",
-                                      "What was Stockton's highways maintenance budget in 2019?"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many potholes did Middlesbrough fill in 2021?",
+        "What was Stockton's highways maintenance budget in 2019?",
+    ],
+)
 def test_unanswerable_questions_are_not_found_and_cite_nothing(capsys, corpus_index, question):
     code, out, _ = run(capsys, "ask", question, "--json", "--index-dir", str(corpus_index.index_dir))
     answer = json.loads(out)
@@ -50,16 +66,32 @@ def test_unanswerable_questions_are_not_found_and_cite_nothing(capsys, corpus_in
 
 def test_batch_gives_one_json_line_per_question_in_order(capsys, corpus_index, tmp_path):
     batch = tmp_path / "questions.jsonl"
-    batch.write_text(json.dumps({"question": LAC}) + "\n\n" + json.dumps({"question": "Who chairs the Strategic Improvement Board?"}) + "\n")
+    batch.write_text(
+        json.dumps({"question": LAC})
+        + "\n\n"
+        + json.dumps({"question": "Who chairs the Strategic Improvement Board?"})
+        + "\n"
+    )
     code, out, _ = run(capsys, "ask", "--batch", str(batch), "--index-dir", str(corpus_index.index_dir))
     lines = [json.loads(line) for line in out.splitlines()]
-    assert code == 0 and [a["question"] for a in lines] == [LAC, "Who chairs the Strategic Improvement Board?"]
+    assert code == 0 and [a["question"] for a in lines] == [
+        LAC,
+        "Who chairs the Strategic Improvement Board?",
+    ]
     assert "John Pearce" in lines[1]["answer"]
 
 
 def test_search_filters_by_council(capsys, corpus_index):
-    code, out, _ = run(capsys, "search", "children in care", "--json", "--filter", "council=Stockton",
-                       "--index-dir", str(corpus_index.index_dir))
+    code, out, _ = run(
+        capsys,
+        "search",
+        "children in care",
+        "--json",
+        "--filter",
+        "council=Stockton",
+        "--index-dir",
+        str(corpus_index.index_dir),
+    )
     passages = json.loads(out)["passages"]
     assert code == 0 and passages
     assert {p["council"] for p in passages} == {"Stockton-on-Tees Borough Council"}
@@ -97,9 +129,16 @@ def test_missing_index_and_missing_corpus_get_one_clear_line(capsys, tmp_path):
 
 def test_the_installed_command_runs_and_debug_shows_a_traceback(tmp_path):
     rag = [sys.executable, "-m", "rag.cli"]
-    quiet = subprocess.run(rag + ["info", "--index-dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, check=False)
-    loud = subprocess.run(rag + ["info", "--debug", "--index-dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
-                          check=False)
+    quiet = subprocess.run(
+        rag + ["info", "--index-dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    loud = subprocess.run(
+        rag + ["info", "--debug", "--index-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     assert quiet.returncode == 1 and quiet.stderr.startswith("error: no index at")
     assert "Traceback" in loud.stderr and "IndexMissingError" in loud.stderr
 
@@ -122,14 +161,25 @@ NOT_HELD = "How many potholes did Middlesbrough fill in 2021?"
         (["search", "children in care", "-k", "0"], "must be 1 or more, not 0"),
         (["search", "children in care", "-k", "-1"], "must be 1 or more, not -1"),
         (["ask", LAC, "-k", "0"], "must be 1 or more, not 0"),
-        (["search", "children in care", "--since", "2021-02-30"], "'2021-02-30' is not a date on the calendar"),
-        (["ask", LAC, "--since", "2022-01-01", "--until", "2021-12-31"], "since 2022-01-01 is after until 2021-12-31"),
-        (["search", "children in care", "--since", "2022", "--until", "2021-06"], "since 2022 is after until 2021-06"),
+        (
+            ["search", "children in care", "--since", "2021-02-30"],
+            "'2021-02-30' is not a date on the calendar",
+        ),
+        (
+            ["ask", LAC, "--since", "2022-01-01", "--until", "2021-12-31"],
+            "since 2022-01-01 is after until 2021-12-31",
+        ),
+        (
+            ["search", "children in care", "--since", "2022", "--until", "2021-06"],
+            "since 2022 is after until 2021-06",
+        ),
         (["ask", LAC, "--until", ""], "filter until is empty"),
         (["search", "children in care", "--council", "Atlantis"], "No report matches council = Atlantis"),
         (["ask", LAC, "--source", "corpus/nothing-*"], "No report matches source = corpus/nothing-*"),
-        (["ask", LAC, "--council", "Stockton", "--since", "2020", "--until", "2021"],
-         "No report matches council = Stockton, 2020 to 2021"),
+        (
+            ["ask", LAC, "--council", "Stockton", "--since", "2020", "--until", "2021"],
+            "No report matches council = Stockton, 2020 to 2021",
+        ),
         (["serve", "--port", "99999"], "--port 99999 is not a port number"),
     ],
 )
@@ -144,8 +194,16 @@ def test_input_the_cli_used_to_accept_silently_gets_one_clear_line(capsys, corpu
     [
         ("ask --batch", '{"question": 5}\n', "the question field is int, not text"),
         ("ask --batch", '{"question": ["a", "b"]}\n', "the question field is list, not text"),
-        ("eval", '{"id": "q1", "answers": ["507"]}\n', "questions.jsonl:1: expected a JSON object with a question"),
-        ("eval", '{"question": "Who?"}\n[1, 2]\n', "questions.jsonl:2: expected a JSON object with a question"),
+        (
+            "eval",
+            '{"id": "q1", "answers": ["507"]}\n',
+            "questions.jsonl:1: expected a JSON object with a question",
+        ),
+        (
+            "eval",
+            '{"question": "Who?"}\n[1, 2]\n',
+            "questions.jsonl:2: expected a JSON object with a question",
+        ),
         ("eval", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "cannot read question set"),
     ],
 )
@@ -174,7 +232,9 @@ def test_k_is_the_number_of_passages_an_answer_shows(capsys, corpus_index):
 
 def test_chat_honours_its_filters(capsys, corpus_index, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("How many children are looked after?\nquit\n"))
-    code, out, _ = run(capsys, "chat", "--council", "Stockton", "--json", "--index-dir", str(corpus_index.index_dir))
+    code, out, _ = run(
+        capsys, "chat", "--council", "Stockton", "--json", "--index-dir", str(corpus_index.index_dir)
+    )
     line = next(line for line in out.splitlines() if "{" in line)  # after the greeting and the prompt
     answer = json.loads(line[line.index("{") :])
     assert code == 0 and answer["passages"]
@@ -186,8 +246,14 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(corpus_index):
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        done = subprocess.run([sys.executable, "-m", "rag.cli", "info", "--index-dir", str(corpus_index.index_dir)],
-                              stdout=write_end, stderr=subprocess.PIPE, text=True, cwd=ROOT, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "rag.cli", "info", "--index-dir", str(corpus_index.index_dir)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        )
     finally:
         os.close(write_end)
     assert done.returncode == 141 and done.stderr == ""
@@ -203,7 +269,10 @@ def test_text_output_shows_a_reports_control_characters_escaped(capsys, tmp_path
     )
     index_dir = str(tmp_path / "index")
     assert run(capsys, "index", str(corpus), "--quiet", "--index-dir", index_dir)[0] == 0
-    for args in (["search", "penalty charge notices"], ["ask", "How many penalty charge notices were issued in 2022?"]):
+    for args in (
+        ["search", "penalty charge notices"],
+        ["ask", "How many penalty charge notices were issued in 2022?"],
+    ):
         code, out, _ = run(capsys, *args, "--index-dir", index_dir)
         assert code == 0 and "4,321" in out
         assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", out)

@@ -64,7 +64,9 @@ def test_sources_show_each_citation_in_its_passage_then_the_other_passages(lac_a
     sources = answer_sources(lac_answer, limit=4)
     assert len(sources) == 4
     first = sources[0]
-    assert first.ref == 1 and first.source.endswith("middlesbrough-2018-09-executive-member-report-childrens-care.txt")
+    assert first.ref == 1 and first.source.endswith(
+        "middlesbrough-2018-09-executive-member-report-childrens-care.txt"
+    )
     start, end = first.highlight
     assert first.text[start:end] == lac_answer["citations"][0]["text"]
     assert [s.ref for s in sources[1:]] == [None, None, None]
@@ -106,7 +108,11 @@ def test_a_conversation_exports_as_markdown_with_nothing_live(lac_answer, corpus
     hostile_question = "What about <img src=x onerror=alert(1)> and ![x](http://attacker.example/q.png)?"
     turns = [
         {"question": LAC, "answer": lac_answer, "filters": "council: Middlesbrough Council"},
-        {"question": POTHOLES, "answer": ask(corpus_index, POTHOLES, corpus_settings).to_dict(), "filters": ""},
+        {
+            "question": POTHOLES,
+            "answer": ask(corpus_index, POTHOLES, corpus_settings).to_dict(),
+            "filters": "",
+        },
         {"question": hostile_question, "error": "the question is too long", "filters": ""},
     ]
     markdown = conversation_markdown(turns)
@@ -124,7 +130,9 @@ def test_a_conversation_exports_as_markdown_with_nothing_live(lac_answer, corpus
 def test_filters_from_the_sidebar_choices():
     corpus_range = (date(2017, 9, 14), date(2025, 3, 26))
     assert not filters_from_choices(None, None, *corpus_range, date_range=corpus_range)
-    chosen = filters_from_choices("Stockton-on-Tees Borough Council", None, date(2020, 1, 1), corpus_range[1], corpus_range)
+    chosen = filters_from_choices(
+        "Stockton-on-Tees Borough Council", None, date(2020, 1, 1), corpus_range[1], corpus_range
+    )
     assert chosen == Filters(council="Stockton-on-Tees Borough Council", since="2020-01-01")
     assert describe_filters(chosen) == "council: Stockton-on-Tees Borough Council; from 2020-01-01"
 
@@ -152,34 +160,47 @@ def test_a_file_export_escapes_what_markdown_acts_on(text):
 
 
 def test_a_file_export_leaves_ordinary_text_as_written():
-    for text in ("Current Children Looked After (LAC): 507 (Rate = 156.5).",
-                 "3.2 The budget is £1.5m (2024-25), up 4.1% on last year; see para. 4 - and Table 2!",
-                 "Children's Services' file_name: 10/08/2018, 09:30 = on time?"):
+    for text in (
+        "Current Children Looked After (LAC): 507 (Rate = 156.5).",
+        "3.2 The budget is £1.5m (2024-25), up 4.1% on last year; see para. 4 - and Table 2!",
+        "Children's Services' file_name: 10/08/2018, 09:30 = on time?",
+    ):
         assert readable_markdown(text) == text
 
 
 def test_a_conversation_exports_as_readable_markdown_with_its_date_index_and_follow_ups(
     lac_answer, corpus_index, corpus_settings
 ):
-    follow = ask(corpus_index, "And in March 2021?", corpus_settings, history=[turn_from_json(lac_answer)]).to_dict()
+    follow = ask(
+        corpus_index, "And in March 2021?", corpus_settings, history=[turn_from_json(lac_answer)]
+    ).to_dict()
     hostile = copy.deepcopy(lac_answer)  # the cited passage with a report's own markup around the sentence
     cited = hostile["citations"][0]
     passage = next(p for p in hostile["passages"] if p["rank"] == cited["passage_rank"])
-    passage["text"] = f"# Injected heading\n<script>alert(1)</script> [x](javascript:alert(2))\n{cited['text']}\n{HOSTILE_REPORT}"
+    passage["text"] = (
+        f"# Injected heading\n<script>alert(1)</script> [x](javascript:alert(2))\n{cited['text']}\n{HOSTILE_REPORT}"
+    )
     turns = [
         {"question": LAC, "answer": lac_answer, "filters": "", "asked_at": "2026-12-04T13:39:05+00:00"},
         {"question": "And in March 2021?", "answer": follow, "filters": "council: Middlesbrough Council"},
         {"question": "# <b>Hostile</b> [x](javascript:alert(3))", "answer": hostile, "filters": ""},
     ]
     info = corpus_index.info()
-    markdown = conversation_markdown(turns, index_info=info, exported_at=datetime(2026, 12, 4, 13, 40, tzinfo=UTC))
+    markdown = conversation_markdown(
+        turns, index_info=info, exported_at=datetime(2026, 12, 4, 13, 40, tzinfo=UTC)
+    )
 
     assert "Exported 4 Dec 2026, 13:40 UTC" in markdown
     assert f"Index: {info['documents']} reports, {info['chunks']} passages, built " in markdown
-    assert "Current Children Looked After (LAC): 507 (Rate = 156.5). [1]" in markdown  # not 507 \\(Rate \\= 156\\.5\\)\\.
+    assert (
+        "Current Children Looked After (LAC): 507 (Rate = 156.5). [1]" in markdown
+    )  # not 507 \\(Rate \\= 156\\.5\\)\\.
     assert "*All reports searched*  \n*Asked 4 Dec 2026, 13:39 UTC*" in markdown
     assert "## 2. And in March 2021?" in markdown  # as typed, and beside it as understood
-    assert f"*Understood as: {follow['rewritten_question']}*  \n*Filters: council: Middlesbrough Council*" in markdown
+    assert (
+        f"*Understood as: {follow['rewritten_question']}*  \n*Filters: council: Middlesbrough Council*"
+        in markdown
+    )
     assert "March 2021" in follow["rewritten_question"]
 
     for renderer in (render, render_gfm):

@@ -36,7 +36,10 @@ def small_index(small_corpus, tmp_path):
 
 
 def test_uploads_are_checked_and_only_the_new_file_is_embedded(small_index):
-    before = open_index(small_index).manifest["built_at"], (small_index.index_dir / "manifest.json").stat().st_ino
+    before = (
+        open_index(small_index).manifest["built_at"],
+        (small_index.index_dir / "manifest.json").stat().st_ino,
+    )
     steps = []
     result = add_files(
         [
@@ -50,21 +53,30 @@ def test_uploads_are_checked_and_only_the_new_file_is_embedded(small_index):
         on_progress=lambda stage, done, total: steps.append(stage),
     )
     assert [p.rsplit("/", 1)[-1] for p in result.added] == ["youth service.txt"]
-    assert (small_index.corpus_dir / "youth service.txt").is_file()  # inside the corpus, whatever the name said
+    assert (
+        small_index.corpus_dir / "youth service.txt"
+    ).is_file()  # inside the corpus, whatever the name said
     reasons = {r["name"]: r["reason"] for r in result.rejected}
     assert "not a PDF" in reasons["fake.pdf"]
     assert "unsupported file type .docx" in reasons["notes.docx"]
     assert reasons["empty.md"] == "empty file"
     assert "UTF-8" in reasons["latin.txt"]
-    assert not (small_index.corpus_dir / "fake.pdf").exists() and not list(small_index.corpus_dir.glob(".upload-*"))
+    assert not (small_index.corpus_dir / "fake.pdf").exists() and not list(
+        small_index.corpus_dir.glob(".upload-*")
+    )
 
     report = result.report
     assert len(report.indexed) == 1 and len(report.unchanged) == 2
     new_chunks = open_index(small_index).manifest["files"][report.indexed[0]]["chunks"]
     assert report.embedded_chunks == new_chunks < report.chunks
     assert steps and set(steps) == {"Indexing", "Reading", "Embedding"}
-    assert (open_index(small_index).manifest["built_at"], (small_index.index_dir / "manifest.json").stat().st_ino) != before
-    assert "Added youth service.txt" in describe_upload(result) and "Refused fake.pdf" in describe_upload(result)
+    assert (
+        open_index(small_index).manifest["built_at"],
+        (small_index.index_dir / "manifest.json").stat().st_ino,
+    ) != before
+    assert "Added youth service.txt" in describe_upload(result) and "Refused fake.pdf" in describe_upload(
+        result
+    )
 
     again = add_files([("copy.txt", (CORPUS / YOUTH).read_bytes())], small_index)
     assert again.added == [] and again.report is None
@@ -78,11 +90,17 @@ def test_an_upload_over_the_size_limit_is_refused(small_index):
 
 
 def test_a_failed_index_update_takes_the_upload_out_again(small_index):
-    served = open_index(small_index).manifest["built_at"], sorted(p.name for p in small_index.corpus_dir.iterdir())
+    served = (
+        open_index(small_index).manifest["built_at"],
+        sorted(p.name for p in small_index.corpus_dir.iterdir()),
+    )
     broken = small_index.replace(embedding_model="/no/such/model")
     with pytest.raises(ModelError):
         add_files([(YOUTH, (CORPUS / YOUTH).read_bytes())], broken)
-    after = open_index(small_index).manifest["built_at"], sorted(p.name for p in small_index.corpus_dir.iterdir())
+    after = (
+        open_index(small_index).manifest["built_at"],
+        sorted(p.name for p in small_index.corpus_dir.iterdir()),
+    )
     assert after == served
 
 
@@ -91,7 +109,12 @@ def test_a_real_pdf_upload_is_indexed_by_page_and_the_page_renders(small_index):
     result = add_files([(pdf.name, pdf.read_bytes())], small_index)
     assert result.added and not result.rejected
     index = open_index(small_index)
-    pages = [r[0] for r in index.query("SELECT DISTINCT c.page FROM chunks c JOIN documents d USING (doc_id) WHERE d.source LIKE '%.pdf'")]
+    pages = [
+        r[0]
+        for r in index.query(
+            "SELECT DISTINCT c.page FROM chunks c JOIN documents d USING (doc_id) WHERE d.source LIKE '%.pdf'"
+        )
+    ]
     assert sorted(pages) == [1, 2, 3]
     png = page_image(original_file(result.added[0]), 2, width=400)
     assert png.startswith(b"\x89PNG") and len(png) > 5_000
@@ -122,13 +145,18 @@ def test_what_the_index_holds_for_a_first_screen(corpus_index, corpus_settings, 
     assert [d.isoformat() for d in date_bounds(info)] == ["2017-09-14", "2025-03-26"]
     reports = list_reports(corpus_index)
     assert len(reports) == 5 and reports[0].date == "2025-03-26"
-    assert reports[-1].label() == "Children's Services Progress Update: Quarter 1 (April – June) – 2017/18 (Stockton-on-Tees Borough Council, 2017-09-14)"
+    assert (
+        reports[-1].label()
+        == "Children's Services Progress Update: Quarter 1 (April – June) – 2017/18 (Stockton-on-Tees Borough Council, 2017-09-14)"
+    )
 
     examples = example_questions(corpus_settings, corpus_index)
     assert examples[0] == "How many children were looked after by Middlesbrough as of 10 August 2018?"
     assert len(examples) == 3
     without_readme = example_questions(corpus_settings.replace(corpus_dir=tmp_path), corpus_index)
-    assert len(without_readme) == 3 and all(q.startswith("What do the reports say about ") for q in without_readme)
+    assert len(without_readme) == 3 and all(
+        q.startswith("What do the reports say about ") for q in without_readme
+    )
 
 
 def test_uploaded_names_stay_inside_the_corpus_folder():

@@ -11,16 +11,30 @@ from rag.read.metadata import is_useful_title
 
 EXPECTED = {
     "middlesbrough-2018-09-executive-member-report-childrens-care.txt": (
-        "Executive Member Report to Council", "Middlesbrough Council", "2018-09"),
+        "Executive Member Report to Council",
+        "Middlesbrough Council",
+        "2018-09",
+    ),
     "stockton-2017-09-14-cabinet-childrens-services-progress-q1.md": (
         "Children's Services Progress Update: Quarter 1 (April – June) – 2017/18",
-        "Stockton-on-Tees Borough Council", "2017-09-14"),
+        "Stockton-on-Tees Borough Council",
+        "2017-09-14",
+    ),
     "middlesbrough-2020-04-05-members-briefing-childrens-services-covid.txt": (
-        "Briefing to Members: Children's Services", "Middlesbrough Council", "2020-04-05"),
+        "Briefing to Members: Children's Services",
+        "Middlesbrough Council",
+        "2020-04-05",
+    ),
     "middlesbrough-2025-03-26-executive-member-report-childrens-services.md": (
-        "Executive Member Report to Council", "Middlesbrough Council", "2025-03-26"),
+        "Executive Member Report to Council",
+        "Middlesbrough Council",
+        "2025-03-26",
+    ),
     "middlesbrough-2021-03-24-executive-member-report-childrens-social-care.txt": (
-        "Executive Member Report to Council", "Middlesbrough Council", "2021-03-24"),
+        "Executive Member Report to Council",
+        "Middlesbrough Council",
+        "2021-03-24",
+    ),
 }
 
 
@@ -34,8 +48,11 @@ def test_a_folder_named_after_a_council_gives_its_reports_that_council(tmp_path)
     """The minutes of a Kent meeting on devolution name Medway more often than Kent; filed in the
     Kent folder, they are Kent's. Outside such a folder the text decides. (The title line's date
     and the "on" before it are dropped.)"""
-    minutes = need(DATA / "reports/kent-county-council/full_council/2025-01-09/originals"
-                   / "Printed minutes 09th-Jan-2025 10.00 County Council.pdf")
+    minutes = need(
+        DATA
+        / "reports/kent-county-council/full_council/2025-01-09/originals"
+        / "Printed minutes 09th-Jan-2025 10.00 County Council.pdf"
+    )
     document = load_document(minutes)
     assert document.council == "Kent County Council"
     assert document.title.endswith("County Hall, Maidstone")  # not "... Maidstone on", its date cut off
@@ -55,13 +72,25 @@ def test_a_placeholder_title_gives_way_to_one_that_names_the_report():
     assert front.title == "Agenda frontsheet 30th Jan 2025 10.00 Cabinet"
     minutes = load_document(need(originals / "Printed minutes 30th-Jan-2025 10.00 Cabinet.pdf"))
     assert minutes.title.startswith("MINUTES of a meeting of the Cabinet held in")
-    for placeholder in ("Agenda Template", "PowerPoint Presentation", "Minutes", "Item 1", "County Council",
-                        "c) They are the Chair of the Scrutiny Committee.", "Original base budget 1,429,506.8 0.0 1,429,506.8",
-                        "proposal for a new", "Core External Total Core External Total Core External Total",
-                        "The number of children looked after has risen in each of the last three years."):
+    for placeholder in (
+        "Agenda Template",
+        "PowerPoint Presentation",
+        "Minutes",
+        "Item 1",
+        "County Council",
+        "c) They are the Chair of the Scrutiny Committee.",
+        "Original base budget 1,429,506.8 0.0 1,429,506.8",
+        "proposal for a new",
+        "Core External Total Core External Total Core External Total",
+        "The number of children looked after has risen in each of the last three years.",
+    ):
         assert not is_useful_title(placeholder), placeholder
-    for title in ("Executive Member Report to Council", "Quarterly Performance Report, Quarter 3, 2024/25", "Autumn Budget 2024",
-                  "MINUTES of the meeting held in the Darent Room, Sessions House, County Hall, Maidstone."):
+    for title in (
+        "Executive Member Report to Council",
+        "Quarterly Performance Report, Quarter 3, 2024/25",
+        "Autumn Budget 2024",
+        "MINUTES of the meeting held in the Darent Room, Sessions House, County Hall, Maidstone.",
+    ):
         assert is_useful_title(title), title
 
 
@@ -77,15 +106,23 @@ def test_a_title_is_never_a_footnote_or_a_line_of_running_text(tmp_path):
         encoding="utf-8",
     )
     assert load_document(tmp_path / "appendix-1.txt").title == "Waste Services Review"
-    for line in ("[1] Fake Report", "[12] Annual Report 2024", "[3, 4] Budget Report",
-                 "At the outset, it was noted that the following items on the Agenda were dealt with at",
-                 ("IF the Council agrees to make the change to Chairmanship of the Scrutiny Committee, the "
-                  "following changes to the constitution would be proposed."),
-                 "Reason one: The decision is not in line with Council's Policy Framework."):
+    for line in (
+        "[1] Fake Report",
+        "[12] Annual Report 2024",
+        "[3, 4] Budget Report",
+        "At the outset, it was noted that the following items on the Agenda were dealt with at",
+        (
+            "IF the Council agrees to make the change to Chairmanship of the Scrutiny Committee, the "
+            "following changes to the constitution would be proposed."
+        ),
+        "Reason one: The decision is not in line with Council's Policy Framework.",
+    ):
         assert not is_useful_title(line), line
-    for title in ("Late changes to the 2025-26 budget and 2025-28 Medium Term Financial Plan (MTFP)",
-                  "Minutes of the Annual Meeting held on 23 May 2023 in the Council Chamber",
-                  "Proposed transfer of the Strengthening Independence Service for 18-25 year old disabled adults"):
+    for title in (
+        "Late changes to the 2025-26 budget and 2025-28 Medium Term Financial Plan (MTFP)",
+        "Minutes of the Annual Meeting held on 23 May 2023 in the Council Chamber",
+        "Proposed transfer of the Strengthening Independence Service for 18-25 year old disabled adults",
+    ):
         assert is_useful_title(title), title
 
 
@@ -125,8 +162,11 @@ def test_empty_and_non_utf8_files_are_refused_with_a_reason(tmp_path):
 
 
 def test_pdf_pages_are_numbered_from_one():
-    pdf = need(DATA / "reports/kent-county-council/cabinet/2025-01-30/originals"
-               / "Minutes of the meeting held on 9th January 2025.pdf")
+    pdf = need(
+        DATA
+        / "reports/kent-county-council/cabinet/2025-01-30/originals"
+        / "Minutes of the meeting held on 9th January 2025.pdf"
+    )
     from pypdf import PdfReader
 
     document = load_document(pdf)
@@ -177,7 +217,9 @@ def test_a_title_that_names_only_a_kind_of_document_takes_its_subject_from_the_f
     copy = load_document(need(amendments / "8 - Amendment - Greens and Independents - CTRS_1.pdf"))
     assert copy.title == "Budget Amendment Form: Greens and Independents - CTRS"
     appendices = DATA / "reports/kent-county-council/full_council/2025-03-13/originals"
-    consultation = load_document(need(appendices / "Appendix 6 - Commissioned Family Hub Contracts Consultation Report.pdf"))
+    consultation = load_document(
+        need(appendices / "Appendix 6 - Commissioned Family Hub Contracts Consultation Report.pdf")
+    )
     assert consultation.title == "Written Report: Commissioned Family Hub Contracts Consultation Report"
     letter = load_document(need(appendices / "Appendix 1.pdf"))
     assert letter.title == "Kent and Medway request to be included in Devolution Priority Programme"
@@ -185,8 +227,16 @@ def test_a_title_that_names_only_a_kind_of_document_takes_its_subject_from_the_f
     # what a file name adds: no year or financial year cut from it, no words the title already has
     for title, name, expected in (
         ("Budget", "County Council Budget_2025_26.pdf", "Budget: County Council Budget 2025 26"),
-        ("Summary", "2024-25 to 2026-27 Medium Term Plan.pdf", "Summary: 2024-25 to 2026-27 Medium Term Plan"),
-        ("Record of Decision", "Record of Decision Highways maintenance.pdf", "Record of Decision: Highways maintenance"),
+        (
+            "Summary",
+            "2024-25 to 2026-27 Medium Term Plan.pdf",
+            "Summary: 2024-25 to 2026-27 Medium Term Plan",
+        ),
+        (
+            "Record of Decision",
+            "Record of Decision Highways maintenance.pdf",
+            "Record of Decision: Highways maintenance",
+        ),
         ("Record of Decision", "Appendix 4 - 24-00093 Record of Decision.pdf", "Record of Decision"),
         ("Spending", "Appendix D 21.01.25.pdf", "Spending"),
     ):

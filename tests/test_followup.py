@@ -8,7 +8,10 @@ SOURCE = "corpus/middlesbrough-2018-09-executive-member-report-childrens-care.tx
 
 def test_a_new_year_replaces_the_old_one():
     result = rewrite("And in March 2021?", [Turn(FIRST, (SOURCE,))])
-    assert result.rewritten and result.question == "How many children were looked after by Middlesbrough as of March 2021?"
+    assert (
+        result.rewritten
+        and result.question == "How many children were looked after by Middlesbrough as of March 2021?"
+    )
 
 
 def test_a_new_council_replaces_the_old_one():
@@ -54,5 +57,9 @@ def test_who_wrote_a_report_is_answered_only_for_a_report_that_is_there(corpus_i
 
 
 def test_who_wrote_a_report_named_by_some_of_its_words_finds_its_author(corpus_index, corpus_settings):
-    answer = ask(corpus_index, "Who wrote the Middlesbrough report on children's care in September 2018?", corpus_settings)
+    answer = ask(
+        corpus_index,
+        "Who wrote the Middlesbrough report on children's care in September 2018?",
+        corpus_settings,
+    )
     assert answer.status == "answered" and answer.citations[0].text == "Councillor Michael Carr"

@@ -41,7 +41,9 @@ def test_changing_one_file_re_embeds_only_its_changed_passages(small_corpus, tmp
     assert first.embedded_chunks == first.chunks and len(first.indexed) == 2
 
     changed = small_corpus / "middlesbrough-2020-04-05-members-briefing-childrens-services-covid.txt"
-    changed.write_text(changed.read_text(encoding="utf-8") + "\nAdded line about 42 new foster carers.\n", encoding="utf-8")
+    changed.write_text(
+        changed.read_text(encoding="utf-8") + "\nAdded line about 42 new foster carers.\n", encoding="utf-8"
+    )
     second = build_index(None, settings, progress=False)
     assert len(second.unchanged) == 1
     assert len(second.indexed) == 1 and second.indexed[0].endswith(changed.name)
@@ -67,14 +69,18 @@ def test_a_report_attached_to_two_packs_is_embedded_once(small_corpus, tmp_path)
         (small_corpus / pack).mkdir()
         shutil.copy(small_corpus / name, small_corpus / pack / name)
     (small_corpus / name).unlink()
-    report = build_index(None, Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index"), progress=False)
+    report = build_index(
+        None, Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index"), progress=False
+    )
     index = open_index(Settings(index_dir=tmp_path / "index"))
     copies = [f["chunks"] for source, f in index.manifest["files"].items() if source.endswith(name)]
     assert len(copies) == 2 and copies[0] == copies[1]
     assert report.embedded_chunks == report.chunks - copies[0]  # the second copy reuses the first's vectors
 
 
-def test_a_new_chunker_cuts_every_file_again_and_reuses_the_vectors_of_unchanged_passages(small_corpus, tmp_path):
+def test_a_new_chunker_cuts_every_file_again_and_reuses_the_vectors_of_unchanged_passages(
+    small_corpus, tmp_path
+):
     settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index")
     first = build_index(None, settings, progress=False)
     manifest_path = settings.index_dir / "manifest.json"
@@ -124,7 +130,10 @@ def test_bad_files_are_skipped_by_name_and_the_rest_indexed(small_corpus, tmp_pa
     assert set(reasons) == {"empty.md", "latin.txt", "fake.pdf"}
     assert "not a PDF" in reasons["fake.pdf"] and "UTF-8" in reasons["latin.txt"]
     assert len(report.indexed) == 2
-    assert open_index(settings).info()["skipped"] == [{"source": s["source"], "reason": s["reason"]} for s in sorted(report.skipped, key=lambda s: s["source"])]
+    assert open_index(settings).info()["skipped"] == [
+        {"source": s["source"], "reason": s["reason"]}
+        for s in sorted(report.skipped, key=lambda s: s["source"])
+    ]
 
 
 def test_an_index_built_with_another_model_names_the_fix(corpus_index, tmp_path):
@@ -145,13 +154,18 @@ def test_the_index_type_is_chosen_recorded_and_searched(small_corpus, tmp_path):
     index = open_index(settings)
     described = index.info()["vector_index"]
     assert described["type"] == "ivf" and described["nprobe"] >= 1 and described["recall@10"] >= 0.95
-    assert type(index.vectors).__name__ == "IndexIVFScalarQuantizer" and index.vectors.nprobe == described["nprobe"]
+    assert (
+        type(index.vectors).__name__ == "IndexIVFScalarQuantizer"
+        and index.vectors.nprobe == described["nprobe"]
+    )
     question = get_embedder(settings.embedding_model).embed_queries(["children looked after in August 2018"])
     exact = build_index(None, Settings(corpus_dir=small_corpus, index_dir=tmp_path / "flat"), progress=False)
     assert exact.chunks == index.size
     flat = open_index(Settings(index_dir=tmp_path / "flat"))
     assert flat.info()["vector_index"] == {"type": "flat"}
-    assert [r for r, _ in index.dense_search(question[0], 3)] == [r for r, _ in flat.dense_search(question[0], 3)]
+    assert [r for r, _ in index.dense_search(question[0], 3)] == [
+        r for r, _ in flat.dense_search(question[0], 3)
+    ]
     only = Filters(source="*briefing*")
     for searched in (index, flat):  # a filter searches only that report's passages, on either index type
         found = search(searched, "children looked after", settings.replace(rerank=False), k=5, filters=only)

@@ -40,7 +40,10 @@ def torture(tmp_path_factory):
 
 
 def _reasons(report) -> dict[str, str]:
-    return {Path(s["source"]).resolve().relative_to(TORTURE.resolve()).as_posix(): s["reason"] for s in report.skipped}
+    return {
+        Path(s["source"]).resolve().relative_to(TORTURE.resolve()).as_posix(): s["reason"]
+        for s in report.skipped
+    }
 
 
 def test_every_torture_file_is_indexed_or_skipped_with_a_reason(torture):
@@ -223,7 +226,11 @@ def test_an_interrupted_build_resumes_and_ends_as_a_clean_build(tmp_path, monkey
     before = open_index(Settings(index_dir=index_dir)).manifest["built_at"]
 
     build = subprocess.Popen(
-        rag, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_ctrl_c_as_in_a_terminal  # noqa: PLW1509 - the child runs only signal()
+        rag,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_ctrl_c_as_in_a_terminal,  # noqa: PLW1509 - the child runs only signal()
     )
     cache = cache_dir(index_dir)
     deadline = time.monotonic() + 300

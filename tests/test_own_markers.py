@@ -28,9 +28,20 @@ PARKS = "Parks Report 2021\nThe council planted 2,000 trees in its parks in 2021
 
 
 def _passage(rank: int, text: str, title: str) -> Passage:
-    return Passage(rank=rank, chunk_id=f"c{rank}", doc_id=f"d{rank}", title=title, source=f"corpus/{rank}.txt",
-                   council="Example Borough Council", date="2022-05", page=None, paragraph=None, heading=None,
-                   text=text, score=1.0 / rank)
+    return Passage(
+        rank=rank,
+        chunk_id=f"c{rank}",
+        doc_id=f"d{rank}",
+        title=title,
+        source=f"corpus/{rank}.txt",
+        council="Example Borough Council",
+        date="2022-05",
+        page=None,
+        paragraph=None,
+        heading=None,
+        text=text,
+        score=1.0 / rank,
+    )
 
 
 PASSAGES = [_passage(1, HIGHWAYS, "Highways Annual Report"), _passage(2, PARKS, "Parks Report")]

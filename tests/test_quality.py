@@ -15,10 +15,24 @@ from rag.types import Passage
 ANY_CONFIDENCE = Settings(not_found_threshold=0.0)
 
 
-def one_passage(text: str, title: str = "Report", date: str | None = None, council: str | None = None) -> Passage:
+def one_passage(
+    text: str, title: str = "Report", date: str | None = None, council: str | None = None
+) -> Passage:
     """A retrieved passage made from report-like text, ranked first."""
-    return Passage(rank=1, chunk_id="c", doc_id="d", title=title, source="s.txt", council=council, date=date,
-                   page=1, paragraph=None, heading=None, score=0.9, text=text)
+    return Passage(
+        rank=1,
+        chunk_id="c",
+        doc_id="d",
+        title=title,
+        source="s.txt",
+        council=council,
+        date=date,
+        page=1,
+        paragraph=None,
+        heading=None,
+        score=0.9,
+        text=text,
+    )
 
 
 def test_evidence_is_in_the_top_five_for_most_answerable_questions(corpus_index, corpus_settings):
@@ -30,17 +44,28 @@ def test_evidence_is_in_the_top_five_for_most_answerable_questions(corpus_index,
     assert figures["answerable_wrongly_refused"] <= 0.05, figures
 
 
-
 def test_a_paragraph_number_or_a_span_of_years_is_not_the_count_asked_for():
-    """"3.1" leading a paragraph and "2025-29" are not counts: the sentence with the count wins
+    """ "3.1" leading a paragraph and "2025-29" are not counts: the sentence with the count wins
     (before they were told apart, the first sentence won)."""
 
     text = (
         "3.1 The commissioning plan for 2025-29 sets out the need for secondary school places in each district.\n"
         "A total of 38 forms of entry will be needed across the plan period."
     )
-    passage = Passage(rank=1, chunk_id="c", doc_id="d", title="Kent Commissioning Plan 2025-29", source="s.txt",
-                      council=None, date=None, page=1, paragraph=None, heading=None, score=0.9, text=text)
+    passage = Passage(
+        rank=1,
+        chunk_id="c",
+        doc_id="d",
+        title="Kent Commissioning Plan 2025-29",
+        source="s.txt",
+        council=None,
+        date=None,
+        page=1,
+        paragraph=None,
+        heading=None,
+        score=0.9,
+        text=text,
+    )
     question = "How many secondary places does the commissioning plan say are needed?"
     answer = answer_from_passages(question, [passage], Settings(not_found_threshold=0.0))
     assert answer.answer == "A total of 38 forms of entry will be needed across the plan period. [1]"
@@ -50,8 +75,20 @@ def test_a_length_of_time_is_not_a_count_unless_the_question_asks_for_one():
 
     days = "When the Elective Home Education team learns of a new home-educated child, officers contact the family within 10 school days."
     count = "There are currently 4,798 pupils receiving education outside the school system, 26% more than a year ago."
-    passage = Passage(rank=1, chunk_id="c", doc_id="d", title="Elective Home Education", source="s.txt", council=None,
-                      date=None, page=1, paragraph=None, heading=None, score=0.9, text=f"{days}\n{count}")
+    passage = Passage(
+        rank=1,
+        chunk_id="c",
+        doc_id="d",
+        title="Elective Home Education",
+        source="s.txt",
+        council=None,
+        date=None,
+        page=1,
+        paragraph=None,
+        heading=None,
+        score=0.9,
+        text=f"{days}\n{count}",
+    )
     settings = Settings(not_found_threshold=0.0)
     children = "How many home-educated children does the Elective Home Education team know of?"
     assert answer_from_passages(children, [passage], settings).answer == f"{count} [1]"
@@ -67,10 +104,24 @@ def test_an_answer_that_ends_in_a_colon_brings_what_follows():
         "The bid could not be funded because the site floods every winter and the costs have risen by £12m.\n"
         "4.2 Officers will prepare a revised bid."
     )
-    passage = Passage(rank=1, chunk_id="c", doc_id="d", title="Bridge Bid", source="s.txt", council=None,
-                      date=None, page=1, paragraph=None, heading=None, score=0.9, text=text)
+    passage = Passage(
+        rank=1,
+        chunk_id="c",
+        doc_id="d",
+        title="Bridge Bid",
+        source="s.txt",
+        council=None,
+        date=None,
+        page=1,
+        paragraph=None,
+        heading=None,
+        score=0.9,
+        text=text,
+    )
     answer = answer_from_passages(
-        "What reason did the Secretary of State give for refusing the bridge bid?", [passage], Settings(not_found_threshold=0.0)
+        "What reason did the Secretary of State give for refusing the bridge bid?",
+        [passage],
+        Settings(not_found_threshold=0.0),
     )
     assert "the site floods every winter" in answer.answer and "revised bid" not in answer.answer
     assert answer.citations[0].text in text and answer.citations[0].text.startswith("4.1 The reason")
@@ -83,18 +134,30 @@ def answer_to(question: str, text: str, **passage_fields) -> str:
 
 
 WRONG_KIND = [  # question, a sentence of the wrong kind, a sentence of the right kind, what it answers
-    ("How many foster carers did the council recruit in 2024?",  # a rise of 12% is not a number of carers
-     "Foster carer recruitment by the council rose by 12% in 2024 after the new campaign.",
-     "The council recruited 38 new foster carers in 2024 after the new campaign.", "38 new foster carers"),
-    ("How many potholes were repaired in total during the 2024 pothole blitz?",  # awards are not potholes
-     "During 2024 the hardship programme made 461 awards in total.",
-     "During the 2024 blitz crews repaired 52,000 potholes in total.", "52,000 potholes"),
-    ("What annual fee does the council pay its external auditor, Grant Thornton?",  # a name is not an amount
-     "The council's external auditor is Grant Thornton UK LLP.",
-     "The annual fee paid to the external auditor, Grant Thornton, is £310,000.", "£310,000"),
-    ("What was the turnout in the 2025 county council elections?",  # a date is not a turnout
-     "The county council elections were held on 1 May 2025.",
-     "Turnout in the 2025 county council elections was 34.2%.", "34.2%"),
+    (
+        "How many foster carers did the council recruit in 2024?",  # a rise of 12% is not a number of carers
+        "Foster carer recruitment by the council rose by 12% in 2024 after the new campaign.",
+        "The council recruited 38 new foster carers in 2024 after the new campaign.",
+        "38 new foster carers",
+    ),
+    (
+        "How many potholes were repaired in total during the 2024 pothole blitz?",  # awards are not potholes
+        "During 2024 the hardship programme made 461 awards in total.",
+        "During the 2024 blitz crews repaired 52,000 potholes in total.",
+        "52,000 potholes",
+    ),
+    (
+        "What annual fee does the council pay its external auditor, Grant Thornton?",  # a name is not an amount
+        "The council's external auditor is Grant Thornton UK LLP.",
+        "The annual fee paid to the external auditor, Grant Thornton, is £310,000.",
+        "£310,000",
+    ),
+    (
+        "What was the turnout in the 2025 county council elections?",  # a date is not a turnout
+        "The county council elections were held on 1 May 2025.",
+        "Turnout in the 2025 county council elections was 34.2%.",
+        "34.2%",
+    ),
 ]
 
 
@@ -108,20 +171,27 @@ def test_an_answer_of_the_wrong_kind_is_refused(question, wrong, right, answered
 
 
 def test_a_count_of_days_is_the_count_a_how_many_days_question_asks_for():
-    assert answer_to("Within how many school days do officers contact the family?",
-                     "Officers contact the family within 10 school days.")
+    assert answer_to(
+        "Within how many school days do officers contact the family?",
+        "Officers contact the family within 10 school days.",
+    )
 
 
 def test_a_question_pinned_to_a_month_is_answered_from_that_month():
-    """"In May 2025" is answered from a passage that names May 2025 or whose meeting was then;
+    """ "In May 2025" is answered from a passage that names May 2025 or whose meeting was then;
     a count from another month's report is not the answer."""
     question = "How many people voted in the May 2025 county council elections?"
-    assert not answer_to(question, "The youth council elections held in November 2024 saw 22,866 young people voting.",
-                         date="2025-01-30")
-    assert "412,000" in answer_to(question, "In the county council elections of 1 May 2025, 412,000 people voted.",
-                                  date="2025-06-12")
-    assert "412,000" in answer_to(question, "At the elections this month 412,000 people voted across the county.",
-                                  date="2025-05-22")
+    assert not answer_to(
+        question,
+        "The youth council elections held in November 2024 saw 22,866 young people voting.",
+        date="2025-01-30",
+    )
+    assert "412,000" in answer_to(
+        question, "In the county council elections of 1 May 2025, 412,000 people voted.", date="2025-06-12"
+    )
+    assert "412,000" in answer_to(
+        question, "At the elections this month 412,000 people voted across the county.", date="2025-05-22"
+    )
 
 
 def test_an_answer_that_shares_no_word_with_the_question_is_refused():
@@ -130,18 +200,29 @@ def test_an_answer_that_shares_no_word_with_the_question_is_refused():
     as a shared word."""
     question = "How much did it cost KCC to run the park-and-ride over Christmas?"
     kent = {"council": "Kent County Council"}
-    assert not answer_to(question, "During 2024, KCC's hardship programme allocated £46,100.00 to veterans' homes.", **kent)
-    assert "£120,000" in answer_to(question, "Running the park-and-ride over Christmas cost KCC £120,000.", **kent)
+    assert not answer_to(
+        question, "During 2024, KCC's hardship programme allocated £46,100.00 to veterans' homes.", **kent
+    )
+    assert "£120,000" in answer_to(
+        question, "Running the park-and-ride over Christmas cost KCC £120,000.", **kent
+    )
 
 
 def test_the_sentence_after_the_matching_passage_can_answer():
     """The passage that matches announces the scheme; the next one in the report says what paid
     for it. Its sentence is cited, and its passage joins the answer's passages after the others."""
     question = "How big was the government grant paying for the new smoke-free spaces?"
-    matching = one_passage("(c) New smoke-free spaces were due to launch across the county, including parks,"
-                           " play areas and outside schools.")
-    after = replace(one_passage("The project was funded by a £1.9 million grant from the government to reduce"
-                                " smoking rates."), rank=2, chunk_id="c2")
+    matching = one_passage(
+        "(c) New smoke-free spaces were due to launch across the county, including parks,"
+        " play areas and outside schools."
+    )
+    after = replace(
+        one_passage(
+            "The project was funded by a £1.9 million grant from the government to reduce smoking rates."
+        ),
+        rank=2,
+        chunk_id="c2",
+    )
     alone = answer_from_passages(question, [matching], ANY_CONFIDENCE)
     assert "£1.9 million" not in alone.answer
     answer = answer_from_passages(question, [matching], ANY_CONFIDENCE, [after])
@@ -174,19 +255,28 @@ def test_a_table_row_reads_every_line_of_its_column_headers_and_no_prose():
 
 
 def test_a_sentence_that_mentions_a_councillor_is_not_who_wrote_the_report():
-    """"Who wrote ..." is answered only by a line that is a name with its title (and perhaps its
+    """ "Who wrote ..." is answered only by a line that is a name with its title (and perhaps its
     role), from the report the question names; a sentence about what a councillor did is not."""
     from rag.answer.extractive import _names_an_author
 
-    for line in ("Councillor Michael Carr", "Cllr Ann McCoy – Cabinet Member for Children and Young People",
-                 "EXECUTIVE MEMBER: Cllr Luke Henman, Executive Member for Children's Services",
-                 "From: Director of Children's Services"):
+    for line in (
+        "Councillor Michael Carr",
+        "Cllr Ann McCoy – Cabinet Member for Children and Young People",
+        "EXECUTIVE MEMBER: Cllr Luke Henman, Executive Member for Children's Services",
+        "From: Director of Children's Services",
+    ):
         assert _names_an_author(line), line
-    for line in ("Councillor Smith asked about the potholes on Marton Road.",
-                 "Professor Munro found that social work was too bureaucratic", "From: 1 April 2025 the charges rise"):
+    for line in (
+        "Councillor Smith asked about the potholes on Marton Road.",
+        "Professor Munro found that social work was too bureaucratic",
+        "From: 1 April 2025 the charges rise",
+    ):
         assert not _names_an_author(line), line
-    minutes = one_passage("2. Councillor Smith asked about the potholes on Marton Road.\n3. The repairs cost £12,000.",
-                          title="Highway Pothole Repairs Report", council="Example Borough Council")
+    minutes = one_passage(
+        "2. Councillor Smith asked about the potholes on Marton Road.\n3. The repairs cost £12,000.",
+        title="Highway Pothole Repairs Report",
+        council="Example Borough Council",
+    )
     answer = answer_from_passages("Who wrote the pothole repairs report?", [minutes], ANY_CONFIDENCE)
     assert answer.status == "not_found", answer.answer
 
@@ -210,20 +300,35 @@ def test_a_question_that_compares_periods_gets_the_line_of_each_in_date_order(co
     assert [c.date[:7] for c in answer.citations] == ["2017-09", "2025-03"]
     assert "433 children" in answer.answer and "506 children" in answer.answer
     assert [p for p, _ in periods_compared("How did the budget change between January and March 2025?")] == [
-        "2025-01", "2025-03"]
-    assert [p for p, _ in periods_compared("How many children were in care in Stockton in 2017 and in Middlesbrough in 2018?")
-            ] == ["2017", "2018"]
-    for one_part in ("How many children were in care in 2018?", "How did the cost of 2000 homes change in 2019?",
-                     "What did each council spend in 2019 on the A2070 road?"):
+        "2025-01",
+        "2025-03",
+    ]
+    assert [
+        p
+        for p, _ in periods_compared(
+            "How many children were in care in Stockton in 2017 and in Middlesbrough in 2018?"
+        )
+    ] == ["2017", "2018"]
+    for one_part in (
+        "How many children were in care in 2018?",
+        "How did the cost of 2000 homes change in 2019?",
+        "What did each council spend in 2019 on the A2070 road?",
+    ):
         assert periods_compared(one_part) == [], one_part
 
 
-def test_a_sentence_that_names_the_question_s_term_another_way_shares_its_words(corpus_index, corpus_settings):
+def test_a_sentence_that_names_the_question_s_term_another_way_shares_its_words(
+    corpus_index, corpus_settings
+):
     """The glossary's names for one thing count as the question's words in the answer scorer:
     "children looked after" is answered by "children in our care"."""
-    assert names_meant("How many children in care were there?", "Current Children Looked After (LAC): 507") == [
-        "children in care"
-    ]
+    assert names_meant(
+        "How many children in care were there?", "Current Children Looked After (LAC): 507"
+    ) == ["children in care"]
     assert names_meant("How many children in care were there?", "Current Child Protection (CP): 224") == []
-    answer = ask(corpus_index, "How did the number of children looked after change between 2017 and 2025?", corpus_settings)
+    answer = ask(
+        corpus_index,
+        "How did the number of children looked after change between 2017 and 2025?",
+        corpus_settings,
+    )
     assert "433" in answer.answer and "506" in answer.answer, answer.answer

@@ -17,7 +17,12 @@ def test_fts5_bm25_matches_a_reference_computation():
     """SQLite's bm25() against BM25 computed by hand on a tiny corpus, with the constants and the
     IDF that the FTS5 documentation gives: k1 = 1.2, b = 0.75, IDF = ln((N - n + 0.5) / (n + 0.5)),
     floored at 1e-6 for a term in more than half the documents."""
-    docs = ["children looked after children", "children in need", "foster carers recruited", "budget outturn children"]
+    docs = [
+        "children looked after children",
+        "children in need",
+        "foster carers recruited",
+        "budget outturn children",
+    ]
     db = sqlite3.connect(":memory:")
     db.execute("CREATE VIRTUAL TABLE t USING fts5(text)")
     db.executemany("INSERT INTO t(rowid, text) VALUES (?, ?)", list(enumerate(docs)))
@@ -67,13 +72,21 @@ def test_hybrid_finds_a_paraphrase_that_keyword_alone_misses(corpus_index, corpu
 def test_reranker_loads_offline_and_orders_a_known_pair():
     scores = rerank_scores(
         "How many children were looked after in August 2018?",
-        ["The weather in Middlesbrough was mild this spring.", "Current Children Looked After (LAC): 507 (Rate = 156.5)"],
+        [
+            "The weather in Middlesbrough was mild this spring.",
+            "Current Children Looked After (LAC): 507 (Rate = 156.5)",
+        ],
     )
     assert scores[1] > 0 > scores[0]
 
 
 def test_reranking_puts_the_answer_first(corpus_index, corpus_settings):
-    result = search(corpus_index, "Which council seconded a Family Group Conferencing manager to Stockton?", corpus_settings, k=3)
+    result = search(
+        corpus_index,
+        "Which council seconded a Family Group Conferencing manager to Stockton?",
+        corpus_settings,
+        k=3,
+    )
     assert "Lincolnshire" in result.passages[0].text
     assert result.passages[0].rerank_score is not None and "rerank" in result.timings_ms
 
@@ -98,9 +111,20 @@ def test_the_reranker_reads_the_meeting_date():
     """Two reports with the same sentence: the one from the meeting the question names comes first."""
 
     def passage(rank: int, date: str) -> Passage:
-        return Passage(rank=rank, chunk_id=f"c{rank}", doc_id=f"d{rank}", title="Minutes", source=f"{rank}.pdf",
-                       council="Kent County Council", date=date, page=1, paragraph=None, heading="Election of Chair",
-                       text="Mr Gough proposed that Mr Cooke be elected to chair the meeting. Agreed.", score=0.5)
+        return Passage(
+            rank=rank,
+            chunk_id=f"c{rank}",
+            doc_id=f"d{rank}",
+            title="Minutes",
+            source=f"{rank}.pdf",
+            council="Kent County Council",
+            date=date,
+            page=1,
+            paragraph=None,
+            heading="Election of Chair",
+            text="Mr Gough proposed that Mr Cooke be elected to chair the meeting. Agreed.",
+            score=0.5,
+        )
 
     question = "Who was elected to chair the council meeting in January 2025?"
     ranked = rerank(question, [passage(1, "2024-12-19"), passage(2, "2025-01-09")])
@@ -129,7 +153,9 @@ def test_keyword_search_leaves_out_the_commonest_words_past_its_budget(corpus_in
     commonest words are left out, the rarest kept. Chunk counts here come from FTS5 itself."""
 
     def chunks_holding(word: str) -> int:
-        return corpus_index.query("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [f'"{word}"'])[0][0]
+        return corpus_index.query("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [f'"{word}"'])[
+            0
+        ][0]
 
     terms = ["council", "mhclg", "children", "shortlisted"]
     assert chunks_holding("council") > chunks_holding("children") > 50 > chunks_holding("shortlisted")
@@ -147,10 +173,17 @@ def test_keyword_search_leaves_out_the_commonest_words_past_its_budget(corpus_in
 
 
 def test_adjacent_passages_are_the_chunks_around_a_passage_in_its_report(corpus_index, corpus_settings):
-    passages = search(corpus_index, "How many children were looked after in Stockton?", corpus_settings, k=3).passages
+    passages = search(
+        corpus_index, "How many children were looked after in Stockton?", corpus_settings, k=3
+    ).passages
     adjacent = adjacent_passages(corpus_index, passages, 1)
-    doc = corpus_index.query("SELECT doc_id FROM chunks WHERE chunk_id = ?", [passages[0].chunk_id])[0]["doc_id"]
-    ordered = [r["chunk_id"] for r in corpus_index.query("SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY start", [doc])]
+    doc = corpus_index.query("SELECT doc_id FROM chunks WHERE chunk_id = ?", [passages[0].chunk_id])[0][
+        "doc_id"
+    ]
+    ordered = [
+        r["chunk_id"]
+        for r in corpus_index.query("SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY start", [doc])
+    ]
     at = ordered.index(passages[0].chunk_id)
     around = set(ordered[max(at - 1, 0) : at + 2]) - {p.chunk_id for p in passages}
     assert around and {p.chunk_id for p in adjacent} == around

@@ -45,7 +45,11 @@ def _listening_addresses(port: int) -> set[str]:
             local, state = line.split()[1], line.split()[3]
             address, hex_port = local.rsplit(":", 1)
             if state == "0A" and int(hex_port, 16) == port:
-                found.add(socket.inet_ntop(socket.AF_INET, bytes.fromhex(address)[::-1]) if len(address) == 8 else address)
+                found.add(
+                    socket.inet_ntop(socket.AF_INET, bytes.fromhex(address)[::-1])
+                    if len(address) == 8
+                    else address
+                )
     return found
 
 
@@ -63,16 +67,23 @@ def _wait_until_healthy(port: int, server: subprocess.Popen, log: Path, seconds:
     raise AssertionError(f"rag serve did not answer within {seconds} s: {log.read_text()}")
 
 
-@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads the listening sockets from /proc/net/tcp")
+@pytest.mark.skipif(
+    not Path("/proc/net/tcp").exists(), reason="reads the listening sockets from /proc/net/tcp"
+)
 @pytest.mark.parametrize(
     "flags, listens_on, warning",
     [
         ([], {"127.0.0.1"}, None),
-        (["--host", "0.0.0.0", "--read-only"], {"0.0.0.0"},
-         "warning: listening on 0.0.0.0: anyone who can reach this machine on port {port} can ask questions, with no login"),
+        (
+            ["--host", "0.0.0.0", "--read-only"],
+            {"0.0.0.0"},
+            "warning: listening on 0.0.0.0: anyone who can reach this machine on port {port} can ask questions, with no login",
+        ),
     ],
 )
-def test_serve_listens_where_asked_and_contacts_nothing_outside(corpus_index, tmp_path, flags, listens_on, warning):
+def test_serve_listens_where_asked_and_contacts_nothing_outside(
+    corpus_index, tmp_path, flags, listens_on, warning
+):
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(NETWORK_LOG)
@@ -86,9 +97,22 @@ def test_serve_listens_where_asked_and_contacts_nothing_outside(corpus_index, tm
     log = tmp_path / "serve.log"
     with log.open("w") as output:
         server = subprocess.Popen(
-            [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index-dir", str(corpus_index.index_dir),
-             *flags],
-            cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "rag.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--index-dir",
+                str(corpus_index.index_dir),
+                *flags,
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         _wait_until_healthy(port, server, log)
@@ -110,9 +134,16 @@ def test_serve_on_a_busy_port_says_so_before_anything_else(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "rag.cli", "serve", "--port", str(port),
-                               "--index-dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
-                              timeout=120, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr == (f"error: port {port} on 127.0.0.1 is already in use (another rag serve?): stop it, "
-                           "or choose another port with --port\n")
+    assert done.stderr == (
+        f"error: port {port} on 127.0.0.1 is already in use (another rag serve?): stop it, "
+        "or choose another port with --port\n"
+    )

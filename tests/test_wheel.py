@@ -21,8 +21,23 @@ def test_the_installed_wheel_indexes_and_answers_from_another_folder(tmp_path):
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(ROOT / "rag", source / "rag", ignore=shutil.ignore_patterns("__pycache__"))
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--wheel-dir", str(dist), str(source)], check=True, cwd=tmp_path)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--wheel-dir",
+            str(dist),
+            str(source),
+        ],
+        check=True,
+        cwd=tmp_path,
+    )
     wheel = next(dist.glob("rag-*.whl"))
     packaged = set(zipfile.ZipFile(wheel).namelist())
     data_files = {f"rag/{p.name}" for p in (ROOT / "rag").iterdir() if p.is_file() and p.suffix != ".py"}
@@ -31,8 +46,22 @@ def test_the_installed_wheel_indexes_and_answers_from_another_folder(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                    "--no-index", str(wheel)], check=True, cwd=tmp_path)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        check=True,
+        cwd=tmp_path,
+    )
     # The dependencies come from this environment (no network): its site-packages joins the new
     # one's path, after it, once the wheel is in (so pip never touches this environment).
     site = next((venv / "lib").glob("python*/site-packages"))
@@ -42,14 +71,24 @@ def test_the_installed_wheel_indexes_and_answers_from_another_folder(tmp_path):
     shutil.copytree(CORPUS, work / "corpus")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("RAG_")}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    where = subprocess.run([str(python), "-c", "import rag; print(rag.__file__)"], capture_output=True, text=True,
-                           cwd=work, env=env, check=True)
+    where = subprocess.run(
+        [str(python), "-c", "import rag; print(rag.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        check=True,
+    )
     assert where.stdout.startswith(str(site))
     rag = str(venv / "bin" / "rag")
-    built = subprocess.run([rag, "index", "--quiet"], capture_output=True, text=True, cwd=work, env=env, check=False)
+    built = subprocess.run(
+        [rag, "index", "--quiet"], capture_output=True, text=True, cwd=work, env=env, check=False
+    )
     assert built.returncode == 0, built.stderr
     assert "5 documents" in built.stdout
-    asked = subprocess.run([rag, "ask", LAC, "--json"], capture_output=True, text=True, cwd=work, env=env, check=False)
+    asked = subprocess.run(
+        [rag, "ask", LAC, "--json"], capture_output=True, text=True, cwd=work, env=env, check=False
+    )
     assert asked.returncode == 0, asked.stderr
     answer = json.loads(asked.stdout)
     assert answer["status"] == "answered" and "507" in answer["answer"]

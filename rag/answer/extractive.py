@@ -37,7 +37,9 @@ _LABEL = re.compile(
 )
 """Numbers that are not what a "how many" question asks for."""
 _TIME_UNIT = re.compile(r"(?i)\b(?:hours?|days?|weeks?|months?|years?)\b")
-_DURATION = re.compile(r"(?i)\b\d+\s+(?:working\s+|school\s+|calendar\s+)?(?:hours?|days?|weeks?|months?|years?)\b")
+_DURATION = re.compile(
+    r"(?i)\b\d+\s+(?:working\s+|school\s+|calendar\s+)?(?:hours?|days?|weeks?|months?|years?)\b"
+)
 """A length of time ("10 school days"): not the count a "how many children" question wants."""
 _NUMBER_WORDS = re.compile(
     r"(?i)\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
@@ -76,7 +78,9 @@ def asks_author(question: str) -> bool:
     return bool(_ASKS_AUTHOR.search(question))
 
 
-_OWN_MARKER = re.compile(r"(?m)^[ \t]*\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\][ \t]*|[ \t]*\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\]")
+_OWN_MARKER = re.compile(
+    r"(?m)^[ \t]*\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\][ \t]*|[ \t]*\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\]"
+)
 """A document's own bracketed reference ("600 [2]", "£777,000 [7]", a footnote's "[1] Source:
 ...", "[3, 4]"), with the space before it (or, leading a line, after it)."""
 _BRACKETED_NUMBER = re.compile(r"\[(\d+)\]")
@@ -131,7 +135,9 @@ def answer_from_passages(
         threshold = not_found_threshold(settings.embedding_model)
     if not candidates or confidence < threshold or not _fits_the_question(question, candidates[0]):
         return refuse()
-    chosen = (by_period and _one_line_per_period(question, candidates, by_period, settings)) or _choose(question, candidates)
+    chosen = (by_period and _one_line_per_period(question, candidates, by_period, settings)) or _choose(
+        question, candidates
+    )
     chosen = [_with_what_follows(c) for c in chosen]
     if not _of_the_months_asked(question, chosen):
         return refuse()
@@ -141,8 +147,21 @@ def answer_from_passages(
     for ref, candidate in enumerate(chosen, start=1):
         p = candidate.passage
         citations.append(
-            Citation(ref, p.doc_id, p.title, p.source, p.page, p.paragraph, p.date, p.council,
-                     candidate.text, round(candidate.score, 4), p.rank, p.meeting, p.author)
+            Citation(
+                ref,
+                p.doc_id,
+                p.title,
+                p.source,
+                p.page,
+                p.paragraph,
+                p.date,
+                p.council,
+                candidate.text,
+                round(candidate.score, 4),
+                p.rank,
+                p.meeting,
+                p.author,
+            )
         )
         lead = f"{without_markers(_source_label(p))}: " if across_reports else ""
         lines.append(f"{lead}{_readable(candidate.text)} [{ref}]")
@@ -153,7 +172,9 @@ def answer_from_passages(
     return Answer(question, answer.answer, "answered", citations, passages, confidence, timings)
 
 
-def _with_cited_adjacent(passages: list[Passage], chosen: list[_Candidate]) -> tuple[list[Passage], list[_Candidate]]:
+def _with_cited_adjacent(
+    passages: list[Passage], chosen: list[_Candidate]
+) -> tuple[list[Passage], list[_Candidate]]:
     """The passages with each cited passage from elsewhere (adjacent, or a compared period's own
     search) added after them, numbered in turn; a cited passage that was retrieved too is cited
     as retrieved."""
@@ -196,9 +217,28 @@ def _fits_the_question(question: str, candidate: _Candidate) -> bool:
 
 
 _COUNTED_STOP = frozenset(
-    {"did", "does", "do", "were", "was", "are", "is", "have", "has", "had", "will", "came", "took", "got", "filled", "voted"}
+    {
+        "did",
+        "does",
+        "do",
+        "were",
+        "was",
+        "are",
+        "is",
+        "have",
+        "has",
+        "had",
+        "will",
+        "came",
+        "took",
+        "got",
+        "filled",
+        "voted",
+    }
 )
-_COUNTED_GENERIC = frozenset({"more", "new", "extra", "different", "people", "total", "additional", "separate"})
+_COUNTED_GENERIC = frozenset(
+    {"more", "new", "extra", "different", "people", "total", "additional", "separate"}
+)
 
 
 def _counts_the_thing_asked(question: str, passage_text: str) -> bool:
@@ -226,7 +266,11 @@ def _is_the_kind_asked(question: str, sentence: str, header: str) -> bool:
     if _ASKS_COUNT.search(question):
         timed = _TIME_UNIT.search(question)
         plain = _LABEL.sub(" ", sentence if timed else _DURATION.sub(" ", sentence))
-        counts = [n for n in _NUMBER.findall(plain) if not _YEAR.fullmatch(n) and not n.endswith("%") and n[0] not in "£$€"]
+        counts = [
+            n
+            for n in _NUMBER.findall(plain)
+            if not _YEAR.fullmatch(n) and not n.endswith("%") and n[0] not in "£$€"
+        ]
         if not counts and not _NUMBER_WORDS.search(plain):
             return False
     if _ASKS_QUANTITY.search(question) and not _holds_quantity(sentence):
@@ -260,9 +304,35 @@ def _about_the_question(question: str, text: str, council: str | None) -> bool:
 
 
 _AUTHOR_WORDS = frozenset(
-    {"wrote", "write", "writes", "written", "author", "authored", "writer", "signed", "presented", "prepared",
-     "submitted", "report", "paper", "briefing", "off", "latest", "last", "recent", "year", "councillor", "cllr",
-     "officer", "member", "cabinet", "executive", "director", "person"}
+    {
+        "wrote",
+        "write",
+        "writes",
+        "written",
+        "author",
+        "authored",
+        "writer",
+        "signed",
+        "presented",
+        "prepared",
+        "submitted",
+        "report",
+        "paper",
+        "briefing",
+        "off",
+        "latest",
+        "last",
+        "recent",
+        "year",
+        "councillor",
+        "cllr",
+        "officer",
+        "member",
+        "cabinet",
+        "executive",
+        "director",
+        "person",
+    }
 )
 """The words of a "who wrote the report" question that name no report (stopwords aside)."""
 
@@ -272,7 +342,11 @@ def _about_the_report(question: str, passage: Passage) -> bool:
     the words of X (less the question's own words, numbers and months) are in its title, heading,
     meeting, council or file name. "Who wrote it?" after an answer names no other report: the
     follow-up has already pinned the one the answer cited."""
-    words = [_stem(t) for t in query_terms(question) if not t.isdigit() and t not in _AUTHOR_WORDS and t not in MONTHS]
+    words = [
+        _stem(t)
+        for t in query_terms(question)
+        if not t.isdigit() and t not in _AUTHOR_WORDS and t not in MONTHS
+    ]
     about = f"{passage.title} {passage.heading or ''} {passage.meeting or ''} {passage.council or ''} {passage.source}"
     held = {_stem(w) for w in re.findall(r"[a-z0-9]+", about.lower())}
     return 2 * sum(w in held for w in words) >= len(words)
@@ -293,7 +367,10 @@ def _of_the_months_asked(question: str, chosen: list[_Candidate]) -> bool:
 
 
 def _one_line_per_period(
-    question: str, candidates: list[_Candidate], by_period: dict[str, tuple[str, list[Passage]]], settings: Settings
+    question: str,
+    candidates: list[_Candidate],
+    by_period: dict[str, tuple[str, list[Passage]]],
+    settings: Settings,
 ) -> list[_Candidate]:
     """For a question that compares periods, the best line of each period, in date order: among
     the candidates of that period's reports and the sentences of its own search, scored under its
@@ -308,8 +385,10 @@ def _one_line_per_period(
         pool = [c for c in candidates if (c.passage.date or "").startswith(period)]
         pool += _score_candidates(asked, passages, settings)
         fitting = [
-            c for c in pool
-            if c.score >= PERIOD_SCORE * best.score and (not figure or _holds_quantity(c.text))
+            c
+            for c in pool
+            if c.score >= PERIOD_SCORE * best.score
+            and (not figure or _holds_quantity(c.text))
             and _fits_the_question(question, c)
         ]
         if fitting:
@@ -329,7 +408,9 @@ def _choose(question: str, candidates: list[_Candidate]) -> list[_Candidate]:
                 per_report.setdefault(candidate.passage.doc_id, candidate)
         others = [c for doc, c in per_report.items() if doc != best.passage.doc_id]
         if not others:  # one report holds every part: its next best sentence
-            others = [c for c in candidates[1:] if c.score >= 0.75 * best.score and not _overlaps(c, best)][:1]
+            others = [c for c in candidates[1:] if c.score >= 0.75 * best.score and not _overlaps(c, best)][
+                :1
+            ]
         chosen += others[:4]
     return sorted(chosen, key=lambda c: (c.passage.date or "", c.passage.rank, c.start))
 
@@ -340,8 +421,12 @@ _YEAR_ALONE = re.compile(r"(?i)\b(?:in|during|between|and|from|to|since|until)\s
 """A year named as a period ("in 2017", "between 2018 and 2025"), not a count ("2000 homes"), a
 road ("A2070") or a financial year ("2024-25")."""
 _MONTH_NAME = f"(?:{'|'.join(MONTH_NAMES)})"
-_MONTH_WITHOUT_YEAR = re.compile(rf"\b({_MONTH_NAME})\b(?!\s*,?\s*(?:19|20)\d\d)(?=\s+(?:and|to|-|–)\s+{_MONTH_NAME}\s+((?:19|20)\d\d))")
-_YEARS_JOINED = re.compile(r"\b(?:19|20)\d\d\b(?![/–-]\d)[^.?;]{0,40}\band (?:in |for |during )?(?:[A-Z][\w-]* )*(?:in |for )?(?:19|20)\d\d\b")
+_MONTH_WITHOUT_YEAR = re.compile(
+    rf"\b({_MONTH_NAME})\b(?!\s*,?\s*(?:19|20)\d\d)(?=\s+(?:and|to|-|–)\s+{_MONTH_NAME}\s+((?:19|20)\d\d))"
+)
+_YEARS_JOINED = re.compile(
+    r"\b(?:19|20)\d\d\b(?![/–-]\d)[^.?;]{0,40}\band (?:in |for |during )?(?:[A-Z][\w-]* )*(?:in |for )?(?:19|20)\d\d\b"
+)
 """Two years joined by "and": "in 2017 and in 2018", "in Stockton in 2017 and in Middlesbrough in 2018"."""
 
 
@@ -391,7 +476,7 @@ def _with_what_follows(candidate: _Candidate) -> _Candidate:
 
 
 def _source_label(passage: Passage) -> str:
-    """"Middlesbrough Council, 2018-09": which report a line of a cross-report answer is from."""
+    """ "Middlesbrough Council, 2018-09": which report a line of a cross-report answer is from."""
     return ", ".join(part for part in (passage.council, passage.date) if part) or passage.title
 
 
@@ -453,7 +538,26 @@ def _table_header(text: str, start: int) -> str:
 
 
 _CAPTION = re.compile(r"(?i)(?:table|figure|chart)\s+\d")
-_FUNCTION_WORDS = frozenset({"the", "a", "an", "is", "are", "was", "were", "be", "by", "and", "to", "in", "that", "with", "it", "this"})
+_FUNCTION_WORDS = frozenset(
+    {
+        "the",
+        "a",
+        "an",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "by",
+        "and",
+        "to",
+        "in",
+        "that",
+        "with",
+        "it",
+        "this",
+    }
+)
 
 
 def _is_prose(line: str) -> bool:
@@ -502,10 +606,13 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
     spans = [(p, a, b) for p in passages for a, b in split_sentences(p.text)]
     author_asked = asks_author(question)
     authors = {  # the author lines of the reports the question names: let in and preferred
-        (p.chunk_id, a) for p, a, b in spans
+        (p.chunk_id, a)
+        for p, a, b in spans
         if author_asked and _names_an_author(p.text[a:b]) and _about_the_report(question, p)
     }
-    spans = [(p, a, b) for p, a, b in spans if _is_statement(p.text[a:b], p.heading) or (p.chunk_id, a) in authors]
+    spans = [
+        (p, a, b) for p, a, b in spans if _is_statement(p.text[a:b], p.heading) or (p.chunk_id, a) in authors
+    ]
     if not spans:
         return []
     embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
@@ -522,8 +629,14 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
     if wants_share:
         wants_money = None  # "what share of the overall budget": a percentage, not an amount
     wants_duration = _TIME_UNIT.search(question) or re.search(r"(?i)\bhow long\b", question)
-    wants_number = re.search(r"(?i)\b(how many|how much|number|percentage|proportion|share|rate|amount|total|how long|how big|what age)\b", question)
-    wants_date = re.search(r"(?i)\b(when|what date|which year|what year|what period|which period|until when|how long)\b", question)
+    wants_number = re.search(
+        r"(?i)\b(how many|how much|number|percentage|proportion|share|rate|amount|total|how long|how big|what age)\b",
+        question,
+    )
+    wants_date = re.search(
+        r"(?i)\b(when|what date|which year|what year|what period|which period|until when|how long)\b",
+        question,
+    )
     years = set(re.findall(r"\b(?:19|20)\d\d\b", question))
     wants_name = re.search(
         r"(?i)\b(who|(which|what) (\w+ )?(council|provider|organisation|project|company|firm|inspector|officer|"
@@ -538,15 +651,21 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
         sentence = without_markers(passage.text[a:b])  # the report's "[2]" is no number of its own
         header = _table_header(passage.text, a)  # a table row's column headers, which name its units
         written = f"{header} {sentence}"
-        written += " " + " ".join(names_meant(question, written))  # "LAC" where the question says "children in care"
+        written += " " + " ".join(
+            names_meant(question, written)
+        )  # "LAC" where the question says "children in care"
         own = {_stem(w) for w in re.findall(r"[a-z0-9]+", written.lower())}
         start, end = previous.get(passage.chunk_id, (a, a))
-        before = passage.text[start:end]  # the sentence before, in its passage: "the new agency" is named there
+        before = passage.text[
+            start:end
+        ]  # the sentence before, in its passage: "the new agency" is named there
         previous[passage.chunk_id] = (a, b)
         where = f"{passage.title} {passage.council} {passage.date} {passage.heading} {before}"
         context = {_stem(w) for w in re.findall(r"[a-z0-9]+", where.lower())}
         lexical = (
-            sum(1.0 if t in own else 0.5 if t in context else 0.0 for t in terms) / len(terms) if terms else 0.0
+            sum(1.0 if t in own else 0.5 if t in context else 0.0 for t in terms) / len(terms)
+            if terms
+            else 0.0
         )
         cue = 0.0
         if (header or _ROW.fullmatch(sentence.strip())) and _row_label(sentence) in question_words:
@@ -564,11 +683,17 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
         if wants_name:
             cue += 0.05 if _NAME.search(sentence) else -0.05
         if author_asked:  # "who wrote the report": the line that says who it is from
-            cue += 0.25 if (passage.chunk_id, a) in authors else -0.05  # a bare name is far in meaning from the question
+            cue += (
+                0.25 if (passage.chunk_id, a) in authors else -0.05
+            )  # a bare name is far in meaning from the question
         if wants_council:
             cue += 0.1 if find_council_names(sentence) else -0.05
         if years:  # a question about 2018 wants a sentence or report of 2018
-            cue += 0.1 if any(y in sentence or y in (passage.date or "") or y in passage.text for y in years) else -0.1
+            cue += (
+                0.1
+                if any(y in sentence or y in (passage.date or "") or y in passage.text for y in years)
+                else -0.1
+            )
         score = 0.45 * float(cosine) + 0.45 * lexical + cue + 0.1 * passage.score
         candidates.append(_Candidate(passage, a, b, score))
     candidates.sort(key=lambda c: -c.score)
@@ -601,4 +726,3 @@ def citation_problems(answer: Answer) -> list[str]:
         if passage is None or citation.text not in passage.text:
             problems.append(f"citation [{citation.ref}] is not an excerpt of a retrieved passage")
     return problems
-

@@ -52,8 +52,12 @@ def build_messages(question: str, passages: list[Passage]) -> list[dict]:
     only [n] it sees, and copies, are the passage numbers."""
     blocks = []
     for number, passage in enumerate(passages, start=1):
-        where = without_markers(", ".join(str(x) for x in (passage.title, passage.council, passage.date) if x))
-        quoted = json.dumps(without_markers(passage.text), ensure_ascii=False)  # quoted data: no markup can escape it
+        where = without_markers(
+            ", ".join(str(x) for x in (passage.title, passage.council, passage.date) if x)
+        )
+        quoted = json.dumps(
+            without_markers(passage.text), ensure_ascii=False
+        )  # quoted data: no markup can escape it
         blocks.append(f"[{number}] ({where})\n{quoted}")
     user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {json.dumps(question, ensure_ascii=False)}"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
@@ -65,8 +69,13 @@ def stream_completion(messages: list[dict], settings: Settings) -> Iterator[str]
     if not url.endswith("/chat/completions"):
         url += "/chat/completions"
     body = json.dumps(
-        {"model": settings.llm_model, "messages": messages, "stream": True, "temperature": 0,
-         "max_tokens": settings.llm_max_tokens}
+        {
+            "model": settings.llm_model,
+            "messages": messages,
+            "stream": True,
+            "temperature": 0,
+            "max_tokens": settings.llm_max_tokens,
+        }
     ).encode()
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
     if settings.llm_api_key:
@@ -137,11 +146,22 @@ def llm_answer(
         return fallback("the language model's reply had no verifiable citation")
     notes = []
     if dropped:
-        notes.append(f"{dropped} sentence(s) of the model's reply were dropped: their numbers or citations did not check out")
+        notes.append(
+            f"{dropped} sentence(s) of the model's reply were dropped: their numbers or citations did not check out"
+        )
     if withheld:
         notes.append(f"{withheld} passage(s) containing instructions were withheld from the model")
     timings = {"answer": round((time.perf_counter() - started) * 1000, 1)}
-    answer = Answer(question, "\n".join(lines), "answered", citations, passages, 1.0, timings, note="; ".join(notes) or None)
+    answer = Answer(
+        question,
+        "\n".join(lines),
+        "answered",
+        citations,
+        passages,
+        1.0,
+        timings,
+        note="; ".join(notes) or None,
+    )
     if citation_problems(answer):
         return fallback("the language model's citations did not check out")
     return answer
@@ -150,7 +170,9 @@ def llm_answer(
 def _verified_lines(reply: str, context: list[Passage]) -> tuple[list[str], list[Citation], int]:
     """Keep the reply's sentences whose [n] exist and whose numbers occur in the cited passages;
     cite, for each passage, its sentence closest to what the model wrote (an exact excerpt)."""
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?\]])\s+(?=[A-Z0-9£])", " ".join(reply.split())) if s.strip()]
+    sentences = [
+        s.strip() for s in re.split(r"(?<=[.!?\]])\s+(?=[A-Z0-9£])", " ".join(reply.split())) if s.strip()
+    ]
     kept, citations, dropped = [], {}, 0
     for sentence in sentences:
         refs = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
@@ -158,7 +180,11 @@ def _verified_lines(reply: str, context: list[Passage]) -> tuple[list[str], list
         body = re.sub(r"\s*\[\d+\]", "", sentence).strip()
         numbers = _NUMBER.findall(body)
         text = " ".join(p.text for p in cited)
-        if not cited or len(cited) != len(refs) or any(n not in text and n.replace(",", "") not in text.replace(",", "") for n in numbers):
+        if (
+            not cited
+            or len(cited) != len(refs)
+            or any(n not in text and n.replace(",", "") not in text.replace(",", "") for n in numbers)
+        ):
             dropped += 1
             continue
         labels = []
@@ -168,8 +194,17 @@ def _verified_lines(reply: str, context: list[Passage]) -> tuple[list[str], list
             key = (passage.chunk_id, excerpt)
             if key not in citations:
                 citations[key] = Citation(
-                    len(citations) + 1, passage.doc_id, passage.title, passage.source, passage.page,
-                    passage.paragraph, passage.date, passage.council, excerpt, passage.score, passage.rank,
+                    len(citations) + 1,
+                    passage.doc_id,
+                    passage.title,
+                    passage.source,
+                    passage.page,
+                    passage.paragraph,
+                    passage.date,
+                    passage.council,
+                    excerpt,
+                    passage.score,
+                    passage.rank,
                 )
             labels.append(f"[{citations[key].ref}]")
         kept.append(f"{body} {' '.join(labels)}")

@@ -40,9 +40,7 @@ _INLINE_SPECIAL = re.compile(
     r"|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"  # emphasis by underscores (one inside a word is none)
     r"|&(?=#?\w+;)"  # a character reference ("&amp;" shown as written)
 )
-_LINE_START_SPECIAL = re.compile(
-    r"^(\s*)(?:(#{1,6}|>|[-+](?=\s|$)|=+\s*$|-+\s*$)|(\d{1,9})([.)])(?=\s|$))"
-)
+_LINE_START_SPECIAL = re.compile(r"^(\s*)(?:(#{1,6}|>|[-+](?=\s|$)|=+\s*$|-+\s*$)|(\d{1,9})([.)])(?=\s|$))")
 """What acts only at the start of a line: a heading ("# "), a quote ("> "), a list item
 ("- ", "+ ", "1. "), a heading's underline ("===", "---")."""
 
@@ -96,7 +94,10 @@ class Source:
 
 def where(item: Mapping) -> str:
     """Title — council, date — page, paragraph: where a passage or citation comes from."""
-    parts = [item["title"], ", ".join(p for p in (item.get("council"), item.get("meeting"), item.get("date")) if p)]
+    parts = [
+        item["title"],
+        ", ".join(p for p in (item.get("council"), item.get("meeting"), item.get("date")) if p),
+    ]
     place = ", ".join(
         p
         for p in (
@@ -133,8 +134,16 @@ def answer_sources(answer: Mapping, limit: int | None = None) -> list[Source]:
 
 def _source(item: Mapping, ref: int | None, rank: int, text: str, span: tuple[int, int] | None) -> Source:
     return Source(
-        ref, rank, item["title"], item.get("council"), item.get("date"), item.get("page"),
-        item.get("paragraph"), item["source"], text, span,
+        ref,
+        rank,
+        item["title"],
+        item.get("council"),
+        item.get("date"),
+        item.get("page"),
+        item.get("paragraph"),
+        item["source"],
+        text,
+        span,
     )
 
 

@@ -136,7 +136,9 @@ def update_index(
     """Bring the index up to date with the corpus folder (or rebuild it). The index being served
     stays in place until the new one is complete."""
     with build_slot():
-        return build_index([settings.corpus_dir], settings, rebuild=rebuild, progress=False, on_progress=on_progress)
+        return build_index(
+            [settings.corpus_dir], settings, rebuild=rebuild, progress=False, on_progress=on_progress
+        )
 
 
 @dataclass
@@ -349,7 +351,9 @@ class build_slot:
 
     def __enter__(self) -> None:
         if not _BUILD_LOCK.acquire(blocking=False):
-            raise RagError("the index is being updated already: wait for that update to finish, then try again")
+            raise RagError(
+                "the index is being updated already: wait for that update to finish, then try again"
+            )
 
     def __exit__(self, *exc: object) -> None:
         _BUILD_LOCK.release()
@@ -362,7 +366,9 @@ def describe_build(report: BuildReport) -> str:
         f"({len(report.indexed)} read, {len(report.unchanged)} unchanged, {len(report.removed)} removed)."
     )
     if report.skipped:
-        text += " Could not index: " + "; ".join(f"{s['source']} ({s['reason']})" for s in report.skipped) + "."
+        text += (
+            " Could not index: " + "; ".join(f"{s['source']} ({s['reason']})" for s in report.skipped) + "."
+        )
     return text
 
 

@@ -287,7 +287,12 @@ class IndexJobs:
         except Cancelled:
             state, message, ok = CANCELLED, "Cancelled: the index is unchanged.", False
         except RagError as exc:
-            state, message, ok = FAILED, f"The update failed: {exc}" + ("" if "index is unchanged" in str(exc) else ". The index is unchanged."), False
+            state, message, ok = (
+                FAILED,
+                f"The update failed: {exc}"
+                + ("" if "index is unchanged" in str(exc) else ". The index is unchanged."),
+                False,
+            )
         except Exception as exc:  # the page says what happened; the log has the trace
             log.exception("index build %s failed", build.status.title)
             state, message, ok = (

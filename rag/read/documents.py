@@ -132,12 +132,36 @@ _PACK_WORDS = {"appendix", "annex", "annexe", "item", "final", "draft", "version
 
 
 _KIND_WORDS = frozenset(
-    {"record", "decision", "decisions", "form", "amendment", "budget", "written", "report", "summary", "discussion",
-     "note", "notes", "update", "paper", "briefing", "cover", "sheet", "proforma", "template", "of", "the", "a"}
+    {
+        "record",
+        "decision",
+        "decisions",
+        "form",
+        "amendment",
+        "budget",
+        "written",
+        "report",
+        "summary",
+        "discussion",
+        "note",
+        "notes",
+        "update",
+        "paper",
+        "briefing",
+        "cover",
+        "sheet",
+        "proforma",
+        "template",
+        "of",
+        "the",
+        "a",
+    }
 )
 """Words that say only what kind of document a title names ("Record of Decision", "Budget
 Amendment Form", "Written Report"), not what it is about."""
-_PACK_PLACE = re.compile(r"(?i)^(?:(?:appendix|annex|annexe|item)\s+\w{1,3}|\d{2}-\d{5}|\d{1,3}(?:\.\d{1,3})*)(?=\s)\s*[-–:]?\s*")
+_PACK_PLACE = re.compile(
+    r"(?i)^(?:(?:appendix|annex|annexe|item)\s+\w{1,3}|\d{2}-\d{5}|\d{1,3}(?:\.\d{1,3})*)(?=\s)\s*[-–:]?\s*"
+)
 """Where a file sits in a pack, before its subject: "Appendix 6 - ", "3 - ", a decision number
 "24-00093 "; not a year or a financial year ("2024-25 to 2026-27 ...")."""
 
@@ -150,7 +174,9 @@ def _with_subject_from_name(title: str, path: Path) -> str:
     words = re.findall(r"[a-z]+", title.lower())
     if not _names_a_report(path) or not (len(words) == 1 or all(w in _KIND_WORDS for w in words)):
         return title
-    subject = " ".join(re.sub(r"(?<!\d{4})_\d{1,2}$", "", path.stem).replace("_", " ").split())  # "..._1": a copy
+    subject = " ".join(
+        re.sub(r"(?<!\d{4})_\d{1,2}$", "", path.stem).replace("_", " ").split()
+    )  # "..._1": a copy
     while (cut := _PACK_PLACE.sub("", subject, count=1)) != subject:
         subject = cut
     tokens = subject.split()
@@ -160,7 +186,9 @@ def _with_subject_from_name(title: str, path: Path) -> str:
 
 
 def _title_from_name(path: Path) -> str:
-    words = " ".join(re.sub(r"(?<!\d)[-_]+|[-_]+(?!\d)", " ", path.stem).split())  # "30th-Jan-2025" too; "2025-26" stays
+    words = " ".join(
+        re.sub(r"(?<!\d)[-_]+|[-_]+(?!\d)", " ", path.stem).split()
+    )  # "30th-Jan-2025" too; "2025-26" stays
     return words[:1].upper() + words[1:]
 
 

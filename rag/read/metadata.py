@@ -124,7 +124,9 @@ _PLACEHOLDER_TITLE = re.compile(
 Presentation"), or a bare word any report of its kind could carry ("Minutes", "Item 1")."""
 
 
-_FINITE_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|will|would|shall|should|could|can|may|must|been|does|did)\b")
+_FINITE_VERB = re.compile(
+    r"\b(?:is|are|was|were|has|have|had|will|would|shall|should|could|can|may|must|been|does|did)\b"
+)
 _JOINED_CLAUSE = re.compile(r",\s+(?:and|but|which|who|where|while|so|as|or)\s+[a-z]")
 """Words that make a line a clause ("it was noted that", "would be proposed"); in lower case
 only, so that the month "May" is not one."""

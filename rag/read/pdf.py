@@ -267,7 +267,12 @@ def drop_running_lines(pages: list[str]) -> list[str]:
         for i in indexes:
             line = " ".join(page_lines[i].split())
             key = _edge_key(line)
-            if _PAGE_NUMBER.match(line) or counts[key] >= needed and line != key and _counts_pages(numbers[key]):
+            if (
+                _PAGE_NUMBER.match(line)
+                or counts[key] >= needed
+                and line != key
+                and _counts_pages(numbers[key])
+            ):
                 drop.add(i)
             elif counts[line] >= needed:
                 if line in seen:
