@@ -124,21 +124,17 @@ def _add_trend_parser(commands, common: argparse.ArgumentParser) -> None:
 def _add_query_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-k", type=int, help="passages to return (default: top_k setting, 5)")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    _add_filter_options(parser)
+
+
+def _add_filter_options(parser: argparse.ArgumentParser) -> None:
+    """The filters every command over the reports takes."""
     parser.add_argument(
         "--filter",
         action="append",
         metavar="KEY=VALUE",
         help="council=NAME, source=GLOB, since=DATE, until=DATE, title=TEXT (repeatable)",
     )
-    parser.add_argument("--council", help="only reports of this council (part of its name)")
-    parser.add_argument("--since", metavar="DATE", help="only meetings on or after DATE (YYYY-MM-DD)")
-    parser.add_argument("--until", metavar="DATE", help="only meetings on or before DATE (YYYY-MM-DD)")
-    parser.add_argument("--source", metavar="GLOB", help="only files whose path matches GLOB")
-
-
-def _add_filter_options(parser: argparse.ArgumentParser) -> None:
-    """The filters of _add_query_options, for commands that take no -k."""
-    parser.add_argument("--filter", action="append", metavar="KEY=VALUE", help="as for rag ask (repeatable)")
     parser.add_argument("--council", help="only reports of this council (part of its name)")
     parser.add_argument("--since", metavar="DATE", help="only meetings on or after DATE (YYYY-MM-DD)")
     parser.add_argument("--until", metavar="DATE", help="only meetings on or before DATE (YYYY-MM-DD)")
