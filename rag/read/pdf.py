@@ -50,9 +50,18 @@ def tesseract_path(command: str) -> str | None:
 
 def read_pdf(path: Path, tesseract: str | None, on_page=None, page_timeout: float = 30.0) -> PdfText:
     """Every page's text. Raises DocumentError with a reason a person understands."""
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError
+    _check_header(path)
+    pages, blank, title = _text_layer(path, on_page)
+    ocr_pages, unread = _read_scanned_pages(path, pages, blank, tesseract, page_timeout, on_page)
+    if not any(page.strip() for page in pages):
+        if unread:
+            raise DocumentError("no text layer (scanned pages) and no OCR: install tesseract-ocr")
+        raise DocumentError("no text found" + (" (not even by OCR)" if ocr_pages else " (blank pages)"))
+    return PdfText(tuple(drop_running_lines(pages)), title, ocr_pages, unread)
 
+
+def _check_header(path: Path) -> None:
+    """Refuse an empty file, or one that is not a PDF at all, by what it is."""
     with path.open("rb") as handle:
         head = handle.read(1024)
     if not head:
@@ -60,28 +69,32 @@ def read_pdf(path: Path, tesseract: str | None, on_page=None, page_timeout: floa
     if b"%PDF-" not in head:
         kind = "PostScript" if head.startswith(b"%!PS") else "no %PDF- header"
         raise DocumentError(f"not a PDF ({kind})")
+
+
+def _text_layer(path: Path, on_page) -> tuple[list[str], list[int], str | None]:
+    """Each page's text layer ("" for a page with next to no text), the numbers of those nearly
+    blank pages, and the title the PDF's metadata gives. An encrypted or damaged file is refused;
+    one broken page is read as blank."""
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, FileNotDecryptedError
+
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not _opens_without_password(reader):
             raise DocumentError("encrypted PDF (needs a password)")
         if len(reader.pages) == 0:
             raise DocumentError("empty PDF (no pages)")
-        raw: list[str] = []
+        pages: list[str] = []
         blank: list[int] = []
         for number, page in enumerate(reader.pages, start=1):
-            try:
-                text = choose_extraction(page)
-            except (RecursionError, MemoryError):
-                raise
-            except Exception:  # noqa: BLE001 - one broken page: the others are still worth reading
-                text = ""
+            text = _page_text(page)
             if len(re.sub(r"\s", "", text)) < MIN_PAGE_CHARS:
                 blank.append(number)
                 text = ""
-            raw.append(text)
+            pages.append(text)
             if on_page:
                 on_page(number, "page")
-        title = _metadata_title(reader)
+        return pages, blank, _metadata_title(reader)
     except DocumentError:
         raise
     except (FileNotDecryptedError, DependencyError):
@@ -93,25 +106,34 @@ def read_pdf(path: Path, tesseract: str | None, on_page=None, page_timeout: floa
     except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on broken files
         raise DocumentError(f"damaged PDF ({type(exc).__name__}: {_short(exc)})") from None
 
+
+def _page_text(page) -> str:
+    try:
+        return choose_extraction(page)
+    except (RecursionError, MemoryError):
+        raise
+    except Exception:  # noqa: BLE001 - one broken page: the others are still worth reading
+        return ""
+
+
+def _read_scanned_pages(
+    path: Path, pages: list[str], blank: list[int], tesseract: str | None, page_timeout: float, on_page
+) -> tuple[int, int]:
+    """Read by OCR the blank pages that hold images (scans), in place in `pages`; returns (pages
+    read by OCR, scanned pages left unread because there is no Tesseract)."""
     ocr_pages = unread = 0
-    if blank:
-        scanned = _pages_with_images(path, blank)
-        for number in scanned:
-            if tesseract is None:
-                unread += 1
-                continue
-            try:
-                raw[number - 1] = ocr_page(path, number, tesseract, page_timeout)
-            except DocumentError:  # this page could not be rendered or read: leave it out
-                continue
-            ocr_pages += 1
-            if on_page:
-                on_page(number, "ocr")
-    if not any(page.strip() for page in raw):
-        if unread:
-            raise DocumentError("no text layer (scanned pages) and no OCR: install tesseract-ocr")
-        raise DocumentError("no text found" + (" (not even by OCR)" if ocr_pages else " (blank pages)"))
-    return PdfText(tuple(drop_running_lines(raw)), title, ocr_pages, unread)
+    for number in _pages_with_images(path, blank) if blank else []:
+        if tesseract is None:
+            unread += 1
+            continue
+        try:
+            pages[number - 1] = ocr_page(path, number, tesseract, page_timeout)
+        except DocumentError:  # this page could not be rendered or read: leave it out
+            continue
+        ocr_pages += 1
+        if on_page:
+            on_page(number, "ocr")
+    return ocr_pages, unread
 
 
 def _opens_without_password(reader) -> bool:

@@ -71,74 +71,92 @@ def parse_pdfs(
 ) -> Iterator[Parsed]:
     """Parse each PDF in a worker process; yield each result as it is done (in no set order).
     `workers` defaults to the number of cores; setting `stop` ends the work and the workers."""
-    pending = list(reversed(paths))
-    count = min(len(paths), workers or os.cpu_count() or 1)
-    request = {"tesseract": tesseract, "page_timeout": timeout}
-    selector = selectors.DefaultSelector()
-    pool: list[_Worker] = []
+    pool = _Pool(list(reversed(paths)), {"tesseract": tesseract, "page_timeout": timeout}, memory_mb, on_page)
+    try:
+        for _ in range(min(len(paths), workers or os.cpu_count() or 1)):
+            pool.assign(pool.start())
+        while pool.workers and not (stop and stop.is_set()):
+            for key, _ in pool.selector.select(timeout=1.0):
+                yield from pool.read(key.data)
+            yield from pool.stalled(timeout)
+    finally:
+        pool.close()
 
-    def start() -> _Worker:
-        worker = _Worker(memory_mb)
-        selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
-        pool.append(worker)
+
+class _Pool:
+    """The running workers and the files still to hand out."""
+
+    def __init__(
+        self, pending: list[Path], request: dict, memory_mb: int, on_page: Callable[[], None] | None
+    ):
+        self.pending, self.request, self.memory_mb, self.on_page = pending, request, memory_mb, on_page
+        self.selector = selectors.DefaultSelector()
+        self.workers: list[_Worker] = []
+
+    def start(self) -> _Worker:
+        worker = _Worker(self.memory_mb)
+        self.selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
+        self.workers.append(worker)
         return worker
 
-    def retire(worker: _Worker) -> None:
-        selector.unregister(worker.process.stdout)
+    def retire(self, worker: _Worker) -> None:
+        self.selector.unregister(worker.process.stdout)
         worker.kill()
-        pool.remove(worker)
+        self.workers.remove(worker)
 
-    def assign(worker: _Worker) -> None:
-        if pending:
-            worker.send(pending.pop(), request)
+    def assign(self, worker: _Worker) -> None:
+        """Give the worker the next file, or retire it when none is left."""
+        if self.pending:
+            worker.send(self.pending.pop(), self.request)
         else:
-            retire(worker)
+            self.retire(worker)
 
-    def replace(worker: _Worker) -> None:
-        retire(worker)
-        if pending:
-            assign(start())
+    def replace(self, worker: _Worker) -> None:
+        self.retire(worker)
+        if self.pending:
+            self.assign(self.start())
 
-    try:
-        for _ in range(count):
-            assign(start())
-        while pool and not (stop and stop.is_set()):
-            for key, _ in selector.select(timeout=1.0):
-                worker: _Worker = key.data
-                chunk = os.read(worker.process.stdout.fileno(), 1 << 16)
-                if not chunk:  # the worker died (a crash in a C library, or killed for memory)
-                    path = worker.path
-                    code = worker.process.wait()
-                    replace(worker)
-                    if path is not None:
-                        yield Parsed(path, None, f"the PDF parser crashed on this file (exit {code})")
-                    continue
-                worker.last_seen = time.monotonic()
-                worker.buffer += chunk
-                while b"\n" in worker.buffer:
-                    line, worker.buffer = worker.buffer.split(b"\n", 1)
-                    try:
-                        message = json.loads(line)
-                    except ValueError:  # something a C library printed: not ours
-                        continue
-                    if "page" in message or "ocr" in message:
-                        if on_page and "page" in message:
-                            on_page()
-                        continue
-                    path = worker.path
-                    worker.path = None
-                    if "ok" in message:
-                        yield Parsed(path, PdfText.from_json(message["ok"]), None)
-                    else:
-                        yield Parsed(path, None, message["error"])
-                    assign(worker)
-                    break
-            now = time.monotonic()
-            for worker in [w for w in pool if w.path and now - w.last_seen > timeout]:
-                path = worker.path
-                replace(worker)
-                yield Parsed(path, None, f"timed out: no progress for {timeout:g} s (killed)")
-    finally:
-        for worker in pool:
+    def read(self, worker: _Worker) -> Iterator[Parsed]:
+        """What the worker wrote: progress (pages read), or its file's result, after which it gets
+        the next file. A worker whose output ends has died on its file (a crash in a C library,
+        or killed for memory)."""
+        chunk = os.read(worker.process.stdout.fileno(), 1 << 16)
+        if not chunk:
+            path = worker.path
+            code = worker.process.wait()
+            self.replace(worker)
+            if path is not None:
+                yield Parsed(path, None, f"the PDF parser crashed on this file (exit {code})")
+            return
+        worker.last_seen = time.monotonic()
+        worker.buffer += chunk
+        while b"\n" in worker.buffer:
+            line, worker.buffer = worker.buffer.split(b"\n", 1)
+            try:
+                message = json.loads(line)
+            except ValueError:  # something a C library printed: not ours
+                continue
+            if "page" in message or "ocr" in message:
+                if self.on_page and "page" in message:
+                    self.on_page()
+                continue
+            path, worker.path = worker.path, None
+            if "ok" in message:
+                yield Parsed(path, PdfText.from_json(message["ok"]), None)
+            else:
+                yield Parsed(path, None, message["error"])
+            self.assign(worker)
+            return
+
+    def stalled(self, timeout: float) -> Iterator[Parsed]:
+        """Kill and replace the workers that have reported no progress for `timeout` seconds."""
+        now = time.monotonic()
+        for worker in [w for w in self.workers if w.path and now - w.last_seen > timeout]:
+            path = worker.path
+            self.replace(worker)
+            yield Parsed(path, None, f"timed out: no progress for {timeout:g} s (killed)")
+
+    def close(self) -> None:
+        for worker in self.workers:
             worker.kill()
-        selector.close()
+        self.selector.close()
