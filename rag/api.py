@@ -193,9 +193,14 @@ def ask_request(body: object, settings: Settings) -> tuple[str, int | None, Filt
     turns = []
     for number, item in enumerate(history):
         try:
-            turns.append(turn_from_json(item))
+            turn = turn_from_json(item)
         except (KeyError, TypeError, AttributeError):
-            raise ApiError(400, f"history[{number}] is not an object with a question field") from None
+            turn = None
+        if turn is None or not all(isinstance(text, str) for text in (turn.question, *turn.sources)):
+            raise ApiError(
+                400, f"history[{number}] is not an earlier answer: an object with a question (text)"
+            )
+        turns.append(turn)
     filters = body.get("filters")
     if filters is not None and not isinstance(filters, dict):
         raise ApiError(400, f"filters must be an object with keys among {', '.join(FILTER_KEYS)}")

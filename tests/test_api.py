@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, ROOT, free_port, stop_server
 
+from rag.errors import IndexMissingError
+
 REPORTS = (
     "middlesbrough-2018-09-executive-member-report-childrens-care.txt",
     "middlesbrough-2020-04-05-members-briefing-childrens-services-covid.txt",
@@ -201,6 +203,8 @@ def test_search_info_trend_mentions_and_health(api, small_index):
             "No report matches",
         ),
         ("POST", "/ask", {"question": QUESTION, "history": [{"no": 1}]}, None, 400, "history[0]"),
+        ("POST", "/ask", {"question": QUESTION, "history": [{"question": 7}]}, None, 400, "history[0]"),
+        ("POST", "/ask", {"question": QUESTION, "history": "x"}, None, 400, "history must be a list"),
         ("POST", "/ask", {"question": "x" * 70_000}, None, 413, "larger than 64 kB"),
         ("GET", "/search", None, None, 400, "give the q parameter"),
         ("GET", "/search?q=x&k=many", None, None, 400, "whole number"),
@@ -301,3 +305,17 @@ def test_api_on_a_busy_port_says_so_in_one_line(tmp_path):
         done = rag("api", "--port", str(port), "--index-dir", str(tmp_path))
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and f"port {port} on 127.0.0.1 is already in use" in done.stderr
+
+
+def test_requests_before_the_index_and_models_are_loaded_are_503(tmp_path):
+    """The server answers at once; until its first load is done, a request is told to come back."""
+    from rag.api import ApiError, Service
+    from rag.settings import Settings
+
+    service = Service(Settings(index_dir=tmp_path / "index"))
+    with pytest.raises(ApiError) as raised:
+        service.index()
+    assert raised.value.status == 503 and raised.value.headers == {"Retry-After": "5"}
+    service.warm_up()  # no index: loaded, and each request now says there is none
+    with pytest.raises(IndexMissingError):
+        service.index()
