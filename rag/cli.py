@@ -17,7 +17,7 @@ from pathlib import Path
 from rag.errors import RagError
 from rag.settings import Settings, load_settings
 
-COMMANDS = ("index", "ask", "chat", "search", "info", "serve", "eval", "trend", "mentions")
+COMMANDS = ("index", "ask", "chat", "search", "info", "serve", "api", "eval", "trend", "mentions")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,6 +85,16 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="answer questions only: no uploads, no index builds (or RAG_READ_ONLY=1)",
     )
+
+    api = commands.add_parser("api", parents=[common], help="serve the HTTP API (JSON; docs at /docs)")
+    api.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    api.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only); 0.0.0.0 opens the API to "
+        "anyone who can reach this machine: give it a key",
+    )
+    api.add_argument("--api-key", metavar="KEY", help="require 'Authorization: Bearer KEY' (or RAG_API_KEY)")
 
     evaluate = commands.add_parser(
         "eval", parents=[common], help="measure retrieval and answers on a question set"
@@ -198,6 +208,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return _index(args, settings)
     if args.command == "serve":
         return _serve(args, settings)
+    if args.command == "api":
+        return _api(args, settings)
 
     from rag.index.store import open_index
 
@@ -515,6 +527,33 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if os.name == "posix":  # become the server, so that a stop signal sent to `rag serve` reaches it
         os.execve(sys.executable, command, env)
     return subprocess.call(command, env=env)
+
+
+def _api(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the HTTP API (rag.api) with uvicorn, in this process, on 127.0.0.1 unless --host
+    says otherwise."""
+    import uvicorn
+
+    from rag.api import create_app
+
+    settings = settings.replace(api_key=args.api_key)
+    if not 1 <= args.port <= 65535:
+        raise RagError(f"--port {args.port} is not a port number: use 1 to 65535 (default 8000)")
+    _check_port_free(args.host, args.port)
+    if not _is_loopback(args.host) and not settings.api_key:
+        print(
+            f"warning: listening on {args.host} with no key: anyone who can reach this machine on port "
+            f"{args.port} can query the index (--api-key KEY, or RAG_API_KEY, requires a bearer token)",
+            file=sys.stderr,
+        )
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    key = ", bearer key required" if settings.api_key else ""
+    print(
+        f"Serving the API on http://{host}:{args.port} (docs at /docs{key}; Ctrl-C to stop)", file=sys.stderr
+    )
+    sys.stderr.flush()
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
 
 
 def _is_loopback(host: str) -> bool:

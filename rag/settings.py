@@ -6,7 +6,7 @@ import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,9 @@ class Settings:
 
     read_only: bool = False
     """The chat app answers questions only: no uploads, no index builds (`rag serve --read-only`)."""
+
+    api_key: str = field(default="", repr=False)
+    """Bearer token the HTTP API (`rag api --api-key`) requires; empty: none (fine on 127.0.0.1)."""
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed; None values are ignored (unset CLI flags)."""
