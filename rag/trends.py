@@ -59,7 +59,23 @@ def _cue_patterns() -> dict[str, re.Pattern[str]]:
         "carries": re.compile(rf"(?i)\W*(?:{_words_pattern(value['carries_on'])})\b"),
         "elsewhere": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(value['elsewhere'])})(?![\w-])"),
         "current": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(cues()['period']['current'])})(?![\w-])"),
+        "present": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(cues()['period']['present'])})(?![\w-])"),
+        "group": re.compile(
+            rf"(?i)(?<![\w])(?:{_words_pattern(cues()['subgroup']['phrases'])})(?![\w])|{_AGE}"
+        ),
+        "denominator": re.compile(
+            rf"(?i)(?<![\w-])(?:{_words_pattern(cues()['subgroup']['denominator_before'])})\s*$"
+        ),
+        "excluded": re.compile(
+            rf"(?i)(?<![\w-])(?:{_words_pattern(cues()['subgroup']['excluded_before'])})[\s-]*$"
+        ),
+        "share": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(cues()['kind']['share_words'])})(?![\w-])"),
+        "approximate": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(cues()['value']['approximate'])})\s+$"),
     }
+
+
+_AGE = r"\d+\s?\+|\b\d+\s?(?:-|–|to)\s?\d+\s?year"
+"""An age group: "65+", "16-24 year olds"."""
 
 
 # --- measures --------------------------------------------------------------------------------
@@ -314,6 +330,7 @@ def read_passage(
     """The values of `measure` that `text` states, each with its period and its sentence; not
     another area's: a value after "Nationally" or after another council's name in its sentence."""
     patterns = _cue_patterns()
+    share = bool(patterns["share"].search(" ".join([measure.asked, *measure.names])))
     found: list[Found] = []
     carried: int | None = None  # the start of the sentence that named our measure last
     previous_end = -1
@@ -330,12 +347,23 @@ def read_passage(
         if not named and carried is not None and same_line and patterns["carries"].match(piece):
             named = [Mention(-1, -1, True)]  # "This is ... the all-time high of 702 in August 2020."
             owner_start = carried
+        named = [_excluded(piece, m) for m in named]
         for value in values(piece, text):
             if not _owned(piece, value, named) or _elsewhere(piece[: value.start], council):
                 continue
+            if (share and value.unit != "%" and not value.unit.startswith("rate")) or (
+                not share and value.unit == "%"
+            ):
+                continue  # a share of something else for a count, or a count for a share
+            if _subgroup(piece, value, named) or _restates_a_whole(piece, value, named):
+                continue
             period = _period(text, piece, sentence.start, value, meeting_date, named)
             if period:
-                found.append(Found(value.value, value.text, value.unit, period, owner_start, sentence.end))
+                lead = piece[max(0, value.start - 20) : value.start]
+                approximate = patterns["approximate"].search(lead)
+                start = value.start - (len(lead) - approximate.start()) if approximate else value.start
+                value_text = piece[start : value.end].strip()
+                found.append(Found(value.value, value_text, value.unit, period, owner_start, sentence.end))
         real = [m for m in named if m.start >= 0]
         if real:
             carried = sentence.start if real[-1].ours else None
@@ -343,6 +371,68 @@ def read_passage(
             carried = carried if same_line else None
         previous_end = sentence.end
     return found
+
+
+def _excluded(piece: str, mention: Mention) -> Mention:
+    """A name of ours right after "excluding" or "non-" names what is left out: not ours."""
+    if mention.ours and mention.start >= 0 and _cue_patterns()["excluded"].search(piece[: mention.start]):
+        return replace(mention, ours=False)
+    return mention
+
+
+def _subgroup(piece: str, value: Value, named: list[Mention]) -> bool:
+    """Whether the value is stated for a part of the measure ("smoking prevalence in routine and
+    manual workers is about 30%", "to 9.2% in the 65+ age groups", "non-UASC children in care"):
+    a subgroup's words between the name and the value, in the clause right after the value (or
+    after the name, when the name follows the value), or just before the name."""
+    group = _cue_patterns()["group"]
+    ours = [m for m in named if m.ours and m.start >= 0]
+    before = [m for m in ours if m.end <= value.start]
+    after = [m for m in ours if m.start >= value.end]
+    spans = [_clause(piece[value.end : value.end + 60])]
+    if before:
+        spans += [
+            piece[before[-1].end : value.start],
+            piece[max(0, before[-1].start - 12) : before[-1].start],
+        ]
+    if after and not re.search(r"\w", piece[value.end : after[0].start]):
+        spans += [
+            _clause(piece[after[0].end : after[0].end + 60]),
+            piece[max(0, value.start - 12) : value.start],
+        ]
+    return any(group.search(span) for span in spans)
+
+
+def _clause(text: str) -> str:
+    """The text up to the end of its clause: a comma, a semicolon, a bracket, a dash or a conjunction."""
+    return re.split(
+        r"[,;:()]|\s[-–]\s|(?<!\w)(?:and|but|which|while|whilst|compared|slightly|than|with some)(?!\w)", text
+    )[0]
+
+
+def _restates_a_whole(piece: str, value: Value, named: list[Mention]) -> bool:
+    """Whether the value is the whole a share is taken from ("Of the 2,016 care leavers, 1,036 ..."),
+    or belongs to what a name in brackets is part of ("open cases (including those for care
+    leavers ...) was 11,165")."""
+    after = [m for m in named if m.start >= value.end]
+    if (
+        after
+        and not re.search(r"\w", piece[value.end : after[0].start])
+        and _cue_patterns()["denominator"].search(piece[: value.start])
+    ):
+        return True
+    before = [m for m in named if 0 <= m.end <= value.start]
+    if before:
+        nearest = before[-1]
+        opened = piece.rfind("(", 0, nearest.start)
+        inside = opened >= 0 and ")" not in piece[opened : nearest.start]
+        if (
+            inside
+            and re.search(r"\w", piece[opened + 1 : nearest.start])
+            and ")" in piece[nearest.end : value.start]
+        ):
+            return True
+    return False
 
 
 def _elsewhere(before: str, council: str | None) -> bool:
