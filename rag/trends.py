@@ -470,7 +470,9 @@ def _period(
     """The date the value refers to: one written right after it ("702 in August 2020", "433
     children in our care at the end of June 2017"), else the
     nearest before it in its sentence ("In June 2017 the number ... was 276"), else a label line
-    above it in the passage ("As of 10th August 2018:-"), else the meeting date."""
+    above it in the passage ("As of 10th August 2018:-"), else one later in its sentence after "in"
+    ("665 children in West Sussex in 2016/17"), else the meeting date where the sentence speaks of
+    now ("currently", "there are") or is a label and its figure ("Children in our care: 506"); None for an undated sentence in the past tense."""
     dated = periods(piece)
     for start, _, period in dated:
         between = piece[value.end : start]
@@ -485,11 +487,25 @@ def _period(
     earlier = [period for start, end, period in dated if end <= value.start]
     if earlier:
         return earlier[-1]
+    for start, _, period in dated:  # "665 children in West Sussex in 2016/17"
+        between = piece[value.end : start]
+        if start >= value.end and _PERIOD_BEFORE.search(between) and not _CLAUSE_BREAK.search(between):
+            return period
     for line in reversed(list(_LABEL_LINE.finditer(text[:offset]))):
         found = periods(line.group(0))
         if found:
             return found[0][2]
-    return meeting_date
+    patterns = _cue_patterns()
+    labelled = re.search(r"[:=]\s*$", piece[: value.start])  # "Number of children in our care: 506"
+    if labelled or patterns["current"].search(piece) or patterns["present"].search(piece):
+        return meeting_date
+    return None
+
+
+_CLAUSE_BREAK = re.compile(r"(?i)[,;:()]|(?<!\w)(?:and|but|with|who|which|where|while|whilst|than)(?!\w)")
+_PERIOD_BEFORE = re.compile(
+    r"(?i)(?<![\w-])(?:in|during|as of|as at|at the end of|end of|by the end of|for)\s+(?:the\s+)?(?:year\s+)?$"
+)
 
 
 # --- the trend -------------------------------------------------------------------------------
