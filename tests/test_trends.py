@@ -138,3 +138,43 @@ def test_the_chat_answers_a_trend_question_with_a_chart_and_a_cited_table(monkey
         "Children Looked After (LAC): 507" in q for q in table["Quote"]
     )
     assert [b for b in app.get("download_button") if "CSV" in b.proto.label]
+
+
+def _report_index(tmp_path, name: str, body: str):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / name).write_text(
+        f"# Needs assessment\n\nWest Sussex County Council\n\n{body}\n", encoding="utf-8"
+    )
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(None, settings, progress=False)
+    return open_index(settings)
+
+
+def test_a_subgroup_or_a_share_of_something_else_is_not_a_point(tmp_path):
+    index = _report_index(
+        tmp_path,
+        "2016-05-smoking-needs-assessment.md",
+        "1. In 2015 smoking prevalence in West Sussex was 15.1%.\n\n"
+        "2. In 2015 smoking prevalence in routine and manual workers was 29.2%.\n\n"
+        "3. Smoking prevalence decreases with age to 9.2% in the 65+ age groups.\n\n"
+        "4. In 2015 there were 820 children looked after, of whom 10% were placed out of county.\n\n"
+        "5. In 2015 the number of non-UASC children in care was 700.",
+    )
+    smoking = trend(index, "smoking prevalence").points
+    assert [(p.value, p.unit, p.period) for p in smoking] == [(15.1, "%", "2015")]
+    looked_after = trend(index, LAC).points
+    assert [(p.value, p.unit, p.period) for p in looked_after] == [(820, "count", "2015")]
+
+
+def test_a_period_after_the_place_dates_the_value_and_an_undated_past_figure_is_no_point(tmp_path):
+    index = _report_index(
+        tmp_path,
+        "ohna-children.md",  # no meeting date in the name
+        "1. There were 665 “looked after” children in West Sussex in 2016/17.\n\n"
+        "2. The number of looked after children reached 700 on a number of occasions.\n\n"
+        "3. Data shows that over 900 children looked after had their placement in West Sussex in 2013.",
+    )
+    points = trend(index, LAC).points
+    assert [(p.value, p.period) for p in points] == [(665, "2016-04/2017-03")]
+    assert points[0].citation.text.startswith("There were 665")
