@@ -40,7 +40,11 @@ def test_the_installed_wheel_indexes_and_answers_from_another_folder(tmp_path):
     )
     wheel = next(dist.glob("rag-*.whl"))
     packaged = set(zipfile.ZipFile(wheel).namelist())
-    data_files = {f"rag/{p.name}" for p in (ROOT / "rag").iterdir() if p.is_file() and p.suffix != ".py"}
+    data_files = {
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "rag").rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    }
     assert data_files and data_files <= packaged, f"missing from the wheel: {data_files - packaged}"
 
     venv = tmp_path / "venv"
