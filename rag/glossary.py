@@ -68,3 +68,14 @@ def names_meant(question: str, text: str) -> list[str]:
         if any(p.search(text) for p in others)
         for name in used
     ]
+
+
+def names_another_term(question: str, text: str) -> bool:
+    """Whether `text` is about another of the glossary's things than the question asks about: the
+    question uses a glossary term, and `text` names none of that term's names but names another
+    term ("children looked after" asked, a line on "child protection plans" found)."""
+    asked = {term for term, _, _ in _terms_used(question)}
+    if not asked:
+        return False
+    named = {term for term, patterns in _patterns() if any(p.search(text) for p in patterns)}
+    return not (named & asked) and bool(named - asked)

@@ -7,7 +7,7 @@ from conftest import EVAL, need
 
 from rag.answer.extractive import answer_from_passages, citation_problems, periods_compared
 from rag.evaluation import evaluate, load_questions
-from rag.glossary import names_meant
+from rag.glossary import names_another_term, names_meant
 from rag.qa import ask
 from rag.settings import Settings
 from rag.types import Passage
@@ -332,3 +332,16 @@ def test_a_sentence_that_names_the_question_s_term_another_way_shares_its_words(
         corpus_settings,
     )
     assert "433" in answer.answer and "506" in answer.answer, answer.answer
+    assert "276" not in answer.answer and "307" not in answer.answer  # child protection: another measure
+
+
+def test_a_line_about_another_glossary_term_is_another_measure():
+    """Per-period lines keep to the measure asked, whatever the scores (which differ by CPU)."""
+    question = "How did the number of children looked after change between 2017 and 2025?"
+    assert names_another_term(
+        question, "In June 2017 the number of children subject to a child protection plan was 276"
+    )
+    assert not names_another_term(question, "There were 433 children in our care at the end of June 2017.")
+    assert not names_another_term(question, "Children in care and on child protection plans: 433 and 276")
+    assert not names_another_term(question, "The total was 433.")  # names no term: not another one
+    assert not names_another_term("What was the total cost?", "a child protection plan")  # no term asked

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
-from rag.glossary import names_meant
+from rag.glossary import names_another_term, names_meant
 from rag.models.embeddings import get_embedder, not_found_threshold
 from rag.read.metadata import MONTH_NAMES, MONTHS, find_council_names, parse_dates
 from rag.retrieval import (
@@ -376,8 +376,10 @@ def _one_line_per_period(
     the candidates of that period's reports and the sentences of its own search, scored under its
     own question. A line must fit the question as the best candidate must (`_fits_the_question`),
     score close to the best candidate's score and, when that states a figure, state one too (a
-    figure is compared with a figure, not with a report's subject line). Lines of reports outside
-    the periods asked are left out; none found: an empty list."""
+    figure is compared with a figure, not with a report's subject line) and not be about another
+    of the glossary's things than the question (a child protection figure is no line for "children
+    looked after"). Lines of reports outside the periods asked are left out; none found: an empty
+    list."""
     best = candidates[0]
     figure = _holds_quantity(best.text)
     lines = []
@@ -390,6 +392,7 @@ def _one_line_per_period(
             if c.score >= PERIOD_SCORE * best.score
             and (not figure or _holds_quantity(c.text))
             and _fits_the_question(question, c)
+            and not names_another_term(question, c.text)  # one measure: no other term's figure
         ]
         if fitting:
             lines.append(max(fitting, key=lambda c: c.score))
