@@ -189,7 +189,11 @@ def conversation_panel(info: dict | None, store: ConversationStore | None) -> No
     mine = st.session_state.my_conversations if settings.read_only else None
     listed = store.list(limit=CONVERSATIONS_LISTED, ids=mine)
     if listed:
-        st.caption("Saved conversations, the latest first:")
+        st.caption(
+            "Your saved conversations in this browser session (others open from their link):"
+            if settings.read_only
+            else "Saved conversations, the latest first:"
+        )
     for conversation in listed:
         st.button(
             f"{escape_markdown(conversation.title)} · {conversation.date}",
