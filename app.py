@@ -26,6 +26,7 @@ from rag.app.conversation import (
     filters_from_choices,
     where,
 )
+from rag.app.conversations import ConversationError, ConversationStore, conversations_path
 from rag.app.corpus import (
     PAGE_IMAGES_CACHED,
     date_bounds,
@@ -58,6 +59,8 @@ from rag.trends import trend, trend_answer, trend_chart, trend_csv, trend_questi
 
 st.set_page_config(page_title="Council reports: ask with sources", page_icon="📑")
 
+CONVERSATIONS_LISTED = 30
+"""Saved conversations listed in the sidebar (the latest changed)."""
 MENTIONS_SHOWN = 20
 """Passages shown under each report in the Mentions view (the CSV has every one)."""
 MIME = {".pdf": "application/pdf", ".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown"}
@@ -77,6 +80,12 @@ def index_jobs(index_dir: str, corpus_dir: str) -> IndexJobs:
     return IndexJobs(load_settings(index_dir=index_dir, corpus_dir=corpus_dir))
 
 
+@st.cache_resource(show_spinner=False)
+def conversation_store(path: str) -> ConversationStore:
+    """The saved conversations, beside the index (rag.app.conversations)."""
+    return ConversationStore(Path(path))
+
+
 @st.cache_resource(show_spinner="Loading the model…")
 def load_model(model: str, batch_size: int) -> None:
     get_embedder(model, batch_size).embed_queries(["warm up"])
@@ -88,8 +97,9 @@ def page_png(path: str, page: int, modified: float) -> bytes:
 
 
 def badge(ref: int) -> str:
-    """The [n] marker, drawn the same in an answer and on its source (only our own numbers here)."""
-    return f":blue-badge[{ref}]"
+    """The [n] marker, drawn the same in an answer and on its source (only our own numbers here);
+    it reads "source n", so a screen reader speaks what the eye sees."""
+    return f":blue-badge[source {ref}]"
 
 
 def streamed(markdown: str):
@@ -139,9 +149,13 @@ def filter_panel(index, info: dict) -> tuple:
     return filters, describe_filters(filters, {r.source: r.label() for r in reports}), k, mode
 
 
-def conversation_panel(info: dict | None) -> None:
-    st.header("Conversation")
+def conversation_panel(info: dict | None, store: ConversationStore | None) -> None:
+    st.header("Conversations")
     turns = st.session_state.turns
+    current = st.session_state.conversation
+    st.button(
+        "New conversation", disabled=not turns, icon=":material/restart_alt:", on_click=new_conversation
+    )
     st.download_button(
         "Export as Markdown",
         conversation_markdown(turns, index_info=info),
@@ -151,9 +165,105 @@ def conversation_panel(info: dict | None) -> None:
         icon=":material/download:",
         on_click="ignore",
     )
-    if st.button("New conversation", disabled=not turns, icon=":material/restart_alt:"):
-        st.session_state.turns = []
-        st.rerun()
+    if store is None:
+        st.caption(
+            escape_markdown(st.session_state.get("conversations_problem", "Conversations are not saved."))
+        )
+        return
+    saved = store.get(current) if current else None
+    if saved is not None:
+        with st.popover("Rename", icon=":material/edit:"):
+            st.text_input("Name", saved.name or "", key=f"name-{current}", placeholder=saved.title)
+            st.button("Save the name", key="rename-conversation", on_click=rename_conversation, args=(store,))
+        with st.popover("Delete", icon=":material/delete:"):
+            st.caption("Deletes this conversation for good, for everyone who has its link.")
+            st.button(
+                "Delete this conversation",
+                key="delete-conversation",
+                type="primary",
+                on_click=delete_conversation,
+                args=(store,),
+            )
+    # read-only: a server shared by people who need not see each other's questions lists only
+    # this browser session's conversations (each is still saved, and opened by its link)
+    mine = st.session_state.my_conversations if settings.read_only else None
+    listed = store.list(limit=CONVERSATIONS_LISTED, ids=mine)
+    if listed:
+        st.caption(
+            "Your saved conversations in this browser session (others open from their link):"
+            if settings.read_only
+            else "Saved conversations, the latest first:"
+        )
+    for conversation in listed:
+        st.button(
+            f"{escape_markdown(conversation.title)} · {conversation.date}",
+            key=f"conversation-{conversation.id}",
+            type="tertiary",
+            icon=":material/chat:",
+            disabled=conversation.id == current,
+            help="The conversation open now" if conversation.id == current else "Reopen this conversation",
+            on_click=open_conversation,
+            args=(conversation.id,),
+        )
+
+
+def new_conversation() -> None:
+    st.query_params.pop("conversation", None)
+    st.session_state.conversation = None
+    st.session_state.turns = []
+
+
+def open_conversation(conversation_id: str) -> None:
+    """Put the conversation in the address; the page then loads it (follow_link)."""
+    st.query_params["conversation"] = conversation_id
+
+
+def rename_conversation(store: ConversationStore) -> None:
+    current = st.session_state.conversation
+    try:
+        store.rename(current, st.session_state.get(f"name-{current}", ""))
+    except ConversationError as exc:
+        st.session_state.notice = (False, str(exc))
+
+
+def delete_conversation(store: ConversationStore) -> None:
+    try:
+        store.delete(st.session_state.conversation)
+        st.session_state.notice = (True, "The conversation was deleted.")
+    except ConversationError as exc:
+        st.session_state.notice = (False, str(exc))
+    new_conversation()
+
+
+def follow_link(store: ConversationStore | None) -> None:
+    """Open the conversation the address names (?conversation=ID): after a reload, a restart of
+    the app, or from a shared link."""
+    wanted = st.query_params.get("conversation")
+    if wanted == st.session_state.conversation:
+        return
+    turns = store.load(wanted) if store is not None and wanted else None
+    if wanted and turns is None:
+        st.session_state.notice = (False, "That conversation is not saved here (deleted?): a new one starts.")
+        st.query_params.pop("conversation", None)
+    st.session_state.conversation = wanted if turns is not None else None
+    st.session_state.turns = turns or []
+    if turns is not None and wanted not in st.session_state.my_conversations:
+        st.session_state.my_conversations.append(wanted)
+
+
+def save_turn(store: ConversationStore | None, turn: dict) -> None:
+    """Keep the turn in the current conversation (one is created, and put in the address, with
+    its first question)."""
+    if store is None:
+        return
+    try:
+        if st.session_state.conversation is None:
+            st.session_state.conversation = store.create()
+            st.session_state.my_conversations.append(st.session_state.conversation)
+            st.query_params["conversation"] = st.session_state.conversation
+        store.append(st.session_state.conversation, turn)
+    except ConversationError as exc:
+        st.warning(escape_markdown(f"Not saved: {exc}"), icon=":material/warning:")
 
 
 def index_panel(index, info: dict | None) -> None:
@@ -328,6 +438,7 @@ def show_original(source, key: str) -> None:
 
 def show_question(turn: dict) -> None:
     with st.chat_message("user"):
+        st.caption("You asked")  # who speaks, in words (the avatar alone is only an icon)
         st.markdown(escape_markdown(turn["question"]))
 
 
@@ -487,6 +598,14 @@ def choose_example(question: str) -> None:
 
 settings = load_settings()
 st.session_state.setdefault("turns", [])
+st.session_state.setdefault("conversation", None)  # the saved conversation's id, also in the address
+st.session_state.setdefault("my_conversations", [])  # started or opened in this browser session
+try:
+    store = conversation_store(str(conversations_path(settings.index_dir)))
+except ConversationError as exc:  # e.g. a read-only disk: the chat works, without saving
+    store = None
+    st.session_state.conversations_problem = str(exc)
+follow_link(store)
 index, info, problem = None, None, None
 try:
     index = current_index(str(settings.index_dir)).get()
@@ -539,6 +658,7 @@ if not st.session_state.turns and not pending:
 for number, turn in enumerate(st.session_state.turns):
     show_question(turn)
     with st.chat_message("assistant"):
+        st.caption("Answer")
         show_answer(turn, key=str(number))
 
 question = (
@@ -549,6 +669,7 @@ if question:
     turn = {"question": question}
     show_question(turn)
     with st.chat_message("assistant"):
+        st.caption("Answer")
         with st.spinner("Searching the reports…"):
             asked = trend_question(question)
             turn = trend_turn(question, asked, filters, filters_text) if asked else None
@@ -557,8 +678,9 @@ if question:
             ):  # no values stated: answer as usual
                 turn = ask_turn(question, filters, filters_text, k, mode)
         st.session_state.turns.append(turn)
+        save_turn(store, turn)
         show_answer(turn, key=str(len(st.session_state.turns) - 1), stream=True)
 
 with st.sidebar:  # after the question, so that export includes it
-    conversation_panel(info)
+    conversation_panel(info, store)
     index_panel(index, info)

@@ -16,7 +16,7 @@ from rag.settings import Settings
 
 APP = str(ROOT / "app.py")
 LAC = "How many children were looked after by Middlesbrough as of 10 August 2018?"
-BADGE = re.compile(r":blue-badge\[\d+\]")
+BADGE = re.compile(r":blue-badge\[source \d+\]")
 
 
 def open_app(monkeypatch, index_dir, corpus_dir=CORPUS) -> AppTest:
@@ -98,7 +98,8 @@ def test_the_first_screen_says_what_is_loaded_and_offers_examples(monkeypatch, c
     assert f"5 reports, {corpus_index.size} passages, built" in shown(
         "\n".join(c.value for c in app.sidebar.caption)
     )
-    assert [b.label for b in app.sidebar.button] == ["New conversation", "Update the index"] + [
+    own = [b for b in app.sidebar.button if not (b.key or "").startswith("conversation-")]  # not saved ones
+    assert [b.label for b in own] == ["New conversation", "Update the index"] + [
         "Delete and update the index"
     ] * 5  # one per report, inside its Remove popover
 
@@ -115,9 +116,9 @@ def test_an_example_asks_and_the_answer_is_tied_to_its_sources_then_a_follow_up_
 
     reply = answers(app)[0]
     answer = reply.markdown[0].value
-    assert shown(answer) == "Current Children Looked After (LAC): 507 (Rate = 156.5). :blue-badge[1]"
+    assert shown(answer) == "Current Children Looked After (LAC): 507 (Rate = 156.5). :blue-badge[source 1]"
     sources = reply.expander
-    assert sources[0].label.startswith(":blue-badge[1] Executive Member Report to Council")
+    assert sources[0].label.startswith(":blue-badge[source 1] Executive Member Report to Council")
     assert "Middlesbrough Council, 2018-09" in shown(sources[0].label)
     assert [s.proto.expanded for s in sources] == [True] + [False] * (len(sources) - 1)  # cited: open
     assert len(sources) == 5  # "Sources shown" defaults to top_k

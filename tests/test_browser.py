@@ -127,7 +127,8 @@ def test_a_question_in_a_real_browser_shows_cited_text_and_runs_no_document_scri
             answer = page.get_by_test_id("stChatMessage").nth(1)
             source = answer.get_by_test_id("stExpander").first
             expect(source).to_be_visible(timeout=120_000)  # sources follow the streamed answer
-            expect(answer.get_by_test_id("stMarkdownContainer").first).to_contain_text("507")
+            expect(answer.get_by_test_id("stCaptionContainer").first).to_have_text("Answer")  # who speaks
+            expect(answer.get_by_test_id("stMarkdownContainer").filter(has_text="507").first).to_be_visible()
             expect(source.locator("summary")).to_contain_text("Executive Member Report to Council")
             excerpt = source.locator("strong", has_text="Current Children Looked After (LAC): 507")
             expect(excerpt).to_be_visible()  # the quoted sentence, in bold within its passage
