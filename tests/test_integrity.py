@@ -361,3 +361,30 @@ def test_a_build_that_cannot_write_says_so_in_one_line(capsys):
         err.startswith(f"error: could not build the index at {read_only}")
         and "previous index is unchanged" in err
     )
+
+
+def test_a_model_package_seen_missing_for_a_moment_is_looked_up_again(monkeypatch):
+    """In a clean clone's first `make test`, an app build thread found the installed model package
+    missing while other threads imported, and the upload failed with "not installed". The lookup
+    clears the import caches and looks again before saying so."""
+    import importlib.util
+
+    from rag.models import embeddings
+
+    real, calls = importlib.util.find_spec, []
+
+    def absent_once(name, *args):
+        calls.append(name)
+        return None if len(calls) == 1 else real(name, *args)
+
+    embeddings.package_folder.cache_clear()
+    monkeypatch.setattr(importlib.util, "find_spec", absent_once)
+    try:
+        folder = embeddings.resolve_model_path(Settings().embedding_model)
+    finally:
+        embeddings.package_folder.cache_clear()
+    assert folder.is_dir() and len(calls) == 2
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)
+    with pytest.raises(Exception, match="is not installed: pip install"):
+        embeddings.resolve_model_path(Settings().embedding_model)
+    embeddings.package_folder.cache_clear()

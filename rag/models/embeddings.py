@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -55,11 +56,23 @@ FOLDER_MODEL = PackagedModel("", "", "")
 """What a local model folder is taken to be: a sentence-transformers model with the defaults."""
 
 
+_FINDING = threading.Lock()
+
+
+@lru_cache(maxsize=16)
 def package_folder(package: str, pip_name: str, what: str) -> Path:
-    spec = importlib.util.find_spec(package)  # finds the folder without importing the package
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"{what} is not installed: pip install {pip_name}")
-    return Path(next(iter(spec.submodule_search_locations)))
+    """The folder of an installed package, found without importing it. Looked up once per process,
+    under a lock; before saying the package is missing, the import system's caches are cleared and
+    it is looked up again a moment later: in a clean clone's first test run, a build thread once
+    found the installed model package missing while other threads were importing."""
+    with _FINDING:
+        for _ in range(2):
+            spec = importlib.util.find_spec(package)
+            if spec is not None and spec.submodule_search_locations:
+                return Path(next(iter(spec.submodule_search_locations)))
+            importlib.invalidate_caches()
+            time.sleep(0.1)
+    raise ModelError(f"{what} is not installed: pip install {pip_name}")
 
 
 def resolve_model_path(name: str) -> Path:
