@@ -24,6 +24,7 @@ from rag.app.conversation import (
     escape_markdown,
     excerpt_markdown,
     filters_from_choices,
+    highlighted_markdown,
     where,
 )
 from rag.app.conversations import ConversationError, ConversationStore, conversations_path
@@ -45,7 +46,6 @@ from rag.glossary import glossary
 from rag.mentions import (
     every_month,
     find_mentions,
-    highlighted_markdown,
     mentions_csv,
     not_found_line,
     summary,

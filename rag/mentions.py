@@ -38,7 +38,6 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
-from rag.app.conversation import escape_markdown
 from rag.errors import QuestionError, RagError
 from rag.glossary import glossary
 from rag.index.store import TOKENIZER
@@ -387,23 +386,6 @@ def excerpt(text: str, span: tuple[int, int], around: int = 60) -> tuple[str, st
     if end + around < len(text):
         after = after.rsplit(" ", 1)[0] + "…" if " " in after else after + "…"
     return before, text[start:end], after
-
-
-def highlighted_markdown(text: str, spans: tuple[tuple[int, int], ...]) -> str:
-    """The passage as escaped Markdown with each mention in bold: the document's text is data,
-    so every piece is escaped (rag.app.conversation.escape_markdown) and only our ** is Markdown."""
-    pieces, last = [], 0
-    for start, end in spans:
-        pieces.append(escape_markdown(_flat(text[last:start])))
-        pieces.append(f"**{escape_markdown(_flat(text[start:end]))}**")
-        last = end
-    pieces.append(escape_markdown(_flat(text[last:])))
-    return "".join(pieces)
-
-
-def _flat(text: str) -> str:
-    """White space runs as one space (a line break inside a mention would end the bold)."""
-    return re.sub(r"\s+", " ", text)
 
 
 CSV_COLUMNS = ("report", "source", "date", "council", "page", "paragraph", "text")

@@ -35,6 +35,24 @@ def escape_markdown(text: str) -> str:
     return "".join(pieces)
 
 
+def highlighted_markdown(text: str, spans: tuple[tuple[int, int], ...]) -> str:
+    """The passage as escaped Markdown with each mention in bold: the document's text is data,
+    so every piece is escaped (escape_markdown) and only our ** is Markdown. For the
+    mentions view (rag.mentions finds the spans)."""
+    pieces, last = [], 0
+    for start, end in spans:
+        pieces.append(escape_markdown(_flat(text[last:start])))
+        pieces.append(f"**{escape_markdown(_flat(text[start:end]))}**")
+        last = end
+    pieces.append(escape_markdown(_flat(text[last:])))
+    return "".join(pieces)
+
+
+def _flat(text: str) -> str:
+    """White space runs as one space (a line break inside a mention would end the bold)."""
+    return re.sub(r"\s+", " ", text)
+
+
 _INLINE_SPECIAL = re.compile(
     r"[\\`*\[<|~$]"  # escapes, code, emphasis, links and images, HTML and autolinks, tables, strikethrough, math
     r"|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"  # emphasis by underscores (one inside a word is none)
