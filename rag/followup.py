@@ -7,8 +7,9 @@ import glob
 import re
 from dataclasses import dataclass
 
-from rag.read.metadata import council_names, parse_dates
-from rag.retrieval import STOPWORDS
+from rag.dates import YEAR, parse_dates
+from rag.read.metadata import council_names
+from rag.text import STOPWORDS
 from rag.types import Filters, Turn
 
 _CONNECTOR = re.compile(
@@ -17,7 +18,7 @@ _CONNECTOR = re.compile(
 _POINTER = re.compile(
     r"(?i)\b(it|its|they|them|their|that|this|those|these|the report|that report|this report|he|she)\b"
 )
-_YEAR = re.compile(r"\b(?:19|20)\d\d(?:[/-]\d\d)?\b")
+_YEAR = re.compile(rf"\b{YEAR}(?:[/-]\d\d)?\b")
 
 
 @dataclass(frozen=True)

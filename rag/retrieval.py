@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,7 @@ from rag.index.store import Index
 from rag.models.embeddings import get_embedder
 from rag.models.rerank import rerank_scores
 from rag.settings import Settings
+from rag.text import query_terms, words_of
 from rag.types import Filters, Passage, paragraph_label
 
 KEYWORD_THREADS = 8
@@ -64,100 +64,14 @@ def check_question(question: str, settings: Settings) -> str:
     return question
 
 
-STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "after",
-        "all",
-        "also",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "been",
-        "before",
-        "between",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "how",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "many",
-        "much",
-        "of",
-        "on",
-        "or",
-        "over",
-        "per",
-        "said",
-        "say",
-        "says",
-        "should",
-        "so",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "to",
-        "under",
-        "up",
-        "was",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-    ]
-)
 RRF_K = 60
 FUSION_DEPTH = 50
 """How deep the dense and keyword rankings are read for fusion (deeper when more than half as
 many passages are asked for). It does not grow with every k: reciprocal-rank fusion of deeper
 lists orders the first passages differently, and `rag search -k 20` should begin as `-k 5` does."""
-WORD = re.compile(r"[a-z0-9]+")
 NEAR_DUPLICATE = 0.8
 """Two passages whose sets of words overlap this much (Jaccard) are one text: the same report
 read from two packs differs only in a header, a hyphen or a page break."""
-
-
-def query_terms(question: str) -> list[str]:
-    """The words of a question worth matching: no stopwords, no repeats, no possessive 's
-    ("KCC's" matches KCC wherever it is written)."""
-    words = [w.removesuffix("'s") for w in re.findall(r"[a-z0-9]+(?:'[a-z]+)?", question.lower())]
-    return list(dict.fromkeys(w for w in words if w not in STOPWORDS and len(w) > 1))
 
 
 def search(
@@ -181,51 +95,10 @@ def search(
         if not len(rows_allowed):
             return SearchResult([], timings)
     searching = time.perf_counter()
-    dense: list[tuple[int, float]] = []
-    keyword: list[tuple[int, float]] = []
-    keyword_job = None
-    if mode != "dense":  # in its own thread: SQLite, the embedder and FAISS all let go of the GIL
-        terms = query_terms(expand_question(question))
-        keyword_job = _keyword_pool().submit(
-            _timed, index.keyword_search, terms, depth, doc_ids, settings.keyword_max_postings
-        )
-    if mode != "keyword":
-        started = time.perf_counter()
-        embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
-        vector = embedder.embed_queries([question])[0]
-        timings["embed"] = _ms(started)
-        started = time.perf_counter()
-        dense = index.dense_search(vector, depth, rows_allowed)
-        timings["dense"] = _ms(started)
-    if keyword_job is not None:
-        keyword, timings["keyword"] = keyword_job.result()
-
+    dense, keyword = _rankings(index, question, settings, depth, doc_ids, rows_allowed, timings)
     started = time.perf_counter()
-    fused: dict[int, float] = {}
-    for ranking in (dense, keyword):
-        for position, (row, _) in enumerate(ranking):
-            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + position + 1)
-    best_possible = sum(1.0 / (RRF_K + 1) for ranking in (dense, keyword) if ranking) or 1.0
-    dense_scores, keyword_scores = dict(dense), dict(keyword)
-    order = sorted(fused, key=lambda row: -fused[row])
     wanted = max(k, settings.rerank_depth) if settings.rerank else k
-    rows = index.chunk_rows(order[: wanted * 3])
-    candidates: list[Passage] = []
-    seen: list[frozenset[str]] = []
-    for row in order:
-        chunk = rows.get(row)
-        if chunk is None:
-            break
-        words = frozenset(WORD.findall(chunk["text"].lower()))
-        if not filters.accepts(chunk) or any(_same_text(words, other) for other in seen):
-            continue  # the same text attached to two reports is shown once
-        seen.append(words)
-        fused_score = fused[row] / best_possible
-        candidates.append(
-            _passage(chunk, len(candidates) + 1, fused_score, dense_scores.get(row), keyword_scores.get(row))
-        )
-        if len(candidates) == wanted:
-            break
+    candidates = _fused(index, dense, keyword, wanted, filters)
     timings["fuse"] = _ms(started)
     timings["retrieve"] = _ms(searching)  # embed, dense and keyword side by side, then fuse
 
@@ -236,6 +109,70 @@ def search(
         candidates = head + tail
         timings["rerank"] = _ms(started)
     return SearchResult(candidates[:k], timings)
+
+
+Ranking = list[tuple[int, float]]
+"""(row, score) pairs, best first."""
+
+
+def _rankings(
+    index: Index,
+    question: str,
+    settings: Settings,
+    depth: int,
+    doc_ids: list[str] | None,
+    rows_allowed,
+    timings: dict[str, float],
+) -> tuple[Ranking, Ranking]:
+    """The dense and keyword rankings (either empty when settings.retrieval leaves it out)."""
+    dense: Ranking = []
+    keyword: Ranking = []
+    keyword_job = None
+    if settings.retrieval != "dense":  # in its own thread: SQLite, the embedder and FAISS let go of the GIL
+        terms = query_terms(expand_question(question))
+        keyword_job = _keyword_pool().submit(
+            _timed, index.keyword_search, terms, depth, doc_ids, settings.keyword_max_postings
+        )
+    if settings.retrieval != "keyword":
+        started = time.perf_counter()
+        embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
+        vector = embedder.embed_queries([question])[0]
+        timings["embed"] = _ms(started)
+        started = time.perf_counter()
+        dense = index.dense_search(vector, depth, rows_allowed)
+        timings["dense"] = _ms(started)
+    if keyword_job is not None:
+        keyword, timings["keyword"] = keyword_job.result()
+    return dense, keyword
+
+
+def _fused(index: Index, dense: Ranking, keyword: Ranking, wanted: int, filters: Filters) -> list[Passage]:
+    """The `wanted` best passages by reciprocal-rank fusion of the two rankings, each text once."""
+    fused: dict[int, float] = {}
+    for ranking in (dense, keyword):
+        for position, (row, _) in enumerate(ranking):
+            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + position + 1)
+    best_possible = sum(1.0 / (RRF_K + 1) for ranking in (dense, keyword) if ranking) or 1.0
+    dense_scores, keyword_scores = dict(dense), dict(keyword)
+    order = sorted(fused, key=lambda row: -fused[row])
+    rows = index.chunk_rows(order[: wanted * 3])
+    candidates: list[Passage] = []
+    seen: list[frozenset[str]] = []
+    for row in order:
+        chunk = rows.get(row)
+        if chunk is None:
+            break
+        held = frozenset(words_of(chunk["text"]))
+        if not filters.accepts(chunk) or any(_same_text(held, other) for other in seen):
+            continue  # the same text attached to two reports is shown once
+        seen.append(held)
+        fused_score = fused[row] / best_possible
+        candidates.append(
+            _passage(chunk, len(candidates) + 1, fused_score, dense_scores.get(row), keyword_scores.get(row))
+        )
+        if len(candidates) == wanted:
+            break
+    return candidates
 
 
 def adjacent_passages(

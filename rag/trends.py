@@ -22,10 +22,13 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 
 from rag.data import data_file
+from rag.dates import MONTH_WORDS, YEAR, period_key, periods
 from rag.errors import QuestionError
 from rag.glossary import glossary
 from rag.index.store import Index
-from rag.read.metadata import MONTHS, find_council_names, parse_dates
+from rag.read.metadata import find_council_names
+from rag.text import AMOUNT, SCALES, split_sentences
+from rag.types import Quote
 
 FTS_SYNTAX = set('"*^():{}[]+~<>=;\\')
 MAX_GAP = 160
@@ -171,57 +174,9 @@ def mentions(text: str, measure: Measure) -> list[Mention]:
 
 # --- values and periods ------------------------------------------------------------------------
 
-NUMBER = re.compile(
-    r"(?<![\w.,£/)\]-])(?P<currency>£\s?)?(?P<number>\d{1,3}(?:,\d{3})+|\d+)(?P<decimals>\.\d+)?(?![\d/])"
-    r"(?:\s?(?P<scale>bn|billion|m|million|k|thousand)(?![a-z]))?"
-    r"(?P<percent>\s?%|\s?per\s?cent)?"
-)
-MONTH_WORDS = "|".join(sorted(MONTHS, key=len, reverse=True))
-SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
 _RATE = re.compile(r"(?i)\brate\b[^.\d]{0,40}$")
 _PER = re.compile(r"(?i)per\s+(10,000|1,000|100,000|100)\b")
-_YEAR_WORD = re.compile(r"^(19|20)\d\d$")
-_FINANCIAL = re.compile(r"(?<![\d/])((?:19|20)\d\d)\s?[/-]\s?(\d\d)(?![\d/])")
-_QUARTER = re.compile(
-    r"(?i)\b(?:Q|quarter\s+)([1-4])\s*(?:of\s+)?(?:(?:19|20)\d\d\s?[/-]\s?\d\d|(?:19|20)\d\d)"
-)
-_YEAR = re.compile(r"(?<![\w£/.,-])((?:19|20)\d\d)(?![\w/%-])")
-_ISO_MONTHS = ("01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12")
-
-
-def periods(text: str) -> list[tuple[int, int, str]]:
-    """Every date or period written in `text`, as (start, end, period): a day or month as ISO
-    ("2018-08-10", "2017-06"), a quarter or financial year as an ISO interval ("Q1 2017/18":
-    "2017-04/2017-06"; "2016/17": "2016-04/2017-03"), a year as "2014"."""
-    found = list(parse_dates(text))
-
-    def free(start: int, end: int) -> bool:
-        return not any(a < end and start < b for a, b, _ in found)
-
-    for match in _QUARTER.finditer(text):
-        years = _FINANCIAL.search(match.group(0))
-        quarter = int(match.group(1))
-        if years:  # financial quarters: Q1 is April to June
-            year = int(years.group(1)) + (1 if quarter == 4 else 0)
-            first = (3 * quarter + 1) if quarter < 4 else 1
-        else:
-            year, first = int(match.group(0)[-4:]), 3 * quarter - 2
-        period = f"{year}-{_ISO_MONTHS[first - 1]}/{year}-{_ISO_MONTHS[first + 1]}"
-        if free(*match.span()):
-            found.append((match.start(), match.end(), period))
-    for match in _FINANCIAL.finditer(text):
-        first, second = int(match.group(1)), int(match.group(2))
-        if second == (first + 1) % 100 and free(*match.span()):
-            found.append((match.start(), match.end(), f"{first}-04/{first + 1}-03"))
-    for match in _YEAR.finditer(text):
-        if free(*match.span()):
-            found.append((match.start(), match.end(), match.group(1)))
-    return sorted(found)
-
-
-def period_key(period: str) -> tuple[str, str]:
-    """Sort key: by start, then the shorter (more precise) period first."""
-    return (period.split("/")[0], period)
+_YEAR_WORD = re.compile(rf"^{YEAR}$")
 
 
 @dataclass(frozen=True)
@@ -237,33 +192,18 @@ def values(text: str, context: str = "") -> list[Value]:
     """The numbers of `text` that may be a measure's value, with their units: not dates, years,
     labels ("paragraph 9", "Section 17"), ages or durations, changes ("a reduction of 93") or
     comparators' figures ("similar to England (18%)")."""
-    patterns = _cue_patterns()
     dated = [(a, b) for a, b, _ in periods(text)]
     found = []
-    for match in NUMBER.finditer(text):
+    for match in AMOUNT.finditer(text):
         start, end = match.span()
         if any(a <= start < b for a, b in dated):
             continue
         number = match.group("number") + (match.group("decimals") or "")
-        if _YEAR_WORD.match(number) and not match.group("currency") and not match.group("percent"):
+        plain = not match.group("currency") and not match.group("percent")
+        if plain and _YEAR_WORD.match(number):
             continue
         before, after = text[max(0, start - 40) : start], text[end : end + 30]
-        if re.match(r"(?:st|nd|rd|th)\b", after) or re.match(r"\s*[-–]\s*\d", after):
-            continue  # an ordinal, or a range "16-24"
-        if re.search(r"\d\s+(?:to|and|or|-|–)\s+$", before) or re.search(r"\[\s*$", before):
-            continue  # the end of a range "aged 15 to 21", or a reference "[26]"
-        if re.match(rf"\s+(?:{MONTH_WORDS})\b", after, re.IGNORECASE):
-            continue  # a day of a month: "31 March"
-        if re.search(r"\d\s+$", before) or re.match(r"\s+\d", after):
-            continue  # a row of a table of figures, its columns unnamed: "Key 50 61 62 65"
-        plain = not match.group("currency") and not match.group("percent")
-        if plain and (patterns["other"].match(after) or re.search(r"(?:^|\n)\s*(?:-\s*)?$", before)):
-            continue  # counts something else, or a paragraph number at a line's start
-        if patterns["label"].search(before) or patterns["change"].search(before):
-            continue
-        if patterns["comparator"].search(before):
-            continue
-        if re.match(r"[.)]\s", after) and re.search(r"(?:^|\n)\s*(?:-\s*)?$", before):
+        if _not_a_value(before, after, plain):
             continue
         value = float(number.replace(",", ""))
         if match.group("currency"):
@@ -280,35 +220,38 @@ def values(text: str, context: str = "") -> list[Value]:
     return found
 
 
+_NOT_A_VALUE_AFTER = re.compile(
+    r"(?:st|nd|rd|th)\b"  # an ordinal
+    r"|\s*[-–]\s*\d"  # the start of a range "16-24"
+    rf"|(?i:\s+(?:{MONTH_WORDS})\b)"  # a day of a month: "31 March"
+    r"|\s+\d"  # a row of a table of figures, its columns unnamed: "Key 50 61 62 65"
+)
+_NOT_A_VALUE_BEFORE = re.compile(
+    r"\d\s+(?:to|and|or|-|–)\s+$"  # the end of a range "aged 15 to 21"
+    r"|\[\s*$"  # a reference "[26]"
+    r"|\d\s+$"  # a row of a table of figures
+)
+_LINE_START = re.compile(r"(?:^|\n)\s*(?:-\s*)?$")
+
+
+def _not_a_value(before: str, after: str, plain: bool) -> bool:
+    """Whether a number, between `before` and `after`, is no measure's value: see `values`."""
+    patterns = _cue_patterns()
+    if _NOT_A_VALUE_AFTER.match(after) or _NOT_A_VALUE_BEFORE.search(before):
+        return True
+    if plain and (patterns["other"].match(after) or _LINE_START.search(before)):
+        return True  # counts something else, or a paragraph number at a line's start
+    if any(patterns[kind].search(before) for kind in ("label", "change", "comparator")):
+        return True
+    return bool(re.match(r"[.)]\s", after) and _LINE_START.search(before))  # a list's number "3) "
+
+
 # --- reading one passage ---------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“‘(]?[A-Z0-9])|\n+")
 _PARAGRAPH_START = re.compile(r"(?m)^[ \t]*(?:-\s*)?(\d+(?:\.\d+)*)[.)]?\s")
 _LABEL_LINE = re.compile(
     r"(?im)^[ \t]*(?:as (?:of|at)|at|position (?:as )?at|figures? (?:as )?at|on)\b(.{0,40}?)[:\-–\s]*$"
 )
-
-
-@dataclass(frozen=True)
-class Sentence:
-    start: int
-    end: int
-
-
-def sentences(text: str) -> list[Sentence]:
-    """Sentences and lines of a passage, as spans (stripped of surrounding spaces)."""
-    spans, start = [], 0
-    for match in _SENTENCE_END.finditer(text):
-        spans.append((start, match.start()))
-        start = match.end()
-    spans.append((start, len(text)))
-    found = []
-    for a, b in spans:
-        piece = text[a:b]
-        lead = len(piece) - len(piece.lstrip())
-        if piece.strip():
-            found.append(Sentence(a + lead, a + lead + len(piece.strip())))
-    return found
 
 
 @dataclass(frozen=True)
@@ -335,15 +278,15 @@ def read_passage(
     carried: int | None = None  # the start of the sentence that named our measure last
     previous_end = -1
     everywhere = mentions(text, measure)
-    for sentence in sentences(text):
-        piece = text[sentence.start : sentence.end]
+    for begin, finish in split_sentences(text):
+        piece = text[begin:finish]
         named = [
-            Mention(m.start - sentence.start, m.end - sentence.start, m.ours)
+            Mention(m.start - begin, m.end - begin, m.ours)
             for m in everywhere
-            if sentence.start <= m.start and m.end <= sentence.end
+            if begin <= m.start and m.end <= finish
         ]
-        same_line = "\n" not in text[previous_end : sentence.start] if previous_end >= 0 else False
-        owner_start = sentence.start
+        same_line = "\n" not in text[previous_end:begin] if previous_end >= 0 else False
+        owner_start = begin
         if not named and carried is not None and same_line and patterns["carries"].match(piece):
             named = [Mention(-1, -1, True)]  # "This is ... the all-time high of 702 in August 2020."
             owner_start = carried
@@ -357,19 +300,19 @@ def read_passage(
                 continue  # a share of something else for a count, or a count for a share
             if _subgroup(piece, value, named) or _restates_a_whole(piece, value, named):
                 continue
-            period = _period(text, piece, sentence.start, value, meeting_date, named)
+            period = _period(text, piece, begin, value, meeting_date, named)
             if period:
                 lead = piece[max(0, value.start - 20) : value.start]
                 approximate = patterns["approximate"].search(lead)
                 start = value.start - (len(lead) - approximate.start()) if approximate else value.start
                 value_text = piece[start : value.end].strip()
-                found.append(Found(value.value, value_text, value.unit, period, owner_start, sentence.end))
+                found.append(Found(value.value, value_text, value.unit, period, owner_start, finish))
         real = [m for m in named if m.start >= 0]
         if real:
-            carried = sentence.start if real[-1].ours else None
+            carried = begin if real[-1].ours else None
         elif named == []:
             carried = carried if same_line else None
-        previous_end = sentence.end
+        previous_end = finish
     return found
 
 
@@ -512,25 +455,14 @@ _PERIOD_BEFORE = re.compile(
 
 
 @dataclass(frozen=True)
-class Citation:
-    doc_id: str
-    title: str
-    source: str
-    page: int | None
-    paragraph: str | None
-    date: str | None
-    text: str
-
-
-@dataclass(frozen=True)
 class Point:
     value: float
     value_text: str
     unit: str
     period: str
     council: str | None
-    citation: Citation
-    also_in: tuple[Citation, ...] = ()
+    citation: Quote
+    also_in: tuple[Quote, ...] = ()
 
     def to_dict(self) -> dict:
         value = int(self.value) if float(self.value).is_integer() else self.value
@@ -624,7 +556,7 @@ def trend(
         for item in read_passage(text, measure, row["date"], row["council"]):
             if not _in_range(item.period, since, until):
                 continue
-            citation = Citation(
+            citation = Quote(
                 row["doc_id"],
                 row["title"],
                 row["source"],
@@ -782,15 +714,15 @@ def trend_question(question: str) -> TrendQuestion | None:
     cue = cues()["question"]
     text = " ".join(question.split())
     phrases = rf"(?i)(?<![\w-])(?:{_words_pattern(cue['phrases'])})(?![\w-])"
-    years = rf"(?i)(?<![\w-])(?:{_words_pattern(cue['before_a_year'])})\s+(?:\w+\s+)?(?:19|20)\d\d\b"
+    years = rf"(?i)(?<![\w-])(?:{_words_pattern(cue['before_a_year'])})\s+(?:\w+\s+)?{YEAR}\b"
     if not re.search(phrases, text) and not re.search(years, text):
         return None
-    since = re.search(r"(?i)\bsince\s+(?:\w+\s+)?((?:19|20)\d\d)\b", text)
+    since = re.search(rf"(?i)\bsince\s+(?:\w+\s+)?({YEAR})\b", text)
     for term in glossary():
         for name in sorted(term.names, key=len, reverse=True):
             if re.search(rf"(?<![\w-]){_name_pattern(name)}s?(?![\w-])", text):
                 return TrendQuestion(name, since.group(1) if since else None)
-    words = re.sub(r"(?i)\b(?:19|20)\d\d\b|[^\w\s'-]", " ", text)
+    words = re.sub(rf"(?i)\b{YEAR}\b|[^\w\s'-]", " ", text)
     filler = re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(cue['filler'])})(?![\w-])")
     measure = " ".join(filler.sub(" ", words).split())
     return TrendQuestion(measure, since.group(1) if since else None) if len(measure) >= 3 else None

@@ -4,13 +4,11 @@ back at. Plain frozen dataclasses; the stages that make them live in their own m
 
 from __future__ import annotations
 
-import calendar
-import datetime
 import fnmatch
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
+from rag.dates import date_range
 from rag.errors import SettingsError
 
 
@@ -29,6 +27,19 @@ class Citation:
     passage_rank: int
     meeting: str | None = None
     author: str | None = None
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A sentence quoted from a report, with where it is: a trend point's source."""
+
+    doc_id: str
+    title: str
+    source: str
+    page: int | None
+    paragraph: str | None
+    date: str | None
+    text: str
 
 
 @dataclass(frozen=True)
@@ -158,26 +169,7 @@ class Filters:
         return not (self.until and (not date or date[: len(self.until)] > self.until))
 
 
-def date_range(key: str, value: str) -> tuple[datetime.date, datetime.date]:
-    """The first and last day a filter date covers ("2021-02": 1 to 28 February 2021)."""
-    found = FILTER_DATE.fullmatch(value)
-    if not found:
-        raise SettingsError(f"{key} {value!r} is not a date: use YYYY-MM-DD, YYYY-MM or YYYY")
-    year, month, day = (int(part) if part else None for part in found.groups())
-    try:
-        first = datetime.date(year, month or 1, day or 1)
-        last = datetime.date(year, month or 12, day or calendar.monthrange(year, month or 12)[1])
-    except ValueError:
-        raise SettingsError(
-            f"{key} {value!r} is not a date on the calendar: give a real date, YYYY-MM-DD"
-        ) from None
-    return first, last
-
-
 FILTER_KEYS = ("council", "source", "since", "until", "title")
-
-
-FILTER_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from conftest import CORPUS, DATA, need
 from rag import chunking
 from rag.build.ingest import build_index, source_name
 from rag.chunking import spoken_date
+from rag.dates import is_real_date
 from rag.index.store import open_index
-from rag.read.metadata import date_from_path, find_date, is_real_date
+from rag.read.metadata import date_from_path, find_date
 from rag.settings import Settings
 
 REPORT = "middlesbrough-2018-09-executive-member-report-childrens-care.txt"

@@ -103,3 +103,24 @@ def test_no_module_takes_another_module_s_private_names():
         if imported.startswith("_") and module != name
     ]
     assert taken == []
+
+
+def test_the_build_cache_key_covers_every_module_the_build_runs():
+    """A cached file is reused only while the code that made it is unchanged: every module the
+    build reaches through its imports must be part of the cache's key (SHAPING_CODE)."""
+    from rag.build.ingest import SHAPING_CODE
+
+    graph = _graph()
+    reached, todo = set(), [m for m in graph if m.startswith("rag.build")]
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo += graph[module]
+    covered = {
+        m
+        for m in reached
+        for shaping in SHAPING_CODE
+        if m == "rag." + shaping.removesuffix(".py") or m.startswith(f"rag.{shaping}.")
+    }
+    assert sorted(reached - covered - {"rag", "rag.data"}) == []

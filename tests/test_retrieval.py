@@ -9,7 +9,8 @@ import pytest
 from rag.errors import SettingsError
 from rag.glossary import expand_question, glossary, related_terms
 from rag.models.rerank import rerank_scores
-from rag.retrieval import adjacent_passages, query_terms, rerank, search
+from rag.retrieval import adjacent_passages, rerank, search
+from rag.text import query_terms
 from rag.types import Filters, Passage
 
 

@@ -6,16 +6,13 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, replace
-from itertools import pairwise
 
+from rag.dates import MONTH_NAME, MONTH_WORDS, MONTHS, YEAR, parse_dates
 from rag.glossary import names_another_term, names_meant
 from rag.models.embeddings import get_embedder, not_found_threshold
-from rag.read.metadata import MONTH_NAMES, MONTHS, find_council_names, parse_dates
-from rag.retrieval import (
-    STOPWORDS,
-    query_terms,
-)
+from rag.read.metadata import find_council_names
 from rag.settings import Settings
+from rag.text import NUMBER, STOPWORDS, query_terms, split_sentences, stem, words_of
 from rag.types import Answer, Citation, Passage
 
 NOT_FOUND_TEXT = "The indexed reports do not appear to answer this question."
@@ -23,15 +20,11 @@ ANSWER_PASSAGES = 5
 ADJACENT_OF = 1
 """The sentences of the passages around the first one retrieved are candidates too (around the
 first two: the same answers on the dev sets at twice the added time)."""
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9‘“\"'(£])")
-_NUMBER = re.compile(r"(?<![\w.])[£$€]?\d[\d,]*(?:\.\d+)?%?")
-_DATE_WORDS = re.compile(
-    r"(?i)\b(\d{1,2}(st|nd|rd|th)?\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{4}\b|\b(19|20)\d\d\b"
-)
-_YEAR = re.compile(r"(19|20)\d\d")
+_DATE_WORDS = re.compile(rf"(?i)\b(\d{{1,2}}(st|nd|rd|th)?\s+)?(?:{MONTH_WORDS})\.?\s+\d{{4}}\b|\b{YEAR}\b")
+_YEAR = re.compile(YEAR)
 _LABEL = re.compile(
     r"^\(?\d+(?:\.\d+)*[.)]?\s+"  # a paragraph number leading the sentence: "3.2 The report..."
-    r"|\b(?:19|20)\d\d\s?[-/–]\s?\d{2,4}\b"  # a span of years: "2025-29"
+    rf"|\b{YEAR}\s?[-/–]\s?\d{{2,4}}\b"  # a span of years: "2025-29"
     r"|\b(?:table|figure|appendix|section|paragraph|para|annex|item)\s+\d+(?:\.\d+)*",  # "Table 5.1"
     re.IGNORECASE,
 )
@@ -69,7 +62,7 @@ not a sentence that mentions someone ("Councillor Smith asked about ..."). Such 
 a bare name, too short to pass for an answering sentence, and repeats the section heading."""
 _MULTI_PART = re.compile(
     r"(?i)\b(compare|comparison|and how many|and what|both|each|change[sd]?|trend|over time|versus|vs\.?|"
-    r"between (19|20)\d\d and (19|20)\d\d)\b"
+    rf"between {YEAR} and {YEAR})\b"
 )
 
 
@@ -253,8 +246,8 @@ def _counts_the_thing_asked(question: str, passage_text: str) -> bool:
         if word in STOPWORDS or word in _COUNTED_STOP:
             break
         if word not in _COUNTED_GENERIC:
-            counted.append(_stem(word))
-    held = {_stem(w) for w in re.findall(r"[a-z0-9']+", passage_text.lower())}
+            counted.append(stem(word))
+    held = {stem(w) for w in re.findall(r"[a-z0-9']+", passage_text.lower())}
     return not counted or any(w in held for w in counted)
 
 
@@ -268,7 +261,7 @@ def _is_the_kind_asked(question: str, sentence: str, header: str) -> bool:
         plain = _LABEL.sub(" ", sentence if timed else _DURATION.sub(" ", sentence))
         counts = [
             n
-            for n in _NUMBER.findall(plain)
+            for n in NUMBER.findall(plain)
             if not _YEAR.fullmatch(n) and not n.endswith("%") and n[0] not in "£$€"
         ]
         if not counts and not _NUMBER_WORDS.search(plain):
@@ -284,12 +277,12 @@ def _holds_quantity(sentence: str) -> bool:
     for start, end, _ in reversed(parse_dates(sentence)):
         sentence = sentence[:start] + " " + sentence[end:]
     plain = _LABEL.sub(" ", sentence)
-    return any(not _YEAR.fullmatch(n) for n in _NUMBER.findall(plain)) or bool(_NUMBER_WORDS.search(plain))
+    return any(not _YEAR.fullmatch(n) for n in NUMBER.findall(plain)) or bool(_NUMBER_WORDS.search(plain))
 
 
 def _holds_amount(sentence: str, header: str) -> bool:
     """An amount of money in the sentence, or a number in a table row under a money unit ("£m")."""
-    return bool(_MONEY.search(sentence) or (_MONEY_UNIT.search(header) and _NUMBER.search(sentence)))
+    return bool(_MONEY.search(sentence) or (_MONEY_UNIT.search(header) and NUMBER.search(sentence)))
 
 
 def _about_the_question(question: str, text: str, council: str | None) -> bool:
@@ -297,9 +290,9 @@ def _about_the_question(question: str, text: str, council: str | None) -> bool:
     own name ("Kent County Council", "KCC"): a sentence sharing nothing else with the question
     is about something else."""
     name = (council or "").lower().split()
-    own_name = {_stem(w) for w in name} | {"".join(w[0] for w in name)}
-    words = [w for w in (_stem(t) for t in query_terms(question) if not t.isdigit()) if w not in own_name]
-    held = {_stem(w) for w in re.findall(r"[a-z0-9]+", text.lower())}
+    own_name = {stem(w) for w in name} | {"".join(w[0] for w in name)}
+    words = [w for w in (stem(t) for t in query_terms(question) if not t.isdigit()) if w not in own_name]
+    held = {stem(w) for w in words_of(text)}
     return not words or any(w in held for w in words)
 
 
@@ -343,12 +336,12 @@ def _about_the_report(question: str, passage: Passage) -> bool:
     meeting, council or file name. "Who wrote it?" after an answer names no other report: the
     follow-up has already pinned the one the answer cited."""
     words = [
-        _stem(t)
+        stem(t)
         for t in query_terms(question)
         if not t.isdigit() and t not in _AUTHOR_WORDS and t not in MONTHS
     ]
     about = f"{passage.title} {passage.heading or ''} {passage.meeting or ''} {passage.council or ''} {passage.source}"
-    held = {_stem(w) for w in re.findall(r"[a-z0-9]+", about.lower())}
+    held = {stem(w) for w in words_of(about)}
     return 2 * sum(w in held for w in words) >= len(words)
 
 
@@ -423,9 +416,8 @@ PERIOD_SCORE = 0.75
 _YEAR_ALONE = re.compile(r"(?i)\b(?:in|during|between|and|from|to|since|until)\s+((?:19|20)\d\d)(?![\w/–-])")
 """A year named as a period ("in 2017", "between 2018 and 2025"), not a count ("2000 homes"), a
 road ("A2070") or a financial year ("2024-25")."""
-_MONTH_NAME = f"(?:{'|'.join(MONTH_NAMES)})"
 _MONTH_WITHOUT_YEAR = re.compile(
-    rf"\b({_MONTH_NAME})\b(?!\s*,?\s*(?:19|20)\d\d)(?=\s+(?:and|to|-|–)\s+{_MONTH_NAME}\s+((?:19|20)\d\d))"
+    rf"\b({MONTH_NAME})\b(?!\s*,?\s*{YEAR})(?=\s+(?:and|to|-|–)\s+{MONTH_NAME}\s+({YEAR}))"
 )
 _YEARS_JOINED = re.compile(
     r"\b(?:19|20)\d\d\b(?![/–-]\d)[^.?;]{0,40}\band (?:in |for |during )?(?:[A-Z][\w-]* )*(?:in |for )?(?:19|20)\d\d\b"
@@ -492,19 +484,6 @@ def _readable(sentence: str) -> str:
     text = re.sub(r"^(?:[-•*]\s*)?(?:[a-z]{1,4}[.)]\s+)?", "", without_markers(sentence).strip())
     text = " ".join(text.split())
     return text if text.endswith((".", "!", "?", ":")) else text + "."
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Spans of the lines and sentences of a passage (a table row is one line)."""
-    spans = []
-    for line in re.finditer(r"[^\n]+", text):
-        cuts = [0] + [m.end() for m in _SENTENCE_END.finditer(line.group(0))] + [len(line.group(0))]
-        for a, b in pairwise(cuts):
-            piece = line.group(0)[a:b]
-            if piece.strip():
-                lead = len(piece) - len(piece.lstrip())
-                spans.append((line.start() + a + lead, line.start() + a + len(piece.rstrip())))
-    return spans
 
 
 HEADER_LINES = 12
@@ -577,7 +556,7 @@ def _row_label(row: str) -> str:
     (" early years block "), to be looked for in the question's words; "\\0", found in no
     question, when the row starts with a number."""
     words = re.findall(r"[a-z]+", re.split(r"(?:^|\s)[-(£]?\d", row.lower(), maxsplit=1)[0])
-    return f" {' '.join(_stem(w) for w in words)} " if words else "\0"
+    return f" {' '.join(stem(w) for w in words)} " if words else "\0"
 
 
 def _is_its_author_line(question: str, candidate: _Candidate) -> bool:
@@ -595,11 +574,7 @@ def _is_statement(sentence: str, heading: str | None) -> bool:
     text = sentence.strip()
     if heading and text in heading.split(" > "):
         return False
-    return len(text.split()) >= 4 or bool(_NUMBER.search(text))
-
-
-def _stem(word: str) -> str:
-    return word[:5] if len(word) > 5 else word
+    return len(text.split()) >= 4 or bool(NUMBER.search(text))
 
 
 def _score_candidates(question: str, passages: list[Passage], settings: Settings) -> list[_Candidate]:
@@ -622,8 +597,8 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
     vectors = embedder.embed_queries([question] + [p.text[a:b] for p, a, b in spans])
     similarity = vectors[1:] @ vectors[0]
 
-    terms = [_stem(t) for t in query_terms(question)]
-    question_words = f" {' '.join(_stem(w) for w in re.findall(r'[a-z0-9]+', question.lower()))} "
+    terms = [stem(t) for t in query_terms(question)]
+    question_words = f" {' '.join(stem(w) for w in words_of(question))} "
     wants_money = re.search(
         r"(?i)\b(how much|cost|costs|budget|worth|spend|spent|spending|grant|value|saving|savings|overspend|funding|price|salary|pay|income)\b",
         question,
@@ -657,14 +632,14 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
         written += " " + " ".join(
             names_meant(question, written)
         )  # "LAC" where the question says "children in care"
-        own = {_stem(w) for w in re.findall(r"[a-z0-9]+", written.lower())}
+        own = {stem(w) for w in words_of(written)}
         start, end = previous.get(passage.chunk_id, (a, a))
         before = passage.text[
             start:end
         ]  # the sentence before, in its passage: "the new agency" is named there
         previous[passage.chunk_id] = (a, b)
         where = f"{passage.title} {passage.council} {passage.date} {passage.heading} {before}"
-        context = {_stem(w) for w in re.findall(r"[a-z0-9]+", where.lower())}
+        context = {stem(w) for w in words_of(where)}
         lexical = (
             sum(1.0 if t in own else 0.5 if t in context else 0.0 for t in terms) / len(terms)
             if terms
@@ -675,7 +650,7 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
             cue += 0.1  # the table row the question names: "the early years block" -> "Early Years Block 226.1 ..."
         if wants_number:  # a count or a share, not the year it is for nor a paragraph number
             plain = _LABEL.sub(" ", sentence if wants_duration else _DURATION.sub(" ", sentence))
-            quantities = [n for n in _NUMBER.findall(plain) if not _YEAR.fullmatch(n)]
+            quantities = [n for n in NUMBER.findall(plain) if not _YEAR.fullmatch(n)]
             cue += 0.1 if quantities or _NUMBER_WORDS.search(plain) else -0.1
         if wants_share:
             cue += 0.1 if re.search(r"(?i)\d\s?%|\bper ?cent\b", sentence) else -0.05
@@ -721,7 +696,7 @@ def citation_problems(answer: Answer) -> list[str]:
         for stray in re.findall(r"\[\d+\]", body):
             problems.append(f"{stray} inside the answer text is not a citation marker")
         cited = " ".join(f"{by_ref[r].text} {by_ref[r].date or ''}" for r in refs if r in by_ref)
-        for number in _NUMBER.findall(body):
+        for number in NUMBER.findall(body):
             if answer.status == "answered" and number.strip("£$€%") not in cited:
                 problems.append(f"{number} is not in the text cited for it")
     for citation in answer.citations:

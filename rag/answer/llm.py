@@ -17,10 +17,10 @@ from rag.answer.extractive import (
     NOT_FOUND_TEXT,
     answer_from_passages,
     citation_problems,
-    split_sentences,
     without_markers,
 )
 from rag.settings import Settings
+from rag.text import NUMBER, plain_number, split_sentences
 from rag.types import Answer, Citation, Passage
 
 SYSTEM_PROMPT = (
@@ -34,7 +34,6 @@ _INJECTION = re.compile(
     r"(?i)\b(ignore|disregard|forget)\b.{0,40}\b(previous|prior|above|earlier|all)\b.{0,20}\b(instructions?|prompts?|rules)\b"
     r"|\byou are now\b|\bsystem prompt\b|\bnew instructions\b"
 )
-_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 
 
 class LLMUnavailable(Exception):
@@ -178,7 +177,7 @@ def _verified_lines(reply: str, context: list[Passage]) -> tuple[list[str], list
         refs = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
         cited = [context[n - 1] for n in refs if 1 <= n <= len(context)]
         body = re.sub(r"\s*\[\d+\]", "", sentence).strip()
-        numbers = _NUMBER.findall(body)
+        numbers = [plain_number(n) for n in NUMBER.findall(body)]
         text = " ".join(p.text for p in cited)
         if (
             not cited

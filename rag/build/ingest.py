@@ -246,6 +246,9 @@ SHAPING_CODE = (
     "build",
     "data",
     "chunking.py",
+    "dates.py",
+    "text.py",
+    "errors.py",
     "types.py",
     "glossary.py",
     "settings.py",
@@ -259,7 +262,7 @@ def _code_files() -> list[Path]:
     for name in SHAPING_CODE:
         path = PACKAGE / name
         found = [path] if path.is_file() else path.rglob("*")
-        files += [p for p in found if p.suffix in (".py", ".toml", ".csv")]
+        files += [p for p in found if p.suffix in (".py", ".toml", ".csv", ".txt")]
     return sorted(files)
 
 

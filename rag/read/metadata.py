@@ -9,72 +9,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from rag.data import data_file
+from rag.dates import FINANCIAL_YEAR, YEAR, is_real_date, parse_dates
 
-_MONTH_SPELLINGS = [
-    ("january", "jan"),
-    ("february", "feb"),
-    ("march", "mar"),
-    ("april", "apr"),
-    ("may",),
-    ("june", "jun"),
-    ("july", "jul"),
-    ("august", "aug"),
-    ("september", "sept", "sep"),
-    ("october", "oct"),
-    ("november", "nov"),
-    ("december", "dec"),
-]
-MONTHS = {name: number for number, names in enumerate(_MONTH_SPELLINGS, start=1) for name in names}
-MONTH_NAMES = tuple(names[0].capitalize() for names in _MONTH_SPELLINGS)
-"""The months' names as written in full: "January" ... "December"."""
-_MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
-_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
-_YEAR = r"(?P<year>(?:19|20)\d\d)"
-_DATE_PATTERNS = [
-    re.compile(rf"(?i)\b{_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}\b"),
-    re.compile(rf"(?i)\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b"),
-    re.compile(r"\b(?P<day>[0-3]?\d)[/.](?P<month>[01]?\d)[/.](?P<year>(?:19|20)\d\d)\b"),
-    re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<month>[01]\d)-(?P<day>[0-3]\d)\b"),
-    re.compile(rf"(?i)\b{_MONTH}\s+{_YEAR}\b"),
-]
 _DATE_LABEL = re.compile(r"(?i)\b(date of (the )?meeting|meeting date|date of decision|date)\s*:")
 HEADER_CHARS = 2500
-
-
-def parse_dates(text: str) -> list[tuple[int, int, str]]:
-    """Every date written in `text`, as (start, end, ISO string); month-only dates give YYYY-MM."""
-    found: dict[int, tuple[int, str]] = {}
-    for pattern in _DATE_PATTERNS:
-        for match in pattern.finditer(text):
-            if any(start <= match.start() < end for start, (end, _) in found.items()):
-                continue
-            iso = _iso(match.groupdict())
-            if iso:
-                found[match.start()] = (match.end(), iso)
-    return sorted((start, end, iso) for start, (end, iso) in found.items())
-
-
-def _iso(parts: dict[str, str | None]) -> str | None:
-    month_text = (parts.get("month") or "").lower()
-    month = MONTHS.get(month_text) or (int(month_text) if month_text.isdigit() else 0)
-    year = int(parts["year"] or 0)
-    day = parts.get("day")
-    iso = f"{year:04d}-{month:02d}" + ("" if day is None else f"-{int(day):02d}")
-    return iso if is_real_date(iso) else None
-
-
-def is_real_date(text: str | None) -> bool:
-    """Whether `text` is a date of the calendar written YYYY, YYYY-MM or YYYY-MM-DD: "2021-02-30"
-    and "2009-13" (the years 2009 to 2013) are not."""
-    if not text or not re.fullmatch(r"\d{4}(-\d\d){0,2}", text):
-        return False
-    year, month, day = (list(map(int, text.split("-"))) + [1, 1])[:3]
-    try:
-        datetime.date(year, month, day)
-    except ValueError:
-        return False
-    return True
-
 
 PATH_DATE_WINDOW_DAYS = 183
 """How long before the meeting in its path a report's own header date may be."""
@@ -348,8 +286,7 @@ def meeting_from_path(path: Path) -> str | None:
     return None
 
 
-_PATH_DATE = re.compile(r"(?<!\d)(?:19|20)\d\d-\d\d(?:-\d\d)?(?!\d)")
-_FINANCIAL_YEAR = re.compile(r"((?:19|20)\d\d)-(\d\d)")
+_PATH_DATE = re.compile(rf"(?<!\d){YEAR}-\d\d(?:-\d\d)?(?!\d)")
 
 
 def date_from_path(path: Path) -> str | None:
@@ -358,7 +295,7 @@ def date_from_path(path: Path) -> str | None:
     for name in [path.stem, *reversed(path.parent.parts[-4:])]:
         for match in _PATH_DATE.finditer(name):
             text = match.group(0)
-            years = _FINANCIAL_YEAR.fullmatch(text)
+            years = FINANCIAL_YEAR.fullmatch(text)
             if years and int(years.group(2)) == (int(years.group(1)) + 1) % 100:
                 continue
             if is_real_date(text):

@@ -1,0 +1,142 @@
+"""Dates and periods as reports write them: months, calendar dates, quarters, financial years."""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+import re
+
+from rag.errors import SettingsError
+
+YEAR = r"(?:19|20)\d\d"
+"""A year of the last two centuries, as a piece of a pattern."""
+
+_MONTH_SPELLINGS = [
+    ("january", "jan"),
+    ("february", "feb"),
+    ("march", "mar"),
+    ("april", "apr"),
+    ("may",),
+    ("june", "jun"),
+    ("july", "jul"),
+    ("august", "aug"),
+    ("september", "sept", "sep"),
+    ("october", "oct"),
+    ("november", "nov"),
+    ("december", "dec"),
+]
+MONTHS = {name: number for number, names in enumerate(_MONTH_SPELLINGS, start=1) for name in names}
+MONTH_NAMES = tuple(names[0].capitalize() for names in _MONTH_SPELLINGS)
+"""The months' names as written in full: "January" ... "December"."""
+_MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+_YEAR = rf"(?P<year>{YEAR})"
+_DATE_PATTERNS = [
+    re.compile(rf"(?i)\b{_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}\b"),
+    re.compile(rf"(?i)\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b"),
+    re.compile(r"\b(?P<day>[0-3]?\d)[/.](?P<month>[01]?\d)[/.](?P<year>(?:19|20)\d\d)\b"),
+    re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<month>[01]\d)-(?P<day>[0-3]\d)\b"),
+    re.compile(rf"(?i)\b{_MONTH}\s+{_YEAR}\b"),
+]
+
+
+def parse_dates(text: str) -> list[tuple[int, int, str]]:
+    """Every date written in `text`, as (start, end, ISO string); month-only dates give YYYY-MM."""
+    found: dict[int, tuple[int, str]] = {}
+    for pattern in _DATE_PATTERNS:
+        for match in pattern.finditer(text):
+            if any(start <= match.start() < end for start, (end, _) in found.items()):
+                continue
+            iso = _iso(match.groupdict())
+            if iso:
+                found[match.start()] = (match.end(), iso)
+    return sorted((start, end, iso) for start, (end, iso) in found.items())
+
+
+def _iso(parts: dict[str, str | None]) -> str | None:
+    month_text = (parts.get("month") or "").lower()
+    month = MONTHS.get(month_text) or (int(month_text) if month_text.isdigit() else 0)
+    year = int(parts["year"] or 0)
+    day = parts.get("day")
+    iso = f"{year:04d}-{month:02d}" + ("" if day is None else f"-{int(day):02d}")
+    return iso if is_real_date(iso) else None
+
+
+def is_real_date(text: str | None) -> bool:
+    """Whether `text` is a date of the calendar written YYYY, YYYY-MM or YYYY-MM-DD: "2021-02-30"
+    and "2009-13" (the years 2009 to 2013) are not."""
+    if not text or not re.fullmatch(r"\d{4}(-\d\d){0,2}", text):
+        return False
+    year, month, day = (list(map(int, text.split("-"))) + [1, 1])[:3]
+    try:
+        datetime.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+MONTH_WORDS = "|".join(sorted(MONTHS, key=len, reverse=True))
+"""Every spelling of a month, as a pattern's alternatives (longest first)."""
+MONTH_NAME = f"(?:{'|'.join(MONTH_NAMES)})"
+"""A month's name written in full, capitalised, as a piece of a pattern."""
+_ISO_MONTHS = tuple(f"{number:02d}" for number in range(1, 13))
+FINANCIAL_YEAR = re.compile(rf"(?<![\d/])({YEAR})\s?[/-]\s?(\d\d)(?![\d/])")
+"""A financial year: "2016/17", "2016-17" (whether the second year follows the first is checked
+where it is read)."""
+_QUARTER = re.compile(rf"(?i)\b(?:Q|quarter\s+)([1-4])\s*(?:of\s+)?(?:{YEAR}\s?[/-]\s?\d\d|{YEAR})")
+_YEAR_ALONE = re.compile(rf"(?<![\w£/.,-])({YEAR})(?![\w/%-])")
+
+
+def periods(text: str) -> list[tuple[int, int, str]]:
+    """Every date or period written in `text`, as (start, end, period): a day or month as ISO
+    ("2018-08-10", "2017-06"), a quarter or financial year as an ISO interval ("Q1 2017/18":
+    "2017-04/2017-06"; "2016/17": "2016-04/2017-03"), a year as "2014"."""
+    found = list(parse_dates(text))
+
+    def free(start: int, end: int) -> bool:
+        return not any(a < end and start < b for a, b, _ in found)
+
+    for match in _QUARTER.finditer(text):
+        years = FINANCIAL_YEAR.search(match.group(0))
+        quarter = int(match.group(1))
+        if years:  # financial quarters: Q1 is April to June
+            year = int(years.group(1)) + (1 if quarter == 4 else 0)
+            first = (3 * quarter + 1) if quarter < 4 else 1
+        else:
+            year, first = int(match.group(0)[-4:]), 3 * quarter - 2
+        period = f"{year}-{_ISO_MONTHS[first - 1]}/{year}-{_ISO_MONTHS[first + 1]}"
+        if free(*match.span()):
+            found.append((match.start(), match.end(), period))
+    for match in FINANCIAL_YEAR.finditer(text):
+        first, second = int(match.group(1)), int(match.group(2))
+        if second == (first + 1) % 100 and free(*match.span()):
+            found.append((match.start(), match.end(), f"{first}-04/{first + 1}-03"))
+    for match in _YEAR_ALONE.finditer(text):
+        if free(*match.span()):
+            found.append((match.start(), match.end(), match.group(1)))
+    return sorted(found)
+
+
+def period_key(period: str) -> tuple[str, str]:
+    """Sort key: by start, then the shorter (more precise) period first."""
+    return (period.split("/")[0], period)
+
+
+FILTER_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+"""A date as a filter takes it: YYYY, YYYY-MM or YYYY-MM-DD."""
+
+
+def date_range(key: str, value: str) -> tuple[datetime.date, datetime.date]:
+    """The first and last day a filter date covers ("2021-02": 1 to 28 February 2021)."""
+    found = FILTER_DATE.fullmatch(value)
+    if not found:
+        raise SettingsError(f"{key} {value!r} is not a date: use YYYY-MM-DD, YYYY-MM or YYYY")
+    year, month, day = (int(part) if part else None for part in found.groups())
+    try:
+        first = datetime.date(year, month or 1, day or 1)
+        last = datetime.date(year, month or 12, day or calendar.monthrange(year, month or 12)[1])
+    except ValueError:
+        raise SettingsError(
+            f"{key} {value!r} is not a date on the calendar: give a real date, YYYY-MM-DD"
+        ) from None
+    return first, last

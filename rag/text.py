@@ -1,0 +1,71 @@
+"""Words, sentences and numbers: the one tokenizer, stopword list, stemmer, sentence splitter and
+number patterns that every stage reads text with."""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+
+from rag.data import data_file
+
+WORD = re.compile(r"[a-z0-9]+")
+STOPWORDS = frozenset(
+    line.strip()
+    for line in data_file("stopwords.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+)
+"""Words a question or passage is not matched on (rag/data/stopwords.txt)."""
+
+
+def words_of(text: str) -> list[str]:
+    """The lower-case words and numbers of `text`, in order ("KCC's 2,345" -> kcc, s, 2, 345)."""
+    return WORD.findall(text.lower())
+
+
+def query_terms(question: str) -> list[str]:
+    """The words of a question worth matching: no stopwords, no repeats, no possessive 's
+    ("KCC's" matches KCC wherever it is written)."""
+    found = [w.removesuffix("'s") for w in re.findall(r"[a-z0-9]+(?:'[a-z]+)?", question.lower())]
+    return list(dict.fromkeys(w for w in found if w not in STOPWORDS and len(w) > 1))
+
+
+def stem(word: str) -> str:
+    """A word cut to its first five letters: "inspections" and "inspected" meet at "inspe". Cruder
+    than the porter stemmer the keyword index uses, and kept because the answer stage was measured
+    with it (it is only compared with itself)."""
+    return word[:5] if len(word) > 5 else word
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9‘“\"'(£])")
+"""A full stop, question or exclamation mark, then space and what may start a sentence."""
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Spans of the lines and sentences of a passage, stripped of the spaces around them (a line
+    is never joined to the next: a table row is one line)."""
+    spans = []
+    for line in re.finditer(r"[^\n]+", text):
+        cuts = [0] + [m.end() for m in _SENTENCE_END.finditer(line.group(0))] + [len(line.group(0))]
+        for a, b in pairwise(cuts):
+            piece = line.group(0)[a:b]
+            if piece.strip():
+                lead = len(piece) - len(piece.lstrip())
+                spans.append((line.start() + a + lead, line.start() + a + len(piece.rstrip())))
+    return spans
+
+
+NUMBER = re.compile(r"(?<![\w.])[£$€]?\d[\d,]*(?:\.\d+)?%?")
+"""A number as written, with its currency sign or per cent sign: "£1,200", "12.5%", "2017"."""
+
+AMOUNT = re.compile(
+    r"(?<![\w.,£/)\]-])(?P<currency>£\s?)?(?P<number>\d{1,3}(?:,\d{3})+|\d+)(?P<decimals>\.\d+)?(?![\d/])"
+    r"(?:\s?(?P<scale>bn|billion|m|million|k|thousand)(?![a-z]))?"
+    r"(?P<percent>\s?%|\s?per\s?cent)?"
+)
+"""A number read as a value, in parts: currency, digits, decimals, scale ("£1.2m") and per cent."""
+SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
+
+
+def plain_number(written: str) -> str:
+    """A NUMBER match without its currency or per cent sign: "£1,200" -> "1,200"."""
+    return written.lstrip("£$€").rstrip("%")
