@@ -29,16 +29,15 @@ from rag.app.conversation import (
 )
 from rag.app.conversations import ConversationError, ConversationStore, conversations_path
 from rag.app.corpus import (
-    PAGE_IMAGES_CACHED,
     date_bounds,
     describe_corpus,
     example_questions,
     list_reports,
     original_file,
-    page_image,
     readable_time,
 )
 from rag.app.jobs import IndexJobs, describe_progress, progress_fraction
+from rag.app.pages import PAGE_IMAGES_CACHED, PageImage, page_image
 from rag.app.serving import CurrentIndex
 from rag.errors import IndexMissingError, RagError
 from rag.followup import turn_from_json
@@ -92,8 +91,8 @@ def load_model(model: str, batch_size: int) -> None:
 
 
 @st.cache_data(show_spinner="Rendering the page…", max_entries=PAGE_IMAGES_CACHED, ttl="1h")
-def page_png(path: str, page: int, modified: float) -> bytes:
-    return page_image(Path(path), page)
+def page_png(path: str, page: int, modified: float, quote: str | None) -> PageImage:
+    return page_image(Path(path), page, quote=quote)
 
 
 def badge(ref: int) -> str:
@@ -421,10 +420,19 @@ def show_original(source, key: str) -> None:
         and source.page
         and st.toggle(f"Show page {source.page} of the PDF", key=f"page-{key}")
     ):
+        quote = source.quote()
         try:
-            st.image(page_png(str(path), source.page, path.stat().st_mtime), caption=f"Page {source.page}")
+            image = page_png(str(path), source.page, path.stat().st_mtime, quote)
         except RagError as exc:
             st.error(escape_markdown(str(exc)))
+        else:
+            if image.marked:
+                caption = f"Page {source.page}, the quoted sentence marked"
+            elif quote:
+                caption = f"Page {source.page} (the quoted sentence could not be located on it)"
+            else:
+                caption = f"Page {source.page}"
+            st.image(image.png, caption=caption)
     st.download_button(
         "Download the report" + (f" (the passage is on page {source.page})" if source.page else ""),
         functools.partial(path.read_bytes),
