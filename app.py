@@ -2,11 +2,14 @@
 
 Safety: nothing here uses unsafe_allow_html. Every text that comes from a document, a question,
 a file name or an error goes through escape_markdown (or st.code / st.text), so tags, links and
-images inside a report are shown as text."""
+images inside a report are shown as text. The only HTML is our own, fixed: the skip link and focus
+script (PAGE_SCRIPT) and the script that scrolls to a source (scroll_script: an element key made of
+our own numbers), never a document's text."""
 
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 import time
@@ -17,7 +20,7 @@ import streamlit as st
 
 from rag.app.conversation import (
     answer_as_text,
-    answer_markdown,
+    answer_lines,
     answer_sources,
     conversation_markdown,
     describe_filters,
@@ -29,16 +32,15 @@ from rag.app.conversation import (
 )
 from rag.app.conversations import ConversationError, ConversationStore, conversations_path
 from rag.app.corpus import (
-    PAGE_IMAGES_CACHED,
     date_bounds,
     describe_corpus,
     example_questions,
     list_reports,
     original_file,
-    page_image,
     readable_time,
 )
 from rag.app.jobs import IndexJobs, describe_progress, progress_fraction
+from rag.app.pages import PAGE_IMAGES_CACHED, PageImage, page_image
 from rag.app.serving import CurrentIndex
 from rag.errors import IndexMissingError, RagError
 from rag.followup import turn_from_json
@@ -92,14 +94,73 @@ def load_model(model: str, batch_size: int) -> None:
 
 
 @st.cache_data(show_spinner="Rendering the page…", max_entries=PAGE_IMAGES_CACHED, ttl="1h")
-def page_png(path: str, page: int, modified: float) -> bytes:
-    return page_image(Path(path), page)
+def page_png(path: str, page: int, modified: float, quote: str | None) -> PageImage:
+    return page_image(Path(path), page, quote=quote)
 
 
 def badge(ref: int) -> str:
     """The [n] marker, drawn the same in an answer and on its source (only our own numbers here);
     it reads "source n", so a screen reader speaks what the eye sees."""
     return f":blue-badge[source {ref}]"
+
+
+PAGE_SCRIPT = """
+<a href="#" id="skip-to-chat" class="skip-to-chat">Skip to the chat</a>
+<style>
+.skip-to-chat { position: absolute; left: -10000px; }
+.skip-to-chat:focus { position: static; }
+</style>
+<script>
+(() => {
+  if (window.ragPageScript) return;  // once per page, however often Streamlit redraws it
+  window.ragPageScript = true;
+  const focusChat = (tries) => {
+    const box = document.querySelector('[data-testid="stChatInputTextArea"]');
+    if (box) box.focus();
+    else if (tries > 0) setTimeout(() => focusChat(tries - 1), 100);
+  };
+  document.addEventListener("click", (event) => {
+    if (event.target.closest && event.target.closest("#skip-to-chat")) {
+      event.preventDefault();
+      focusChat(20);
+    }
+  });
+  if (!document.activeElement || document.activeElement === document.body) focusChat(100);
+})();
+</script>
+"""
+"""The page's own HTML, fixed text: a "Skip to the chat" link, first in the sidebar and shown
+when the keyboard reaches it, and focus in the chat box when the page loads."""
+
+
+def scroll_script(key: str, visit: int) -> str:
+    """Bring the expander with `key` (ours: "source-<turn>-<position>") into view and put the
+    keyboard on it. `visit` makes each click's script new, so that it runs again."""
+    return f"""<script>
+(() => {{
+  const visit = {visit};
+  const bring = (tries) => {{
+    const summary = document.querySelector({json.dumps(f".st-key-{key} summary")});
+    if (summary) {{
+      summary.scrollIntoView({{block: "start"}});
+      summary.focus({{preventScroll: true}});
+    }} else if (tries > 0) setTimeout(() => bring(tries - 1), 100);
+  }};
+  bring(30);
+}})();
+</script>"""
+
+
+def source_key(turn_key: str, position: int) -> str:
+    """The key of a source's expander: its open state is in st.session_state under it."""
+    return f"source-{turn_key}-{position}"
+
+
+def go_to_source(key: str) -> None:
+    """A badge clicked: its source opens, and the page scrolls to it (scroll_script)."""
+    st.session_state[key] = True
+    st.session_state.scroll_to = key
+    st.session_state.scroll_visits = st.session_state.get("scroll_visits", 0) + 1
 
 
 def streamed(markdown: str):
@@ -388,10 +449,7 @@ def reports_panel(jobs: IndexJobs | None, index) -> None:
 # --- the conversation ------------------------------------------------------------------------
 
 
-def show_sources(turn: dict, key: str) -> None:
-    answer = turn["answer"]
-    limit = min(3, turn["k"]) if answer["status"] == "not_found" else turn["k"]
-    sources = answer_sources(answer, limit)
+def show_sources(answer: dict, sources: list, key: str) -> None:
     for position, source in enumerate(sources):
         if (
             source.ref is None
@@ -403,7 +461,8 @@ def show_sources(turn: dict, key: str) -> None:
         if source.ref is not None:
             label = f"{badge(source.ref)} {label}"
         opened = position < 2 and (source.ref is not None or not answer["citations"])
-        with st.expander(label, expanded=opened):
+        # keyed and tracked, so that its badge in the answer can open it (go_to_source)
+        with st.expander(label, expanded=opened, key=source_key(key, position), on_change="rerun"):
             st.markdown(excerpt_markdown(source))
             note = " · the sentence in bold is the one the answer quotes" if source.highlight else ""
             st.caption(escape_markdown(source.source) + note)
@@ -421,10 +480,19 @@ def show_original(source, key: str) -> None:
         and source.page
         and st.toggle(f"Show page {source.page} of the PDF", key=f"page-{key}")
     ):
+        quote = source.quote()
         try:
-            st.image(page_png(str(path), source.page, path.stat().st_mtime), caption=f"Page {source.page}")
+            image = page_png(str(path), source.page, path.stat().st_mtime, quote)
         except RagError as exc:
             st.error(escape_markdown(str(exc)))
+        else:
+            if image.marked:
+                caption = f"Page {source.page}, the quoted sentence marked"
+            elif quote:
+                caption = f"Page {source.page} (the quoted sentence could not be located on it)"
+            else:
+                caption = f"Page {source.page}"
+            st.image(image.png, caption=caption)
     st.download_button(
         "Download the report" + (f" (the passage is on page {source.page})" if source.page else ""),
         functools.partial(path.read_bytes),
@@ -501,16 +569,40 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
         )
         if answer["passages"]:
             st.markdown("You may mean:")
-    elif stream:
-        st.write_stream(streamed(answer_markdown(answer, cite=badge)))
-    else:
-        st.markdown(answer_markdown(answer, cite=badge))
-    show_sources(turn, key)
+    limit = min(3, turn["k"]) if answer["status"] == "not_found" else turn["k"]
+    sources = answer_sources(answer, limit)
+    if answer["status"] != "not_found":
+        show_answer_lines(answer, sources, key, stream)
+    show_sources(answer, sources, key)
     filters = f"Filters: {escape_markdown(turn['filters'])}" if turn["filters"] else "All reports searched"
     seconds = answer["timings_ms"].get("total", 0) / 1000
     st.caption(f"{filters} · {seconds:.1f} s")
     with st.popover("Copy as text", icon=":material/content_copy:"):
         st.code(answer_as_text(answer, turn["filters"]), language=None, wrap_lines=True)
+
+
+def show_answer_lines(answer: dict, sources: list, key: str, stream: bool) -> None:
+    """Each answer line, then its source badges: buttons that open the source below and
+    scroll to it."""
+    positions = {s.ref: position for position, s in enumerate(sources) if s.ref is not None}
+    for number, (body, refs) in enumerate(answer_lines(answer)):
+        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+            if stream:
+                st.write_stream(streamed(escape_markdown(body)))
+            else:
+                st.markdown(escape_markdown(body), width="content")
+            for place, ref in enumerate(refs):
+                if ref not in positions:  # every [n] has its citation; shown as text should one not
+                    st.markdown(badge(ref), width="content")
+                    continue
+                st.button(
+                    badge(ref),
+                    key=f"badge-{key}-{number}-{place}",
+                    type="tertiary",
+                    help=f"Open source {ref} below",
+                    on_click=go_to_source,
+                    args=(source_key(key, positions[ref]),),
+                )
 
 
 def ask_turn(question: str, filters, filters_text: str, k: int, mode: str) -> dict:
@@ -617,6 +709,8 @@ except RagError as exc:
     index, problem = None, str(exc)
 
 st.title("Ask the council reports")
+with st.sidebar:  # first in the sidebar, so first for the keyboard
+    st.html(PAGE_SCRIPT, unsafe_allow_javascript=True)
 if "notice" in st.session_state:
     ok, message = st.session_state.pop("notice")
     (st.success if ok else st.warning)(escape_markdown(message))
@@ -680,6 +774,11 @@ if question:
         st.session_state.turns.append(turn)
         save_turn(store, turn)
         show_answer(turn, key=str(len(st.session_state.turns) - 1), stream=True)
+if "scroll_to" in st.session_state:  # a badge was clicked: its source is open, bring it into view
+    st.html(
+        scroll_script(st.session_state.pop("scroll_to"), st.session_state.scroll_visits),
+        unsafe_allow_javascript=True,
+    )
 
 with st.sidebar:  # after the question, so that export includes it
     conversation_panel(info, store)

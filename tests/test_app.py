@@ -116,7 +116,8 @@ def test_an_example_asks_and_the_answer_is_tied_to_its_sources_then_a_follow_up_
 
     reply = answers(app)[0]
     answer = reply.markdown[0].value
-    assert shown(answer) == "Current Children Looked After (LAC): 507 (Rate = 156.5). :blue-badge[source 1]"
+    assert shown(answer) == "Current Children Looked After (LAC): 507 (Rate = 156.5)."
+    assert [(b.label, b.help) for b in reply.button] == [(":blue-badge[source 1]", "Open source 1 below")]
     sources = reply.expander
     assert sources[0].label.startswith(":blue-badge[source 1] Executive Member Report to Council")
     assert "Middlesbrough Council, 2018-09" in shown(sources[0].label)
@@ -137,6 +138,27 @@ def test_an_example_asks_and_the_answer_is_tied_to_its_sources_then_a_follow_up_
     assert len(app.chat_message) == 4
     assert "507" in answers(app)[0].markdown[0].value  # the first answer is still there
     assert "John Pearce" in answers(app)[1].markdown[0].value
+
+
+def test_a_source_badge_opens_its_source_and_brings_it_into_view(monkeypatch, corpus_index):
+    app = ask(open_app(monkeypatch, corpus_index.index_dir), LAC)
+    app.session_state["source-0-0"] = False  # the reader closed source 1
+    app.run()
+    assert [e.proto.expanded for e in answers(app)[0].expander][:2] == [False, False]
+    assert not [h for h in app.get("html") if "scrollIntoView" in h.proto.body]
+
+    badge = answers(app)[0].button[0]
+    assert badge.label == ":blue-badge[source 1]"
+    badge.click().run()
+    assert not app.exception
+    sources = answers(app)[0].expander
+    assert sources[0].label.startswith(":blue-badge[source 1] ")
+    assert [e.proto.expanded for e in sources][:2] == [True, False]  # its source, and only it, opened
+    scroll = [h.proto.body for h in app.get("html") if "scrollIntoView" in h.proto.body]
+    assert len(scroll) == 1 and '".st-key-source-0-0 summary"' in scroll[0]  # and brought into view
+    app.run()  # the next run (any click) leaves the page where the reader is
+    assert not [h for h in app.get("html") if "scrollIntoView" in h.proto.body]
+    assert answers(app)[0].expander[0].proto.expanded
 
 
 def test_a_follow_up_is_understood_from_the_conversation(monkeypatch, corpus_index):
@@ -230,6 +252,8 @@ def test_upload_adds_a_good_pdf_and_refuses_a_bad_one(monkeypatch, small_index):
     reply.expander[0].toggle[0].set_value(True).run()
     assert not app.exception
     assert len(answers(app)[0].expander[0].get("image")) == 1
+    image = answers(app)[0].expander[0].get("image")[0].proto
+    assert [i.caption for i in image.imgs] == ["Page 2, the quoted sentence marked"]
 
 
 def test_updating_the_index_picks_up_new_reports_while_the_app_runs(monkeypatch, small_index):
@@ -259,6 +283,8 @@ def test_a_hostile_document_is_shown_as_text_never_as_html(monkeypatch, small_co
         assert not re.search(r"(?<!\\)[<\[]", plain), text  # every < and [ is escaped
         assert "attacker.example" not in plain, text  # an address only inside a code span
     assert "window.__xss_img" in everything(app)
+    html = [h.proto.body for h in app.get("html")]  # only the page's own fixed script
+    assert html and not any("4,321" in body or "__xss" in body or "Penalty" in body for body in html)
     assert "`http://attacker.example/portal`" in "\n".join(texts)
 
 

@@ -5,7 +5,9 @@ saying why, where /usr/bin/chromium or the playwright package is missing."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -13,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import HOSTILE_QUESTION, ROOT, free_port, stop_server
+from conftest import CORPUS, DATA, HOSTILE_QUESTION, ROOT, free_port, need, stop_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -26,6 +28,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 LAC = "How many children were looked after by Middlesbrough as of 10 August 2018?"
+PARISH_PDF = DATA / "pdf-torture" / "souldern-parish" / "2024-05-23 Annual Parish Meeting minutes.pdf"
 
 
 def _wait_until_healthy(url: str, server: subprocess.Popen, log: Path, seconds: float = 120) -> None:
@@ -59,18 +62,34 @@ def _screenshot(page, path: Path) -> None:
 def served_app(hostile_corpus, monkeypatch):
     """`rag serve` on a free localhost port, over the sample corpus and the hostile report,
     indexed into a temporary folder. Yields the URL."""
+    with _served(hostile_corpus, monkeypatch) as url:
+        yield url
+
+
+@pytest.fixture
+def served_pdf(tmp_path, monkeypatch):
+    """`rag serve` over the sample corpus and a real PDF (a parish meeting's minutes)."""
+    folder = tmp_path / "corpus"
+    shutil.copytree(CORPUS, folder)
+    shutil.copy(need(PARISH_PDF), folder / PARISH_PDF.name)
+    with _served(folder, monkeypatch) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _served(corpus: Path, monkeypatch):
     from rag.build.ingest import build_index
     from rag.settings import Settings
 
-    workdir = hostile_corpus.parent
+    workdir = corpus.parent
     monkeypatch.chdir(workdir)  # sources are named corpus/... as in a checkout
     index_dir = workdir / "index"
-    build_index([hostile_corpus], Settings(corpus_dir=hostile_corpus, index_dir=index_dir), progress=False)
+    build_index([corpus], Settings(corpus_dir=corpus, index_dir=index_dir), progress=False)
 
     port = free_port()
     env = {
         **os.environ,
-        "RAG_CORPUS_DIR": str(hostile_corpus),
+        "RAG_CORPUS_DIR": str(corpus),
         "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
     }
     rag = Path(sys.executable).with_name("rag")  # the console script beside this Python
@@ -191,5 +210,70 @@ def test_an_upload_shows_its_progress_and_the_page_updates_itself_when_it_is_ind
             expect(page.get_by_text(f"Added {BIG}.")).to_be_visible(timeout=300_000)
             expect(page.get_by_text("Reports in the index (7)")).to_be_visible()
             expect(page.get_by_test_id("stProgress")).to_have_count(0)
+        finally:
+            browser.close()
+
+
+def test_a_badge_opens_its_source_and_the_page_shows_the_quote_marked_all_by_keyboard(served_pdf):
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "/usr/bin/chromium is missing: run `make install` as root (it installs Debian's chromium)"
+        )
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is missing: make install"
+    )
+    expect = playwright.expect
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(served_pdf)
+            chat = page.get_by_test_id("stChatInputTextArea")
+            expect(chat).to_be_focused(timeout=120_000)  # the page opens ready to type
+
+            # From the top of the page, Tab reaches Streamlit's "Skip to main content", then ours,
+            # before the sidebar's widgets.
+            page.evaluate(
+                "() => { const top = document.createElement('button');"
+                " document.body.prepend(top); top.focus(); top.remove(); }"
+            )
+            page.keyboard.press("Tab")
+            expect(page.get_by_role("link", name="Skip to main content")).to_be_focused()
+            page.keyboard.press("Tab")
+            skip = page.get_by_role("link", name="Skip to the chat")
+            expect(skip).to_be_focused()
+            expect(skip).to_be_visible()  # shown once the keyboard is on it
+            page.keyboard.press("Enter")
+            expect(chat).to_be_focused()
+            page.keyboard.type("Which football club uses the Souldern playing fields?")
+            page.keyboard.press("Enter")
+
+            answer = page.get_by_test_id("stChatMessage").nth(1)
+            source = answer.get_by_test_id("stExpander").first
+            expect(source).to_be_visible(timeout=120_000)
+            expect(source.locator("summary")).to_contain_text("page 2")
+            expect(
+                answer.get_by_test_id("stMarkdownContainer").filter(has_text="Brackley Town").first
+            ).to_be_visible()
+            quote = source.locator("strong", has_text="A five year agreement")
+            expect(quote).to_be_visible()
+
+            source.locator("summary").click()  # the reader closes source 1 and scrolls back up
+            expect(quote).to_be_hidden()
+            page.get_by_test_id("stAppScrollToBottomContainer").evaluate("chat => chat.scrollTo(0, 0)")
+            badge = answer.get_by_role("button", name="source 1")
+            badge.click()
+            expect(quote).to_be_visible()  # its source opened
+            expect(source.locator("summary")).to_be_focused()  # and the keyboard is on it
+            expect(source.locator("summary")).to_be_in_viewport()
+
+            page.keyboard.press("Tab")  # into the source: the "Show page 2" switch
+            expect(source.get_by_role("switch", name="Show page 2 of the PDF")).to_be_focused()
+            page.keyboard.press("Space")
+            image = source.get_by_test_id("stImage")
+            expect(image).to_contain_text("Page 2, the quoted sentence marked", timeout=60_000)
+            expect(image.get_by_role("img")).to_have_js_property("complete", True)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            _screenshot(page, ARTIFACTS / "highlight.png")
         finally:
             browser.close()

@@ -15,10 +15,10 @@ from rag.app.corpus import (
     example_questions,
     list_reports,
     original_file,
-    page_image,
     safe_file_name,
     update_index,
 )
+from rag.app.pages import HIGHLIGHT, find_quote, page_image
 from rag.build.ingest import build_index
 from rag.errors import ModelError, RagError
 from rag.index.store import open_index
@@ -116,7 +116,7 @@ def test_a_real_pdf_upload_is_indexed_by_page_and_the_page_renders(small_index):
         )
     ]
     assert sorted(pages) == [1, 2, 3]
-    png = page_image(original_file(result.added[0]), 2, width=400)
+    png = page_image(original_file(result.added[0]), 2, width=400).png
     assert png.startswith(b"\x89PNG") and len(png) > 5_000
     with pytest.raises(RagError, match="has 3 pages"):
         page_image(original_file(result.added[0]), 9)
@@ -183,8 +183,97 @@ def test_a_page_of_any_size_renders_within_four_megapixels(tmp_path):
     from PIL import Image
 
     pdf = _pdf_of_pages(tmp_path / "strip.pdf", (72, 14400), (595, 842))  # a 1 x 200 inch strip, then A4
-    strip = Image.open(BytesIO(page_image(pdf, 1)))
+    strip = Image.open(BytesIO(page_image(pdf, 1).png))
     assert strip.width * strip.height <= 4_000_000  # 1000 px wide would be 200 Mpx (800 MB of bitmap)
     assert strip.height > 20_000  # scaled down to fit, not cut off
-    a4 = Image.open(BytesIO(page_image(pdf, 2)))
+    a4 = Image.open(BytesIO(page_image(pdf, 2).png))
     assert a4.width == 1000  # an ordinary page as wide as asked
+
+
+def _pixels(page):
+    from io import BytesIO
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(BytesIO(page.png)).convert("RGB")).astype(int)
+
+
+def _quote_box(pdf, page, start, end, width=1000):
+    """Where pdfium's own search finds the text from `start` to `end` on the page: (left, top,
+    right, bottom) in pixels of the page rendered `width` wide (one line of text)."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(str(pdf))
+    sheet = document[page - 1]
+    text = sheet.get_textpage()
+    first = text.search(start).get_next()[0]
+    found = text.search(end).get_next()
+    last = found[0] + found[1] - 1
+    (left, _, _, top), (_, bottom, right, _) = text.get_charbox(first), text.get_charbox(last)
+    scale, height = width / sheet.get_width(), sheet.get_height()
+    document.close()
+    return (
+        round(left * scale),
+        round((height - top) * scale),
+        round(right * scale),
+        round((height - bottom) * scale),
+    )
+
+
+def test_the_quoted_sentence_is_marked_on_the_page_as_the_index_has_it():
+    from rag.read.pdf import read_pdf
+
+    pdf = need(PARISH_PDF)
+    indexed = read_pdf(pdf, None).pages[1]  # the text the index has, as pypdf read it
+    start = indexed.index("A five year agreement")
+    quote = indexed[start : indexed.index("ladies matches.") + len("ladies matches.")]
+    assert "continue\nto use" in quote  # pypdf's line break (pdfium reads "\\r\\n" there)
+
+    plain, marked = page_image(pdf, 2), page_image(pdf, 2, quote=quote)
+    assert marked.marked and not plain.marked
+    before, after = _pixels(plain), _pixels(marked)
+    assert before.shape == after.shape == (1295, 1000, 3)
+
+    left, top, right, bottom = _quote_box(pdf, 2, "A five year agreement", "who continue")  # its first line
+    changed = (after != before).any(axis=2)
+    line = changed[top + 2 : bottom - 2, left + 2 : right - 2]
+    assert line.mean() > 0.95  # the whole line is tinted, the letters too
+    paper = (before == 255).all(axis=2) & changed  # white paper under the highlight
+    tinted = after[paper]
+    assert len(tinted) > 10_000
+    expected = [round(255 * (1 - HIGHLIGHT[3] / 255) + c * HIGHLIGHT[3] / 255) for c in HIGHLIGHT[:3]]
+    assert abs(tinted.mean(axis=0) - expected).max() < 2  # yellow, translucent
+    rows = changed.any(axis=1).nonzero()[0]
+    assert top - 6 <= rows.min() and rows.max() <= bottom + 60  # its two lines, nothing else on the page
+    assert not changed[: top - 6].any() and not changed[bottom + 60 :].any()
+
+
+def test_a_quote_not_on_the_page_leaves_the_page_as_it_is():
+    pdf = need(PARISH_PDF)
+    plain = _pixels(page_image(pdf, 2))
+    for page, quote in [
+        (2, "Nothing like this sentence is written anywhere on that page."),
+        (1, "A five year agreement was concluded with Brackley Town football club in August"),  # on page 2
+        (2, "   "),
+    ]:
+        shown = page_image(pdf, page, quote=quote)
+        assert not shown.marked
+        if page == 2:
+            assert (_pixels(shown) == plain).all()
+
+
+def test_a_quote_is_found_whatever_the_white_space_hyphens_and_quotation_marks():
+    page = "He said \u201cthe well-\r\nattended spring clean\u201d was a success\r\nin April."
+    start, end = find_quote(page, '"the well- attended spring clean" was a success in April.')
+    assert page[start : end + 1] == "the well-\r\nattended spring clean\u201d was a success\r\nin April"
+    assert find_quote(page, "THE WELL ATTENDED") == (page.index("the"), page.index("attended") + 7)
+    assert find_quote(page, "a failure in April") is None
+    assert find_quote("", "anything") is None and find_quote(page, "...") is None
+    # a sentence going on over the page break: its beginning on this page is marked
+    start, end = find_quote(
+        page, "the well attended spring clean was a success in April and in May of that year"
+    )
+    assert page[start : end + 1].endswith("in April")
+    # but not a few words that only happen to begin the quote
+    assert find_quote(page, "He said nothing of the kind to anyone at the meeting") is None

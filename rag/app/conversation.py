@@ -109,6 +109,10 @@ class Source:
     def location(self) -> str:
         return where(asdict(self))
 
+    def quote(self) -> str | None:
+        """The sentence the answer quoted, as the passage has it; None for a passage not quoted."""
+        return self.text[self.highlight[0] : self.highlight[1]] if self.highlight else None
+
 
 def where(item: Mapping) -> str:
     """Title — council, date — page, paragraph: where a passage or citation comes from."""
@@ -190,16 +194,21 @@ def marker(ref: int) -> str:
     return f"\\[{ref}\\]"
 
 
+def answer_lines(answer: Mapping) -> list[tuple[str, list[int]]]:
+    """Each line of the answer as (its text without the [n] markers, the n it cites in order)."""
+    return [
+        (re.sub(r"\s*\[\d+\]", "", line).strip(), [int(r) for r in re.findall(r"\[(\d+)\]", line)])
+        for line in answer["answer"].split("\n")
+    ]
+
+
 def answer_markdown(
     answer: Mapping, cite: Callable[[int], str] = marker, escape: Callable[[str], str] = escape_markdown
 ) -> str:
     """The answer lines as escaped Markdown, one paragraph each; `cite` writes each [n] marker."""
-    lines = []
-    for line in answer["answer"].split("\n"):
-        refs = re.findall(r"\[(\d+)\]", line)
-        body = re.sub(r"\s*\[\d+\]", "", line).strip()
-        lines.append(" ".join([escape(body)] + [cite(int(r)) for r in refs]))
-    return "\n\n".join(lines)
+    return "\n\n".join(
+        " ".join([escape(body)] + [cite(ref) for ref in refs]) for body, refs in answer_lines(answer)
+    )
 
 
 def describe_filters(filters: Filters, report_titles: Mapping[str, str] | None = None) -> str:

@@ -1,11 +1,10 @@
 """The corpus as people see and change it outside the command line: what the index holds
 (reports, date range, example questions), files added by upload and indexed incrementally, the
-index updated with progress, and the original file and page behind a source."""
+index updated with progress, and the original file behind a source (its page: rag.app.pages)."""
 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 import threading
@@ -391,49 +390,3 @@ def original_file(source: str) -> Path | None:
     the folder the index was built from)."""
     path = Path(source)
     return path if path.is_file() else None
-
-
-MAX_PAGE_PIXELS = 4_000_000
-"""Most pixels a page is rendered with (4 Mpx: 16 MB of bitmap). A page of any size in a PDF
-(a 72 x 14400 pt strip is valid) would otherwise take the server's memory: it is scaled down."""
-
-
-PAGE_IMAGES_CACHED = 16
-"""Most rendered pages a server keeps (16 x at most 4 Mpx), for the app's cache."""
-
-
-def page_scale(width_pt: float, height_pt: float, width: int, max_pixels: int = MAX_PAGE_PIXELS) -> float:
-    """Pixels per point to render a page `width` pixels wide, less where that would exceed
-    `max_pixels` (each side rounded up, as the renderer does)."""
-    scale = min(width / width_pt, math.sqrt(max_pixels / (width_pt * height_pt)))
-    while math.ceil(width_pt * scale) * math.ceil(height_pt * scale) > max_pixels:
-        scale *= 0.999
-    return scale
-
-
-def page_image(path: Path, page: int, width: int = 1000) -> bytes:
-    """PNG of one page (1-based) of a PDF, `width` pixels wide (narrower for a page so long that
-    the image would exceed MAX_PAGE_PIXELS), rendered with pypdfium2."""
-    try:
-        import pypdfium2 as pdfium
-    except ImportError:
-        raise RagError("showing PDF pages needs pypdfium2: pip install pypdfium2") from None
-    import io
-
-    try:
-        pdf = pdfium.PdfDocument(str(path))
-    except pdfium.PdfiumError as exc:
-        raise DocumentError(f"cannot open {path} to show the page ({exc})") from None
-    try:
-        if not 1 <= page <= len(pdf):
-            raise DocumentError(f"{path} has {len(pdf)} pages, not {page}")
-        sheet = pdf[page - 1]
-        width_pt, height_pt = sheet.get_size()
-        if width_pt <= 0 or height_pt <= 0:
-            raise DocumentError(f"page {page} of {path} has no area ({width_pt:g} x {height_pt:g} pt)")
-        image = sheet.render(scale=page_scale(width_pt, height_pt, width)).to_pil()
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", optimize=True)
-        return buffer.getvalue()
-    finally:
-        pdf.close()
