@@ -68,3 +68,8 @@ def names_meant(question: str, text: str) -> list[str]:
         if any(p.search(text) for p in others)
         for name in used
     ]
+
+
+def terms_named(question: str) -> list[str]:
+    """The first name of each glossary term the question uses ("children in care")."""
+    return [term.names[0] for term, _, _ in _terms_used(question)]

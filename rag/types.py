@@ -242,3 +242,27 @@ class Turn:
 
     question: str
     sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a question asks for, read once (rag/question.py) and used by every step of the
+    answer stage: whether it may answer, and how each candidate sentence scores."""
+
+    question: str
+    answer_type: str
+    """count, money, percent, rate, date, person, place, decision, author or description."""
+    cues: frozenset[str] = frozenset()
+    """Every cue of rag/data/question_cues.toml the question matches ("count", "duration", ...)."""
+    measure: str | None = None
+    """What is counted or measured ("foster carers"), or the glossary term it names."""
+    counted: tuple[str, ...] = ()
+    """The stemmed words naming what a "how many" question counts."""
+    council: str | None = None
+    """The council the question names (its official name), if any."""
+    periods: tuple[str, ...] = ()
+    """The years and months it names (YYYY or YYYY-MM), in order."""
+    asks_author: bool = False
+
+    def wants(self, cue: str) -> bool:
+        return cue in self.cues
