@@ -45,6 +45,8 @@ class Answer:
     """The stand-alone question searched for a follow-up ("And in 2019?"); None otherwise."""
     note: str | None = None
     """Something the reader should know about how the answer was made."""
+    candidates: list[Suggestion] = field(default_factory=list)
+    """For a refusal: the best sentences, which may answer it; empty otherwise."""
 
     def to_dict(self) -> dict:
         return {
@@ -57,7 +59,17 @@ class Answer:
             "citations": [asdict(c) for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],
             "timings_ms": self.timings_ms,
+            **({"candidates": [asdict(c) for c in self.candidates]} if self.candidates else {}),
         }
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A sentence that may answer a refused question, with its probability and citation."""
+
+    text: str
+    score: float
+    citation: Citation
 
 
 @dataclass(frozen=True)
