@@ -31,7 +31,7 @@ HERE = Path(__file__).parent
 TABLE = HERE / "answer_training.jsonl"
 C = 0.03
 """Inverse strength of the L2 penalty."""
-WRONG_COST = 1.0
+WRONG_COST = 0.5
 """The threshold maximises right answers less WRONG_COST times wrong ones (a wrong answer with a
 citation costs a reader more than a refusal that shows the candidates)."""
 GATE = True
