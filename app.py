@@ -499,7 +499,12 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
         st.warning(
             "**Not in these reports.** " + escape_markdown(answer["answer"]), icon=":material/search_off:"
         )
-        if answer["passages"]:
+        if answer.get("candidates"):
+            st.markdown("These passages may answer it:")
+            for item in answer["candidates"]:
+                where = ", ".join(str(x) for x in (item["citation"]["title"], item["citation"]["date"]) if x)
+                st.markdown(f"- {escape_markdown(item['text'])} — *{escape_markdown(where)}*")
+        elif answer["passages"]:
             st.markdown("You may mean:")
     elif stream:
         st.write_stream(streamed(answer_markdown(answer, cite=badge)))
