@@ -119,6 +119,8 @@ def answer_from_passages(
     candidates = _score_candidates(intent, passages[:ANSWER_PASSAGES] + list(adjacent or []), settings, model)
     if intent.asks_author:  # only the author line of the report named answers it
         candidates = [c for c in candidates if _is_its_author_line(question, c)]
+    in_the_month = [c for c in candidates if _of_the_months_asked(question, [c])]
+    candidates = in_the_month or candidates  # a month asked is answered from a passage of it
     confidence = candidates[0].score if candidates else 0.0
 
     def refuse() -> Answer:
