@@ -13,8 +13,9 @@ import numpy as np
 
 from rag.answer.model import AnswerModel, load_model
 from rag.dates import MONTH_NAME, MONTH_WORDS, MONTHS, YEAR, parse_dates
-from rag.glossary import names_meant
+from rag.glossary import names_another_term, names_meant
 from rag.models.embeddings import get_embedder
+from rag.models.rerank import rerank_scores
 from rag.question import analyse
 from rag.read.metadata import find_council_names
 from rag.settings import Settings
@@ -121,7 +122,8 @@ def answer_from_passages(
         candidates = [c for c in candidates if _is_its_author_line(question, c)]
     in_the_month = [c for c in candidates if _of_the_months_asked(question, [c])]
     candidates = in_the_month or candidates  # a month asked is answered from a passage of it
-    confidence = candidates[0].score if candidates else 0.0
+    fitting = [c for c in candidates if _fits_the_question(intent, c)] if model.gate else candidates
+    confidence = fitting[0].score if fitting else 0.0
 
     def refuse() -> Answer:
         timings = {"answer": round((time.perf_counter() - started) * 1000, 1)}
@@ -137,13 +139,9 @@ def answer_from_passages(
         )
 
     threshold = model.threshold if settings.not_found_threshold is None else settings.not_found_threshold
-    if (
-        not candidates
-        or confidence < threshold
-        or (model.gate and not _fits_the_question(intent, candidates[0]))
-        or _of_another_council(intent, candidates)
-    ):
+    if not fitting or confidence < threshold or _of_another_council(intent, fitting):
         return refuse()
+    candidates = fitting  # the answer-type checks choose among the sentences, not only the best
     note = None
     chosen = None
     if by_period:
@@ -377,10 +375,11 @@ def _one_line_per_period(
     the periods without one: among the candidates of that period's reports and the sentences of
     its own search, scored by the same model under the period's own question. A line must be
     confident (its probability reaches the threshold), fit the question as the best candidate
-    must (`_fits_the_question`), be of the council that period's question names and, when the
-    best candidate states a figure, state one too (a figure is compared with a figure, not with
-    a report's subject line). Lines of reports outside the periods asked are left out."""
-    figure = _holds_quantity(candidates[0].text)
+    must (`_fits_the_question`), be of the council that period's question names, keep to the
+    measure asked (no line about another glossary term) and, when the question asks for a number
+    or the best candidate states a figure, state one too (a figure is compared with a figure, not
+    with a report's subject line). Lines of reports outside the periods asked are left out."""
+    figure = intent.wants("number") or _holds_quantity(candidates[0].text)
     lines, missing = [], []
     for period, (asked, passages) in by_period.items():
         own = analyse(asked)
@@ -393,6 +392,7 @@ def _one_line_per_period(
             and (not own.council or c.passage.council in (None, own.council))
             and (not figure or _holds_quantity(c.text))
             and _fits_the_question(intent, c)
+            and not names_another_term(intent.question, c.text)  # one measure: no other term's figure
         ]
         if fitting:
             lines.append(min(fitting, key=_order))
@@ -610,6 +610,8 @@ FEATURES = (
     "type_money",
     "type_percent",
     "type_description",
+    "cross",
+    "cross_gap",
 )
 """A candidate sentence's features, in the model's order: meaning (cosine of question and
 sentence, and its gap to the best sentence's), the question's words it holds (and the gap to
@@ -670,7 +672,7 @@ def candidate_features(
     terms = [stem(t) for t in query_terms(question)]
     question_words = f" {' '.join(stem(w) for w in words_of(question))} "
     wants_money = intent.wants("money") and not intent.wants("count") and not intent.wants("share")
-    years = set(re.findall(r"\b(?:19|20)\d\d\b", question))
+    years = set(re.findall(rf"\b{YEAR}\b", question))
 
     rows = []
     previous: dict[str, tuple[int, int]] = {}
@@ -751,10 +753,12 @@ def candidate_features(
         )
     best_cosine = max(r[0] for r in rows)
     best_lexical = max(r[2] for r in rows)
-    for r in rows:
+    cross = np.round(rerank_scores(question, [without_markers(p.text[a:b]) for p, a, b in spans]), 3)
+    for r, score in zip(rows, cross):
         r[1] = round(r[0] - best_cosine, 3)
         r[3] = round(r[2] - best_lexical, 4)
         r[2] = round(r[2], 4)
+        r += [float(score), round(float(score - cross.max()), 3)]
     return spans, rows
 
 
