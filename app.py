@@ -19,6 +19,7 @@ from rag.app.conversation import (
     answer_as_text,
     answer_markdown,
     answer_sources,
+    candidate_lines,
     conversation_markdown,
     describe_filters,
     escape_markdown,
@@ -501,9 +502,8 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
         )
         if answer.get("candidates"):
             st.markdown("These passages may answer it:")
-            for item in answer["candidates"]:
-                where = ", ".join(str(x) for x in (item["citation"]["title"], item["citation"]["date"]) if x)
-                st.markdown(f"- {escape_markdown(item['text'])} — *{escape_markdown(where)}*")
+            for line in candidate_lines(answer):
+                st.markdown(line)
         elif answer["passages"]:
             st.markdown("You may mean:")
     elif stream:
