@@ -22,6 +22,7 @@ from rag.app.conversation import (
     answer_as_text,
     answer_lines,
     answer_sources,
+    candidate_lines,
     conversation_markdown,
     describe_filters,
     escape_markdown,
@@ -567,7 +568,11 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
         st.warning(
             "**Not in these reports.** " + escape_markdown(answer["answer"]), icon=":material/search_off:"
         )
-        if answer["passages"]:
+        if answer.get("candidates"):
+            st.markdown("These passages may answer it:")
+            for line in candidate_lines(answer):
+                st.markdown(line)
+        elif answer["passages"]:
             st.markdown("You may mean:")
     limit = min(3, turn["k"]) if answer["status"] == "not_found" else turn["k"]
     sources = answer_sources(answer, limit)

@@ -79,3 +79,8 @@ def names_another_term(question: str, text: str) -> bool:
         return False
     named = {term for term, patterns in _patterns() if any(p.search(text) for p in patterns)}
     return not (named & asked) and bool(named - asked)
+
+
+def terms_named(question: str) -> list[str]:
+    """The first name of each glossary term the question uses ("children in care")."""
+    return [term.names[0] for term, _, _ in _terms_used(question)]

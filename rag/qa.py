@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from rag.answer.extractive import (
     ADJACENT_OF,
@@ -20,6 +20,7 @@ from rag.errors import SettingsError
 from rag.followup import rewrite
 from rag.index.store import Index
 from rag.retrieval import (
+    SearchResult,
     adjacent_passages,
     check_filters,
     check_k,
@@ -47,24 +48,8 @@ def ask(
     question = check_question(question, settings)
     k = check_k(k, settings)
     check_filters(index, filters)
-    follow = rewrite(question, history or [])
-    if follow.filters and not filters:
-        filters = follow.filters
-    result = search(index, follow.question, settings, k=max(k, ANSWER_PASSAGES), filters=filters)
-    adjacent = adjacent_passages(index, result.passages, ADJACENT_OF, openings=asks_author(follow.question))
-    by_period: dict[str, tuple[str, list[Passage]]] = {}
-    if not (
-        filters and (filters.since or filters.until)
-    ):  # "between January 2025 and March 2025": each in its month
-        periods_started = time.perf_counter()
-        for period, asked in periods_compared(follow.question):
-            within = replace(filters or Filters(), since=period, until=period)
-            by_period[period] = (
-                asked,
-                search(index, asked, settings, k=ANSWER_PASSAGES, filters=within).passages,
-            )
-        if by_period:
-            result.timings_ms["periods"] = round((time.perf_counter() - periods_started) * 1000, 1)
+    found = gather(index, question, settings, k, filters, history)
+    follow, result, adjacent, by_period = found, found.result, found.adjacent, found.by_period
     if settings.answer_mode == "llm":
         answer = llm_answer(
             follow.question,
@@ -86,8 +71,51 @@ def ask(
         passages=[p for p in answer.passages if p.rank <= k or p.rank in cited],
         question=question,
         timings_ms=timings,
-        rewritten_question=follow.question if follow.rewritten else None,
+        rewritten_question=follow.question if found.rewritten else None,
     )
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """What the answer stage reads: the question as searched, its passages, the passages around
+    the first ones, and each compared period's own question and passages."""
+
+    question: str
+    rewritten: bool
+    result: SearchResult
+    adjacent: list[Passage]
+    by_period: dict[str, tuple[str, list[Passage]]]
+
+
+def gather(
+    index: Index,
+    question: str,
+    settings: Settings,
+    k: int,
+    filters: Filters | None = None,
+    history: list[Turn] | None = None,
+) -> Gathered:
+    """The retrieval half of `ask`: rewrite a follow-up, search, read the adjacent passages and
+    search each period the question compares. Deterministic for a given index."""
+    follow = rewrite(question, history or [])
+    if follow.filters and not filters:
+        filters = follow.filters
+    result = search(index, follow.question, settings, k=max(k, ANSWER_PASSAGES), filters=filters)
+    adjacent = adjacent_passages(index, result.passages, ADJACENT_OF, openings=asks_author(follow.question))
+    by_period: dict[str, tuple[str, list[Passage]]] = {}
+    if not (
+        filters and (filters.since or filters.until)
+    ):  # "between January 2025 and March 2025": each in its month
+        periods_started = time.perf_counter()
+        for period, asked in periods_compared(follow.question):
+            within = replace(filters or Filters(), since=period, until=period)
+            by_period[period] = (
+                asked,
+                search(index, asked, settings, k=ANSWER_PASSAGES, filters=within).passages,
+            )
+        if by_period:
+            result.timings_ms["periods"] = round((time.perf_counter() - periods_started) * 1000, 1)
+    return Gathered(follow.question, follow.rewritten, result, adjacent, by_period)
 
 
 def turn_of(answer: Answer) -> Turn:

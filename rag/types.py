@@ -56,6 +56,8 @@ class Answer:
     """The stand-alone question searched for a follow-up ("And in 2019?"); None otherwise."""
     note: str | None = None
     """Something the reader should know about how the answer was made."""
+    candidates: list[Suggestion] = field(default_factory=list)
+    """For a refusal: the best sentences, which may answer it; empty otherwise."""
 
     def to_dict(self) -> dict:
         return {
@@ -68,7 +70,17 @@ class Answer:
             "citations": [asdict(c) for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],
             "timings_ms": self.timings_ms,
+            **({"candidates": [asdict(c) for c in self.candidates]} if self.candidates else {}),
         }
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A sentence that may answer a refused question, with its probability and citation."""
+
+    text: str
+    score: float
+    citation: Citation
 
 
 @dataclass(frozen=True)
@@ -234,3 +246,27 @@ class Turn:
 
     question: str
     sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a question asks for, read once (rag/question.py) and used by every step of the
+    answer stage: whether it may answer, and how each candidate sentence scores."""
+
+    question: str
+    answer_type: str
+    """count, money, percent, rate, date, person, place, decision, author or description."""
+    cues: frozenset[str] = frozenset()
+    """Every cue of rag/data/question_cues.toml the question matches ("count", "duration", ...)."""
+    measure: str | None = None
+    """What is counted or measured ("foster carers"), or the glossary term it names."""
+    counted: tuple[str, ...] = ()
+    """The stemmed words naming what a "how many" question counts."""
+    council: str | None = None
+    """The council the question names (its official name), if any."""
+    periods: tuple[str, ...] = ()
+    """The years and months it names (YYYY or YYYY-MM), in order."""
+    asks_author: bool = False
+
+    def wants(self, cue: str) -> bool:
+        return cue in self.cues

@@ -178,7 +178,11 @@ def test_not_in_these_reports_is_said_plainly_with_what_you_may_mean(monkeypatch
     assert shown(reply.warning[0].value).startswith(
         "**Not in these reports.** The indexed reports do not appear"
     )
-    assert "You may mean:" in [m.value for m in reply.markdown]
+    shown_text = [m.value for m in reply.markdown]
+    # the best sentences of a refusal, each with its report: what the reader may check by hand
+    assert "These passages may answer it:" in shown_text
+    offered = shown_text[shown_text.index("These passages may answer it:") + 1 :][:3]
+    assert offered and all(line.startswith("- ") and " — *" in line for line in offered)
     labels = [e.label for e in reply.expander]
     assert 1 <= len(labels) <= 3 and not any(BADGE.search(label) for label in labels)
     assert [e.proto.expanded for e in reply.expander][:2] == [True, True]

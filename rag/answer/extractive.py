@@ -3,17 +3,24 @@ question, each with a numbered citation whose text is the exact excerpt; or "not
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
+import numpy as np
+
+from rag.answer.model import AnswerModel, load_model
 from rag.dates import MONTH_NAME, MONTH_WORDS, MONTHS, YEAR, parse_dates
 from rag.glossary import names_another_term, names_meant
-from rag.models.embeddings import get_embedder, not_found_threshold
+from rag.models.embeddings import get_embedder
+from rag.models.rerank import rerank_scores
+from rag.question import analyse
 from rag.read.metadata import find_council_names
 from rag.settings import Settings
-from rag.text import NUMBER, STOPWORDS, query_terms, split_sentences, stem, words_of
-from rag.types import Answer, Citation, Passage
+from rag.text import NUMBER, query_terms, split_sentences, stem, words_of
+from rag.types import Answer, Citation, Intent, Passage, Suggestion
 
 NOT_FOUND_TEXT = "The indexed reports do not appear to answer this question."
 ANSWER_PASSAGES = 5
@@ -24,7 +31,7 @@ _DATE_WORDS = re.compile(rf"(?i)\b(\d{{1,2}}(st|nd|rd|th)?\s+)?(?:{MONTH_WORDS})
 _YEAR = re.compile(YEAR)
 _LABEL = re.compile(
     r"^\(?\d+(?:\.\d+)*[.)]?\s+"  # a paragraph number leading the sentence: "3.2 The report..."
-    rf"|\b{YEAR}\s?[-/–]\s?\d{{2,4}}\b"  # a span of years: "2025-29"
+    r"|\b(?:19|20)\d\d\s?[-/–]\s?\d{2,4}\b"  # a span of years: "2025-29"
     r"|\b(?:table|figure|appendix|section|paragraph|para|annex|item)\s+\d+(?:\.\d+)*",  # "Table 5.1"
     re.IGNORECASE,
 )
@@ -43,12 +50,6 @@ _MONEY_UNIT = re.compile(r"£\s?(?:m|bn|k|000|'000)\b|\((?:£|£m|£000|£'000)\
 """A table header's unit of money ("£m", "(£000)"): the row's bare numbers are amounts."""
 _MONEY = re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s?(?:m|bn|k|million|billion|thousand pounds)\b", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z'’-]+)+\b")
-_ASKS_AUTHOR = re.compile(
-    r"(?i)\bwho (?:wrote|writes|authored|signed|presented|prepared|submitted|is the author|was the author|"
-    r"is it from|was it from)\b|\b(?:author|writer) of\b|\bwhose (?:report|paper|briefing)\b"
-    r"|\b(?:which|what) (?:councillor|cllr|officer|member|cabinet member|executive member|director|person) "
-    r"(?:wrote|authored|signed|presented|prepared|submitted)\b"
-)
 _AUTHOR_LINE = re.compile(
     r"(?i:^(?:from|author|report author|report of|report by|written by|presented by|lead officer|"
     r"contact officer)\s*:)\s*[A-Z][A-Za-z]"  # "From: Director of Children's Services"
@@ -60,15 +61,11 @@ is a name with its title, alone or followed by a role ("Councillor Michael Carr"
 MEMBER: Cllr Luke Henman, Executive Member for ...", "Cllr Ann McCoy – Cabinet Member ..."),
 not a sentence that mentions someone ("Councillor Smith asked about ..."). Such a line is often
 a bare name, too short to pass for an answering sentence, and repeats the section heading."""
-_MULTI_PART = re.compile(
-    r"(?i)\b(compare|comparison|and how many|and what|both|each|change[sd]?|trend|over time|versus|vs\.?|"
-    rf"between {YEAR} and {YEAR})\b"
-)
 
 
 def asks_author(question: str) -> bool:
     """Whether the question asks who wrote a report or who decides (only its author line answers)."""
-    return bool(_ASKS_AUTHOR.search(question))
+    return analyse(question).asks_author
 
 
 _OWN_MARKER = re.compile(
@@ -107,30 +104,51 @@ def answer_from_passages(
     settings: Settings,
     adjacent: list[Passage] | None = None,
     by_period: dict[str, tuple[str, list[Passage]]] | None = None,
+    model: AnswerModel | None = None,
 ) -> Answer:
     """Pick the sentences that answer the question; cite each; refuse when unsure or when the
-    answer fails the citation check. The sentences of the `adjacent` passages (those around
-    the first ones in their reports) are candidates too; one that is cited joins the passages.
-    For a question that compares periods, `by_period` holds each period's own question and
-    passages, and the answer is the best line of each period (`_one_line_per_period`)."""
+    answer fails the citation check. Each candidate sentence (of the first passages and of the
+    `adjacent` ones around them) gets the fitted model's probability that it answers; the best
+    must reach the model's threshold (or settings.not_found_threshold when set) and, when the
+    model says so, be the kind of answer asked for. A refusal carries the best three sentences
+    as `candidates`. For a question that compares periods, `by_period` holds each period's own
+    question and passages, and the answer is the best line of each period
+    (`_one_line_per_period`)."""
     started = time.perf_counter()
-    candidates = _score_candidates(question, passages[:ANSWER_PASSAGES] + list(adjacent or []), settings)
-    if asks_author(question):  # only the author line of the report named answers it
+    model = model or load_model()
+    intent = analyse(question)
+    candidates = _score_candidates(intent, passages[:ANSWER_PASSAGES] + list(adjacent or []), settings, model)
+    if intent.asks_author:  # only the author line of the report named answers it
         candidates = [c for c in candidates if _is_its_author_line(question, c)]
-    confidence = round(candidates[0].score, 4) if candidates else 0.0
+    in_the_month = [c for c in candidates if _of_the_months_asked(question, [c])]
+    candidates = in_the_month or candidates  # a month asked is answered from a passage of it
+    fitting = [c for c in candidates if _fits_the_question(intent, c)] if model.gate else candidates
+    confidence = fitting[0].score if fitting else 0.0
 
     def refuse() -> Answer:
         timings = {"answer": round((time.perf_counter() - started) * 1000, 1)}
-        return Answer(question, NOT_FOUND_TEXT, "not_found", [], passages, confidence, timings)
+        return Answer(
+            question,
+            NOT_FOUND_TEXT,
+            "not_found",
+            [],
+            passages,
+            confidence,
+            timings,
+            candidates=_suggestions(candidates),
+        )
 
-    threshold = settings.not_found_threshold
-    if threshold is None:
-        threshold = not_found_threshold(settings.embedding_model)
-    if not candidates or confidence < threshold or not _fits_the_question(question, candidates[0]):
+    threshold = model.threshold if settings.not_found_threshold is None else settings.not_found_threshold
+    if not fitting or confidence < threshold or _of_another_council(intent, fitting):
         return refuse()
-    chosen = (by_period and _one_line_per_period(question, candidates, by_period, settings)) or _choose(
-        question, candidates
-    )
+    candidates = fitting  # the answer-type checks choose among the sentences, not only the best
+    note = None
+    chosen = None
+    if by_period:
+        chosen, missing = _one_line_per_period(intent, candidates, by_period, settings, model, threshold)
+        if missing:
+            note = "No confident line found for " + ", ".join(missing) + "."
+    chosen = chosen or _choose(intent, candidates, threshold)
     chosen = [_with_what_follows(c) for c in chosen]
     if not _of_the_months_asked(question, chosen):
         return refuse()
@@ -138,31 +156,56 @@ def answer_from_passages(
     across_reports = len({c.passage.doc_id for c in chosen}) > 1
     citations, lines = [], []
     for ref, candidate in enumerate(chosen, start=1):
-        p = candidate.passage
-        citations.append(
-            Citation(
-                ref,
-                p.doc_id,
-                p.title,
-                p.source,
-                p.page,
-                p.paragraph,
-                p.date,
-                p.council,
-                candidate.text,
-                round(candidate.score, 4),
-                p.rank,
-                p.meeting,
-                p.author,
-            )
-        )
-        lead = f"{without_markers(_source_label(p))}: " if across_reports else ""
+        citations.append(_citation(ref, candidate))
+        lead = f"{without_markers(_source_label(candidate.passage))}: " if across_reports else ""
         lines.append(f"{lead}{_readable(candidate.text)} [{ref}]")
     answer = Answer(question, "\n".join(lines), "answered", citations, passages, confidence, {})
     if citation_problems(answer):
         return refuse()
     timings = {"answer": round((time.perf_counter() - started) * 1000, 1)}
-    return Answer(question, answer.answer, "answered", citations, passages, confidence, timings)
+    return Answer(question, answer.answer, "answered", citations, passages, confidence, timings, note=note)
+
+
+def _citation(ref: int, candidate: _Candidate) -> Citation:
+    p = candidate.passage
+    return Citation(
+        ref,
+        p.doc_id,
+        p.title,
+        p.source,
+        p.page,
+        p.paragraph,
+        p.date,
+        p.council,
+        candidate.text,
+        candidate.score,
+        p.rank,
+        p.meeting,
+        p.author,
+    )
+
+
+SUGGESTIONS = 3
+
+
+def _suggestions(candidates: list[_Candidate]) -> list[Suggestion]:
+    """The best SUGGESTIONS sentences of a refused question, each with its citation (the
+    passage's rank as retrieved): what the reader may check by hand."""
+    shown: list[_Candidate] = []
+    for candidate in candidates:
+        if not any(_overlaps(candidate, other) for other in shown):
+            shown.append(candidate)
+        if len(shown) == SUGGESTIONS:
+            break
+    return [Suggestion(_readable(c.text), c.score, _citation(ref, c)) for ref, c in enumerate(shown, start=1)]
+
+
+def _of_another_council(intent: Intent, candidates: list[_Candidate]) -> bool:
+    """The question names a council and every candidate's report is another council's."""
+    if not intent.council:
+        return False
+    councils = {c.passage.council for c in candidates}
+    return None not in councils and intent.council not in councils
 
 
 def _with_cited_adjacent(
@@ -182,93 +225,54 @@ def _with_cited_adjacent(
     return passages + list(added.values()), chosen
 
 
-_ASKS_COUNT = re.compile(r"(?i)\bhow many\b(?!.*\b(?:per ?cent|percentage|times)\b)")
-_ASKS_QUANTITY = re.compile(
-    r"(?i)\bwhat (?:is|was|will be|are|were) (?:the |its |their )?(?:[\w-]+ ){0,2}"
-    r"(?:turnout|rate|number|percentage|proportion|total|ratio|average)\b"
-)
-_ASKS_AMOUNT = re.compile(
-    r"(?i)\bwhat (?:is |was |will be |are |were )?(?:the |its |their |[\w-]+['’]s )?(?:\w+ ){0,2}"
-    r"(?:salary|salaries|cost|costs|price|fee|fees|value|budget|amount|spend|spending|worth)\b|\bhow much\b.*\b(?:cost|costs|spend|spent|paid|pay|worth|money)\b"
-)
-
-
-def _fits_the_question(question: str, candidate: _Candidate) -> bool:
+def _fits_the_question(intent: Intent, candidate: _Candidate) -> bool:
     """Whether the best sentence (with its table row's column headers) can be the answer: it
     is the kind of answer asked for, it is about the question, and a count comes from a passage
     that names what is counted."""
     p = candidate.passage
     header = _table_header(p.text, candidate.start)
-    if asks_author(question):  # only the author line of the report named answers it
-        return _is_its_author_line(question, candidate)
+    if intent.asks_author:  # only the author line of the report named answers it
+        return _is_its_author_line(intent.question, candidate)
     sentence = without_markers(candidate.text)  # a footnote's "[2]" is not a count
     return (
-        _is_the_kind_asked(question, sentence, header)
-        and _about_the_question(question, f"{header} {sentence}", p.council)
-        and _counts_the_thing_asked(question, f"{p.title} {p.heading or ''} {p.text}")
+        _is_the_kind_asked(intent, sentence, header)
+        and _about_the_question(intent.question, f"{header} {sentence}", p.council)
+        and _counts_the_thing_asked(intent, f"{p.title} {p.heading or ''} {p.text}")
     )
 
 
-_COUNTED_STOP = frozenset(
-    {
-        "did",
-        "does",
-        "do",
-        "were",
-        "was",
-        "are",
-        "is",
-        "have",
-        "has",
-        "had",
-        "will",
-        "came",
-        "took",
-        "got",
-        "filled",
-        "voted",
-    }
-)
-_COUNTED_GENERIC = frozenset(
-    {"more", "new", "extra", "different", "people", "total", "additional", "separate"}
-)
-
-
-def _counts_the_thing_asked(question: str, passage_text: str) -> bool:
+def _counts_the_thing_asked(intent: Intent, passage_text: str) -> bool:
     """A "how many potholes ..." question is answered from a passage that speaks of potholes:
-    one word of what is counted (the words after "how many", up to the verb, less "more",
-    "new", "people" and the like) is in the passage, its title or its heading. A count of
-    hardship awards is not a count of potholes."""
-    if not _ASKS_COUNT.search(question):
+    one word of what is counted (`Intent.counted`) is in the passage, its title or its heading.
+    A count of hardship awards is not a count of potholes."""
+    if not intent.wants("count") or not intent.counted:
         return True
-    counted = []
-    for word in re.findall(r"[a-z0-9']+", re.split(r"(?i)\bhow many\b", question, maxsplit=1)[1].lower()):
-        if word in STOPWORDS or word in _COUNTED_STOP:
-            break
-        if word not in _COUNTED_GENERIC:
-            counted.append(stem(word))
     held = {stem(w) for w in re.findall(r"[a-z0-9']+", passage_text.lower())}
-    return not counted or any(w in held for w in counted)
+    return any(w in held for w in intent.counted)
 
 
-def _is_the_kind_asked(question: str, sentence: str, header: str) -> bool:
+def _is_the_kind_asked(intent: Intent, sentence: str, header: str) -> bool:
     """A "how many" question needs a count (a share, an amount, a year or a length of time is
     not one, unless the question asks how many days or weeks); "what was the turnout / rate /
     total" needs a number that is not a date; a question that asks for an amount ("What annual
     salary...", "How much did it cost...") needs an amount."""
-    if _ASKS_COUNT.search(question):
-        timed = _TIME_UNIT.search(question)
-        plain = _LABEL.sub(" ", sentence if timed else _DURATION.sub(" ", sentence))
-        counts = [
-            n
-            for n in NUMBER.findall(plain)
-            if not _YEAR.fullmatch(n) and not n.endswith("%") and n[0] not in "£$€"
-        ]
-        if not counts and not _NUMBER_WORDS.search(plain):
-            return False
-    if _ASKS_QUANTITY.search(question) and not _holds_quantity(sentence):
+    if intent.wants("count") and not _holds_count(sentence, timed=intent.wants("duration")):
         return False
-    return not _ASKS_AMOUNT.search(question) or _holds_amount(sentence, header)
+    if intent.wants("quantity") and not _holds_quantity(sentence):
+        return False
+    return not intent.wants("amount") or _holds_amount(sentence, header)
+
+
+def _holds_count(sentence: str, timed: bool) -> bool:
+    """A count: a number that is not a year, a share, an amount, a paragraph label or (unless
+    the question asks for one) a length of time; or a quantity in words."""
+    plain = _LABEL.sub(" ", sentence if timed else _DURATION.sub(" ", sentence))
+    counts = [
+        n
+        for n in NUMBER.findall(plain)
+        if not _YEAR.fullmatch(n) and not n.endswith("%") and n[0] not in "£$€"
+    ]
+    return bool(counts or _NUMBER_WORDS.search(plain))
 
 
 def _holds_quantity(sentence: str) -> bool:
@@ -360,59 +364,60 @@ def _of_the_months_asked(question: str, chosen: list[_Candidate]) -> bool:
 
 
 def _one_line_per_period(
-    question: str,
+    intent: Intent,
     candidates: list[_Candidate],
     by_period: dict[str, tuple[str, list[Passage]]],
     settings: Settings,
-) -> list[_Candidate]:
-    """For a question that compares periods, the best line of each period, in date order: among
-    the candidates of that period's reports and the sentences of its own search, scored under its
-    own question. A line must fit the question as the best candidate must (`_fits_the_question`),
-    score close to the best candidate's score and, when that states a figure, state one too (a
-    figure is compared with a figure, not with a report's subject line) and not be about another
-    of the glossary's things than the question (a child protection figure is no line for "children
-    looked after"). Lines of reports outside the periods asked are left out; none found: an empty
-    list."""
-    best = candidates[0]
-    figure = _holds_quantity(best.text)
-    lines = []
+    model: AnswerModel,
+    threshold: float,
+) -> tuple[list[_Candidate], list[str]]:
+    """For a question that compares periods, the best line of each period, in date order, and
+    the periods without one: among the candidates of that period's reports and the sentences of
+    its own search, scored by the same model under the period's own question. A line must be
+    confident (its probability reaches the threshold), fit the question as the best candidate
+    must (`_fits_the_question`), be of the council that period's question names, keep to the
+    measure asked (no line about another glossary term) and, when the question asks for a number
+    or the best candidate states a figure, state one too (a figure is compared with a figure, not
+    with a report's subject line). Lines of reports outside the periods asked are left out."""
+    figure = intent.wants("number") or _holds_quantity(candidates[0].text)
+    lines, missing = [], []
     for period, (asked, passages) in by_period.items():
+        own = analyse(asked)
         pool = [c for c in candidates if (c.passage.date or "").startswith(period)]
-        pool += _score_candidates(asked, passages, settings)
+        pool += _score_candidates(own, passages, settings, model)
         fitting = [
             c
             for c in pool
-            if c.score >= PERIOD_SCORE * best.score
+            if c.score >= threshold
+            and (not own.council or c.passage.council in (None, own.council))
             and (not figure or _holds_quantity(c.text))
-            and _fits_the_question(question, c)
-            and not names_another_term(question, c.text)  # one measure: no other term's figure
+            and _fits_the_question(intent, c)
+            and not names_another_term(intent.question, c.text)  # one measure: no other term's figure
         ]
         if fitting:
-            lines.append(max(fitting, key=lambda c: c.score))
-    return sorted(lines, key=lambda c: (c.passage.date or "", c.passage.rank, c.start))
+            lines.append(min(fitting, key=_order))
+        else:
+            missing.append(period)
+    return sorted(lines, key=lambda c: (c.passage.date or "", c.passage.rank, c.start)), missing
 
 
-def _choose(question: str, candidates: list[_Candidate]) -> list[_Candidate]:
+def _choose(intent: Intent, candidates: list[_Candidate], threshold: float) -> list[_Candidate]:
     """The best sentence; for a question with several parts or about several reports, also the
-    best sentence of each other report that scores close to it, in date order."""
+    best confident sentence of each other report, in date order."""
     best = candidates[0]
     chosen = [best]
-    if _MULTI_PART.search(question):
+    if intent.wants("multi_part"):
         per_report: dict[str, _Candidate] = {}
         for candidate in candidates[1:]:
-            if candidate.score >= 0.75 * best.score:
+            if candidate.score >= threshold:
                 per_report.setdefault(candidate.passage.doc_id, candidate)
         others = [c for doc, c in per_report.items() if doc != best.passage.doc_id]
         if not others:  # one report holds every part: its next best sentence
-            others = [c for c in candidates[1:] if c.score >= 0.75 * best.score and not _overlaps(c, best)][
-                :1
-            ]
+            others = [c for c in candidates[1:] if c.score >= threshold and not _overlaps(c, best)][:1]
         chosen += others[:4]
     return sorted(chosen, key=lambda c: (c.passage.date or "", c.passage.rank, c.start))
 
 
-PERIOD_SCORE = 0.75
-"""How close to the best line's score a compared period's best line must come to be shown."""
 _YEAR_ALONE = re.compile(r"(?i)\b(?:in|during|between|and|from|to|since|until)\s+((?:19|20)\d\d)(?![\w/–-])")
 """A year named as a period ("in 2017", "between 2018 and 2025"), not a count ("2000 homes"), a
 road ("A2070") or a financial year ("2024-25")."""
@@ -435,7 +440,7 @@ def periods_compared(question: str) -> list[tuple[str, str]]:
     after it ("between January and March 2025"); two years joined by "and" ("in 2017 and in
     2018") are compared without a word such as "compare"."""
     question = _MONTH_WITHOUT_YEAR.sub(r"\1 \2", question)  # "between January and March 2025"
-    if not (_MULTI_PART.search(question) or _YEARS_JOINED.search(question)):
+    if not (analyse(question).wants("multi_part") or _YEARS_JOINED.search(question)):
         return []
     spans = [(a, b, iso[:7]) for a, b, iso in parse_dates(question)]
     if len({iso for _, _, iso in spans}) < 2:
@@ -577,61 +582,106 @@ def _is_statement(sentence: str, heading: str | None) -> bool:
     return len(text.split()) >= 4 or bool(NUMBER.search(text))
 
 
-def _score_candidates(question: str, passages: list[Passage], settings: Settings) -> list[_Candidate]:
-    """Each sentence scored by meaning (cosine to the question), by the question's words it
-    holds (in it or in its section's context), by the kind of answer the question wants
-    (a number, a date, a name) and by its passage's rank."""
+FEATURES = (
+    "cosine",
+    "cosine_gap",
+    "lexical",
+    "lexical_gap",
+    "passage_score",
+    "fused_score",
+    "inverse_rank",
+    "adjacent",
+    "kind_fits",
+    "about",
+    "counts_thing",
+    "number_cue",
+    "share_cue",
+    "money_cue",
+    "date_cue",
+    "name_cue",
+    "council_cue",
+    "author_line",
+    "row_named",
+    "year_agrees",
+    "council_agrees",
+    "position",
+    "words",
+    "type_count",
+    "type_money",
+    "type_percent",
+    "type_description",
+    "cross",
+    "cross_gap",
+)
+"""A candidate sentence's features, in the model's order: meaning (cosine of question and
+sentence, and its gap to the best sentence's), the question's words it holds (and the gap to
+the best), its passage's reranker probability, fused score and rank, whether the passage is an
+adjacent one, the answer-type checks of `_fits_the_question` (+1 / -1), the cue checks (+1 when
+the question wants a figure / a share / an amount / a date / a name / a council / an author line
+and the sentence holds one, -1 when it does not, 0 when not wanted), whether the table row the
+question names, whether the year and council asked agree with the sentence's report, its place
+in its passage, its length, and the question's answer type."""
+
+
+def _score_candidates(
+    intent: Intent, passages: list[Passage], settings: Settings, model: AnswerModel
+) -> list[_Candidate]:
+    """The candidates, each scored by the model's probability that it answers, best first (ties,
+    to 4 places, broken by passage rank, then position)."""
+    spans, rows = candidate_features(
+        intent, tuple(passages), settings.embedding_model, settings.embed_batch_size
+    )
+    if not spans:
+        return []
+    columns = [FEATURES.index(name) for name in model.features]
+    probabilities = model.probabilities(np.asarray(rows)[:, columns])
+    candidates = [_Candidate(p, a, b, float(prob)) for (p, a, b), prob in zip(spans, probabilities)]
+    return sorted(candidates, key=_order)
+
+
+def _order(candidate: _Candidate) -> tuple:
+    return (-candidate.score, candidate.passage.rank, candidate.start)
+
+
+@lru_cache(maxsize=64)
+def candidate_features(
+    intent: Intent, passages: tuple[Passage, ...], embedding_model: str, batch_size: int
+) -> tuple[list[tuple[Passage, int, int]], list[list[float]]]:
+    """The candidate sentences and table rows of the passages, as (passage, start, end), and
+    the FEATURES of each."""
+    question = intent.question
     spans = [(p, a, b) for p in passages for a, b in split_sentences(p.text)]
-    author_asked = asks_author(question)
     authors = {  # the author lines of the reports the question names: let in and preferred
         (p.chunk_id, a)
         for p, a, b in spans
-        if author_asked and _names_an_author(p.text[a:b]) and _about_the_report(question, p)
+        if intent.asks_author and _names_an_author(p.text[a:b]) and _about_the_report(question, p)
     }
     spans = [
         (p, a, b) for p, a, b in spans if _is_statement(p.text[a:b], p.heading) or (p.chunk_id, a) in authors
     ]
     if not spans:
-        return []
-    embedder = get_embedder(settings.embedding_model, settings.embed_batch_size)
+        return [], []
+    embedder = get_embedder(embedding_model, batch_size)
     vectors = embedder.embed_queries([question] + [p.text[a:b] for p, a, b in spans])
-    similarity = vectors[1:] @ vectors[0]
+    similarity = np.round(vectors[1:] @ vectors[0], 3)  # float kernels differ in the 4th place
+    retrieved = {p.chunk_id for p in passages if p.fused_score is not None}
+    sentences_in = {}
+    for p, _, _ in spans:
+        sentences_in[p.chunk_id] = sentences_in.get(p.chunk_id, 0) + 1
 
     terms = [stem(t) for t in query_terms(question)]
     question_words = f" {' '.join(stem(w) for w in words_of(question))} "
-    wants_money = re.search(
-        r"(?i)\b(how much|cost|costs|budget|worth|spend|spent|spending|grant|value|saving|savings|overspend|funding|price|salary|pay|income)\b",
-        question,
-    ) and not re.search(r"(?i)\bhow many\b", question)
-    wants_share = re.search(r"(?i)\b(what|which) (share|percentage|proportion)\b|\bper ?cent", question)
-    if wants_share:
-        wants_money = None  # "what share of the overall budget": a percentage, not an amount
-    wants_duration = _TIME_UNIT.search(question) or re.search(r"(?i)\bhow long\b", question)
-    wants_number = re.search(
-        r"(?i)\b(how many|how much|number|percentage|proportion|share|rate|amount|total|how long|how big|what age)\b",
-        question,
-    )
-    wants_date = re.search(
-        r"(?i)\b(when|what date|which year|what year|what period|which period|until when|how long)\b",
-        question,
-    )
-    years = set(re.findall(r"\b(?:19|20)\d\d\b", question))
-    wants_name = re.search(
-        r"(?i)\b(who|(which|what) (\w+ )?(council|provider|organisation|project|company|firm|inspector|officer|"
-        r"councillor|member|minister|consultant|contractor|person|chair(man)?|leader|agency|body|partner))\b",
-        question,
-    )
-    wants_council = re.search(r"(?i)\b(which|what) (council|authority|local authority)\b", question)
+    wants_money = intent.wants("money") and not intent.wants("count") and not intent.wants("share")
+    years = set(re.findall(rf"\b{YEAR}\b", question))
 
-    candidates = []
+    rows = []
     previous: dict[str, tuple[int, int]] = {}
+    seen: dict[str, int] = {}
     for (passage, a, b), cosine in zip(spans, similarity):
         sentence = without_markers(passage.text[a:b])  # the report's "[2]" is no number of its own
         header = _table_header(passage.text, a)  # a table row's column headers, which name its units
         written = f"{header} {sentence}"
-        written += " " + " ".join(
-            names_meant(question, written)
-        )  # "LAC" where the question says "children in care"
+        written += " " + " ".join(names_meant(question, written))  # "LAC" for "children in care"
         own = {stem(w) for w in words_of(written)}
         start, end = previous.get(passage.chunk_id, (a, a))
         before = passage.text[
@@ -645,37 +695,71 @@ def _score_candidates(question: str, passages: list[Passage], settings: Settings
             if terms
             else 0.0
         )
-        cue = 0.0
-        if (header or _ROW.fullmatch(sentence.strip())) and _row_label(sentence) in question_words:
-            cue += 0.1  # the table row the question names: "the early years block" -> "Early Years Block 226.1 ..."
-        if wants_number:  # a count or a share, not the year it is for nor a paragraph number
-            plain = _LABEL.sub(" ", sentence if wants_duration else _DURATION.sub(" ", sentence))
-            quantities = [n for n in NUMBER.findall(plain) if not _YEAR.fullmatch(n)]
-            cue += 0.1 if quantities or _NUMBER_WORDS.search(plain) else -0.1
-        if wants_share:
-            cue += 0.1 if re.search(r"(?i)\d\s?%|\bper ?cent\b", sentence) else -0.05
-        if wants_money:
-            cue += 0.1 if _holds_amount(sentence, header) else -0.05
-        if wants_date:
-            cue += 0.1 if _DATE_WORDS.search(sentence) else -0.05
-        if wants_name:
-            cue += 0.05 if _NAME.search(sentence) else -0.05
-        if author_asked:  # "who wrote the report": the line that says who it is from
-            cue += (
-                0.25 if (passage.chunk_id, a) in authors else -0.05
-            )  # a bare name is far in meaning from the question
-        if wants_council:
-            cue += 0.1 if find_council_names(sentence) else -0.05
-        if years:  # a question about 2018 wants a sentence or report of 2018
-            cue += (
-                0.1
-                if any(y in sentence or y in (passage.date or "") or y in passage.text for y in years)
-                else -0.1
-            )
-        score = 0.45 * float(cosine) + 0.45 * lexical + cue + 0.1 * passage.score
-        candidates.append(_Candidate(passage, a, b, score))
-    candidates.sort(key=lambda c: -c.score)
-    return candidates
+        plain = _LABEL.sub(" ", sentence if intent.wants("duration") else _DURATION.sub(" ", sentence))
+        quantities = [n for n in NUMBER.findall(plain) if not _YEAR.fullmatch(n)]
+
+        def cue(wanted: bool, holds: bool) -> float:
+            return (1.0 if holds else -1.0) if wanted else 0.0
+
+        is_row = bool(header or _ROW.fullmatch(sentence.strip()))
+        position = seen.get(passage.chunk_id, 0)
+        seen[passage.chunk_id] = position + 1
+        council_agrees = (
+            0.0
+            if not intent.council or not passage.council
+            else 1.0
+            if passage.council == intent.council
+            else -1.0
+        )
+        candidate = _Candidate(passage, a, b, 0.0)
+        rows.append(
+            [
+                float(cosine),
+                0.0,
+                lexical,
+                0.0,
+                passage.score,
+                passage.fused_score or 0.0,
+                1.0 / passage.rank,
+                0.0 if passage.chunk_id in retrieved else 1.0,
+                1.0 if _is_the_kind_asked(intent, sentence, header) else -1.0,
+                1.0 if _about_the_question(question, written, passage.council) else -1.0,
+                1.0
+                if _counts_the_thing_asked(intent, f"{passage.title} {passage.heading or ''} {passage.text}")
+                else -1.0,
+                cue(intent.wants("number"), bool(quantities or _NUMBER_WORDS.search(plain))),
+                cue(intent.wants("share"), bool(re.search(r"(?i)\d\s?%|\bper ?cent\b", sentence))),
+                cue(wants_money, _holds_amount(sentence, header)),
+                cue(intent.wants("date"), bool(_DATE_WORDS.search(sentence))),
+                cue(intent.wants("name"), bool(_NAME.search(sentence))),
+                cue(intent.wants("council"), bool(find_council_names(sentence))),
+                cue(
+                    intent.asks_author,
+                    (passage.chunk_id, a) in authors and _is_its_author_line(question, candidate),
+                ),
+                1.0 if is_row and _row_label(sentence) in question_words else 0.0,
+                cue(
+                    bool(years),
+                    any(y in sentence or y in (passage.date or "") or y in passage.text for y in years),
+                ),
+                council_agrees,
+                position / max(1, sentences_in[passage.chunk_id] - 1),
+                math.log1p(len(sentence.split())),
+                1.0 if intent.answer_type == "count" else 0.0,
+                1.0 if intent.answer_type == "money" else 0.0,
+                1.0 if intent.answer_type == "percent" else 0.0,
+                1.0 if intent.answer_type == "description" else 0.0,
+            ]
+        )
+    best_cosine = max(r[0] for r in rows)
+    best_lexical = max(r[2] for r in rows)
+    cross = np.round(rerank_scores(question, [without_markers(p.text[a:b]) for p, a, b in spans]), 3)
+    for r, score in zip(rows, cross):
+        r[1] = round(r[0] - best_cosine, 3)
+        r[3] = round(r[2] - best_lexical, 4)
+        r[2] = round(r[2], 4)
+        r += [float(score), round(float(score - cross.max()), 3)]
+    return spans, rows
 
 
 def citation_problems(answer: Answer) -> list[str]:

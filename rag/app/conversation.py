@@ -211,6 +211,15 @@ def answer_markdown(
     )
 
 
+def candidate_lines(answer: Mapping, escape: Callable[[str], str] = escape_markdown) -> list[str]:
+    """A refusal's best sentences as Markdown list items, each with its report and meeting date."""
+    lines = []
+    for item in answer.get("candidates") or []:
+        where = ", ".join(str(x) for x in (item["citation"]["title"], item["citation"]["date"]) if x)
+        lines.append(f"- {escape(item['text'])} — *{escape(where)}*")
+    return lines
+
+
 def describe_filters(filters: Filters, report_titles: Mapping[str, str] | None = None) -> str:
     """The filters in words, e.g. "council: Middlesbrough; from 2019-01-01"; "" when none."""
     parts = []
@@ -306,7 +315,10 @@ def conversation_markdown(
         if answer.get("note"):
             out += [f"Note: {esc(answer['note'])}", ""]
         if answer["status"] == "not_found":
-            out += ["**Not in these reports.** " + esc(answer["answer"]), "", "You may mean:", ""]
+            out += ["**Not in these reports.** " + esc(answer["answer"]), ""]
+            if answer.get("candidates"):
+                out += ["These passages may answer it:", "", *candidate_lines(answer, esc), ""]
+            out += ["You may mean:", ""]
             sources = answer_sources(answer, 3)
         else:
             out += [answer_markdown(answer, cite=_plain_marker, escape=esc), "", "Sources:", ""]
