@@ -13,12 +13,9 @@ import time
 from pathlib import Path
 
 from rag.answer.extractive import answer_from_passages
+from rag.evaluation import holds_answer, holds_evidence
 from rag.settings import Settings
 from rag.types import Passage
-
-
-def normal(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 def load_cache(path: str | Path) -> list[dict]:
@@ -34,11 +31,6 @@ def load_cache(path: str | Path) -> list[dict]:
     return rows
 
 
-def holds_evidence(row: dict, text: str) -> bool:
-    text = normal(text)
-    return any(normal(e) in text for e in row.get("evidence") or [])
-
-
 def answer_row(row: dict, settings: Settings, **options):
     return answer_from_passages(
         row["asked"], row["passages"], settings, row["adjacent"], row["by_period"], **options
@@ -51,7 +43,7 @@ def figures(rows: list[dict], answers: list, seconds: list[float] | None = None)
     unanswerable = [(r, a) for r, a in zip(rows, answers) if r.get("kind") == "unanswerable"]
 
     def correct(r, a) -> bool:
-        return any(normal(x) in normal(a.answer) for x in r.get("answers") or [])
+        return holds_answer(r, a.answer)
 
     given = [(r, a) for r, a in zip(rows, answers) if a.status == "answered"]
     right = sum(1 for r, a in given if r.get("kind") != "unanswerable" and correct(r, a))

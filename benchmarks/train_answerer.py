@@ -24,6 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from rag.answer.extractive import ANSWER_PASSAGES, FEATURES, candidate_features, without_markers
 from rag.answer.model import AnswerModel
 from rag.data import data_file
+from rag.evaluation import holds_answer
 from rag.question import analyse
 from rag.settings import Settings
 
@@ -41,10 +42,6 @@ GATE = True
 """Whether the best candidate must also pass the answer-type checks."""
 
 
-def normal(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
 def table(cache_paths: list[str], out: Path = TABLE) -> None:
     """One line per question of each cached set: {set, id, kind, labels, features}."""
     from answers_eval import load_cache  # benchmarks/ is the script's folder
@@ -59,11 +56,9 @@ def table(cache_paths: list[str], out: Path = TABLE) -> None:
             spans, features = candidate_features(
                 intent, passages, settings.embedding_model, settings.embed_batch_size
             )
-            answers = (
-                [normal(a) for a in row.get("answers") or []] if row.get("kind") != "unanswerable" else []
-            )
+            answerable = row.get("kind") != "unanswerable"
             labels = [
-                int(any(a in normal(without_markers(p.text[s:e])) for a in answers)) for p, s, e in spans
+                int(answerable and holds_answer(row, without_markers(p.text[s:e]))) for p, s, e in spans
             ]
             lines.append(
                 json.dumps(

@@ -10,11 +10,8 @@ from rag.errors import RagError
 from rag.index.store import Index
 from rag.qa import ask
 from rag.settings import Settings
+from rag.text import letters_and_digits, plain_text
 from rag.types import Answer
-
-
-def _normal(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 def load_questions(path: Path) -> list[dict]:
@@ -38,9 +35,18 @@ def load_questions(path: Path) -> list[dict]:
 
 
 def holds_evidence(question: dict, text: str) -> bool:
-    """Whether `text` holds one of the question's evidence strings (whitespace and case aside)."""
-    text = _normal(text)
-    return any(_normal(e) in text for e in question.get("evidence") or [])
+    """Whether `text` holds one of the question's evidence strings, compared on letters and digits
+    (the sets' evidence was read from the PDFs by another extractor: its quotes, dashes, bullets,
+    hyphens and line breaks differ from ours)."""
+    text = letters_and_digits(text)[0]
+    return any(letters_and_digits(e)[0] in text for e in question.get("evidence") or [])
+
+
+def holds_answer(question: dict, text: str) -> bool:
+    """Whether `text` states one of the question's expected answers (case, white space, curly
+    quotes and dashes aside)."""
+    text = plain_text(text)
+    return any(plain_text(a) in text for a in question.get("answers") or [])
 
 
 def evidence_rank(question: dict, answer: Answer) -> int | None:
@@ -60,7 +66,6 @@ def evaluate(index: Index, questions: list[dict], settings: Settings) -> dict:
         seconds = time.perf_counter() - started
         answerable = question.get("kind") != "unanswerable"
         rank = evidence_rank(question, answer) if answerable else None
-        expected = [_normal(a) for a in question.get("answers") or []]
         rows.append(
             {
                 "id": question.get("id"),
@@ -68,7 +73,7 @@ def evaluate(index: Index, questions: list[dict], settings: Settings) -> dict:
                 "rank": rank,
                 "status": answer.status,
                 "confidence": answer.confidence,
-                "correct": answerable and any(a in _normal(answer.answer) for a in expected),
+                "correct": answerable and holds_answer(question, answer.answer),
                 "cited": answerable and any(holds_evidence(question, c.text) for c in answer.citations),
                 "seconds": seconds,
                 "answer": answer.answer,

@@ -4,6 +4,7 @@ number patterns that every stage reads text with."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from itertools import pairwise
 
 from rag.data import data_file
@@ -40,17 +41,47 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9‘“\"'(£])")
 """A full stop, question or exclamation mark, then space and what may start a sentence."""
 
 
+_WRAP_ENDS = re.compile(
+    r"(?:[,(]|\b(?:the|a|an|of|to|and|or|in|for|with|by|on|at|from|as|that|which|who|is|are|was|were|be|been|"
+    r"this|these|its|their|our|his|her|not|than|per|under|over|into|between|within|would|will|could|should|"
+    r"shall|may|must|has|have|had))$",
+    re.IGNORECASE,
+)
+"""How a line ends when its sentence goes on on the next line: a comma, an open bracket, or a
+word that no sentence ends with (a word broken by a hyphen goes on in lower case, which is enough)."""
+
+
+def _goes_on(line: str, following: str) -> bool:
+    """Whether `following` continues the sentence of `line` (a PDF's text layer breaks a paragraph
+    into its printed lines): `line` does not end a sentence, and `following` starts in lower case
+    or `line` ends with a word no sentence ends with. A table's rows ("Adur 29.0%" / "Arun 23.8%")
+    and a heading above its paragraph stay apart."""
+    line, following = line.rstrip(), following.lstrip()
+    if not line or not following or line.endswith((".", "!", "?", ":", ";")):
+        return False
+    return following[0].islower() or bool(_WRAP_ENDS.search(line))
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Spans of the lines and sentences of a passage, stripped of the spaces around them (a line
-    is never joined to the next: a table row is one line)."""
+    """Spans of the sentences of a passage, stripped of the spaces around them. A line break ends
+    a sentence (a table row is one line) unless the next line goes on with it (`_goes_on`): a
+    sentence wrapped over printed lines is one span, its line breaks inside."""
+    lines = [m.span() for m in re.finditer(r"[^\n]+", text)]
+    groups: list[list[int]] = []
+    for start, end in lines:
+        if groups and _goes_on(text[groups[-1][0] : groups[-1][1]].splitlines()[-1], text[start:end]):
+            groups[-1][1] = end
+        else:
+            groups.append([start, end])
     spans = []
-    for line in re.finditer(r"[^\n]+", text):
-        cuts = [0] + [m.end() for m in _SENTENCE_END.finditer(line.group(0))] + [len(line.group(0))]
+    for start, end in groups:
+        group = text[start:end]
+        cuts = [0] + [m.end() for m in _SENTENCE_END.finditer(group)] + [len(group)]
         for a, b in pairwise(cuts):
-            piece = line.group(0)[a:b]
+            piece = group[a:b]
             if piece.strip():
                 lead = len(piece) - len(piece.lstrip())
-                spans.append((line.start() + a + lead, line.start() + a + len(piece.rstrip())))
+                spans.append((start + a + lead, start + a + len(piece.rstrip())))
     return spans
 
 
@@ -69,3 +100,27 @@ SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billi
 def plain_number(written: str) -> str:
     """A NUMBER match without its currency or per cent sign: "£1,200" -> "1,200"."""
     return written.lstrip("£$€").rstrip("%")
+
+
+_TYPOGRAPHY = str.maketrans(
+    {"‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "–": "-", "—": "-", "−": "-"}
+)
+
+
+def plain_text(text: str) -> str:
+    """`text` for comparing what it says: compatibility forms folded ("ﬁ" -> "fi"), curly quotes
+    and dashes made plain, lower case, white space collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY).lower().split())
+
+
+def letters_and_digits(text: str) -> tuple[str, list[int]]:
+    """The letters and digits of `text`, folded (NFKD, lower case), each with its index in `text`:
+    two extractions of one page agree on these where their white space, hyphens, quotes and
+    punctuation differ."""
+    keys, where = [], []
+    for index, char in enumerate(text):
+        for folded in unicodedata.normalize("NFKD", char).lower():
+            if folded.isalnum():
+                keys.append(folded)
+                where.append(index)
+    return "".join(keys), where

@@ -75,7 +75,8 @@ def test_sources_show_each_citation_in_its_passage_then_the_other_passages(lac_a
     rendered = render(excerpt_markdown(first))
     assert "<strong>Current Children Looked After (LAC): 507 (Rate = 156.5)</strong>" in rendered
     assert "Current Child Protection (CP): 224" in rendered  # the rest of the passage, not bold
-    assert rendered.count("<strong>") == 1
+    quoted_lines = [line for line in lac_answer["citations"][0]["text"].split("\n") if line.strip()]
+    assert rendered.count("<strong>") == len(quoted_lines)  # each line of the quote in bold, no more
 
 
 def test_the_answer_markdown_keeps_its_markers(lac_answer):

@@ -122,7 +122,11 @@ def answer_from_passages(
         candidates = [c for c in candidates if _is_its_author_line(question, c)]
     in_the_month = [c for c in candidates if _of_the_months_asked(question, [c])]
     candidates = in_the_month or candidates  # a month asked is answered from a passage of it
-    fitting = [c for c in candidates if _fits_the_question(intent, c)] if model.gate else candidates
+    fitting = [
+        c
+        for c in candidates
+        if not names_another_term(question, c.text) and (not model.gate or _fits_the_question(intent, c))
+    ]  # the kind of answer asked for, and about the measure asked (not another glossary term)
     confidence = fitting[0].score if fitting else 0.0
 
     def refuse() -> Answer:

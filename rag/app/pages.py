@@ -10,11 +10,11 @@ from __future__ import annotations
 import ctypes
 import io
 import math
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import DocumentError, RagError
+from rag.text import letters_and_digits
 
 MAX_PAGE_PIXELS = 4_000_000
 """Most pixels a page is rendered with (4 Mpx: 16 MB of bitmap). A page of any size in a PDF
@@ -83,8 +83,8 @@ def find_quote(page_text: str, quote: str) -> tuple[int, int] | None:
     and digits only (case, accents and ligatures folded; white space, hyphens and punctuation
     ignored). When the whole quote is not there, its longest beginning of at least
     MIN_QUOTE_CHARS letters and digits that is (the rest is on the next page)."""
-    page_keys, where = _letters(page_text)
-    quote_keys, _ = _letters(quote)
+    page_keys, where = letters_and_digits(page_text)
+    quote_keys, _ = letters_and_digits(quote)
     if not quote_keys or not page_keys:
         return None
     found = page_keys.find(quote_keys)
@@ -105,17 +105,6 @@ def find_quote(page_text: str, quote: str) -> tuple[int, int] | None:
         quote_keys = quote_keys[:length]
         found = page_keys.find(quote_keys)
     return where[found], where[found + len(quote_keys) - 1]
-
-
-def _letters(text: str) -> tuple[str, list[int]]:
-    """The letters and digits of `text`, folded (NFKD, lower case), each with its index in `text`."""
-    keys, where = [], []
-    for index, char in enumerate(text):
-        for folded in unicodedata.normalize("NFKD", char).lower():
-            if folded.isalnum():
-                keys.append(folded)
-                where.append(index)
-    return "".join(keys), where
 
 
 def _quote_boxes(sheet, quote: str, size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
