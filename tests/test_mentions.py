@@ -11,6 +11,7 @@ import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
+from rag.app.conversation import conversation_markdown
 from rag.build.ingest import build_index
 from rag.cli import main
 from rag.index.store import open_index
@@ -330,3 +331,36 @@ def test_the_chat_answer_cites_each_reports_first_mention_with_an_excerpt(corpus
     assert nowhere["status"] == "not_found" and nowhere["citations"] == []
     assert nowhere["answer"].startswith('no passage mentions "zebra"')
 
+
+def test_the_chat_answers_which_reports_mention_a_term_with_the_mentions(monkeypatch, corpus_index):
+    monkeypatch.setenv("RAG_INDEX_DIR", str(corpus_index.index_dir))
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    app.chat_input[0].set_value("Which reports mention social workers?").run()
+    assert not app.exception
+    result = find_mentions(corpus_index, "social workers")
+    reply = next(m for m in app.chat_message if m.name == "assistant")
+    assert reply.get("arrow_vega_lite_chart") or reply.get("vega_lite_chart")  # by month
+    assert re.sub(r"\\(.)", r"\1", reply.markdown[0].value) == summary(result)
+    assert f": {result.total} passages in {len(result.reports)} reports" in summary(result)
+    labels = [e.label for e in reply.expander]
+    assert labels == [label for label in labels if label.startswith("**")]
+    assert [int(label.split("**")[1]) for label in labels] == [r.count for r in result.reports]
+    assert any("**social workers**" in m.value.lower() for m in reply.markdown)  # the term in bold
+    assert [b.label for b in reply.get("download_button")] == ["Download every passage (CSV)"]
+
+    # saved and exported as an answer with its citations
+    turns = app.session_state["turns"]
+    assert turns[0]["answer"] == mentions_answer(result, "Which reports mention social workers?") | {
+        "timings_ms": turns[0]["answer"]["timings_ms"]
+    }
+    exported = conversation_markdown(turns)
+    assert "## 1. Which reports mention social workers?" in exported
+    assert f"{len(result.reports)} reports" in exported
+    assert f"[{len(result.reports)}] " in exported.split("Sources:")[1]  # every report's first mention
+
+    # a term found nowhere is answered as usual
+    app.chat_input[0].set_value("Which reports mention zebras?").run()
+    assert not app.exception
+    reply = [m for m in app.chat_message if m.name == "assistant"][1]
+    assert not reply.expander or not reply.expander[0].label.startswith("**")
+    assert app.session_state["turns"][1]["answer"]["status"] == "not_found"
