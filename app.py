@@ -64,10 +64,9 @@ from rag.trends import trend, trend_answer, trend_chart, trend_csv, trend_questi
 
 st.set_page_config(page_title="Council reports: ask with sources", page_icon="📑")
 
-CONVERSATIONS_LISTED = 30
-"""Saved conversations listed in the sidebar (the latest changed)."""
-MENTIONS_SHOWN = 20
-"""Passages shown under each report in the Mentions view (the CSV has every one)."""
+# Constants are commented, not given a docstring: Streamlit's "magic" would show a bare string on the page.
+CONVERSATIONS_LISTED = 30  # saved conversations listed in the sidebar (the latest changed)
+MENTIONS_SHOWN = 20  # passages shown under each report in the Mentions view (the CSV has every one)
 MENTIONS_CAPTION = (
     "Every passage that mentions the term, its plural or its other names in the council vocabulary"
 )
@@ -110,6 +109,8 @@ def badge(ref: int) -> str:
     return f":blue-badge[source {ref}]"
 
 
+# The page's own HTML, fixed text: a "Skip to the chat" link, first in the sidebar and shown when
+# the keyboard reaches it, and focus in the chat box when the page loads.
 PAGE_SCRIPT = """
 <a href="#" id="skip-to-chat" class="skip-to-chat">Skip to the chat</a>
 <style>
@@ -135,8 +136,6 @@ PAGE_SCRIPT = """
 })();
 </script>
 """
-"""The page's own HTML, fixed text: a "Skip to the chat" link, first in the sidebar and shown
-when the keyboard reaches it, and focus in the chat box when the page loads."""
 
 
 def scroll_script(key: str, visit: int) -> str:
