@@ -358,9 +358,32 @@ def test_the_chat_answers_which_reports_mention_a_term_with_the_mentions(monkeyp
     assert f"{len(result.reports)} reports" in exported
     assert f"[{len(result.reports)}] " in exported.split("Sources:")[1]  # every report's first mention
 
+    # reopened from its link: the cited answer, one badge per report
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    again.query_params["conversation"] = app.query_params["conversation"]
+    again.run()
+    assert not again.exception
+    reply = next(m for m in again.chat_message if m.name == "assistant")
+    assert re.sub(r"\\(.)", r"\1", reply.markdown[0].value) == summary(result) + "."
+    assert [b.label for b in reply.button] == [
+        f":blue-badge[source {n}]" for n in range(1, len(result.reports) + 1)
+    ]
+
+    # the sidebar's filters apply
+    app.sidebar.selectbox[0].set_value("Stockton-on-Tees Borough Council").run()
+    app.chat_input[0].set_value("Where are social workers mentioned?").run()
+    assert not app.exception
+    stockton = find_mentions(
+        corpus_index, "social workers", Filters(council="Stockton-on-Tees Borough Council")
+    )
+    assert 0 < len(stockton.reports) < len(result.reports)
+    reply = [m for m in app.chat_message if m.name == "assistant"][1]
+    assert [int(e.label.split("**")[1]) for e in reply.expander] == [r.count for r in stockton.reports]
+    assert "Filters: council" in reply.caption[-1].value
+
     # a term found nowhere is answered as usual
     app.chat_input[0].set_value("Which reports mention zebras?").run()
     assert not app.exception
-    reply = [m for m in app.chat_message if m.name == "assistant"][1]
+    reply = [m for m in app.chat_message if m.name == "assistant"][2]
     assert not reply.expander or not reply.expander[0].label.startswith("**")
-    assert app.session_state["turns"][1]["answer"]["status"] == "not_found"
+    assert app.session_state["turns"][2]["answer"]["status"] == "not_found"
