@@ -67,7 +67,9 @@ def _cue_patterns() -> dict[str, re.Pattern[str]]:
             rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['subgroup']['excluded_before'])})[\s-]*$"
         ),
         "share": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['kind']['share_words'])})(?![\w-])"),
-        "approximate": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['value']['approximate'])})\s+$"),
+        "approximate": re.compile(
+            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['value']['approximate'])})\s+$"
+        ),
     }
 
 
