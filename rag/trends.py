@@ -753,7 +753,7 @@ def trend_answer(result: Trend, question: str) -> dict:
         "rewritten_question": None,
         "note": None,
         "answer": text,
-        "status": result.status if result.points else "not_found",
+        "status": "answered" if result.points else "not_found",  # an answer's status, not the trend's
         "confidence": 1.0 if result.points else 0.0,
         "citations": citations,
         "passages": [],
