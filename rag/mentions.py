@@ -438,8 +438,8 @@ def mentions_answer(result: Mentions, question: str) -> dict:
         )
         place = ", ".join(p for p in (report.council, report.date) if p)
         passages = "passage" if report.count == 1 else "passages"
-        lines.append(
-            f"{report.title}"
+        lines.append(  # one line per report, whatever white space its title has
+            " ".join(f"{report.title}".split())
             + (f" ({place})" if place else "")
             + f": {report.count} {passages} [{len(citations)}]"
         )
