@@ -47,9 +47,12 @@ from rag.errors import IndexMissingError, RagError
 from rag.followup import turn_from_json
 from rag.glossary import glossary
 from rag.mentions import (
+    Mentions,
     every_month,
     find_mentions,
+    mentions_answer,
     mentions_csv,
+    mentions_question,
     not_found_line,
     summary,
     where_in_report,
@@ -62,10 +65,12 @@ from rag.trends import trend, trend_answer, trend_chart, trend_csv, trend_questi
 
 st.set_page_config(page_title="Council reports: ask with sources", page_icon="📑")
 
-CONVERSATIONS_LISTED = 30
-"""Saved conversations listed in the sidebar (the latest changed)."""
-MENTIONS_SHOWN = 20
-"""Passages shown under each report in the Mentions view (the CSV has every one)."""
+# Constants are commented, not given a docstring: Streamlit's "magic" would show a bare string on the page.
+CONVERSATIONS_LISTED = 30  # saved conversations listed in the sidebar (the latest changed)
+MENTIONS_SHOWN = 20  # passages shown under each report in the Mentions view (the CSV has every one)
+MENTIONS_CAPTION = (
+    "Every passage that mentions the term, its plural or its other names in the council vocabulary"
+)
 MIME = {".pdf": "application/pdf", ".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown"}
 
 
@@ -105,6 +110,8 @@ def badge(ref: int) -> str:
     return f":blue-badge[source {ref}]"
 
 
+# The page's own HTML, fixed text: a "Skip to the chat" link, first in the sidebar and shown when
+# the keyboard reaches it, and focus in the chat box when the page loads.
 PAGE_SCRIPT = """
 <a href="#" id="skip-to-chat" class="skip-to-chat">Skip to the chat</a>
 <style>
@@ -130,8 +137,6 @@ PAGE_SCRIPT = """
 })();
 </script>
 """
-"""The page's own HTML, fixed text: a "Skip to the chat" link, first in the sidebar and shown
-when the keyboard reaches it, and focus in the chat box when the page loads."""
 
 
 def scroll_script(key: str, visit: int) -> str:
@@ -553,7 +558,44 @@ def trend_turn(question: str, asked, filters, filters_text: str) -> dict:
     return turn
 
 
+def mentions_turn(question: str, term: str, filters, filters_text: str) -> dict:
+    """A question that asks which reports mention a term: every mention, with the sidebar's filters."""
+    turn = {
+        "question": question,
+        "filters": filters_text,
+        "k": 0,
+        "asked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    try:
+        turn["mentions"] = find_mentions(index, term, filters)
+        turn["answer"] = mentions_answer(turn["mentions"], question)
+    except RagError as exc:
+        turn["error"] = str(exc)
+    return turn
+
+
+def answer_turn(question: str, filters, filters_text: str, k: int, mode: str) -> dict:
+    """Which reports mention a term: the mentions; how a measure changed over time: the trend;
+    any other question, or one of those two that finds nothing: the answer."""
+    term = mentions_question(question)
+    if term:
+        turn = mentions_turn(question, term, filters, filters_text)
+        if "mentions" not in turn or turn["mentions"].reports:
+            return turn
+    asked = trend_question(question)
+    if asked:
+        turn = trend_turn(question, asked, filters, filters_text)
+        if "trend" not in turn or turn["trend"].points:
+            return turn
+    return ask_turn(question, filters, filters_text, k, mode)
+
+
 def show_answer(turn: dict, key: str, stream: bool = False) -> None:
+    if turn.get("mentions") is not None:
+        st.caption(MENTIONS_CAPTION)
+        show_mentions(turn["mentions"], key)
+        st.caption(filters_caption(turn))
+        return None
     if turn.get("trend") is not None:
         return show_trend(turn, key)
     if turn.get("error"):
@@ -579,11 +621,14 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
     if answer["status"] != "not_found":
         show_answer_lines(answer, sources, key, stream)
     show_sources(answer, sources, key)
-    filters = f"Filters: {escape_markdown(turn['filters'])}" if turn["filters"] else "All reports searched"
     seconds = answer["timings_ms"].get("total", 0) / 1000
-    st.caption(f"{filters} · {seconds:.1f} s")
+    st.caption(f"{filters_caption(turn)} · {seconds:.1f} s")
     with st.popover("Copy as text", icon=":material/content_copy:"):
         st.code(answer_as_text(answer, turn["filters"]), language=None, wrap_lines=True)
+
+
+def filters_caption(turn: dict) -> str:
+    return f"Filters: {escape_markdown(turn['filters'])}" if turn["filters"] else "All reports searched"
 
 
 def show_answer_lines(answer: dict, sources: list, key: str, stream: bool) -> None:
@@ -645,10 +690,7 @@ def mentions_view(filters, filters_text: str) -> None:
     count and passages (the term in bold, the text escaped), and the whole list as CSV."""
     st.subheader("Which reports mention…")
     term = st.text_input("Term", placeholder="e.g. family hub", key="mentions-term")
-    st.caption(
-        "Every passage that mentions the term, its plural or its other names in the council vocabulary"
-        + (f" · Filters: {escape_markdown(filters_text)}" if filters_text else "")
-    )
+    st.caption(MENTIONS_CAPTION + (f" · Filters: {escape_markdown(filters_text)}" if filters_text else ""))
     if not term.strip():
         return
     try:
@@ -659,6 +701,12 @@ def mentions_view(filters, filters_text: str) -> None:
     if not result.reports:
         st.info(escape_markdown(not_found_line(result)), icon=":material/search_off:")
         return
+    show_mentions(result, "view")
+
+
+def show_mentions(result: Mentions, key: str) -> None:
+    """The mentions found: the totals, a chart by month, each report with its count and
+    passages (the term in bold, the text escaped), and the whole list as CSV."""
     st.markdown(escape_markdown(summary(result)))
     months = every_month(result.by_month)
     if months:
@@ -672,10 +720,11 @@ def mentions_view(filters, filters_text: str) -> None:
         mentions_csv(result),
         file_name="mentions.csv",
         mime="text/csv",
+        key=f"mentions-csv-{key}",
         icon=":material/download:",
         on_click="ignore",
     )
-    for number, report in enumerate(result.reports):
+    for report in result.reports:
         with st.expander(f"**{report.count}** · {escape_markdown(where(report.to_dict()))}"):
             st.caption(escape_markdown(report.source))
             for passage in report.passages[:MENTIONS_SHOWN]:
@@ -770,12 +819,7 @@ if question:
     with st.chat_message("assistant"):
         st.caption("Answer")
         with st.spinner("Searching the reports…"):
-            asked = trend_question(question)
-            turn = trend_turn(question, asked, filters, filters_text) if asked else None
-            if turn is None or (
-                "trend" in turn and not turn["trend"].points
-            ):  # no values stated: answer as usual
-                turn = ask_turn(question, filters, filters_text, k, mode)
+            turn = answer_turn(question, filters, filters_text, k, mode)
         st.session_state.turns.append(turn)
         save_turn(store, turn)
         show_answer(turn, key=str(len(st.session_state.turns) - 1), stream=True)

@@ -32,15 +32,18 @@ import json
 import re
 import sqlite3
 import time
+import tomllib
 import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
+from rag.data import data_file
 from rag.errors import QuestionError, RagError
 from rag.glossary import glossary
 from rag.index.store import TOKENIZER
+from rag.text import phrases_pattern, split_sentences
 from rag.types import Filters, paragraph_label
 
 MAX_TERM_CHARS = 200
@@ -341,6 +344,119 @@ def find_mentions(index, term: str, filters: Filters | None = None, use_glossary
 
 def _ms(start: float, end: float) -> float:
     return round((end - start) * 1000, 1)
+
+
+# --- in the chat ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _question_patterns() -> tuple[tuple[re.Pattern[str], ...], re.Pattern[str], re.Pattern[str]]:
+    """The two shapes of a mentions question (rag/data/mentions_cues.toml), the leading words
+    that are not part of the term, and the pointers that make a term a follow-up."""
+    cue = tomllib.loads(data_file("mentions_cues.toml").read_text(encoding="utf-8"))["question"]
+
+    def any_of(key: str) -> str:
+        return f"(?:{phrases_pattern(cue[key])})"
+
+    polite = rf"(?:{any_of('polite')}\s+)?"
+    ending = rf"(?:\s*,?\s*(?<![\w-]){any_of('endings')})*\s*[?.!]*\s*"
+    term = r"(?P<term>\S.*?)"
+    reports = any_of("reports")
+    shapes = (  # "Which reports mention X?", "Where is X mentioned?"
+        rf"{polite}{any_of('asks')}\s+{reports}\s+(?:{any_of('join')}\s+)?{any_of('mention')}\s+{term}{ending}",
+        rf"{polite}(?:{any_of('where')}|{any_of('where_asks')}\s+{reports})\s+{any_of('be')}\s+{term}"
+        + rf"\s+{any_of('mentioned')}{ending}",
+    )
+    return (
+        tuple(re.compile(shape, re.IGNORECASE) for shape in shapes),
+        re.compile(rf"(?i)^(?:{any_of('leading')}\s+)+"),
+        re.compile(rf"(?i){any_of('pointers')}"),
+    )
+
+
+_QUOTES = "\"'“”‘’«»`"
+
+
+def mentions_question(question: str) -> str | None:
+    """The term a chat question asks the mentions of ("Which reports mention family hubs?",
+    "Which papers mention SEND, and when?", "Where is the Youth Service mentioned?", "List the
+    reports that mention LAC"), as typed (an acronym keeps its capitals); None for any other
+    question, and for one whose term is empty, only a pointer ("... mention it?") or has nothing
+    to search. The cue words are in rag/data/mentions_cues.toml."""
+    shapes, leading, pointer = _question_patterns()
+    text = " ".join((question or "").split())
+    for shape in shapes:
+        found = shape.fullmatch(text)
+        if found:
+            break
+    else:
+        return None
+    term = found.group("term").strip().strip(_QUOTES + ",;:").strip()
+    term = leading.sub("", term).strip(_QUOTES).strip()
+    if pointer.fullmatch(term):
+        return None
+    try:
+        return clean_term(term)
+    except QuestionError:
+        return None
+
+
+def mention_quote(result: Mentions, mention: Mention) -> str:
+    """The sentences of the passage that hold its first mention of the term: an exact excerpt of
+    the passage's text (a mention split over two lines takes both)."""
+    spans = result.spans(mention)
+    if not spans:
+        return mention.text
+    start, end = spans[0]
+    sentences = [(a, b) for a, b in split_sentences(mention.text) if a < end and start < b]
+    if not sentences:
+        return mention.text[start:end]
+    return mention.text[sentences[0][0] : sentences[-1][1]]
+
+
+def mentions_answer(result: Mentions, question: str) -> dict:
+    """The mentions as a chat answer (the shape of Answer.to_dict), so that export and follow-ups
+    treat it as any other answer: the totals, then one line per report with its count, citing
+    the sentence of its first passage that mentions the term."""
+    citations, lines = [], []
+    for report in result.reports:
+        first = report.passages[0]
+        citations.append(
+            {
+                "ref": len(citations) + 1,
+                "doc_id": report.doc_id,
+                "title": report.title,
+                "source": report.source,
+                "page": first.page,
+                "paragraph": first.paragraph,
+                "date": report.date,
+                "council": report.council,
+                "text": mention_quote(result, first),
+                "score": 1.0,
+                "passage_rank": 0,
+            }
+        )
+        place = ", ".join(p for p in (report.council, report.date) if p)
+        passages = "passage" if report.count == 1 else "passages"
+        lines.append(  # one line per report, whatever white space its title has
+            " ".join(f"{report.title}".split())
+            + (f" ({place})" if place else "")
+            + f": {report.count} {passages} [{len(citations)}]"
+        )
+    if result.undated:
+        lines.append(f"{result.undated} of them in reports without a meeting month.")
+    text = "\n".join([summary(result) + "."] + lines) if lines else not_found_line(result) + "."
+    return {
+        "question": question,
+        "rewritten_question": None,
+        "note": None,
+        "answer": text,
+        "status": "answered" if result.reports else "not_found",
+        "confidence": 1.0 if result.reports else 0.0,
+        "citations": citations,
+        "passages": [],
+        "timings_ms": result.timings_ms,
+    }
 
 
 # --- showing it --------------------------------------------------------------------------------

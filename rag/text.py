@@ -37,6 +37,13 @@ def stem(word: str) -> str:
     return word[:5] if len(word) > 5 else word
 
 
+def phrases_pattern(phrases: list[str]) -> str:
+    """One regex alternation of phrases (from a cue table), longest first, any run of white space
+    between their words; the caller adds the word boundaries and the case flag."""
+    ordered = sorted({p.lower() for p in phrases}, key=len, reverse=True)
+    return "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in ordered)
+
+
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9‘“\"'(£])")
 """A full stop, question or exclamation mark, then space and what may start a sentence."""
 

@@ -27,7 +27,7 @@ from rag.errors import QuestionError
 from rag.glossary import glossary
 from rag.index.store import Index
 from rag.read.metadata import find_council_names
-from rag.text import AMOUNT, SCALES, split_sentences
+from rag.text import AMOUNT, SCALES, phrases_pattern, split_sentences
 from rag.types import Quote
 
 FTS_SYNTAX = set('"*^():{}[]+~<>=;\\')
@@ -40,40 +40,36 @@ def cues() -> dict:
     return tomllib.loads(data_file("trend_cues.toml").read_text(encoding="utf-8"))
 
 
-def _words_pattern(phrases: list[str]) -> str:
-    """One alternation of whole-word phrases, longest first."""
-    ordered = sorted({p.lower() for p in phrases}, key=len, reverse=True)
-    return "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in ordered)
-
-
 @lru_cache(maxsize=1)
 def _cue_patterns() -> dict[str, re.Pattern[str]]:
     value = cues()["value"]
     return {
         "link": re.compile(
-            rf"(?i)(?:^|(?<=\W))(?:{_words_pattern(value['links'])})"
-            rf"(?:\s+(?:{_words_pattern(value['qualifiers'])}))*[\s:=(]*$"
+            rf"(?i)(?:^|(?<=\W))(?:{phrases_pattern(value['links'])})"
+            rf"(?:\s+(?:{phrases_pattern(value['qualifiers'])}))*[\s:=(]*$"
         ),
-        "change": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(value['change_before'])})[\s(]*$"),
-        "comparator": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(value['comparator_before'])})\W*$"),
-        "label": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(value['label_before'])})[\s.]*$"),
-        "other": re.compile(rf"(?i)^\s*(?:{_words_pattern(value['other_after'])})(?![\w])"),
-        "thing": re.compile(rf"(?i)[\s”’\"')]*(?:{_words_pattern(value['other_things'])})\b"),
-        "carries": re.compile(rf"(?i)\W*(?:{_words_pattern(value['carries_on'])})\b"),
-        "elsewhere": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(value['elsewhere'])})(?![\w-])"),
-        "current": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(cues()['period']['current'])})(?![\w-])"),
-        "present": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(cues()['period']['present'])})(?![\w-])"),
+        "change": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['change_before'])})[\s(]*$"),
+        "comparator": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['comparator_before'])})\W*$"),
+        "label": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['label_before'])})[\s.]*$"),
+        "other": re.compile(rf"(?i)^\s*(?:{phrases_pattern(value['other_after'])})(?![\w])"),
+        "thing": re.compile(rf"(?i)[\s”’\"')]*(?:{phrases_pattern(value['other_things'])})\b"),
+        "carries": re.compile(rf"(?i)\W*(?:{phrases_pattern(value['carries_on'])})\b"),
+        "elsewhere": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['elsewhere'])})(?![\w-])"),
+        "current": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['current'])})(?![\w-])"),
+        "present": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['present'])})(?![\w-])"),
         "group": re.compile(
-            rf"(?i)(?<![\w])(?:{_words_pattern(cues()['subgroup']['phrases'])})(?![\w])|{_AGE}"
+            rf"(?i)(?<![\w])(?:{phrases_pattern(cues()['subgroup']['phrases'])})(?![\w])|{_AGE}"
         ),
         "denominator": re.compile(
-            rf"(?i)(?<![\w-])(?:{_words_pattern(cues()['subgroup']['denominator_before'])})\s*$"
+            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['subgroup']['denominator_before'])})\s*$"
         ),
         "excluded": re.compile(
-            rf"(?i)(?<![\w-])(?:{_words_pattern(cues()['subgroup']['excluded_before'])})[\s-]*$"
+            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['subgroup']['excluded_before'])})[\s-]*$"
         ),
-        "share": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(cues()['kind']['share_words'])})(?![\w-])"),
-        "approximate": re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(cues()['value']['approximate'])})\s+$"),
+        "share": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['kind']['share_words'])})(?![\w-])"),
+        "approximate": re.compile(
+            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['value']['approximate'])})\s+$"
+        ),
     }
 
 
@@ -713,8 +709,8 @@ def trend_question(question: str) -> TrendQuestion | None:
     about; None for any other question. The cue phrases are in trend_cues.toml."""
     cue = cues()["question"]
     text = " ".join(question.split())
-    phrases = rf"(?i)(?<![\w-])(?:{_words_pattern(cue['phrases'])})(?![\w-])"
-    years = rf"(?i)(?<![\w-])(?:{_words_pattern(cue['before_a_year'])})\s+(?:\w+\s+)?{YEAR}\b"
+    phrases = rf"(?i)(?<![\w-])(?:{phrases_pattern(cue['phrases'])})(?![\w-])"
+    years = rf"(?i)(?<![\w-])(?:{phrases_pattern(cue['before_a_year'])})\s+(?:\w+\s+)?{YEAR}\b"
     if not re.search(phrases, text) and not re.search(years, text):
         return None
     since = re.search(rf"(?i)\bsince\s+(?:\w+\s+)?({YEAR})\b", text)
@@ -723,7 +719,7 @@ def trend_question(question: str) -> TrendQuestion | None:
             if re.search(rf"(?<![\w-]){_name_pattern(name)}s?(?![\w-])", text):
                 return TrendQuestion(name, since.group(1) if since else None)
     words = re.sub(rf"(?i)\b{YEAR}\b|[^\w\s'-]", " ", text)
-    filler = re.compile(rf"(?i)(?<![\w-])(?:{_words_pattern(cue['filler'])})(?![\w-])")
+    filler = re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cue['filler'])})(?![\w-])")
     measure = " ".join(filler.sub(" ", words).split())
     return TrendQuestion(measure, since.group(1) if since else None) if len(measure) >= 3 else None
 
@@ -757,7 +753,7 @@ def trend_answer(result: Trend, question: str) -> dict:
         "rewritten_question": None,
         "note": None,
         "answer": text,
-        "status": result.status if result.points else "not_found",
+        "status": "answered" if result.points else "not_found",  # an answer's status, not the trend's
         "confidence": 1.0 if result.points else 0.0,
         "citations": citations,
         "passages": [],

@@ -87,6 +87,8 @@ def test_the_first_screen_says_what_is_loaded_and_offers_examples(monkeypatch, c
         "5 reports from Middlesbrough Council and Stockton-on-Tees Borough Council, "
         "meetings from 14 Sep 2017 to 26 Mar 2025. Index built "
     )
+    # the one paragraph of text: no comment of the code's shown by Streamlit's magic
+    assert [m.value.split(".")[0] for m in app.main.markdown] == ["Ask a question about these reports"]
     examples = [b.label for b in app.button if (b.key or "").startswith("example-")]
     assert examples == [
         LAC,

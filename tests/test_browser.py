@@ -28,6 +28,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 LAC = "How many children were looked after by Middlesbrough as of 10 August 2018?"
+TREND = "How has the number of children looked after changed since 2017?"
 PARISH_PDF = DATA / "pdf-torture" / "souldern-parish" / "2024-05-23 Annual Parish Meeting minutes.pdf"
 
 
@@ -72,6 +73,15 @@ def served_pdf(tmp_path, monkeypatch):
     folder = tmp_path / "corpus"
     shutil.copytree(CORPUS, folder)
     shutil.copy(need(PARISH_PDF), folder / PARISH_PDF.name)
+    with _served(folder, monkeypatch) as url:
+        yield url
+
+
+@pytest.fixture
+def served_sample(tmp_path, monkeypatch):
+    """`rag serve` over the sample corpus alone (as `make chat` shows it)."""
+    folder = tmp_path / "corpus"
+    shutil.copytree(CORPUS, folder)
     with _served(folder, monkeypatch) as url:
         yield url
 
@@ -275,5 +285,36 @@ def test_a_badge_opens_its_source_and_the_page_shows_the_quote_marked_all_by_key
             expect(image.get_by_role("img")).to_have_js_property("complete", True)
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             _screenshot(page, ARTIFACTS / "highlight.png")
+        finally:
+            browser.close()
+
+
+def test_a_trend_question_shows_its_chart_in_the_chat(served_sample):
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "/usr/bin/chromium is missing: run `make install` as root (it installs Debian's chromium)"
+        )
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is missing: make install"
+    )
+    expect = playwright.expect
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(served_sample)
+            chat = page.get_by_test_id("stChatInputTextArea")
+            expect(chat).to_be_focused(timeout=120_000)
+            chat.fill(TREND)
+            page.keyboard.press("Enter")
+
+            answer = page.get_by_test_id("stChatMessage").nth(1)
+            chart = answer.get_by_test_id("stVegaLiteChart")
+            expect(chart.locator("canvas, svg").first).to_be_visible(timeout=120_000)  # drawn
+            expect(answer.get_by_text("children looked after:", exact=False).first).to_be_visible()
+            expect(answer.get_by_test_id("stDataFrame")).to_be_visible()  # the cited points
+            expect(answer.get_by_test_id("stDownloadButton")).to_contain_text("Download as CSV")
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            _screenshot(page, ARTIFACTS / "trend.png")
         finally:
             browser.close()

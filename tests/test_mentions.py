@@ -1,5 +1,6 @@
 """rag mentions: exhaustive, checked against a brute-force scan of every passage; the JSON and CSV
-contracts; bad input in one line; the app's Mentions view. Real index, real model, real SQLite."""
+contracts; bad input in one line; the app's Mentions view; "Which reports mention X?" in the
+chat. Real index, real model, real SQLite."""
 
 import csv
 import io
@@ -10,10 +11,19 @@ import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
+from rag.app.conversation import conversation_markdown
 from rag.build.ingest import build_index
 from rag.cli import main
 from rag.index.store import open_index
-from rag.mentions import find_mentions, mention_names, printable
+from rag.mentions import (
+    find_mentions,
+    matcher,
+    mention_names,
+    mentions_answer,
+    mentions_question,
+    printable,
+    summary,
+)
 from rag.settings import Settings
 from rag.types import Filters
 
@@ -251,3 +261,129 @@ def test_the_app_shows_the_chart_the_reports_and_the_passages_safely(
     assert "**Family Hub**" in shown and "family\\_hub" in shown and "<" not in shown.replace("\\<", "")
     app.text_input(key="mentions-term").set_value("zebra").run()
     assert any("no passage mentions" in i.value for i in app.info)
+
+
+# --- in the chat -------------------------------------------------------------------------------
+
+MENTIONS_QUESTIONS = {
+    "Which reports mention family hubs?": "family hubs",
+    "Which papers mention SEND, and when?": "SEND",  # an acronym keeps its capitals
+    "Where is the Youth Service mentioned?": "Youth Service",
+    "List the reports that mention LAC": "LAC",
+    "In which reports are family hubs mentioned?": "family hubs",
+    "which documents have mentioned “social workers” and how often?": "social workers",
+    "Did any report mention Ofsted?": "Ofsted",
+    "Which report is the Youth Service mentioned in?": "Youth Service",
+    "Can you list all the reports that mention care leavers, and when?": "care leavers",
+    "Where does foster care come up?": "foster care",
+}
+OTHER_QUESTIONS = [
+    "What did the report mention about costs?",  # "mention" in another sense
+    "Is the mention of family hubs in the 2025 report positive?",
+    "Mention family hubs",
+    "Which council mentioned family hubs?",  # a council is not a report
+    "Where is the family hub?",
+    "How has the number of children looked after changed since 2017?",
+    "How many children were looked after by Middlesbrough as of 10 August 2018?",
+    "Which reports mention it?",  # a follow-up: answered as usual
+    "Which reports mention ?",  # nothing to search
+    "Which reports mention ***?",
+    'Which reports mention ""?',
+    "Which reports mention somewhen?".replace("somewhen", "x" * 201),  # too long to be a term
+]
+
+
+@pytest.mark.parametrize("question", MENTIONS_QUESTIONS)
+def test_a_question_asking_which_reports_mention_a_term_gives_the_term(question):
+    assert mentions_question(question) == MENTIONS_QUESTIONS[question]
+
+
+@pytest.mark.parametrize("question", OTHER_QUESTIONS)
+def test_other_questions_are_not_mentions_questions(question):
+    assert mentions_question(question) is None
+
+
+def test_the_chat_answer_cites_each_reports_first_mention_with_an_excerpt(corpus_index, handmade_index):
+    result = find_mentions(corpus_index, "social worker")
+    answer = mentions_answer(result, "Which reports mention social workers?")
+    assert answer["status"] == "answered" and answer["passages"] == []
+    assert len(answer["citations"]) == len(result.reports) > 1
+    lines = answer["answer"].split("\n")
+    assert lines[0] == summary(result) + "."
+    for line, citation, report in zip(lines[1:], answer["citations"], result.reports, strict=True):
+        assert line.endswith(f": {report.count} passage{'s' * (report.count > 1)} [{citation['ref']}]")
+        assert line.startswith(report.title)
+        first = report.passages[0]
+        assert citation["text"] in first.text  # an exact excerpt of the report's first passage
+        assert matcher(result.names).found(citation["text"])  # that mentions the term
+        assert (citation["source"], citation["page"], citation["paragraph"]) == (
+            report.source,
+            first.page,
+            first.paragraph,
+        )
+
+    # a mention broken over two lines quotes both
+    result = find_mentions(handmade_index, "family hub")
+    quoted = mentions_answer(result, "Where is family hub mentioned?")["citations"][0]["text"]
+    assert quoted in result.reports[0].passages[0].text and matcher(result.names).found(quoted)
+
+    nowhere = mentions_answer(find_mentions(corpus_index, "zebra"), "Which reports mention zebras?")
+    assert nowhere["status"] == "not_found" and nowhere["citations"] == []
+    assert nowhere["answer"].startswith('no passage mentions "zebra"')
+
+
+def test_the_chat_answers_which_reports_mention_a_term_with_the_mentions(monkeypatch, corpus_index):
+    monkeypatch.setenv("RAG_INDEX_DIR", str(corpus_index.index_dir))
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    app.chat_input[0].set_value("Which reports mention social workers?").run()
+    assert not app.exception
+    result = find_mentions(corpus_index, "social workers")
+    reply = next(m for m in app.chat_message if m.name == "assistant")
+    assert reply.get("arrow_vega_lite_chart") or reply.get("vega_lite_chart")  # by month
+    assert re.sub(r"\\(.)", r"\1", reply.markdown[0].value) == summary(result)
+    assert f": {result.total} passages in {len(result.reports)} reports" in summary(result)
+    labels = [e.label for e in reply.expander]
+    assert labels == [label for label in labels if label.startswith("**")]
+    assert [int(label.split("**")[1]) for label in labels] == [r.count for r in result.reports]
+    assert any("**social workers**" in m.value.lower() for m in reply.markdown)  # the term in bold
+    assert [b.label for b in reply.get("download_button")] == ["Download every passage (CSV)"]
+
+    # saved and exported as an answer with its citations
+    turns = app.session_state["turns"]
+    assert turns[0]["answer"] == mentions_answer(result, "Which reports mention social workers?") | {
+        "timings_ms": turns[0]["answer"]["timings_ms"]
+    }
+    exported = conversation_markdown(turns)
+    assert "## 1. Which reports mention social workers?" in exported
+    assert f"{len(result.reports)} reports" in exported
+    assert f"[{len(result.reports)}] " in exported.split("Sources:")[1]  # every report's first mention
+
+    # reopened from its link: the cited answer, one badge per report
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    again.query_params["conversation"] = app.query_params["conversation"]
+    again.run()
+    assert not again.exception
+    reply = next(m for m in again.chat_message if m.name == "assistant")
+    assert re.sub(r"\\(.)", r"\1", reply.markdown[0].value) == summary(result) + "."
+    assert [b.label for b in reply.button] == [
+        f":blue-badge[source {n}]" for n in range(1, len(result.reports) + 1)
+    ]
+
+    # the sidebar's filters apply
+    app.sidebar.selectbox[0].set_value("Stockton-on-Tees Borough Council").run()
+    app.chat_input[0].set_value("Where are social workers mentioned?").run()
+    assert not app.exception
+    stockton = find_mentions(
+        corpus_index, "social workers", Filters(council="Stockton-on-Tees Borough Council")
+    )
+    assert 0 < len(stockton.reports) < len(result.reports)
+    reply = [m for m in app.chat_message if m.name == "assistant"][1]
+    assert [int(e.label.split("**")[1]) for e in reply.expander] == [r.count for r in stockton.reports]
+    assert "Filters: council" in reply.caption[-1].value
+
+    # a term found nowhere is answered as usual
+    app.chat_input[0].set_value("Which reports mention zebras?").run()
+    assert not app.exception
+    reply = [m for m in app.chat_message if m.name == "assistant"][2]
+    assert not reply.expander or not reply.expander[0].label.startswith("**")
+    assert app.session_state["turns"][2]["answer"]["status"] == "not_found"

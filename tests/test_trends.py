@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
+from rag.app.conversation import answer_as_text
 from rag.build.ingest import build_index
 from rag.cli import main
 from rag.index.store import open_index
@@ -138,6 +139,9 @@ def test_the_chat_answers_a_trend_question_with_a_chart_and_a_cited_table(monkey
         "Children Looked After (LAC): 507" in q for q in table["Quote"]
     )
     assert [b for b in app.get("download_button") if "CSV" in b.proto.label]
+    answer = app.session_state["turns"][0]["answer"]  # saved and exported as an answered question
+    assert answer["status"] == "answered" and answer["citations"]
+    assert "Sources:\n[1] " in answer_as_text(answer)
 
 
 def _report_index(tmp_path, name: str, body: str):

@@ -27,7 +27,8 @@ BUSY_TIMEOUT_S = 10.0
 TITLE_CHARS = 60
 """How much of the first question a conversation's title shows."""
 SAVED_KEYS = ("question", "answer", "filters", "k", "asked_at", "error")
-"""What a turn keeps: all JSON. A trend's chart is not kept; its turn reopens as its cited answer."""
+"""What a turn keeps: all JSON. A trend's or a mentions question's chart is not kept; its turn reopens
+as its cited answer."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
