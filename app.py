@@ -575,13 +575,11 @@ def mentions_turn(question: str, term: str, filters, filters_text: str) -> dict:
 
 
 def answer_turn(question: str, filters, filters_text: str, k: int, mode: str) -> dict:
-    """Which reports mention a term: the mentions; how a measure changed over time: the trend;
-    any other question, or one of those two that finds nothing: the answer."""
+    """Which reports mention a term: the mentions (none is an answer too); how a measure changed
+    over time: the trend; any other question, or a trend question that finds no value: the answer."""
     term = mentions_question(question)
-    if term:
-        turn = mentions_turn(question, term, filters, filters_text)
-        if "mentions" not in turn or turn["mentions"].reports:
-            return turn
+    if term:  # the search is exhaustive: a term found nowhere is an answer too ("No passage mentions ...")
+        return mentions_turn(question, term, filters, filters_text)
     asked = trend_question(question)
     if asked:
         turn = trend_turn(question, asked, filters, filters_text)
@@ -707,6 +705,9 @@ def mentions_view(filters, filters_text: str) -> None:
 def show_mentions(result: Mentions, key: str) -> None:
     """The mentions found: the totals, a chart by month, each report with its count and
     passages (the term in bold, the text escaped), and the whole list as CSV."""
+    if not result.reports:
+        st.info(escape_markdown(not_found_line(result)), icon=":material/search_off:")
+        return
     st.markdown(escape_markdown(summary(result)))
     months = every_month(result.by_month)
     if months:
