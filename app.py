@@ -516,6 +516,18 @@ def show_question(turn: dict) -> None:
         st.markdown(escape_markdown(turn["question"]))
 
 
+def csv_button(label: str, data: str, file_name: str, key: str) -> None:
+    st.download_button(
+        label,
+        data,
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
 def show_trend(turn: dict, key: str) -> None:
     """A question about change over time: the chart, the table of cited points, a CSV download."""
     result = turn["trend"]
@@ -532,26 +544,23 @@ def show_trend(turn: dict, key: str) -> None:
     )
     st.altair_chart(trend_chart(result), width="stretch")
     st.dataframe(trend_rows(result), hide_index=True)
-    st.download_button(
-        "Download as CSV",
-        trend_csv(result),
-        file_name="trend.csv",
-        mime="text/csv",
-        key=f"trend-csv-{key}",
-        on_click="ignore",
-        icon=":material/download:",
-    )
+    csv_button("Download as CSV", trend_csv(result), "trend.csv", f"trend-csv-{key}")
+
+
+def new_turn(question: str, filters_text: str, k: int = 0) -> dict:
+    """A turn of the conversation as it is saved: the question, the filters it was asked within,
+    how many sources it shows, when it was asked."""
+    asked_at = datetime.now(UTC).isoformat(timespec="seconds")
+    return {"question": question, "filters": filters_text, "k": k, "asked_at": asked_at}
 
 
 def trend_turn(question: str, asked, filters, filters_text: str) -> dict:
-    turn = {
-        "question": question,
-        "filters": filters_text,
-        "k": 0,
-        "asked_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    """A question about change over time: the trend, within the sidebar's filters (a year in the
+    question, "since 2017", narrows the sidebar's start)."""
+    turn = new_turn(question, filters_text)
+    since = max(d for d in (asked.since, filters.since) if d) if asked.since or filters.since else None
     try:
-        turn["trend"] = trend(index, asked.measure, filters.council, asked.since, None, filters.source)
+        turn["trend"] = trend(index, asked.measure, filters.council, since, filters.until, filters.source)
         turn["answer"] = trend_answer(turn["trend"], question)
     except RagError as exc:
         turn["error"] = str(exc)
@@ -560,12 +569,7 @@ def trend_turn(question: str, asked, filters, filters_text: str) -> dict:
 
 def mentions_turn(question: str, term: str, filters, filters_text: str) -> dict:
     """A question that asks which reports mention a term: every mention, with the sidebar's filters."""
-    turn = {
-        "question": question,
-        "filters": filters_text,
-        "k": 0,
-        "asked_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    turn = new_turn(question, filters_text)
     try:
         turn["mentions"] = find_mentions(index, term, filters)
         turn["answer"] = mentions_answer(turn["mentions"], question)
@@ -656,8 +660,7 @@ def show_answer_lines(answer: dict, sources: list, key: str, stream: bool) -> No
 def ask_turn(question: str, filters, filters_text: str, k: int, mode: str) -> dict:
     """Ask with the conversation so far, so that "And in 2019?" is understood; an LLM's reply
     streams into the page as it comes."""
-    asked_at = datetime.now(UTC).isoformat(timespec="seconds")
-    turn = {"question": question, "filters": filters_text, "k": k, "asked_at": asked_at}
+    turn = new_turn(question, filters_text, k)
     history = [turn_from_json(t["answer"]) for t in st.session_state.turns if "answer" in t]
     live = st.empty()
     streamed_text: list[str] = []
@@ -716,15 +719,7 @@ def show_mentions(result: Mentions, key: str) -> None:
         )
     if result.undated:
         st.caption(f"{result.undated} passages are in reports without a meeting month, not in the chart.")
-    st.download_button(
-        "Download every passage (CSV)",
-        mentions_csv(result),
-        file_name="mentions.csv",
-        mime="text/csv",
-        key=f"mentions-csv-{key}",
-        icon=":material/download:",
-        on_click="ignore",
-    )
+    csv_button("Download every passage (CSV)", mentions_csv(result), "mentions.csv", f"mentions-csv-{key}")
     for report in result.reports:
         with st.expander(f"**{report.count}** · {escape_markdown(where(report.to_dict()))}"):
             st.caption(escape_markdown(report.source))
