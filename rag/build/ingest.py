@@ -155,9 +155,59 @@ def _build(
     old_skips = {s["source"]: s for s in old.manifest.get("skipped", [])} if same_chunks else {}
     cache = BuildCache(cache_dir(index_dir), _fingerprint(settings, tesseract))
     report = BuildReport(skipped=skipped)
+    entries, jobs = _plan(files, settings, tesseract, old, old_files, old_skips, cache, report)
+
+    _ingest(jobs, settings, tesseract, cache, entries, report, progress, on_progress, old)
+
+    seen = set(entries)
+    report.removed = sorted(set(old_files) - seen - {s["source"] for s in report.skipped})
+    if not entries:
+        reasons = "; ".join(f"{s['source']}: {s['reason']}" for s in report.skipped[:3])
+        raise RagError(f"no file could be indexed ({reasons}); the previous index is unchanged")
+    same_skips = (
+        sorted(report.skipped, key=_by_source) == sorted(old.manifest.get("skipped", []), key=_by_source)
+        if same_chunks
+        else False
+    )
+    if same_chunks and not report.indexed and not report.removed and same_skips:
+        report.documents, report.chunks = len(report.unchanged), old.size  # up to date: no rewrite
+        old.close()
+        cache.clear()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    dimension = next((e.vectors.shape[1] for e in entries.values() if e.vectors is not None), None)
+    dimension = dimension or (old.dimension if same_chunks else 0)
+    writing = time.perf_counter()
+    report.documents, report.chunks = write_index(
+        index_dir,
+        {**expected_manifest(settings), "dimension": dimension},
+        [entries[source] for source in sorted(entries)],
+        report.skipped,
+        settings.index_type,
+    )
+    report.write_seconds = time.perf_counter() - writing
+    if old:
+        old.close()
+    cache.clear()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _plan(
+    files: list[Path],
+    settings: Settings,
+    tesseract: str | None,
+    old: Index | None,
+    old_files: dict,
+    old_skips: dict,
+    cache: BuildCache,
+    report: BuildReport,
+) -> tuple[dict[str, Entry], list[Job]]:
+    """What each file needs: nothing (unchanged since the last build, or failing as it did with
+    the same bytes, settings and code), its rows from the build cache, or reading (a Job)."""
     entries: dict[str, Entry] = {}
     jobs: list[Job] = []
-
     for path in files:
         source = source_name(path)
         try:
@@ -197,41 +247,7 @@ def _build(
             continue
         jobs.append(Job(path, source, sha256, mtime))
 
-    _ingest(jobs, settings, tesseract, cache, entries, report, progress, on_progress, old)
-
-    seen = set(entries)
-    report.removed = sorted(set(old_files) - seen - {s["source"] for s in report.skipped})
-    if not entries:
-        reasons = "; ".join(f"{s['source']}: {s['reason']}" for s in report.skipped[:3])
-        raise RagError(f"no file could be indexed ({reasons}); the previous index is unchanged")
-    same_skips = (
-        sorted(report.skipped, key=_by_source) == sorted(old.manifest.get("skipped", []), key=_by_source)
-        if same_chunks
-        else False
-    )
-    if same_chunks and not report.indexed and not report.removed and same_skips:
-        report.documents, report.chunks = len(report.unchanged), old.size  # up to date: no rewrite
-        old.close()
-        cache.clear()
-        report.seconds = time.perf_counter() - started
-        return report
-
-    dimension = next((e.vectors.shape[1] for e in entries.values() if e.vectors is not None), None)
-    dimension = dimension or (old.dimension if same_chunks else 0)
-    writing = time.perf_counter()
-    report.documents, report.chunks = write_index(
-        index_dir,
-        {**expected_manifest(settings), "dimension": dimension},
-        [entries[source] for source in sorted(entries)],
-        report.skipped,
-        settings.index_type,
-    )
-    report.write_seconds = time.perf_counter() - writing
-    if old:
-        old.close()
-    cache.clear()
-    report.seconds = time.perf_counter() - started
-    return report
+    return entries, jobs
 
 
 def _by_source(item: dict) -> str:
