@@ -29,6 +29,27 @@ def need(path: Path) -> Path:
     return path
 
 
+def made_passage(text: str, **fields):
+    """A retrieved passage made for a test: ranked first, of report "T" with no council, date,
+    page, paragraph or heading unless `fields` say otherwise."""
+    from rag.types import Passage
+
+    defaults = {
+        "rank": 1,
+        "chunk_id": "c",
+        "doc_id": "d",
+        "title": "T",
+        "source": "s.txt",
+        "council": None,
+        "date": None,
+        "page": None,
+        "paragraph": None,
+        "heading": None,
+        "score": 0.9,
+    }
+    return Passage(text=text, **{**defaults, **fields})
+
+
 def free_port() -> int:
     """A localhost port nothing listens on, for a server a test starts."""
     with socket.socket() as sock:

@@ -9,6 +9,7 @@ import json
 import re
 
 import pytest
+from conftest import made_passage
 from test_llm import FakeModel, endpoint  # noqa: F401 - the fixture
 
 from rag.answer.extractive import answer_from_passages, citation_problems
@@ -28,7 +29,8 @@ PARKS = "Parks Report 2021\nThe council planted 2,000 trees in its parks in 2021
 
 
 def _passage(rank: int, text: str, title: str) -> Passage:
-    return Passage(
+    return made_passage(
+        text,
         rank=rank,
         chunk_id=f"c{rank}",
         doc_id=f"d{rank}",
@@ -36,10 +38,6 @@ def _passage(rank: int, text: str, title: str) -> Passage:
         source=f"corpus/{rank}.txt",
         council="Example Borough Council",
         date="2022-05",
-        page=None,
-        paragraph=None,
-        heading=None,
-        text=text,
         score=1.0 / rank,
     )
 

@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 import pytest
-from conftest import EVAL, need
+from conftest import EVAL, made_passage, need
 
 from rag.answer.extractive import answer_from_passages, citation_problems, periods_compared
 from rag.evaluation import evaluate, load_questions
@@ -19,20 +19,7 @@ def one_passage(
     text: str, title: str = "Report", date: str | None = None, council: str | None = None
 ) -> Passage:
     """A retrieved passage made from report-like text, ranked first."""
-    return Passage(
-        rank=1,
-        chunk_id="c",
-        doc_id="d",
-        title=title,
-        source="s.txt",
-        council=council,
-        date=date,
-        page=1,
-        paragraph=None,
-        heading=None,
-        score=0.9,
-        text=text,
-    )
+    return made_passage(text, title=title, council=council, date=date, page=1)
 
 
 def test_evidence_is_in_the_top_five_for_most_answerable_questions(corpus_index, corpus_settings):
@@ -54,20 +41,7 @@ def test_a_paragraph_number_or_a_span_of_years_is_not_the_count_asked_for():
         "3.1 The commissioning plan for 2025-29 sets out the need for secondary school places in each district.\n"
         "A total of 38 forms of entry will be needed across the plan period."
     )
-    passage = Passage(
-        rank=1,
-        chunk_id="c",
-        doc_id="d",
-        title="Kent Commissioning Plan 2025-29",
-        source="s.txt",
-        council=None,
-        date=None,
-        page=1,
-        paragraph=None,
-        heading=None,
-        score=0.9,
-        text=text,
-    )
+    passage = made_passage(text, title="Kent Commissioning Plan 2025-29", page=1)
     question = "How many secondary places does the commissioning plan say are needed?"
     answer = answer_from_passages(question, [passage], Settings(not_found_threshold=0.0))
     assert answer.answer == "A total of 38 forms of entry will be needed across the plan period. [1]"
@@ -77,20 +51,7 @@ def test_a_length_of_time_is_not_a_count_unless_the_question_asks_for_one():
 
     days = "When the Elective Home Education team learns of a new home-educated child, officers contact the family within 10 school days."
     count = "There are currently 4,798 pupils receiving education outside the school system, 26% more than a year ago."
-    passage = Passage(
-        rank=1,
-        chunk_id="c",
-        doc_id="d",
-        title="Elective Home Education",
-        source="s.txt",
-        council=None,
-        date=None,
-        page=1,
-        paragraph=None,
-        heading=None,
-        score=0.9,
-        text=f"{days}\n{count}",
-    )
+    passage = made_passage(f"{days}\n{count}", title="Elective Home Education", page=1)
     settings = Settings(not_found_threshold=0.0)
     children = "How many home-educated children does the Elective Home Education team know of?"
     assert answer_from_passages(children, [passage], settings).answer == f"{count} [1]"
@@ -106,20 +67,7 @@ def test_an_answer_that_ends_in_a_colon_brings_what_follows():
         "The bid could not be funded because the site floods every winter and the costs have risen by £12m.\n"
         "4.2 Officers will prepare a revised bid."
     )
-    passage = Passage(
-        rank=1,
-        chunk_id="c",
-        doc_id="d",
-        title="Bridge Bid",
-        source="s.txt",
-        council=None,
-        date=None,
-        page=1,
-        paragraph=None,
-        heading=None,
-        score=0.9,
-        text=text,
-    )
+    passage = made_passage(text, title="Bridge Bid", page=1)
     answer = answer_from_passages(
         "What reason did the Secretary of State give for refusing the bridge bid?",
         [passage],
