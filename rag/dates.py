@@ -84,12 +84,14 @@ FINANCIAL_YEAR = re.compile(rf"(?<![\d/])({YEAR})\s?[/-]\s?(\d\d)(?![\d/])")
 """A financial year: "2016/17", "2016-17" (whether the second year follows the first is checked
 where it is read)."""
 _QUARTER = re.compile(rf"(?i)\b(?:Q|quarter\s+)([1-4])\s*(?:of\s+)?(?:{YEAR}\s?[/-]\s?\d\d|{YEAR})")
+_MONTH_SHORT_YEAR = re.compile(rf"(?i)\b({MONTH_WORDS})[-'’](\d\d)\b")
+"""A month and a two-digit year, as performance tables head their columns: "Dec-23", "Mar'24"."""
 _YEAR_ALONE = re.compile(rf"(?<![\w£/.,-])({YEAR})(?![\w/%-])")
 
 
 def periods(text: str) -> list[tuple[int, int, str]]:
     """Every date or period written in `text`, as (start, end, period): a day or month as ISO
-    ("2018-08-10", "2017-06"), a quarter or financial year as an ISO interval ("Q1 2017/18":
+    ("2018-08-10", "2017-06", "Dec-23": "2023-12"), a quarter or financial year as an ISO interval ("Q1 2017/18":
     "2017-04/2017-06"; "2016/17": "2016-04/2017-03"), a year as "2014"."""
     found = list(parse_dates(text))
 
@@ -107,6 +109,10 @@ def periods(text: str) -> list[tuple[int, int, str]]:
         period = f"{year}-{_ISO_MONTHS[first - 1]}/{year}-{_ISO_MONTHS[first + 1]}"
         if free(*match.span()):
             found.append((match.start(), match.end(), period))
+    for match in _MONTH_SHORT_YEAR.finditer(text):
+        if free(*match.span()):
+            month = MONTHS[match.group(1).lower()]
+            found.append((match.start(), match.end(), f"20{match.group(2)}-{month:02d}"))
     for match in FINANCIAL_YEAR.finditer(text):
         first, second = int(match.group(1)), int(match.group(2))
         if second == (first + 1) % 100 and free(*match.span()):

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 
 from rag.data import data_file
-from rag.dates import MONTH_WORDS, YEAR, period_key, periods
+from rag.dates import MONTH_WORDS, MONTHS, YEAR, is_real_date, period_key, periods
 from rag.errors import QuestionError
 from rag.glossary import glossary
 from rag.index.store import Index
@@ -264,7 +264,7 @@ class Found:
 
 
 def read_passage(
-    text: str, measure: Measure, meeting_date: str | None, council: str | None = None
+    text: str, measure: Measure, meeting_date: str | None, council: str | None = None, about: str = ""
 ) -> list[Found]:
     """The values of `measure` that `text` states, each with its period and its sentence; not
     another area's: a value after "Nationally" or after another council's name in its sentence."""
@@ -309,7 +309,97 @@ def read_passage(
         elif named == []:
             carried = carried if same_line else None
         previous_end = finish
+    return found + read_table(text, measure, council, about)
+
+
+TABLE_ROWS = 12
+"""Most rows read below a table's header line."""
+_COUNCIL_KIND = re.compile(r"(?i)\s+(?:county|borough|district|city|metropolitan|unitary)?\s*council$")
+
+
+def read_table(text: str, measure: Measure, council: str | None = None, about: str = "") -> list[Found]:
+    """The values of `measure` in a table of figures whose header line names three or more periods
+    ("Status Dec-23 Mar-24 Jun-24 ...", "2007 2008 2009 ..."): in the row the measure names ("UASC
+    531 480 476"), or, where the passage names the measure above the table, in its "Total" row or
+    the row of the report's own council ("West Sussex 20.00 23.00 ..."). The n-th figure of the row
+    is the value for the n-th period; a row with fewer figures than periods is not read. `about`
+    (the report's title and the passage's heading) counts as above the table: a table often
+    starts a passage of its own."""
+    lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
+    found: list[Found] = []
+    own = _COUNCIL_KIND.sub("", council or "").strip().lower()
+    for number, (start, end) in enumerate(lines):
+        columns = [period for _, _, period in periods(text[start:end])]
+        if len(columns) < 3 or len(set(columns)) < len(columns):
+            continue
+        columns = _on_the_day(columns, text[max(0, start - 200) : start])
+        rows = []
+        for row_start, row_end in lines[number + 1 : number + 1 + TABLE_ROWS]:
+            label, figures = _row(text[row_start:row_end])
+            if not figures:
+                break
+            if len(figures) >= len(columns):
+                rows.append((row_start, row_end, label, figures))
+        named = [row for row in rows if _names_only(row[2], measure)]
+        if not named and any(m.ours for m in mentions(f"{about}\n{text[:start]}", measure)):
+            named = [
+                row for row in rows if _place(row[2]) in ("total", "all") or (own and own == _place(row[2]))
+            ]
+        for row_start, row_end, _, figures in named[:1]:
+            for period, (value, written, unit) in zip(columns, figures):
+                found.append(Found(value, written, unit, period, row_start, row_end))
     return found
+
+
+_AT_A_DAY = re.compile(
+    rf"(?i)\b(?:at|on|as at|as of)\s+(\d{{1,2}})(?:st|nd|rd|th)?\s+({MONTH_WORDS})\b(?!\s*,?\s*\d)"
+)
+
+
+def _on_the_day(columns: list[str], above: str) -> list[str]:
+    """Year columns under a title that names the day of the year they are counted on ("Children
+    Looked After at 31 March" / "2009 2010 ..."): each year's period is that day."""
+    day = None
+    for day in _AT_A_DAY.finditer(above):
+        pass
+    if not day or not all(len(c) == 4 for c in columns):
+        return columns
+    month = MONTHS[day.group(2).lower()]
+    dated = [f"{year}-{month:02d}-{int(day.group(1)):02d}" for year in columns]
+    return dated if all(is_real_date(d) for d in dated) else columns
+
+
+def _names_only(label: str, measure: Measure) -> bool:
+    """Whether a row's label is the measure's name (most of its letters), not a row of a part of
+    it ("Non-UASC") or of something else that mentions it ("CP 881 Essex")."""
+    ours = [m for m in mentions(label, measure) if m.ours]
+    letters = sum(c.isalpha() for c in label)
+    named = sum(c.isalpha() for m in ours for c in label[m.start : m.end])
+    return bool(ours) and not label.lower().startswith("non") and named * 2 >= letters
+
+
+def _place(label: str) -> str:
+    """A row's label in lower case without a leading code ("938 West Sussex": "west sussex")."""
+    return re.sub(r"^[\d\s]+", "", label).lower()
+
+
+def _row(line: str) -> tuple[str, list[tuple[float, str, str]]]:
+    """A table row's label (its words up to the last one that is not a figure) and its figures
+    after that, each (value, as written, unit); a "-" column (no figure) is left out."""
+    tokens = line.split()
+    last_word = max((i for i, t in enumerate(tokens) if re.search(r"[A-Za-z]", t)), default=-1)
+    label = " ".join(tokens[: last_word + 1])
+    figures = []
+    for token in tokens[last_word + 1 :]:
+        match = AMOUNT.fullmatch(token)
+        if token in ("-", "–"):
+            continue
+        if not match:
+            return label, []
+        value = float((match.group("number") + (match.group("decimals") or "")).replace(",", ""))
+        unit = "£" if match.group("currency") else "%" if match.group("percent") else "count"
+        figures.append((value, token, unit))
+    return label, figures
 
 
 def _excluded(piece: str, mention: Mention) -> Mention:
@@ -534,7 +624,7 @@ def trend(
     started = time.perf_counter()
     measure = find_measure(measure_name)
     rows = index.query(
-        "SELECT c.text, c.page, c.paragraphs, c.doc_id, d.title, d.source, d.council, d.date"
+        "SELECT c.text, c.page, c.paragraphs, c.heading, c.doc_id, d.title, d.source, d.council, d.date"
         " FROM chunks_fts f JOIN chunks c ON c.row = f.rowid JOIN documents d USING (doc_id)"
         " WHERE chunks_fts MATCH ? ORDER BY c.row",
         [_fts_query(measure.names)],
@@ -549,7 +639,8 @@ def trend(
             continue  # the keyword index matched a name in another case ("lac" for LAC)
         named += 1
         paragraphs = json.loads(row["paragraphs"])
-        for item in read_passage(text, measure, row["date"], row["council"]):
+        about = f"{row['title']}\n{row['heading'] or ''}"
+        for item in read_passage(text, measure, row["date"], row["council"], about):
             if not _in_range(item.period, since, until):
                 continue
             citation = Quote(

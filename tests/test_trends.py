@@ -182,3 +182,53 @@ def test_a_period_after_the_place_dates_the_value_and_an_undated_past_figure_is_
     points = trend(index, LAC).points
     assert [(p.value, p.period) for p in points] == [(665, "2016-04/2017-03")]
     assert points[0].citation.text.startswith("There were 665")
+
+
+QUARTERLY_TABLE = """Children in Care
+The number of non-UASC children in care decreased by 25 in the Quarter to 1,409.
+
+Status Dec-23 Mar-24 Jun-24 Sep-24 Dec-24
+Non-UASC 1,466 1,460 1,444 1,434 1,409
+UASC 531 480 476 555 475
+Total 1,997 1,940 1,920 1,989 1,884"""
+
+YEARLY_TABLE = """Table 18 Children Looked After at 31 March
+2009 2010 2011 2012 2013
+
+West Sussex 745 785 745 670 670
+Source: DfE"""
+
+
+def _points(text: str, measure: str, council: str | None = None, about: str = ""):
+    found = read_passage(text, find_measure(measure), "2025-02-01", council, about)
+    return [(f.value, f.period, text[f.start : f.end]) for f in found]
+
+
+def test_a_table_of_figures_gives_one_point_per_column_from_the_row_that_is_the_measure():
+    """Performance tables head their columns with periods ("Dec-23"): the row named by the measure
+    ("UASC"), or the Total row of a table under the measure's name, is read, each figure with its
+    column's period; "Non-UASC" is a part, not the measure."""
+    uasc = [(v, p) for v, p, _ in _points(QUARTERLY_TABLE, "UASC")]
+    assert uasc == [(531, "2023-12"), (480, "2024-03"), (476, "2024-06"), (555, "2024-09"), (475, "2024-12")]
+    in_care = _points(QUARTERLY_TABLE, LAC)
+    assert [(v, p) for v, p, _ in in_care if p != "2025-02-01"][:5] == [
+        (1997, "2023-12"),
+        (1940, "2024-03"),
+        (1920, "2024-06"),
+        (1989, "2024-09"),
+        (1884, "2024-12"),
+    ]
+    assert all(quote.startswith("Total ") for v, p, quote in in_care if p.startswith("202") and len(p) == 7)
+
+
+def test_a_table_of_years_under_a_day_of_the_year_is_counted_on_that_day_for_the_report_s_council():
+    points = _points(YEARLY_TABLE, LAC, council="West Sussex County Council")
+    assert [(v, p) for v, p, _ in points] == [
+        (745, "2009-03-31"),
+        (785, "2010-03-31"),
+        (745, "2011-03-31"),
+        (670, "2012-03-31"),
+        (670, "2013-03-31"),
+    ]
+    assert _points(YEARLY_TABLE, LAC, council="Kent County Council") == []  # another council's row
+    assert _points(YEARLY_TABLE, "child protection plans", council="West Sussex County Council") == []
