@@ -205,11 +205,17 @@ def _suggestions(candidates: list[_Candidate]) -> list[Suggestion]:
 
 
 def _of_another_council(intent: Intent, candidates: list[_Candidate]) -> bool:
-    """The question names a council and every candidate's report is another council's."""
-    if not intent.council:
-        return False
-    councils = {c.passage.council for c in candidates}
-    return None not in councils and intent.council not in councils
+    """The question names a council and every candidate is another council's: its report is
+    another council's and the sentence does not name the one asked (a county's report on "NHS
+    Crawley CCG" speaks of Crawley)."""
+    return bool(intent.council) and not any(_of_the_council(intent, c) for c in candidates)
+
+
+def _of_the_council(intent: Intent, candidate: _Candidate) -> bool:
+    council = candidate.passage.council
+    return (
+        council is None or council == intent.council or intent.council in find_council_names(candidate.text)
+    )
 
 
 def _with_cited_adjacent(
