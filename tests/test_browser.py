@@ -46,6 +46,31 @@ def _wait_until_healthy(url: str, server: subprocess.Popen, log: Path, seconds: 
     raise AssertionError(f"rag serve did not answer on {url} within {seconds} s")
 
 
+@contextlib.contextmanager
+def opened(url: str, height: int = 1000):
+    """A page of Debian's chromium (headless, Playwright) at `url`, and Playwright's `expect`;
+    the test skips, saying why, where chromium or the playwright package is missing."""
+    playwright = _playwright()
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": height})
+            page.goto(url)
+            yield page, playwright.expect
+        finally:
+            browser.close()
+
+
+def _playwright():
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "/usr/bin/chromium is missing: run `make install` as root (it installs Debian's chromium)"
+        )
+    return pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is missing: make install"
+    )
+
+
 def _screenshot(page, path: Path) -> None:
     """The whole conversation: the chat keeps its newest message in view, so make the window
     tall enough for all of it, then put it back."""
@@ -123,13 +148,7 @@ def _served(corpus: Path, monkeypatch):
 
 
 def test_a_question_in_a_real_browser_shows_cited_text_and_runs_no_document_script(served_app):
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "/usr/bin/chromium is missing: run `make install` as root (it installs Debian's chromium)"
-        )
-    playwright = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is missing: make install"
-    )
+    playwright = _playwright()
     expect = playwright.expect
 
     dialogs: list[str] = []
@@ -196,125 +215,83 @@ def test_a_question_in_a_real_browser_shows_cited_text_and_runs_no_document_scri
 def test_an_upload_shows_its_progress_and_the_page_updates_itself_when_it_is_indexed(served_app, tmp_path):
     """AppTest cannot run the progress panel's timer; a browser does: nothing is clicked after
     "Add and index", and the page shows the progress, then the new report."""
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "/usr/bin/chromium is missing: run `make install` as root (it installs Debian's chromium)"
-        )
-    playwright = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is missing: make install"
-    )
     from test_app import BIG, big_report
 
-    expect = playwright.expect
     upload = tmp_path / BIG
     upload.write_bytes(big_report(100))
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(served_app)
-            expect(page.get_by_text("Reports in the index (6)")).to_be_visible(timeout=120_000)
-            page.locator("input[type=file]").set_input_files(str(upload))
-            page.get_by_role("button", name="Add and index").click()
-            expect(page.get_by_test_id("stProgress")).to_contain_text("passages embedded", timeout=120_000)
-            expect(page.get_by_text(f"Added {BIG}.")).to_be_visible(timeout=300_000)
-            expect(page.get_by_text("Reports in the index (7)")).to_be_visible()
-            expect(page.get_by_test_id("stProgress")).to_have_count(0)
-        finally:
-            browser.close()
+    with opened(served_app) as (page, expect):
+        expect(page.get_by_text("Reports in the index (6)")).to_be_visible(timeout=120_000)
+        page.locator("input[type=file]").set_input_files(str(upload))
+        page.get_by_role("button", name="Add and index").click()
+        expect(page.get_by_test_id("stProgress")).to_contain_text("passages embedded", timeout=120_000)
+        expect(page.get_by_text(f"Added {BIG}.")).to_be_visible(timeout=300_000)
+        expect(page.get_by_text("Reports in the index (7)")).to_be_visible()
+        expect(page.get_by_test_id("stProgress")).to_have_count(0)
 
 
 def test_a_badge_opens_its_source_and_the_page_shows_the_quote_marked_all_by_keyboard(served_pdf):
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "/usr/bin/chromium is missing: run `make install` as root (it installs Debian's chromium)"
+    with opened(served_pdf, height=800) as (page, expect):
+        chat = page.get_by_test_id("stChatInputTextArea")
+        expect(chat).to_be_focused(timeout=120_000)  # the page opens ready to type
+
+        # From the top of the page, Tab reaches Streamlit's "Skip to main content", then ours,
+        # before the sidebar's widgets.
+        page.evaluate(
+            "() => { const top = document.createElement('button');"
+            " document.body.prepend(top); top.focus(); top.remove(); }"
         )
-    playwright = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is missing: make install"
-    )
-    expect = playwright.expect
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.goto(served_pdf)
-            chat = page.get_by_test_id("stChatInputTextArea")
-            expect(chat).to_be_focused(timeout=120_000)  # the page opens ready to type
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name="Skip to main content")).to_be_focused()
+        page.keyboard.press("Tab")
+        skip = page.get_by_role("link", name="Skip to the chat")
+        expect(skip).to_be_focused()
+        expect(skip).to_be_visible()  # shown once the keyboard is on it
+        page.keyboard.press("Enter")
+        expect(chat).to_be_focused()
+        page.keyboard.type("Which football club uses the Souldern playing fields?")
+        page.keyboard.press("Enter")
 
-            # From the top of the page, Tab reaches Streamlit's "Skip to main content", then ours,
-            # before the sidebar's widgets.
-            page.evaluate(
-                "() => { const top = document.createElement('button');"
-                " document.body.prepend(top); top.focus(); top.remove(); }"
-            )
-            page.keyboard.press("Tab")
-            expect(page.get_by_role("link", name="Skip to main content")).to_be_focused()
-            page.keyboard.press("Tab")
-            skip = page.get_by_role("link", name="Skip to the chat")
-            expect(skip).to_be_focused()
-            expect(skip).to_be_visible()  # shown once the keyboard is on it
-            page.keyboard.press("Enter")
-            expect(chat).to_be_focused()
-            page.keyboard.type("Which football club uses the Souldern playing fields?")
-            page.keyboard.press("Enter")
+        answer = page.get_by_test_id("stChatMessage").nth(1)
+        source = answer.get_by_test_id("stExpander").first
+        expect(source).to_be_visible(timeout=120_000)
+        expect(source.locator("summary")).to_contain_text("page 2")
+        expect(
+            answer.get_by_test_id("stMarkdownContainer").filter(has_text="Brackley Town").first
+        ).to_be_visible()
+        quote = source.locator("strong", has_text="A five year agreement")
+        expect(quote).to_be_visible()
 
-            answer = page.get_by_test_id("stChatMessage").nth(1)
-            source = answer.get_by_test_id("stExpander").first
-            expect(source).to_be_visible(timeout=120_000)
-            expect(source.locator("summary")).to_contain_text("page 2")
-            expect(
-                answer.get_by_test_id("stMarkdownContainer").filter(has_text="Brackley Town").first
-            ).to_be_visible()
-            quote = source.locator("strong", has_text="A five year agreement")
-            expect(quote).to_be_visible()
+        source.locator("summary").click()  # the reader closes source 1 and scrolls back up
+        expect(quote).to_be_hidden()
+        page.get_by_test_id("stAppScrollToBottomContainer").evaluate("chat => chat.scrollTo(0, 0)")
+        badge = answer.get_by_role("button", name="source 1")
+        badge.click()
+        expect(quote).to_be_visible()  # its source opened
+        expect(source.locator("summary")).to_be_focused()  # and the keyboard is on it
+        expect(source.locator("summary")).to_be_in_viewport()
 
-            source.locator("summary").click()  # the reader closes source 1 and scrolls back up
-            expect(quote).to_be_hidden()
-            page.get_by_test_id("stAppScrollToBottomContainer").evaluate("chat => chat.scrollTo(0, 0)")
-            badge = answer.get_by_role("button", name="source 1")
-            badge.click()
-            expect(quote).to_be_visible()  # its source opened
-            expect(source.locator("summary")).to_be_focused()  # and the keyboard is on it
-            expect(source.locator("summary")).to_be_in_viewport()
-
-            page.keyboard.press("Tab")  # into the source: the "Show page 2" switch
-            expect(source.get_by_role("switch", name="Show page 2 of the PDF")).to_be_focused()
-            page.keyboard.press("Space")
-            image = source.get_by_test_id("stImage")
-            expect(image).to_contain_text("Page 2, the quoted sentence marked", timeout=60_000)
-            expect(image.get_by_role("img")).to_have_js_property("complete", True)
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            _screenshot(page, ARTIFACTS / "highlight.png")
-        finally:
-            browser.close()
+        page.keyboard.press("Tab")  # into the source: the "Show page 2" switch
+        expect(source.get_by_role("switch", name="Show page 2 of the PDF")).to_be_focused()
+        page.keyboard.press("Space")
+        image = source.get_by_test_id("stImage")
+        expect(image).to_contain_text("Page 2, the quoted sentence marked", timeout=60_000)
+        expect(image.get_by_role("img")).to_have_js_property("complete", True)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        _screenshot(page, ARTIFACTS / "highlight.png")
 
 
 def test_a_trend_question_shows_its_chart_in_the_chat(served_sample):
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "/usr/bin/chromium is missing: run `make install` as root (it installs Debian's chromium)"
-        )
-    playwright = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is missing: make install"
-    )
-    expect = playwright.expect
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(served_sample)
-            chat = page.get_by_test_id("stChatInputTextArea")
-            expect(chat).to_be_focused(timeout=120_000)
-            chat.fill(TREND)
-            page.keyboard.press("Enter")
+    with opened(served_sample) as (page, expect):
+        chat = page.get_by_test_id("stChatInputTextArea")
+        expect(chat).to_be_focused(timeout=120_000)
+        chat.fill(TREND)
+        page.keyboard.press("Enter")
 
-            answer = page.get_by_test_id("stChatMessage").nth(1)
-            chart = answer.get_by_test_id("stVegaLiteChart")
-            expect(chart.locator("canvas, svg").first).to_be_visible(timeout=120_000)  # drawn
-            expect(answer.get_by_text("children looked after:", exact=False).first).to_be_visible()
-            expect(answer.get_by_test_id("stDataFrame")).to_be_visible()  # the cited points
-            expect(answer.get_by_test_id("stDownloadButton")).to_contain_text("Download as CSV")
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            _screenshot(page, ARTIFACTS / "trend.png")
-        finally:
-            browser.close()
+        answer = page.get_by_test_id("stChatMessage").nth(1)
+        chart = answer.get_by_test_id("stVegaLiteChart")
+        expect(chart.locator("canvas, svg").first).to_be_visible(timeout=120_000)  # drawn
+        expect(answer.get_by_text("children looked after:", exact=False).first).to_be_visible()
+        expect(answer.get_by_test_id("stDataFrame")).to_be_visible()  # the cited points
+        expect(answer.get_by_test_id("stDownloadButton")).to_contain_text("Download as CSV")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        _screenshot(page, ARTIFACTS / "trend.png")
