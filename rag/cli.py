@@ -327,6 +327,12 @@ def _print_answer(answer) -> None:
     for citation in answer.citations:
         print(f"[{citation.ref}] {_where(citation)}")
         print(textwrap.indent(textwrap.fill(_shown(" ".join(citation.text.split())), 96), "    "))
+    if answer.candidates:
+        print("These passages may answer it:")
+        for suggestion in answer.candidates:
+            print(f"  - {_shown(suggestion.text)}")
+            print(f"    {_where(suggestion.citation)}")
+        print()
     cited = {c.passage_rank for c in answer.citations}
     others = [p for p in answer.passages if p.rank not in cited]
     if others:

@@ -279,3 +279,16 @@ def test_text_output_shows_a_reports_control_characters_escaped(capsys, tmp_path
         assert r"Parking \x1b[2J\x1b[31mServices\x1b[0m Report" in out and r"\x1b]0;pwned\x07" in out
     _, out, _ = run(capsys, "search", "penalty charge notices", "--json", "--index-dir", index_dir)
     assert "\x1b[31mServices" in json.loads(out)["passages"][0]["title"]  # JSON stays JSON: the text as it is
+
+
+def test_a_refusal_shows_the_sentences_that_may_answer_it_with_their_reports(capsys, corpus_index):
+    index_dir = str(corpus_index.index_dir)
+    _, out, _ = run(capsys, "ask", NOT_HELD, "--json", "--index-dir", index_dir)
+    answer = json.loads(out)
+    assert answer["status"] == "not_found" and 1 <= len(answer["candidates"]) <= 3
+    code, text, _ = run(capsys, "ask", NOT_HELD, "--index-dir", index_dir)
+    offered = text.split("These passages may answer it:\n")[1].split("\n\n")[0].splitlines()
+    assert code == 0 and len(offered) == 2 * len(answer["candidates"])  # each sentence, then its report
+    for line, candidate in zip(offered[::2], answer["candidates"]):
+        assert line == f"  - {candidate['text']}"
+    assert text.index("These passages may answer it:") < text.index("Closest passages:")
