@@ -146,3 +146,21 @@ def date_range(key: str, value: str) -> tuple[datetime.date, datetime.date]:
             f"{key} {value!r} is not a date on the calendar: give a real date, YYYY-MM-DD"
         ) from None
     return first, last
+
+
+_PERIOD_AT_END = re.compile(
+    rf"(?i)\s*,?\s+(?:(?:in|during)\s+(?P<year>{YEAR})|since\s+(?P<since>{YEAR})"
+    rf"|(?:between|from)\s+(?P<first>{YEAR})\s+(?:and|to|until)\s+(?P<last>{YEAR}))\s*$"
+)
+
+
+def period_at_end(text: str) -> tuple[str, str | None, str | None]:
+    """`text` without the years that end it ("family hubs in 2019", "... since 2017", "... between
+    2018 and 2020"), and the first and last year they name (None where open)."""
+    found = _PERIOD_AT_END.search(text)
+    if not found:
+        return text, None, None
+    parts = found.groupdict()
+    first = parts["year"] or parts["since"] or parts["first"]
+    last = parts["year"] or parts["last"]
+    return text[: found.start()], first, last

@@ -40,6 +40,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from rag.data import data_file
+from rag.dates import period_at_end
 from rag.errors import QuestionError, RagError
 from rag.glossary import glossary
 from rag.index.store import TOKENIZER
@@ -382,7 +383,8 @@ def mentions_question(question: str) -> str | None:
     "Which papers mention SEND, and when?", "Where is the Youth Service mentioned?", "List the
     reports that mention LAC"), as typed (an acronym keeps its capitals); None for any other
     question, and for one whose term is empty, only a pointer ("... mention it?") or has nothing
-    to search. The cue words are in rag/data/mentions_cues.toml."""
+    to search. Years that end the question ("... in 2019", "since 2017") are not part of the term:
+    `rag.dates.period_at_end` reads them. The cue words are in rag/data/mentions_cues.toml."""
     shapes, leading, pointer = _question_patterns()
     text = " ".join((question or "").split())
     for shape in shapes:
@@ -391,7 +393,8 @@ def mentions_question(question: str) -> str | None:
             break
     else:
         return None
-    term = found.group("term").strip().strip(_QUOTES + ",;:").strip()
+    term = period_at_end(found.group("term").strip())[0]  # "... in 2019" is a filter, not the term
+    term = term.strip().strip(_QUOTES + ",;:").strip()
     term = leading.sub("", term).strip(_QUOTES).strip()
     if pointer.fullmatch(term):
         return None

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from rag.app.conversation import conversation_markdown
 from rag.build.ingest import build_index
 from rag.cli import main
+from rag.dates import period_at_end
 from rag.index.store import open_index
 from rag.mentions import (
     find_mentions,
@@ -267,6 +268,8 @@ def test_the_app_shows_the_chart_the_reports_and_the_passages_safely(
 
 MENTIONS_QUESTIONS = {
     "Which reports mention family hubs?": "family hubs",
+    "Which reports mention family hubs in 2019?": "family hubs",  # the year is a filter (below)
+    "Which reports mention Section 2019?": "Section 2019",  # a number in a name is not a year asked
     "Which papers mention SEND, and when?": "SEND",  # an acronym keeps its capitals
     "Where is the Youth Service mentioned?": "Youth Service",
     "List the reports that mention LAC": "LAC",
@@ -387,3 +390,25 @@ def test_the_chat_answers_which_reports_mention_a_term_with_the_mentions(monkeyp
     reply = [m for m in app.chat_message if m.name == "assistant"][2]
     assert not reply.expander and "zebras" in reply.info[0].value
     assert app.session_state["turns"][2]["answer"]["status"] == "not_found"
+
+
+def test_years_that_end_a_mentions_question_narrow_its_reports(monkeypatch, corpus_index):
+    assert period_at_end("Which reports mention Ofsted in 2019") == (
+        "Which reports mention Ofsted",
+        "2019",
+        "2019",
+    )
+    assert period_at_end("mention SEND between 2018 and 2020") == ("mention SEND", "2018", "2020")
+    assert period_at_end("mention family hubs since 2017") == ("mention family hubs", "2017", None)
+    assert period_at_end("mention Section 2019") == ("mention Section 2019", None, None)
+
+    monkeypatch.setenv("RAG_INDEX_DIR", str(corpus_index.index_dir))
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    app.chat_input[0].set_value("Which reports mention social workers in 2025?").run()
+    assert not app.exception
+    result = app.session_state["turns"][0]["mentions"]
+    expected = find_mentions(corpus_index, "social workers", Filters(since="2025", until="2025"))
+    assert result.total == expected.total and 0 < len(result.reports) < len(
+        find_mentions(corpus_index, "social workers").reports
+    )
+    assert all(r.date.startswith("2025") for r in result.reports)
