@@ -11,7 +11,8 @@ so, and why).
         --model /tmp/gemma.gguf --chat-format gemma \\
         --questions ../shared/eval/questions.jsonl --index-dir /tmp/sample-idx
 
---limit N measures the first N questions only (a slow model on a small machine).
+--limit N measures the first N questions only, --ids a,b,c those questions (a slow model on a
+small machine).
 """
 
 from __future__ import annotations
@@ -124,14 +125,18 @@ def main() -> int:
     parser.add_argument("--questions", type=Path, required=True, help="JSONL question set")
     parser.add_argument("--index-dir", type=Path, required=True, help="the index the questions ask")
     parser.add_argument("--limit", type=int, help="only the first N questions")
+    parser.add_argument("--ids", help="only these questions: ids separated by commas")
     parser.add_argument("--timeout", type=float, help="llm_timeout_s (default: the setting's)")
     parser.add_argument("--out", type=Path, help="write the eval's JSON (with rows) here")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="local-llm-"))
     questions = args.questions
-    if args.limit:
+    if args.limit or args.ids:
         lines = [line for line in args.questions.read_text().splitlines() if line.strip()]
+        if args.ids:
+            wanted = set(args.ids.split(","))
+            lines = [line for line in lines if json.loads(line).get("id") in wanted]
         questions = work / "questions.jsonl"
         questions.write_text("\n".join(lines[: args.limit]) + "\n")
 
