@@ -100,6 +100,19 @@ def test_a_reply_without_valid_citations_falls_back_to_the_extractive_answer(
     assert "extractive answer" in answer.note
 
 
+def test_a_reply_of_bare_markers_says_nothing_and_is_not_an_answer(endpoint, corpus_index, corpus_settings):
+    """A small model answered "[1]" or "[1] [2]": valid markers, no words. Such a reply (or one
+    whose words the cited passage never uses) is not verified, so the extractive answer stands."""
+    FakeModel.reply = staticmethod(lambda prompt: "[1] [2]")
+    settings = corpus_settings.replace(answer_mode="llm", llm_url=endpoint)
+    answer = ask(corpus_index, LAC, settings)
+    assert answer.status == "answered" and "507" in answer.answer and answer.answer.strip() != "[1] [2]"
+    assert "extractive answer" in answer.note
+    FakeModel.reply = staticmethod(lambda prompt: "Zebras graze quietly [1].")
+    answer = ask(corpus_index, LAC, settings)
+    assert "Zebras" not in answer.answer and "extractive answer" in answer.note
+
+
 def test_an_endpoint_that_is_down_or_slow_gives_the_extractive_answer(
     endpoint, corpus_index, corpus_settings
 ):

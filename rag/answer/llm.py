@@ -20,7 +20,7 @@ from rag.answer.extractive import (
     without_markers,
 )
 from rag.settings import Settings
-from rag.text import NUMBER, plain_number, split_sentences
+from rag.text import NUMBER, STOPWORDS, plain_number, split_sentences, words_of
 from rag.types import Answer, Citation, Passage
 
 SYSTEM_PROMPT = (
@@ -182,6 +182,7 @@ def _verified_lines(reply: str, context: list[Passage]) -> tuple[list[str], list
         if (
             not cited
             or len(cited) != len(refs)
+            or not _says_what_it_cites(body, text)
             or any(n not in text and n.replace(",", "") not in text.replace(",", "") for n in numbers)
         ):
             dropped += 1
@@ -208,6 +209,13 @@ def _verified_lines(reply: str, context: list[Passage]) -> tuple[list[str], list
             labels.append(f"[{citations[key].ref}]")
         kept.append(f"{body} {' '.join(labels)}")
     return kept, list(citations.values()), dropped
+
+
+def _says_what_it_cites(body: str, cited_text: str) -> bool:
+    """Whether a reply's sentence says something the cited passages say: it has words of its own
+    (a bare "[1]" says nothing) and shares a content word with them."""
+    own = {w for w in words_of(body) if w not in STOPWORDS and not w.isdigit()}
+    return bool(own & set(words_of(cited_text)))
 
 
 def _closest_excerpt(sentence: str, numbers: list[str], passage: Passage) -> str:
