@@ -814,11 +814,18 @@ if not st.session_state.turns and not pending:
             example, key=f"example-{number}", on_click=choose_example, args=(example,), icon=":material/help:"
         )
 
+
+def turn_key(number: int) -> str:
+    """The key of a turn's widgets: its conversation and its place in it, so that a source closed,
+    or a page shown, in one conversation is not closed or shown in the next one opened."""
+    return f"{st.session_state.conversation or 'new'}-{number}"
+
+
 for number, turn in enumerate(st.session_state.turns):
     show_question(turn)
     with st.chat_message("assistant"):
         st.caption("Answer")
-        show_answer(turn, key=str(number))
+        show_answer(turn, key=turn_key(number))
 
 question = (
     st.chat_input("Ask about the reports, e.g. How many children were looked after in August 2018?")
@@ -833,7 +840,7 @@ if question:
             turn = answer_turn(question, filters, filters_text, k, mode)
         st.session_state.turns.append(turn)
         save_turn(store, turn)
-        show_answer(turn, key=str(len(st.session_state.turns) - 1), stream=True)
+        show_answer(turn, key=turn_key(len(st.session_state.turns) - 1), stream=True)
 if "scroll_to" in st.session_state:  # a badge was clicked: its source is open, bring it into view
     st.html(
         scroll_script(st.session_state.pop("scroll_to"), st.session_state.scroll_visits),

@@ -144,7 +144,8 @@ def test_an_example_asks_and_the_answer_is_tied_to_its_sources_then_a_follow_up_
 
 def test_a_source_badge_opens_its_source_and_brings_it_into_view(monkeypatch, corpus_index):
     app = ask(open_app(monkeypatch, corpus_index.index_dir), LAC)
-    app.session_state["source-0-0"] = False  # the reader closed source 1
+    first = f"source-{app.session_state['conversation']}-0-0"  # this conversation's turn 0, source 1
+    app.session_state[first] = False  # the reader closed source 1
     app.run()
     assert [e.proto.expanded for e in answers(app)[0].expander][:2] == [False, False]
     assert not [h for h in app.get("html") if "scrollIntoView" in h.proto.body]
@@ -157,10 +158,15 @@ def test_a_source_badge_opens_its_source_and_brings_it_into_view(monkeypatch, co
     assert sources[0].label.startswith(":blue-badge[source 1] ")
     assert [e.proto.expanded for e in sources][:2] == [True, False]  # its source, and only it, opened
     scroll = [h.proto.body for h in app.get("html") if "scrollIntoView" in h.proto.body]
-    assert len(scroll) == 1 and '".st-key-source-0-0 summary"' in scroll[0]  # and brought into view
+    assert len(scroll) == 1 and f'".st-key-{first} summary"' in scroll[0]  # and brought into view
     app.run()  # the next run (any click) leaves the page where the reader is
     assert not [h for h in app.get("html") if "scrollIntoView" in h.proto.body]
     assert answers(app)[0].expander[0].proto.expanded
+
+    app.session_state[first] = False  # closed again; then the same question in a new conversation
+    next(b for b in app.sidebar.button if b.label == "New conversation").click().run()
+    ask(app, LAC)
+    assert answers(app)[0].expander[0].proto.expanded  # opens as any new answer does
 
 
 def test_a_follow_up_is_understood_from_the_conversation(monkeypatch, corpus_index):
