@@ -13,7 +13,6 @@ import json
 import math
 import re
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,7 +43,7 @@ from rag.app.corpus import (
 from rag.app.jobs import IndexJobs, describe_progress, progress_fraction
 from rag.app.pages import PAGE_IMAGES_CACHED, PageImage, page_image
 from rag.app.serving import CurrentIndex
-from rag.dates import date_range, period_at_end
+from rag.dates import period_at_end
 from rag.errors import IndexMissingError, RagError
 from rag.followup import turn_from_json
 from rag.glossary import glossary
@@ -560,7 +559,7 @@ def trend_turn(question: str, asked, filters, filters_text: str) -> dict:
     """A question about change over time: the trend, within the sidebar's filters (a year in the
     question, "since 2017", narrows the sidebar's start)."""
     turn = new_turn(question, filters_text)
-    within = within_years(filters, asked.since, None)
+    within = filters.narrowed(asked.since, None)
     try:
         turn["trend"] = trend(index, asked.measure, within.council, within.since, within.until, within.source)
         turn["answer"] = trend_answer(turn["trend"], question)
@@ -580,25 +579,14 @@ def mentions_turn(question: str, term: str, filters, filters_text: str) -> dict:
     return turn
 
 
-def within_years(filters, first: str | None, last: str | None):
-    """The sidebar's filters narrowed to the years a question names (never widened)."""
-    starts = [d for d in (filters.since, first) if d]
-    ends = [d for d in (filters.until, last) if d]
-    since = max(starts, key=lambda d: date_range("since", d)[0]) if starts else None
-    until = min(ends, key=lambda d: date_range("until", d)[1]) if ends else None
-    return replace(filters, since=since, until=until)
-
-
 def answer_turn(question: str, filters, filters_text: str, k: int, mode: str) -> dict:
     """Which reports mention a term: the mentions (none is an answer too); how a measure changed
     over time: the trend; any other question, or a trend question that finds no value: the answer."""
     term = mentions_question(question)
     if term:
-        _, first, last = period_at_end(question.rstrip(" ?.!"))
-        filters = within_years(
-            filters, first, last
-        )  # the search is exhaustive: a term found nowhere is an answer too ("No passage mentions ...")
-        return mentions_turn(question, term, filters, filters_text)
+        _, first, last = period_at_end(question.rstrip(" ?.!"))  # "... in 2019": those years only
+        # the search is exhaustive: a term found nowhere is an answer too ("No passage mentions ...")
+        return mentions_turn(question, term, filters.narrowed(first, last), filters_text)
     asked = trend_question(question)
     if asked:
         turn = trend_turn(question, asked, filters, filters_text)

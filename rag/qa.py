@@ -49,18 +49,20 @@ def ask(
     k = check_k(k, settings)
     check_filters(index, filters)
     found = gather(index, question, settings, k, filters, history)
-    follow, result, adjacent, by_period = found, found.result, found.adjacent, found.by_period
+    result = found.result
     if settings.answer_mode == "llm":
         answer = llm_answer(
-            follow.question,
+            found.question,
             result.passages,
             settings,
             on_text=on_text,
-            adjacent=adjacent,
-            by_period=by_period,
+            adjacent=found.adjacent,
+            by_period=found.by_period,
         )
     elif settings.answer_mode == "extractive":
-        answer = answer_from_passages(follow.question, result.passages, settings, adjacent, by_period)
+        answer = answer_from_passages(
+            found.question, result.passages, settings, found.adjacent, found.by_period
+        )
     else:
         raise SettingsError(f"answer_mode must be extractive or llm, not {settings.answer_mode!r}")
     timings = {**result.timings_ms, **answer.timings_ms}
@@ -71,7 +73,7 @@ def ask(
         passages=[p for p in answer.passages if p.rank <= k or p.rank in cited],
         question=question,
         timings_ms=timings,
-        rewritten_question=follow.question if found.rewritten else None,
+        rewritten_question=found.question if found.rewritten else None,
     )
 
 

@@ -10,13 +10,13 @@ import tomllib
 from functools import lru_cache
 
 from rag.data import data_file
-from rag.dates import parse_dates
+from rag.dates import YEAR, parse_dates
 from rag.glossary import terms_named
 from rag.read.metadata import find_council_names
 from rag.text import STOPWORDS, stem
 from rag.types import Intent
 
-_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_YEAR = re.compile(rf"\b{YEAR}\b")
 
 
 @lru_cache(maxsize=1)

@@ -201,19 +201,21 @@ def values(text: str, context: str = "") -> list[Value]:
         before, after = text[max(0, start - 40) : start], text[end : end + 30]
         if _not_a_value(before, after, plain):
             continue
-        value = float(number.replace(",", ""))
-        if match.group("currency"):
-            unit = "£"
-            value *= SCALES.get((match.group("scale") or "").lower(), 1)
-        elif match.group("percent"):
-            unit = "%"
-        elif _RATE.search(before):
+        value, unit = _amount(match)
+        if unit == "count" and _RATE.search(before):
             per = _PER.search(text) or _PER.search(context)
             unit = f"rate per {per.group(1)}" if per else "rate"
-        else:
-            unit = "count"
         found.append(Value(start, end, value, match.group(0).strip(), unit))
     return found
+
+
+def _amount(match: re.Match) -> tuple[float, str]:
+    """An AMOUNT match's value (an amount of money scaled: "£1.2m" is 1,200,000) and its unit:
+    "£", "%" or "count"."""
+    value = float((match.group("number") + (match.group("decimals") or "")).replace(",", ""))
+    if match.group("currency"):
+        return value * SCALES.get((match.group("scale") or "").lower(), 1), "£"
+    return value, "%" if match.group("percent") else "count"
 
 
 _NOT_A_VALUE_AFTER = re.compile(
@@ -346,7 +348,7 @@ def read_table(text: str, measure: Measure, council: str | None = None, about: s
                 row for row in rows if _place(row[2]) in ("total", "all") or (own and own == _place(row[2]))
             ]
         for row_start, row_end, _, figures in named[:1]:
-            for period, (value, written, unit) in zip(columns, figures):
+            for period, (value, unit, written) in zip(columns, figures):
                 found.append(Found(value, written, unit, period, row_start, row_end))
     return found
 
@@ -385,7 +387,7 @@ def _place(label: str) -> str:
 
 def _row(line: str) -> tuple[str, list[tuple[float, str, str]]]:
     """A table row's label (its words up to the last one that is not a figure) and its figures
-    after that, each (value, as written, unit); a "-" column (no figure) is left out."""
+    after that, each (value, unit, as written); a "-" column (no figure) is left out."""
     tokens = line.split()
     last_word = max((i for i, t in enumerate(tokens) if re.search(r"[A-Za-z]", t)), default=-1)
     label = " ".join(tokens[: last_word + 1])
@@ -396,9 +398,7 @@ def _row(line: str) -> tuple[str, list[tuple[float, str, str]]]:
             continue
         if not match:
             return label, []
-        value = float((match.group("number") + (match.group("decimals") or "")).replace(",", ""))
-        unit = "£" if match.group("currency") else "%" if match.group("percent") else "count"
-        figures.append((value, token, unit))
+        figures.append((*_amount(match), token))
     return label, figures
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from rag.dates import date_range
 from rag.errors import SettingsError
@@ -167,6 +167,17 @@ class Filters:
 
     def __bool__(self) -> bool:
         return any(asdict(self).values())
+
+    def narrowed(self, since: str | None, until: str | None) -> Filters:
+        """These filters within `since` and `until` as well (a question's years within the
+        sidebar's dates): the later start and the earlier end, never wider."""
+        starts = [d for d in (self.since, since) if d]
+        ends = [d for d in (self.until, until) if d]
+        return replace(
+            self,
+            since=max(starts, key=lambda d: date_range("since", d)[0]) if starts else None,
+            until=min(ends, key=lambda d: date_range("until", d)[1]) if ends else None,
+        )
 
     def accepts(self, row) -> bool:
         if self.council and self.council.lower() not in (row["council"] or "").lower():

@@ -31,7 +31,7 @@ _DATE_WORDS = re.compile(rf"(?i)\b(\d{{1,2}}(st|nd|rd|th)?\s+)?(?:{MONTH_WORDS})
 _YEAR = re.compile(YEAR)
 _LABEL = re.compile(
     r"^\(?\d+(?:\.\d+)*[.)]?\s+"  # a paragraph number leading the sentence: "3.2 The report..."
-    r"|\b(?:19|20)\d\d\s?[-/–]\s?\d{2,4}\b"  # a span of years: "2025-29"
+    rf"|\b{YEAR}\s?[-/–]\s?\d{{2,4}}\b"  # a span of years: "2025-29"
     r"|\b(?:table|figure|appendix|section|paragraph|para|annex|item)\s+\d+(?:\.\d+)*",  # "Table 5.1"
     re.IGNORECASE,
 )
@@ -365,12 +365,14 @@ def _of_the_months_asked(question: str, chosen: list[_Candidate]) -> bool:
     asked = {iso[:7] for _, _, iso in parse_dates(question) if len(iso) >= 7}
     if not asked or (asks_author(question) and all(_names_an_author(c.text) for c in chosen)):
         return True  # who wrote a report does not change with the month it reports on
-    for candidate in chosen:
-        p = candidate.passage
-        months = {iso[:7] for _, _, iso in parse_dates(f"{p.title}\n{p.text}")} | {(p.date or "")[:7]}
-        if asked & months:
-            return True
-    return False
+    return any(asked & _months_of(c.passage.title, c.passage.text, c.passage.date) for c in chosen)
+
+
+@lru_cache(maxsize=256)
+def _months_of(title: str, text: str, date: str | None) -> frozenset[str]:
+    """The months a passage names, and its meeting's (read once per passage: every sentence of
+    it is tested against the month asked)."""
+    return frozenset({iso[:7] for _, _, iso in parse_dates(f"{title}\n{text}")} | {(date or "")[:7]})
 
 
 def _one_line_per_period(
@@ -428,14 +430,14 @@ def _choose(intent: Intent, candidates: list[_Candidate], threshold: float) -> l
     return sorted(chosen, key=lambda c: (c.passage.date or "", c.passage.rank, c.start))
 
 
-_YEAR_ALONE = re.compile(r"(?i)\b(?:in|during|between|and|from|to|since|until)\s+((?:19|20)\d\d)(?![\w/–-])")
+_YEAR_ALONE = re.compile(rf"(?i)\b(?:in|during|between|and|from|to|since|until)\s+({YEAR})(?![\w/–-])")
 """A year named as a period ("in 2017", "between 2018 and 2025"), not a count ("2000 homes"), a
 road ("A2070") or a financial year ("2024-25")."""
 _MONTH_WITHOUT_YEAR = re.compile(
     rf"\b({MONTH_NAME})\b(?!\s*,?\s*{YEAR})(?=\s+(?:and|to|-|–)\s+{MONTH_NAME}\s+({YEAR}))"
 )
 _YEARS_JOINED = re.compile(
-    r"\b(?:19|20)\d\d\b(?![/–-]\d)[^.?;]{0,40}\band (?:in |for |during )?(?:[A-Z][\w-]* )*(?:in |for )?(?:19|20)\d\d\b"
+    rf"\b{YEAR}\b(?![/–-]\d)[^.?;]{{0,40}}\band (?:in |for |during )?(?:[A-Z][\w-]* )*(?:in |for )?{YEAR}\b"
 )
 """Two years joined by "and": "in 2017 and in 2018", "in Stockton in 2017 and in Middlesbrough in 2018"."""
 
@@ -678,6 +680,10 @@ def candidate_features(
     sentences_in = {}
     for p, _, _ in spans:
         sentences_in[p.chunk_id] = sentences_in.get(p.chunk_id, 0) + 1
+    counts_thing = {  # of the passage, not the sentence: read once per passage
+        p.chunk_id: 1.0 if _counts_the_thing_asked(intent, f"{p.title} {p.heading or ''} {p.text}") else -1.0
+        for p in passages
+    }
 
     terms = [stem(t) for t in query_terms(question)]
     question_words = f" {' '.join(stem(w) for w in words_of(question))} "
@@ -734,9 +740,7 @@ def candidate_features(
                 0.0 if passage.chunk_id in retrieved else 1.0,
                 1.0 if _is_the_kind_asked(intent, sentence, header) else -1.0,
                 1.0 if _about_the_question(question, written, passage.council) else -1.0,
-                1.0
-                if _counts_the_thing_asked(intent, f"{passage.title} {passage.heading or ''} {passage.text}")
-                else -1.0,
+                counts_thing[passage.chunk_id],
                 cue(intent.wants("number"), bool(quantities or _NUMBER_WORDS.search(plain))),
                 cue(intent.wants("share"), bool(re.search(r"(?i)\d\s?%|\bper ?cent\b", sentence))),
                 cue(wants_money, _holds_amount(sentence, header)),
