@@ -30,7 +30,7 @@ import numpy as np
 
 from rag.index.folder import DATABASE, read_manifest
 from rag.index.store import SCHEMA, Index
-from rag.mentions import find_mentions, is_acronym, surface_forms
+from rag.mentions import find_mentions, is_acronym, mentions_json, surface_forms
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL_TERMS = [
@@ -66,7 +66,7 @@ def timed(index, term: str, repeat: int) -> dict:
         started = time.perf_counter()
         result = find_mentions(index, term)
         found = time.perf_counter()
-        json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
+        mentions_json(result)
         find.append((found - started) * 1000)
         with_json.append((time.perf_counter() - started) * 1000)
     return {

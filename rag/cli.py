@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     mentions.add_argument("--no-glossary", action="store_true", help="the term alone, not its glossary names")
     _add_filter_options(mentions)
     output = mentions.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="print JSON")
+    output.add_argument("--json", action="store_true", help="print JSON (on one line above 1,000 passages)")
     output.add_argument("--csv", action="store_true", help="print CSV, one row per passage")
     return parser
 
@@ -437,14 +437,14 @@ def _search(args: argparse.Namespace, settings: Settings, index) -> None:
 
 
 def _mentions(args: argparse.Namespace, index) -> None:
-    from rag.mentions import find_mentions, mentions_csv, mentions_text, not_found_line
+    from rag.mentions import find_mentions, mentions_csv, mentions_json, mentions_text, not_found_line
     from rag.retrieval import check_filters
 
     filters = _filters(args)
     check_filters(index, filters)
     result = find_mentions(index, args.term, filters, use_glossary=not args.no_glossary)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        print(mentions_json(result))
     elif args.csv:
         sys.stdout.write(mentions_csv(result))
     else:

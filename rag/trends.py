@@ -11,9 +11,11 @@ after. Each point keeps apart the date its value refers to (`period`) and its re
 
 from __future__ import annotations
 
+import bisect
 import csv
 import fnmatch
 import io
+import itertools
 import json
 import re
 import time
@@ -271,7 +273,6 @@ def read_passage(
     """The values of `measure` that `text` states, each with its period and its sentence; not
     another area's: a value after "Nationally" or after another council's name in its sentence."""
     patterns = _cue_patterns()
-    share = bool(patterns["share"].search(" ".join([measure.asked, *measure.names])))
     found: list[Found] = []
     carried: int | None = None  # the start of the sentence that named our measure last
     previous_end = -1
@@ -292,10 +293,8 @@ def read_passage(
         for value in values(piece, text):
             if not _owned(piece, value, named) or _elsewhere(piece[: value.start], council):
                 continue
-            if (share and value.unit != "%" and not value.unit.startswith("rate")) or (
-                not share and value.unit == "%"
-            ):
-                continue  # a share of something else for a count, or a count for a share
+            if not _of_its_kind(measure, value.unit):
+                continue
             if _subgroup(piece, value, named) or _restates_a_whole(piece, value, named):
                 continue
             period = _period(text, piece, begin, value, meeting_date, named)
@@ -314,6 +313,14 @@ def read_passage(
     return found + read_table(text, measure, council, about)
 
 
+def _of_its_kind(measure: Measure, unit: str) -> bool:
+    """Whether a value in `unit` can be the measure's: a share or a rate for a measure named as
+    one ("smoking prevalence"), not a count; a count, amount or rate for any other, not a share
+    (of something else)."""
+    share = bool(_cue_patterns()["share"].search(" ".join([measure.asked, *measure.names])))
+    return unit == "%" or unit.startswith("rate") if share else unit != "%"
+
+
 TABLE_ROWS = 12
 """Most rows read below a table's header line."""
 _COUNCIL_KIND = re.compile(r"(?i)\s+(?:county|borough|district|city|metropolitan|unitary)?\s*council$")
@@ -323,34 +330,63 @@ def read_table(text: str, measure: Measure, council: str | None = None, about: s
     """The values of `measure` in a table of figures whose header line names three or more periods
     ("Status Dec-23 Mar-24 Jun-24 ...", "2007 2008 2009 ..."): in the row the measure names ("UASC
     531 480 476"), or, where the passage names the measure above the table, in its "Total" row or
-    the row of the report's own council ("West Sussex 20.00 23.00 ..."). The n-th figure of the row
-    is the value for the n-th period; a row with fewer figures than periods is not read. `about`
-    (the report's title and the passage's heading) counts as above the table: a table often
-    starts a passage of its own."""
+    the row of the report's own council ("West Sussex 20.00 23.00 ...") when the measure named last
+    above the table is ours (not "Table 18 Children Looked After" under a sentence about child
+    protection plans). The n-th cell of the row is the value for the n-th column of the header (a
+    "-" is a column without a figure, in the header or in a row); a row with fewer cells than
+    the header is not read. `about` (the report's title and the passage's heading) counts as above
+    the table: a table often starts a passage of its own. Figures under a title that names a rate
+    ("... rate, per 10,000 children") are that rate."""
     lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
     found: list[Found] = []
     own = _COUNCIL_KIND.sub("", council or "").strip().lower()
     for number, (start, end) in enumerate(lines):
-        columns = [period for _, _, period in periods(text[start:end])]
+        cells = _header_cells(text[start:end])
+        columns = [c for c in cells if c]
         if len(columns) < 3 or len(set(columns)) < len(columns):
             continue
-        columns = _on_the_day(columns, text[max(0, start - 200) : start])
+        dated = dict(zip(columns, _on_the_day(columns, text[max(0, start - 200) : start])))
+        cells = [dated.get(c) for c in cells]
         rows = []
+        percent = False
         for row_start, row_end in lines[number + 1 : number + 1 + TABLE_ROWS]:
-            label, figures = _row(text[row_start:row_end])
-            if not figures:
+            line = text[row_start:row_end]
+            if set(line.split()) == {"%"}:  # "% % %" under the header: the columns are shares
+                percent = True
+                continue
+            label, figures = _row(line)
+            if figures is None:
+                continue  # a row whose figures ran together ("----414.20349.40"): not readable
+            if not any(figures):
                 break
-            if len(figures) >= len(columns):
+            if len(figures) >= len(cells):
                 rows.append((row_start, row_end, label, figures))
         named = [row for row in rows if _names_only(row[2], measure)]
-        if not named and any(m.ours for m in mentions(f"{about}\n{text[:start]}", measure)):
+        above = mentions(f"{about}\n{text[:start]}", measure)
+        if not named and above and above[-1].ours:  # the measure named last above it is ours
             named = [
                 row for row in rows if _place(row[2]) in ("total", "all") or (own and own == _place(row[2]))
             ]
+        rate = _table_rate(f"{about}\n{text[max(0, start - 300) : start]}")
         for row_start, row_end, _, figures in named[:1]:
-            for period, (value, unit, written) in zip(columns, figures):
-                found.append(Found(value, written, unit, period, row_start, row_end))
+            for period, figure in zip(cells, figures):
+                if period and figure:
+                    value, unit, written = figure
+                    if unit == "count":
+                        unit = "%" if percent else rate or unit
+                    if _of_its_kind(measure, unit):
+                        found.append(Found(value, written, unit, period, row_start, row_end))
     return found
+
+
+def _table_rate(above: str) -> str | None:
+    """The unit of a table's plain figures when the last line above it that names a rate says so
+    ("Children looked after rate, per 10,000 children aged under 18": "rate per 10,000")."""
+    for line in reversed(above.splitlines()):
+        if re.search(r"(?i)\brates?\b", line):
+            per = _PER.search(line)
+            return f"rate per {per.group(1)}" if per else "rate"
+    return None
 
 
 _AT_A_DAY = re.compile(
@@ -385,20 +421,56 @@ def _place(label: str) -> str:
     return re.sub(r"^[\d\s]+", "", label).lower()
 
 
-def _row(line: str) -> tuple[str, list[tuple[float, str, str]]]:
-    """A table row's label (its words up to the last one that is not a figure) and its figures
-    after that, each (value, unit, as written); a "-" column (no figure) is left out."""
+_NO_FIGURE = ("-", "–")
+"""A table's cell with no figure: a column kept empty in the header, a value missing in a row."""
+
+
+def _header_cells(line: str) -> list[str | None]:
+    """A header line's columns, in order: each a period, or None for a "-" column; the words
+    before the first period (the table's label) and after the last (a "previous year" column of
+    changes) are no columns. A period written in two words ("June 2017") is one column."""
+    found = {start: period for start, _, period in periods(line)}
+    ends = {end for _, end, _ in periods(line)}
+    cells: list[str | None] = []
+    inside = None  # the end of a period of several words being read
+    for token in re.finditer(r"\S+", line):
+        if inside is not None:
+            inside = None if token.end() >= inside else inside
+            continue
+        if token.start() in found:
+            cells.append(found[token.start()])
+            if token.end() not in ends:
+                inside = min(e for e in ends if e > token.start())
+        elif token.group() in _NO_FIGURE:
+            cells.append(None)
+        elif any(cells):
+            break
+        else:
+            cells = []  # a word of the label: the columns start after it
+    while cells and cells[-1] is None:
+        cells.pop()
+    return cells
+
+
+def _row(line: str) -> tuple[str, list[tuple[float, str, str] | None] | None]:
+    """A table row's label (its words up to the last one that is not a figure) and its cells
+    after that, each (value, unit, as written), or None for a "-" (no figure); a negative figure
+    (a change column) is read as one. No cells ([]) for a line that is not a row; None for a row
+    whose figures ran together in the PDF's text ("----414.20349.40")."""
     tokens = line.split()
     last_word = max((i for i, t in enumerate(tokens) if re.search(r"[A-Za-z]", t)), default=-1)
     label = " ".join(tokens[: last_word + 1])
-    figures = []
+    figures: list[tuple[float, str, str] | None] = []
     for token in tokens[last_word + 1 :]:
-        match = AMOUNT.fullmatch(token)
-        if token in ("-", "–"):
+        if token in _NO_FIGURE:
+            figures.append(None)
             continue
+        negative = token[:1] in ("-", "−")
+        match = AMOUNT.fullmatch(token[1:] if negative else token)
         if not match:
-            return label, []
-        figures.append((*_amount(match), token))
+            return label, None if re.fullmatch(r"[\d.,\-−–%]+", token) else []
+        value, unit = _amount(match)
+        figures.append((-value if negative else value, unit, token))
     return label, figures
 
 
@@ -624,35 +696,23 @@ def trend(
     started = time.perf_counter()
     measure = find_measure(measure_name)
     rows = index.query(
-        "SELECT c.text, c.page, c.paragraphs, c.heading, c.doc_id, d.title, d.source, d.council, d.date"
-        " FROM chunks_fts f JOIN chunks c ON c.row = f.rowid JOIN documents d USING (doc_id)"
-        " WHERE chunks_fts MATCH ? ORDER BY c.row",
+        f"SELECT {_PASSAGE_COLUMNS} FROM chunks_fts f JOIN chunks c ON c.row = f.rowid"
+        " JOIN documents d USING (doc_id) WHERE chunks_fts MATCH ? ORDER BY c.row",
         [_fts_query(measure.names)],
     )
     searched = time.perf_counter()
     rows = [r for r in rows if _accepts_document(r, council, source)]
+    rows = [r for r in rows if any(m.ours for m in mentions(r["text"], measure))]
+    # (the keyword index also matches a name in another case: "lac" for LAC)
     raw: list[Point] = []
-    named = 0
     for row in rows:
-        text = row["text"]
-        if not any(m.ours for m in mentions(text, measure)):
-            continue  # the keyword index matched a name in another case ("lac" for LAC)
-        named += 1
-        paragraphs = json.loads(row["paragraphs"])
         about = f"{row['title']}\n{row['heading'] or ''}"
-        for item in read_passage(text, measure, row["date"], row["council"], about):
-            if not _in_range(item.period, since, until):
-                continue
-            citation = Quote(
-                row["doc_id"],
-                row["title"],
-                row["source"],
-                row["page"],
-                _paragraph(text, item.start, paragraphs),
-                row["date"],
-                text[item.start : item.end],
-            )
-            raw.append(Point(item.value, item.value_text, item.unit, item.period, row["council"], citation))
+        found = read_passage(row["text"], measure, row["date"], row["council"], about)
+        raw += [_point(row, item) for item in found if _in_range(item.period, since, until)]
+    for row, item in _tables_going_on(index, rows, measure):
+        if _in_range(item.period, since, until):
+            raw.append(_point(row, item))
+    named = len(rows)
     points = merge(raw)
     result = Trend(measure.asked, points, named)
     if not rows and not named:
@@ -671,6 +731,66 @@ def trend(
         "total": round((time.perf_counter() - started) * 1000, 1),
     }
     return result
+
+
+_PASSAGE_COLUMNS = (
+    "c.row, c.text, c.page, c.paragraphs, c.heading, c.doc_id, d.title, d.source, d.council, d.date"
+)
+TABLE_PASSAGES = 2
+"""How many passages after one that names the measure are read for its table's rows: a table of
+figures is cut into passages of a few rows (rows of eleven figures are about 40 tokens), its
+title in one passage, its header line in the next, the report's own row in the one after."""
+
+
+def _point(row, item: Found) -> Point:
+    citation = Quote(
+        row["doc_id"],
+        row["title"],
+        row["source"],
+        row["page"],
+        _paragraph(row["text"], item.start, json.loads(row["paragraphs"])),
+        row["date"],
+        row["text"][item.start : item.end],
+    )
+    return Point(item.value, item.value_text, item.unit, item.period, row["council"], citation)
+
+
+def _tables_going_on(index: Index, rows: list, measure: Measure) -> list[tuple[object, Found]]:
+    """The table values in the passages just after each passage that names the measure (the
+    passage and those after it read as one text by `read_table`), each with the passage it is in."""
+    wanted = sorted({r["row"] + step for r in rows for step in range(1, TABLE_PASSAGES + 1)})
+    after = (
+        {
+            r["row"]: r
+            for r in index.query(
+                f"SELECT {_PASSAGE_COLUMNS} FROM chunks c JOIN documents d USING (doc_id)"
+                f" WHERE c.row IN ({','.join('?' * len(wanted))})",
+                wanted,
+            )
+        }
+        if wanted
+        else {}
+    )
+    found = []
+    for row in rows:
+        window = [row]
+        for step in range(1, TABLE_PASSAGES + 1):
+            following = after.get(row["row"] + step)
+            if following is None or following["doc_id"] != row["doc_id"]:
+                break
+            window.append(following)
+        if len(window) == 1:
+            continue
+        starts = list(itertools.accumulate((len(r["text"]) + 1 for r in window), initial=0))
+        text = "\n".join(r["text"] for r in window)
+        about = f"{row['title']}\n{row['heading'] or ''}"
+        for item in read_table(text, measure, row["council"], about):
+            at = bisect.bisect_right(starts, item.start) - 1
+            if at == 0:
+                continue  # a row of the passage itself: read_passage read it
+            offset = starts[at]
+            found.append((window[at], replace(item, start=item.start - offset, end=item.end - offset)))
+    return found
 
 
 def _names(measure: Measure) -> str:

@@ -156,6 +156,28 @@ def test_what_counts_as_a_mention(handmade_index):
         assert found_rows(result) == reference(handmade_index, list(result.names))
 
 
+def test_the_texts_scanned_joined_are_the_texts_that_each_mention_the_term():
+    # a text that ends with the first word and one that begins with the second make no mention
+    # together; a letter whose lower case is longer ("İ") shifts no other text's offsets
+    texts = [
+        "the family",
+        "hub opened",
+        "Family\nHubs and LACs",
+        "İstanbul family hub",
+        "LAC",
+        "",
+        "lac and family hubbub",
+        "a family hub",
+    ]
+    for names in (("family hub",), ("LAC", "family hub"), ("hub",), ("İstanbul",)):
+        rule = matcher(names)
+        assert rule.which(texts) == [i for i, text in enumerate(texts) if rule.found(text)]
+        assert rule.which([t for t in texts if "İ" not in t]) == [
+            i for i, text in enumerate(t for t in texts if "İ" not in t) if rule.found(text)
+        ]
+    assert matcher(("family hub",)).which(texts) == [2, 3, 7]
+
+
 def run(capsys, *args):
     code = main(list(args))
     out, err = capsys.readouterr()
@@ -181,6 +203,17 @@ def test_json_follows_the_design_contract(capsys, corpus_index):
     assert [m["month"] for m in result["by_month"]] == sorted(m["month"] for m in result["by_month"])
     assert all(re.fullmatch(r"\d{4}-\d\d", m["month"]) for m in result["by_month"])
     assert sum(m["count"] for m in result["by_month"]) == result["total"]
+    assert len(out.splitlines()) > result["total"]  # a small result is indented
+
+
+def test_a_large_result_is_the_same_json_on_one_line(capsys, monkeypatch, corpus_index):
+    where = ["--index-dir", str(corpus_index.index_dir)]
+    _, indented, _ = run(capsys, "mentions", "social worker", "--json", *where)
+    monkeypatch.setattr("rag.mentions.INDENTED_UP_TO", 1)
+    code, one_line, err = run(capsys, "mentions", "social worker", "--json", *where)
+    assert code == 0 and err == "" and json.loads(indented)["total"] > 1
+    assert len(one_line.splitlines()) == 1
+    assert json.loads(one_line) == json.loads(indented) | {"timings_ms": json.loads(one_line)["timings_ms"]}
 
 
 def test_csv_has_one_row_per_passage_and_text_output_escapes_control_characters(capsys, handmade_index):

@@ -6,7 +6,7 @@ import io
 import json
 
 import pytest
-from conftest import ROOT
+from conftest import DATA, ROOT, need
 from streamlit.testing.v1 import AppTest
 
 from rag.app.conversation import answer_as_text
@@ -232,3 +232,71 @@ def test_a_table_of_years_under_a_day_of_the_year_is_counted_on_that_day_for_the
     ]
     assert _points(YEARLY_TABLE, LAC, council="Kent County Council") == []  # another council's row
     assert _points(YEARLY_TABLE, "child protection plans", council="West Sussex County Council") == []
+
+
+NEIGHBOUR_TABLE = """Children in Need rate per 10,000
+
+CIN 1 CIN 2 CIN 3 CIN 4
+Statistical Neighbours Change from
+- - 2009 2010 2011 2012 - previous year
+CI 855 Leicestershire ----414.20349.40265.10372.80--220.10
+881 Essex - - 238.00 - 309.40 265.70 - -4.70
+938 West Sussex - - 78.00 313.00 331.30 215.60 - -15.90
+The averages presented here are simple averages."""
+
+
+def test_a_table_s_empty_columns_missing_figures_and_run_together_rows_keep_each_figure_in_its_column():
+    points = read_passage(
+        NEIGHBOUR_TABLE, find_measure("children in need"), None, "West Sussex County Council"
+    )
+    assert [(f.value, f.unit, f.period) for f in points] == [
+        (78.0, "rate per 10,000", "2009"),
+        (313.0, "rate per 10,000", "2010"),
+        (331.3, "rate per 10,000", "2011"),
+        (215.6, "rate per 10,000", "2012"),
+    ]
+    essex = read_passage(
+        NEIGHBOUR_TABLE.replace("West Sussex", "Kent"), find_measure("children in need"), None, "Essex"
+    )
+    assert [(f.value, f.period) for f in essex] == [(238.0, "2009"), (309.4, "2011"), (265.7, "2012")]
+
+
+def test_a_table_is_the_measure_named_last_above_it_and_a_column_of_shares_is_no_count():
+    other_measure_last = "Children in need were counted too.\n" + YEARLY_TABLE
+    assert _points(other_measure_last, LAC, council="West Sussex County Council")  # ours is last
+    under_another = YEARLY_TABLE.replace("Children Looked After", "Child protection plans")
+    assert (
+        _points("Children looked after rose.\n" + under_another, LAC, council="West Sussex County Council")
+        == []
+    )
+    shares = (
+        "Category of need of children looked after\nNeed 2003/04 2006/07 2007/08\n % % %\nTOTAL 100 100 100"
+    )
+    assert _points(shares, LAC) == []
+    assert [(v, p) for v, p, _ in _points(shares.replace("\n % % %", ""), LAC)][:1] == [(100, "2003-04/2004-03")]
+
+
+def test_a_table_cut_into_passages_is_read_from_the_passages_after_the_one_naming_the_measure(tmp_path):
+    """The real PDF: its title names the measure, its header line is in the next passage and the
+    report's own row in the one after (rows of eleven figures fill a passage in three or four)."""
+    pdf = need(DATA / "reports" / "west-sussex-jsna" / "starting-well" / "CIN-WSx-in-Comparison-with-SN.pdf")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / pdf.name).write_bytes(pdf.read_bytes())
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(None, settings, progress=False)
+    index = open_index(settings)
+    points = trend(index, "children in need").points
+    assert [(p.value, p.unit, p.period) for p in points] == [
+        (78.0, "rate per 10,000", "2009"),
+        (313.0, "rate per 10,000", "2010"),
+        (331.3, "rate per 10,000", "2011"),
+        (215.6, "rate per 10,000", "2012"),
+        (233.8, "rate per 10,000", "2013"),
+        (298.2, "rate per 10,000", "2014"),
+        (282.3, "rate per 10,000", "2015"),
+    ]
+    assert all(p.citation.text.startswith("938 West Sussex - - 78.00 313.00") for p in points)
+    passages = {row["text"] for row in index.query("SELECT text FROM chunks")}
+    assert all(any(p.citation.text in text for text in passages) for p in points)
+    assert not any("Children in Need" in p.citation.text for p in points)  # not the title's passage
