@@ -273,7 +273,9 @@ def test_a_table_is_the_measure_named_last_above_it_and_a_column_of_shares_is_no
         "Category of need of children looked after\nNeed 2003/04 2006/07 2007/08\n % % %\nTOTAL 100 100 100"
     )
     assert _points(shares, LAC) == []
-    assert [(v, p) for v, p, _ in _points(shares.replace("\n % % %", ""), LAC)][:1] == [(100, "2003-04/2004-03")]
+    assert [(v, p) for v, p, _ in _points(shares.replace("\n % % %", ""), LAC)][:1] == [
+        (100, "2003-04/2004-03")
+    ]
 
 
 def test_a_table_cut_into_passages_is_read_from_the_passages_after_the_one_naming_the_measure(tmp_path):
