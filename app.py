@@ -43,7 +43,6 @@ from rag.app.corpus import (
 from rag.app.jobs import IndexJobs, describe_progress, progress_fraction
 from rag.app.pages import PAGE_IMAGES_CACHED, PageImage, page_image
 from rag.app.serving import CurrentIndex
-from rag.dates import period_at_end
 from rag.errors import IndexMissingError, RagError
 from rag.followup import turn_from_json
 from rag.glossary import glossary
@@ -54,6 +53,7 @@ from rag.mentions import (
     mentions_answer,
     mentions_csv,
     mentions_question,
+    mentions_scope,
     not_found_line,
     summary,
     where_in_report,
@@ -584,9 +584,9 @@ def answer_turn(question: str, filters, filters_text: str, k: int, mode: str) ->
     over time: the trend; any other question, or a trend question that finds no value: the answer."""
     term = mentions_question(question)
     if term:
-        _, first, last = period_at_end(question.rstrip(" ?.!"))  # "... in 2019": those years only
+        council, first, last = mentions_scope(question)  # "... in Kent in 2019": those reports only
         # the search is exhaustive: a term found nowhere is an answer too ("No passage mentions ...")
-        return mentions_turn(question, term, filters.narrowed(first, last), filters_text)
+        return mentions_turn(question, term, filters.narrowed(first, last, council), filters_text)
     asked = trend_question(question)
     if asked:
         turn = trend_turn(question, asked, filters, filters_text)

@@ -50,6 +50,7 @@ from rag.dates import period_at_end
 from rag.errors import QuestionError, RagError
 from rag.glossary import glossary
 from rag.index.store import TOKENIZER
+from rag.read.metadata import council_named_by
 from rag.text import phrases_pattern, split_sentences
 from rag.types import Filters, paragraph_label
 
@@ -431,17 +432,14 @@ def mentions_question(question: str) -> str | None:
     "Which papers mention SEND, and when?", "Where is the Youth Service mentioned?", "List the
     reports that mention LAC"), as typed (an acronym keeps its capitals); None for any other
     question, and for one whose term is empty, only a pointer ("... mention it?") or has nothing
-    to search. Years that end the question ("... in 2019", "since 2017") are not part of the term:
-    `rag.dates.period_at_end` reads them. The cue words are in rag/data/mentions_cues.toml."""
-    shapes, leading, pointer = _question_patterns()
-    text = " ".join((question or "").split())
-    for shape in shapes:
-        found = shape.fullmatch(text)
-        if found:
-            break
-    else:
+    to search. Years and a council that end the question ("... in 2019", "since 2017", "... in
+    Kent") are not part of the term: `mentions_scope` reads them. The cue words are in
+    rag/data/mentions_cues.toml."""
+    _, leading, pointer = _question_patterns()
+    asked = _asked_term(question)
+    if asked is None:
         return None
-    term = period_at_end(found.group("term").strip())[0]  # "... in 2019" is a filter, not the term
+    term = _scope_at_end(asked)[0]  # "... in Kent in 2019" narrows the reports, it is not the term
     term = term.strip().strip(_QUOTES + ",;:").strip()
     term = leading.sub("", term).strip(_QUOTES).strip()
     if pointer.fullmatch(term):
@@ -450,6 +448,44 @@ def mentions_question(question: str) -> str | None:
         return clean_term(term)
     except QuestionError:
         return None
+
+
+def _asked_term(question: str) -> str | None:
+    """The words a mentions question asks about, with any years and council that end them."""
+    text = " ".join((question or "").split())
+    for shape in _question_patterns()[0]:
+        found = shape.fullmatch(text)
+        if found:
+            return found.group("term").strip()
+    return None
+
+
+_BY = r"(?:in|by|from)"  # not "of": "the Mayor of Limerick" is a name
+_COUNCIL_AT_END = re.compile(rf"(?i)\s*,?\s+{_BY}\s+(?P<council>(?:(?!\s{_BY}\s)[^,])+?)\s*$")
+
+
+def _scope_at_end(text: str) -> tuple[str, str | None, str | None, str | None]:
+    """`text` without the years and the council that end it, in either order ("family hubs in
+    Kent in 2019", "SEND in 2019 by Stockton"): (text, council, first year, last year)."""
+    council = first = last = None
+    while True:
+        rest, since, until = period_at_end(text)
+        if rest != text and first is None:
+            text, first, last = rest, since, until
+            continue
+        named = _COUNCIL_AT_END.search(text)
+        official = council_named_by(named.group("council")) if named else None
+        if named and official and council is None:
+            text, council = text[: named.start()], official
+            continue
+        return text, council, first, last
+
+
+def mentions_scope(question: str) -> tuple[str | None, str | None, str | None]:
+    """The council and the first and last year that end a mentions question's term ("Which
+    reports mention family hubs in Kent since 2019?": Kent County Council, 2019, None)."""
+    asked = _asked_term(question)
+    return _scope_at_end(asked)[1:] if asked else (None, None, None)
 
 
 def mention_quote(result: Mentions, mention: Mention) -> str:

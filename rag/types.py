@@ -168,15 +168,17 @@ class Filters:
     def __bool__(self) -> bool:
         return any(asdict(self).values())
 
-    def narrowed(self, since: str | None, until: str | None) -> Filters:
+    def narrowed(self, since: str | None, until: str | None, council: str | None = None) -> Filters:
         """These filters within `since` and `until` as well (a question's years within the
-        sidebar's dates): the later start and the earlier end, never wider."""
+        sidebar's dates): the later start and the earlier end, never wider; and `council` when
+        no council is chosen yet (one chosen in the sidebar stays)."""
         starts = [d for d in (self.since, since) if d]
         ends = [d for d in (self.until, until) if d]
         return replace(
             self,
             since=max(starts, key=lambda d: date_range("since", d)[0]) if starts else None,
             until=min(ends, key=lambda d: date_range("until", d)[1]) if ends else None,
+            council=self.council or council,
         )
 
     def accepts(self, row) -> bool:

@@ -22,6 +22,7 @@ from rag.mentions import (
     mention_names,
     mentions_answer,
     mentions_question,
+    mentions_scope,
     printable,
     summary,
 )
@@ -445,3 +446,34 @@ def test_years_that_end_a_mentions_question_narrow_its_reports(monkeypatch, corp
         find_mentions(corpus_index, "social workers").reports
     )
     assert all(r.date.startswith("2025") for r in result.reports)
+
+
+def test_a_council_that_ends_a_mentions_question_narrows_its_reports(monkeypatch, corpus_index):
+    assert mentions_question("Which reports mention family hubs in Kent in 2019?") == "family hubs"
+    assert mentions_scope("Which reports mention family hubs in Kent in 2019?") == (
+        "Kent County Council",
+        "2019",
+        "2019",
+    )
+    assert mentions_scope("Which reports mention SEND in 2019 by Stockton?") == (
+        "Stockton-on-Tees Borough Council",
+        "2019",
+        "2019",
+    )
+    assert (
+        mentions_scope("Where is the youth service in Middlesbrough mentioned?")[0] == "Middlesbrough Council"
+    )
+    for whole_term in ("family hubs in schools", "Kent County Council", "the Mayor of Limerick"):
+        assert mentions_scope(f"Which reports mention {whole_term}?") == (None, None, None)
+        assert mentions_question(f"Which reports mention {whole_term}?") in (whole_term, "Mayor of Limerick")
+
+    monkeypatch.setenv("RAG_INDEX_DIR", str(corpus_index.index_dir))
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    app.chat_input[0].set_value("Which reports mention social workers in Stockton?").run()
+    assert not app.exception
+    result = app.session_state["turns"][0]["mentions"]
+    everywhere = find_mentions(corpus_index, "social workers")
+    assert {r.council for r in everywhere.reports} > {"Stockton-on-Tees Borough Council"}
+    assert result.term == "social workers" and result.reports
+    assert {r.council for r in result.reports} == {"Stockton-on-Tees Borough Council"}
+    assert result.total == find_mentions(corpus_index, "social workers", Filters(council="Stockton")).total

@@ -181,6 +181,13 @@ def _council_names_as_words() -> dict[str, str]:
     return {" ".join(re.findall(r"[a-z0-9]+", name.lower())): council for name, council in official.items()}
 
 
+def council_named_by(words: str) -> str | None:
+    """The council that `words` name in full ("Kent", "the Kent County Council", "Stockton"), by
+    its official name; None when they are anything else ("schools", "Kent schools")."""
+    found = re.findall(r"[a-z0-9]+", words.lower())
+    return _council_names_as_words().get(" ".join(found[1:] if found[:1] == ["the"] else found))
+
+
 def council_from_path(path: Path) -> str | None:
     """The council a folder the file sits in is named after ("kent-county-council",
     "west-sussex-jsna"): a collection of one council's papers holds that council's reports, even
