@@ -54,6 +54,10 @@ def _cue_patterns() -> dict[str, re.Pattern[str]]:
         "comparator": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['comparator_before'])})\W*$"),
         "label": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['label_before'])})[\s.]*$"),
         "other": re.compile(rf"(?i)^\s*(?:{phrases_pattern(value['other_after'])})(?![\w])"),
+        "counted": re.compile(
+            rf"(?i)\s+(?:{phrases_pattern(value['counted'])})\s+(?:{phrases_pattern(value['counted_joins'])})"
+            r"\s+(?:(?:an?|the|their)\s+)?"
+        ),
         "thing": re.compile(rf"(?i)[\s”’\"')]*(?:{phrases_pattern(value['other_things'])})\b"),
         "carries": re.compile(rf"(?i)\W*(?:{phrases_pattern(value['carries_on'])})\b"),
         "elsewhere": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['elsewhere'])})(?![\w-])"),
@@ -547,9 +551,15 @@ def _elsewhere(before: str, council: str | None) -> bool:
 def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
     """Whether the value belongs to our measure: the nearest name before it is ours and linked to
     it ("X: 507", "X ... stands at 609", "X, down from 307"), or ours comes right after it
-    ("665 looked after children")."""
+    ("665 looked after children"), or after whom it counts ("1,109 children subject to a child
+    protection plan")."""
     after = [m for m in named if m.start >= value.end]
-    if after and after[0].ours and re.fullmatch(r"[\s“”\"‘’]*", piece[value.end : after[0].start]):
+    between = piece[value.end : after[0].start] if after else ""
+    if (
+        after
+        and after[0].ours
+        and (re.fullmatch(r"[\s“”\"‘’]*", between) or _cue_patterns()["counted"].fullmatch(between))
+    ):
         lead = piece[: value.start]  # "There were 665 ...", not "CPP rate 1 CPP rate 2"
         listed = re.search(r"\d\D{0,40}(?:,|\band)\s*$", lead)  # "1,015 children in need and 507 ..."
         return not lead.strip(" -•*\t") or bool(_cue_patterns()["link"].search(lead) or listed)

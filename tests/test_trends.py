@@ -302,3 +302,15 @@ def test_a_table_cut_into_passages_is_read_from_the_passages_after_the_one_namin
     passages = {row["text"] for row in index.query("SELECT text FROM chunks")}
     assert all(any(p.citation.text in text for text in passages) for p in points)
     assert not any("Children in Need" in p.citation.text for p in points)  # not the title's passage
+
+
+def test_a_count_before_whom_it_counts_and_the_measure_s_name_is_a_point():
+    text = (
+        "On 31st December 2024, there were 1,109 children subject to a child protection plan.\n\n"
+        "As of January 2024, this totalled 19,407 children and young people with an EHCP in Kent.\n\n"
+        "In 2024 there were 350 pupils with an EHCP in special schools.\n\n"
+        "In 2024, 40 children were seen by 12 social workers with a child protection plan audit."
+    )
+    cpp = _points(text, "child protection plans")
+    assert [(v, p) for v, p, _ in cpp] == [(1109, "2024-12-31")]
+    assert [(v, p) for v, p, _ in _points(text, "EHCP")] == [(19407, "2024-01")]
