@@ -19,6 +19,7 @@ from pathlib import Path
 import streamlit as st
 
 from rag.app.conversation import (
+    OTHER_CANDIDATES,
     answer_as_text,
     answer_lines,
     answer_sources,
@@ -626,6 +627,10 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
     if answer["status"] != "not_found":
         show_answer_lines(answer, sources, key, stream)
     show_sources(answer, sources, key)
+    if answer["status"] != "not_found" and answer.get("candidates"):
+        with st.expander(OTHER_CANDIDATES):
+            for line in candidate_lines(answer):
+                st.markdown(line)
     seconds = answer["timings_ms"].get("total", 0) / 1000
     st.caption(f"{filters_caption(turn)} · {seconds:.1f} s")
     with st.popover("Copy as text", icon=":material/content_copy:"):

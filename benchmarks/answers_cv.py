@@ -45,6 +45,7 @@ def main() -> None:
         "unanswerable_refused": round(sum(a for a, _ in refused) / max(1, sum(b for _, b in refused)), 3),
         "answer_accuracy": {f["held_out"]: f["answer_accuracy"] for f in folds},
         "evidence_top5": {f["held_out"]: f["evidence_top5"] for f in folds},
+        "answer_or_offered": {f["held_out"]: f["answer_or_offered"] for f in folds},
     }
     print(json.dumps(summary) if args.json else summary)
 

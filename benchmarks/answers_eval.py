@@ -38,7 +38,8 @@ def answer_row(row: dict, settings: Settings, **options):
 
 
 def figures(rows: list[dict], answers: list, seconds: list[float] | None = None) -> dict:
-    """The figures the issue's aims name, for one question set."""
+    """The figures the issue's aims name, for one question set; `answer_or_offered`: the expected
+    answer is in the answer or in one of the sentences offered with it (or with a refusal)."""
     answerable = [(r, a) for r, a in zip(rows, answers) if r.get("kind") != "unanswerable"]
     unanswerable = [(r, a) for r, a in zip(rows, answers) if r.get("kind") == "unanswerable"]
 
@@ -59,6 +60,11 @@ def figures(rows: list[dict], answers: list, seconds: list[float] | None = None)
             3,
         ),
         "evidence_top5": round(top5 / len(answerable), 3),
+        "answer_or_offered": round(
+            sum(correct(r, a) or any(holds_answer(r, c.text) for c in a.candidates) for r, a in answerable)
+            / len(answerable),
+            3,
+        ),
         "wrongly_refused": round(sum(a.status == "not_found" for _, a in answerable) / len(answerable), 3),
     }
     if seconds:

@@ -318,6 +318,8 @@ def _ask(args: argparse.Namespace, settings: Settings, index) -> None:
 
 def _print_answer(answer) -> None:
     """The answer, each citation with its text, then the other passages retrieved (the first k)."""
+    from rag.app.conversation import OTHER_CANDIDATES
+
     if answer.rewritten_question:
         print(f"(understood as: {_shown(answer.rewritten_question)})")
     print(_shown(answer.answer))
@@ -328,7 +330,7 @@ def _print_answer(answer) -> None:
         print(f"[{citation.ref}] {_where(citation)}")
         print(textwrap.indent(textwrap.fill(_shown(" ".join(citation.text.split())), 96), "    "))
     if answer.candidates:
-        print("These passages may answer it:")
+        print("These passages may answer it:" if answer.status == "not_found" else f"{OTHER_CANDIDATES}:")
         for suggestion in answer.candidates:
             print(f"  - {_shown(suggestion.text)}")
             print(f"    {_where(suggestion.citation)}")

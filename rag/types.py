@@ -57,7 +57,8 @@ class Answer:
     note: str | None = None
     """Something the reader should know about how the answer was made."""
     candidates: list[Suggestion] = field(default_factory=list)
-    """For a refusal: the best sentences, which may answer it; empty otherwise."""
+    """For a refusal: the best sentences, which may answer it; for an extractive answer: the next
+    best sentences after its own, which may answer it instead."""
 
     def to_dict(self) -> dict:
         return {

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.answer.extractive import FEATURES, answer_from_passages
+from rag.answer.extractive import ALTERNATIVES, FEATURES, answer_from_passages
 from rag.answer.model import AnswerModel, load_model
 from rag.data import data_file
 from rag.question import analyse, cue_table
@@ -121,3 +121,26 @@ def test_a_question_about_one_council_is_refused_from_another_council_s_reports(
     )
     assert answer.status == "not_found" and "609" not in answer.answer
     assert answer.candidates and "609" in answer.candidates[0].text
+
+
+def test_an_answer_also_offers_the_next_best_sentences_without_repeating_its_own():
+    """Held out, the expected answer is often the second or third sentence: an answer carries the
+    next best ones (ALTERNATIVES), never its own sentence again, nor the same words of another pack."""
+    text = (
+        "The council recruited 38 new foster carers in 2024 after the new campaign. "
+        "In 2023 the council recruited 29 foster carers. "
+        "The fostering service approved 12 connected carers in 2024."
+    )
+    copy = passage(text, rank=2, title="Report, supplementary pack")
+    answer = answer_from_passages(
+        "How many foster carers did the council recruit in 2024?",
+        [passage(text), copy],
+        Settings(not_found_threshold=0.0),
+    )
+    assert answer.status == "answered" and "38 new foster carers" in answer.answer
+    assert 1 <= len(answer.candidates) <= ALTERNATIVES
+    offered = [c.text for c in answer.candidates]
+    assert len(set(offered)) == len(offered)
+    assert not any("38 new foster carers" in line for line in offered)
+    assert all(c.citation.text in text for c in answer.candidates)
+    assert answer.to_dict()["candidates"][0]["text"] == offered[0]

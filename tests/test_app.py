@@ -10,6 +10,7 @@ import pytest
 from conftest import CORPUS, DATA, HOSTILE_QUESTION, HOSTILE_REPORT, ROOT, need
 from streamlit.testing.v1 import AppTest
 
+from rag.app.conversation import OTHER_CANDIDATES
 from rag.build.ingest import build_index
 from rag.index.store import open_index
 from rag.settings import Settings
@@ -120,11 +121,16 @@ def test_an_example_asks_and_the_answer_is_tied_to_its_sources_then_a_follow_up_
     answer = reply.markdown[0].value
     assert shown(answer) == "Current Children Looked After (LAC): 507 (Rate = 156.5)."
     assert [(b.label, b.help) for b in reply.button] == [(":blue-badge[source 1]", "Open source 1 below")]
-    sources = reply.expander
+    sources = [e for e in reply.expander if e.label != OTHER_CANDIDATES]
     assert sources[0].label.startswith(":blue-badge[source 1] Executive Member Report to Council")
     assert "Middlesbrough Council, 2018-09" in shown(sources[0].label)
     assert [s.proto.expanded for s in sources] == [True] + [False] * (len(sources) - 1)  # cited: open
     assert len(sources) == 5  # "Sources shown" defaults to top_k
+    others = [e for e in reply.expander if e.label == OTHER_CANDIDATES]  # after the sources, closed
+    assert others and reply.expander[-1] == others[0] and not others[0].proto.expanded
+    offered = answers(app)[0].expander[-1].markdown
+    candidates = app.session_state["turns"][0]["answer"]["candidates"]
+    assert len(offered) == len(candidates) and "507" not in "".join(c["text"] for c in candidates)
     excerpt = sources[0].markdown[0].value
     assert "**Current Children Looked After \\(LAC\\)\\: 507 \\(Rate \\= 156\\.5\\)**" in excerpt
     assert any("middlesbrough-2018-09" in shown(c.value) for c in sources[0].caption)

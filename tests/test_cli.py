@@ -281,6 +281,19 @@ def test_text_output_shows_a_reports_control_characters_escaped(capsys, tmp_path
     assert "\x1b[31mServices" in json.loads(out)["passages"][0]["title"]  # JSON stays JSON: the text as it is
 
 
+def test_an_answer_shows_the_next_best_sentences_after_its_citations(capsys, corpus_index):
+    index_dir = str(corpus_index.index_dir)
+    _, out, _ = run(capsys, "ask", LAC, "--json", "--index-dir", index_dir)
+    answer = json.loads(out)
+    assert answer["status"] == "answered" and 1 <= len(answer["candidates"]) <= 2
+    _, text, _ = run(capsys, "ask", LAC, "--index-dir", index_dir)
+    offered = text.split("Other passages that may answer it:\n")[1].split("\n\n")[0].splitlines()
+    assert offered[::2] == [f"  - {c['text']}" for c in answer["candidates"]]
+    assert (
+        text.index("[1] ") < text.index("Other passages that may answer it:") < text.index("Also retrieved:")
+    )
+
+
 def test_a_refusal_shows_the_sentences_that_may_answer_it_with_their_reports(capsys, corpus_index):
     index_dir = str(corpus_index.index_dir)
     _, out, _ = run(capsys, "ask", NOT_HELD, "--json", "--index-dir", index_dir)

@@ -12,6 +12,7 @@ from conftest import HOSTILE_REPORT
 from markdown_it import MarkdownIt
 
 from rag.app.conversation import (
+    OTHER_CANDIDATES,
     answer_as_text,
     answer_markdown,
     answer_sources,
@@ -103,6 +104,11 @@ def test_an_answer_copied_as_text_carries_its_citations(lac_answer):
         "corpus/middlesbrough-2018-09-executive-member-report-childrens-care.txt"
     ) in lines
     assert '    "Current Children Looked After (LAC): 507 (Rate = 156.5)"' in lines
+    if lac_answer.get("candidates"):  # the next best sentences, each with its report
+        others = lines[lines.index(f"{OTHER_CANDIDATES}:") + 1 :]
+        assert [line.split(" — ")[0] for line in others] == [
+            f"- {c['text']}" for c in lac_answer["candidates"]
+        ]
 
 
 def test_a_conversation_exports_as_markdown_with_nothing_live(lac_answer, corpus_index, corpus_settings):
@@ -124,6 +130,8 @@ def test_a_conversation_exports_as_markdown_with_nothing_live(lac_answer, corpus
     assert "Current Children Looked After (LAC): 507 (Rate = 156.5). [1]" in rendered
     assert "<strong>Current Children Looked After (LAC): 507 (Rate = 156.5)</strong>" in rendered
     assert "<strong>Not in these reports.</strong>" in rendered and "You may mean:" in rendered
+    assert lac_answer["candidates"] and rendered.count(f"{OTHER_CANDIDATES}:") == 1
+    assert rendered.index(f"{OTHER_CANDIDATES}:") < rendered.index("Sources:")
     assert "<img" not in rendered and "<a " not in rendered
     assert "What about &lt;img src=x onerror=alert(1)&gt;" in rendered
 

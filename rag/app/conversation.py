@@ -211,8 +211,13 @@ def answer_markdown(
     )
 
 
+OTHER_CANDIDATES = "Other passages that may answer it"
+"""The heading of an answer's next best sentences (app, Markdown export, `rag ask`)."""
+
+
 def candidate_lines(answer: Mapping, escape: Callable[[str], str] = escape_markdown) -> list[str]:
-    """A refusal's best sentences as Markdown list items, each with its report and meeting date."""
+    """A refusal's best sentences, or an answer's next best, as Markdown list items, each with its
+    report and meeting date."""
     lines = []
     for item in answer.get("candidates") or []:
         where = ", ".join(str(x) for x in (item["citation"]["title"], item["citation"]["date"]) if x)
@@ -270,6 +275,9 @@ def answer_as_text(answer: Mapping, filters: str = "") -> str:
         for citation in answer["citations"]:
             lines.append(f"[{citation['ref']}] {where(citation)} — {citation['source']}")
             lines.append(f'    "{" ".join(citation["text"].split())}"')
+        if answer.get("candidates"):
+            lines += ["", f"{OTHER_CANDIDATES}:"]
+            lines += [f"- {item['text']} — {where(item['citation'])}" for item in answer["candidates"]]
     else:
         lines.append("Closest passages:")
         for passage in answer["passages"][:3]:
@@ -321,7 +329,10 @@ def conversation_markdown(
             out += ["You may mean:", ""]
             sources = answer_sources(answer, 3)
         else:
-            out += [answer_markdown(answer, cite=_plain_marker, escape=esc), "", "Sources:", ""]
+            out += [answer_markdown(answer, cite=_plain_marker, escape=esc), ""]
+            if answer.get("candidates"):
+                out += [f"{OTHER_CANDIDATES}:", "", *candidate_lines(answer, esc), ""]
+            out += ["Sources:", ""]
             sources = [s for s in answer_sources(answer) if s.ref is not None]
         for position, source in enumerate(sources, start=1):
             label = _plain_marker(source.ref) if source.ref is not None else f"{position}\\."
