@@ -70,6 +70,19 @@ ANSWER = {
         "citations": {"type": "array", "items": {"$ref": "#/components/schemas/Citation"}},
         "passages": {"type": "array", "items": {"$ref": "#/components/schemas/Passage"}},
         "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
+        "candidates": {
+            "type": "array",
+            "description": "present when there are some: for not_found, the sentences most likely to answer"
+            ' ("these passages may answer it"); for an answer, the next two after its own',
+            "items": {
+                "type": "object",
+                "properties": {
+                    "text": {"type": "string"},
+                    "score": {"type": "number", "description": "the answer model's probability"},
+                    "citation": {"$ref": "#/components/schemas/Citation"},
+                },
+            },
+        },
     },
 }
 

@@ -226,6 +226,8 @@ def test_docs_and_openapi_are_served(api):
     assert status == 200 and document["openapi"].startswith("3.")
     assert {"/ask", "/search", "/info", "/health", "/trend", "/mentions"} <= set(document["paths"])
     assert document["paths"]["/ask"]["post"]["requestBody"]
+    answer_fields = set(document["components"]["schemas"]["Answer"]["properties"])
+    assert answer_fields >= {"answer", "status", "citations", "passages", "candidates"}
     status, page, headers = call(api, "GET", "/docs")
     assert status == 200 and headers["content-type"].startswith("text/html")
     assert "/openapi.json" in page and "POST</span> /ask" in page
