@@ -613,24 +613,17 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
     if answer.get("note"):
         st.info(escape_markdown(answer["note"]), icon=":material/info:")
     if answer["status"] == "not_found":
-        st.warning(
-            "**Not in these reports.** " + escape_markdown(answer["answer"]), icon=":material/search_off:"
-        )
-        if answer.get("candidates"):
-            st.markdown("These passages may answer it:")
-            for line in candidate_lines(answer):
-                st.markdown(line)
-        elif answer["passages"]:
-            st.markdown("You may mean:")
-    limit = min(3, turn["k"]) if answer["status"] == "not_found" else turn["k"]
-    sources = answer_sources(answer, limit)
-    if answer["status"] != "not_found":
+        show_refusal(answer)
+        sources = answer_sources(answer, min(3, turn["k"]))
+        show_sources(answer, sources, key)
+    else:
+        sources = answer_sources(answer, turn["k"])
         show_answer_lines(answer, sources, key, stream)
-    show_sources(answer, sources, key)
-    if answer["status"] != "not_found" and answer.get("candidates"):
-        with st.expander(OTHER_CANDIDATES):
-            for line in candidate_lines(answer):
-                st.markdown(line)
+        show_sources(answer, sources, key)
+        if answer.get("candidates"):
+            with st.expander(OTHER_CANDIDATES):
+                for line in candidate_lines(answer):
+                    st.markdown(line)
     seconds = answer["timings_ms"].get("total", 0) / 1000
     st.caption(f"{filters_caption(turn)} · {seconds:.1f} s")
     with st.popover("Copy as text", icon=":material/content_copy:"):
@@ -639,6 +632,18 @@ def show_answer(turn: dict, key: str, stream: bool = False) -> None:
 
 def filters_caption(turn: dict) -> str:
     return f"Filters: {escape_markdown(turn['filters'])}" if turn["filters"] else "All reports searched"
+
+
+def show_refusal(answer: dict) -> None:
+    """Not in these reports: said plainly, then the sentences that may answer it, or else a
+    heading for the closest passages shown beneath."""
+    st.warning("**Not in these reports.** " + escape_markdown(answer["answer"]), icon=":material/search_off:")
+    if answer.get("candidates"):
+        st.markdown("These passages may answer it:")
+        for line in candidate_lines(answer):
+            st.markdown(line)
+    elif answer["passages"]:
+        st.markdown("You may mean:")
 
 
 def show_answer_lines(answer: dict, sources: list, key: str, stream: bool) -> None:

@@ -351,20 +351,7 @@ def read_table(text: str, measure: Measure, council: str | None = None, about: s
             continue
         dated = dict(zip(columns, _on_the_day(columns, text[max(0, start - 200) : start])))
         cells = [dated.get(c) for c in cells]
-        rows = []
-        percent = False
-        for row_start, row_end in lines[number + 1 : number + 1 + TABLE_ROWS]:
-            line = text[row_start:row_end]
-            if set(line.split()) == {"%"}:  # "% % %" under the header: the columns are shares
-                percent = True
-                continue
-            label, figures = _row(line)
-            if figures is None:
-                continue  # a row whose figures ran together ("----414.20349.40"): not readable
-            if not any(figures):
-                break
-            if len(figures) >= len(cells):
-                rows.append((row_start, row_end, label, figures))
+        rows, percent = _table_rows(text, lines[number + 1 : number + 1 + TABLE_ROWS], len(cells))
         named = [row for row in rows if _names_only(row[2], measure)]
         above = mentions(f"{about}\n{text[:start]}", measure)
         if not named and above and above[-1].ours:  # the measure named last above it is ours
@@ -381,6 +368,28 @@ def read_table(text: str, measure: Measure, council: str | None = None, about: s
                     if _of_its_kind(measure, unit):
                         found.append(Found(value, written, unit, period, row_start, row_end))
     return found
+
+
+def _table_rows(text: str, lines: list[tuple[int, int]], cells: int) -> tuple[list[tuple], bool]:
+    """The rows under a header of `cells` columns, each (start, end, label, figures), up to the
+    first line that is not a row; and whether a "% % %" line under the header makes them shares.
+    A row with fewer cells than the header, or whose figures ran together in the PDF's text
+    ("----414.20349.40"), is passed over."""
+    rows = []
+    percent = False
+    for row_start, row_end in lines:
+        line = text[row_start:row_end]
+        if set(line.split()) == {"%"}:
+            percent = True
+            continue
+        label, figures = _row(line)
+        if figures is None:
+            continue
+        if not any(figures):
+            break
+        if len(figures) >= cells:
+            rows.append((row_start, row_end, label, figures))
+    return rows, percent
 
 
 def _table_rate(above: str) -> str | None:

@@ -215,7 +215,9 @@ def test_a_conversation_exports_as_readable_markdown_with_its_date_index_and_fol
     for renderer in (render, render_gfm):
         rendered = renderer(markdown)
         assert rendered.count("<h1>") == 1 and rendered.count("<h2>") == 3  # the report's "#" lines are text
-        assert not re.search(r"<(script|img|a|b|table|ul|ol|li)[\s>]", rendered)
+        assert not re.search(r"<(script|img|a|b|table|ol)[\s>]", rendered)
+        offered = sum(len(t["answer"].get("candidates") or []) for t in turns)  # our own lists only
+        assert rendered.count("<li>") == offered and rendered.count("<ul>") == len(turns)
         assert "<strong>Current Children Looked After (LAC): 507 (Rate = 156.5)</strong>" in rendered
         assert "# Injected heading" in rendered and "[x](javascript:alert(2))" in rendered
         assert "<h2>3. # &lt;b&gt;Hostile&lt;/b&gt; [x](javascript:alert(3))</h2>" in rendered

@@ -225,6 +225,14 @@ def candidate_lines(answer: Mapping, escape: Callable[[str], str] = escape_markd
     return lines
 
 
+def _offered(answer: Mapping, escape: Callable[[str], str]) -> list[str]:
+    """The lines of an exported answer's or refusal's offered sentences, under their heading."""
+    if not answer.get("candidates"):
+        return []
+    heading = "These passages may answer it" if answer["status"] == "not_found" else OTHER_CANDIDATES
+    return [f"{heading}:", "", *candidate_lines(answer, escape), ""]
+
+
 def describe_filters(filters: Filters, report_titles: Mapping[str, str] | None = None) -> str:
     """The filters in words, e.g. "council: Middlesbrough; from 2019-01-01"; "" when none."""
     parts = []
@@ -323,15 +331,11 @@ def conversation_markdown(
         if answer.get("note"):
             out += [f"Note: {esc(answer['note'])}", ""]
         if answer["status"] == "not_found":
-            out += ["**Not in these reports.** " + esc(answer["answer"]), ""]
-            if answer.get("candidates"):
-                out += ["These passages may answer it:", "", *candidate_lines(answer, esc), ""]
+            out += ["**Not in these reports.** " + esc(answer["answer"]), "", *_offered(answer, esc)]
             out += ["You may mean:", ""]
             sources = answer_sources(answer, 3)
         else:
-            out += [answer_markdown(answer, cite=_plain_marker, escape=esc), ""]
-            if answer.get("candidates"):
-                out += [f"{OTHER_CANDIDATES}:", "", *candidate_lines(answer, esc), ""]
+            out += [answer_markdown(answer, cite=_plain_marker, escape=esc), "", *_offered(answer, esc)]
             out += ["Sources:", ""]
             sources = [s for s in answer_sources(answer) if s.ref is not None]
         for position, source in enumerate(sources, start=1):
