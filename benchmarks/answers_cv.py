@@ -23,12 +23,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--cache-dir", default="/tmp/answers-cache")
+    parser.add_argument(
+        "--extra-table",
+        help="more training rows (benchmarks/synthetic_questions.py); a set named syn<corpus> is left"
+        " out of its corpus's fold",
+    )
     args = parser.parse_args()
     rows = load_table()
+    extra = load_table(Path(args.extra_table)) if args.extra_table else []
     settings = Settings()
     folds = []
     for held in sorted({r["set"] for r in rows}):
-        model = fit([r for r in rows if r["set"] != held])
+        model = fit([r for r in rows if r["set"] != held] + [r for r in extra if r["set"] != f"syn{held}"])
         cached = load_cache(Path(args.cache_dir) / f"{held}.json")
         answers, seconds = [], []
         for row in cached:
