@@ -992,8 +992,9 @@ def trend_answer(result: Trend, question: str) -> dict:
 
 
 def trend_chart(result: Trend):
-    """A line chart of the points (Altair): one line per council and unit, each point's sentence
-    and source on hover."""
+    """A line chart of the points (Altair): one line per council, each point's sentence and source
+    on hover; points in several units (a count and a rate per 10,000) in one panel per unit, each
+    with its own scale, so that a rate of 45 is not drawn beside a count of 1,400."""
     import altair as alt
 
     rows = [
@@ -1002,7 +1003,8 @@ def trend_chart(result: Trend):
             "label": point.period,
             "value": point.value,
             "value_text": point.value_text,
-            "series": f"{point.council or 'Unknown'} ({point.unit})",
+            "council": point.council or "Unknown",
+            "unit": point.unit,
             "quote": " ".join(point.citation.text.split())[:300],
             "source": f"{point.citation.title}, {point.citation.date or 'undated'}"
             + (f", page {point.citation.page}" if point.citation.page else "")
@@ -1010,21 +1012,26 @@ def trend_chart(result: Trend):
         }
         for point in result.points
     ]
-    return (
+    units = sorted({point.unit for point in result.points})
+    chart = (
         alt.Chart(alt.Data(values=rows))
         .mark_line(point=True)
         .encode(
             x=alt.X("period:T", title="Date the value refers to"),
-            y=alt.Y("value:Q", title=result.measure),
-            color=alt.Color("series:N", title="Council (unit)"),
+            y=alt.Y("value:Q", title=result.measure if len(units) > 1 else f"{result.measure} ({units[0]})"),
+            color=alt.Color("council:N", title="Council"),
             tooltip=[
                 alt.Tooltip("label:N", title="Period"),
                 alt.Tooltip("value_text:N", title="Value"),
+                alt.Tooltip("unit:N", title="Unit"),
                 alt.Tooltip("quote:N", title="Quote"),
                 alt.Tooltip("source:N", title="Source"),
             ],
         )
     )
+    if len(units) > 1:
+        return chart.facet(row=alt.Row("unit:N", title=None)).resolve_scale(y="independent")
+    return chart
 
 
 def trend_rows(result: Trend) -> list[dict]:

@@ -14,7 +14,7 @@ from rag.build.ingest import build_index
 from rag.cli import main
 from rag.index.store import open_index
 from rag.settings import Settings
-from rag.trends import find_measure, read_passage, trend, trend_question
+from rag.trends import find_measure, read_passage, trend, trend_chart, trend_question
 
 LAC = "children looked after"
 
@@ -132,7 +132,9 @@ def test_the_chat_answers_a_trend_question_with_a_chart_and_a_cited_table(monkey
     charts = app.get("vega_lite_chart")
     assert len(charts) == 1
     spec = json.loads(charts[0].proto.spec)
-    assert {t["field"] for t in spec["encoding"]["tooltip"]} >= {"quote", "source"}
+    assert spec["facet"]["row"]["field"] == "unit"  # a count and a rate per 10,000: a panel each
+    assert spec["resolve"]["scale"]["y"] == "independent"
+    assert {t["field"] for t in spec["spec"]["encoding"]["tooltip"]} >= {"quote", "source", "unit"}
     table = app.dataframe[0].value
     assert {"Period", "Value", "Quote", "Report"} <= set(table.columns)
     assert "507" in set(table["Value"]) and any(
@@ -165,8 +167,10 @@ def test_a_subgroup_or_a_share_of_something_else_is_not_a_point(tmp_path):
         "4. In 2015 there were 820 children looked after, of whom 10% were placed out of county.\n\n"
         "5. In 2015 the number of non-UASC children in care was 700.",
     )
-    smoking = trend(index, "smoking prevalence").points
-    assert [(p.value, p.unit, p.period) for p in smoking] == [(15.1, "%", "2015")]
+    smoking = trend(index, "smoking prevalence")
+    assert [(p.value, p.unit, p.period) for p in smoking.points] == [(15.1, "%", "2015")]
+    chart = trend_chart(smoking).to_dict()  # one unit: one panel, the unit in the axis title
+    assert "facet" not in chart and chart["encoding"]["y"]["title"] == "smoking prevalence (%)"
     looked_after = trend(index, LAC).points
     assert [(p.value, p.unit, p.period) for p in looked_after] == [(820, "count", "2015")]
 
