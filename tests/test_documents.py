@@ -7,7 +7,7 @@ from conftest import CORPUS, DATA, need
 
 from rag.errors import DocumentError
 from rag.read.documents import _with_subject_from_name, clean_text, load_document
-from rag.read.metadata import is_useful_title
+from rag.read.metadata import find_council, is_useful_title
 
 EXPECTED = {
     "middlesbrough-2018-09-executive-member-report-childrens-care.txt": (
@@ -241,3 +241,18 @@ def test_a_title_that_names_only_a_kind_of_document_takes_its_subject_from_the_f
         ("Spending", "Appendix D 21.01.25.pdf", "Spending"),
     ):
         assert _with_subject_from_name(title, Path(name)) == expected, name
+
+
+def test_a_parish_council_s_minutes_are_its_own_not_a_council_whose_name_is_a_member_s_surname():
+    """Souldern's minutes list "David Carlisle" and "Joanna Carlisle" among those present: three
+    mentions of Carlisle made them Cumberland Council's report. The minutes name their council in
+    their heading ("MINUTES OF THE SOULDERN PARISH COUNCIL MEETING")."""
+    minutes = load_document(need(DATA / "pdf-torture" / "souldern-parish" / "2024-04-25 SPC minutes.pdf"))
+    assert minutes.council == "Souldern Parish Council"
+    assert (
+        find_council("Comments from the Parish Council\nKent County Council welcomes ...")
+        == "Kent County Council"
+    )
+    assert (
+        find_council("To: Kent County Council\nA letter from Faversham Town Council") == "Kent County Council"
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rag.data import data_file
 from rag.dates import FINANCIAL_YEAR, YEAR, is_real_date, parse_dates
+from rag.text import STOPWORDS
 
 _DATE_LABEL = re.compile(r"(?i)\b(date of (the )?meeting|meeting date|date of decision|date)\s*:")
 HEADER_CHARS = 2500
@@ -203,10 +204,23 @@ def council_from_path(path: Path) -> str | None:
     return None
 
 
+_LOCAL_COUNCIL = re.compile(
+    r"(?im)^[ \t]*(?:(?:minutes|agenda|notes)\s+(?:of|for)\s+(?:the\s+)?(?:meeting\s+of\s+(?:the\s+)?)?)?"
+    r"((?:[A-Z][\w'’-]*[ \t]+){1,3}(?:parish|town|community|village)[ \t]+council)\b"
+)
+"""A parish, town or community council naming itself at the start of a header line ("MINUTES OF
+THE SOULDERN PARISH COUNCIL MEETING"): such councils are not in councils.csv."""
+
+
 def find_council(text: str) -> str | None:
-    """The council the report comes from: the council named most often, the header (cover
-    sheet, letterhead) counting three times. A place named in passing is not enough: the text
-    must call it a council ("Kent County Council") or name it three times."""
+    """The council the report comes from: a parish or town council that names itself at the
+    start of a header line; else the council named most often, the header (cover sheet,
+    letterhead) counting three times. A place named in passing is not enough: the text must call
+    it a council ("Kent County Council") or name it three times."""
+    for local in _LOCAL_COUNCIL.finditer(text[:HEADER_CHARS]):
+        words = local.group(1).split()
+        if not any(w.lower() in STOPWORDS for w in words[:-2]):  # a name, not "Comments from the ..."
+            return " ".join(w.capitalize() for w in words)
     official, pattern = council_names()
     scores: dict[str, int] = {}
     mentions: dict[str, int] = {}
