@@ -492,12 +492,22 @@ def _format_info(info: dict) -> str:
     return "\n".join(lines)
 
 
+def app_script() -> Path:
+    """The script Streamlit runs: the checkout's app.py, or, from an installed wheel, the chat
+    module itself (rag/app/chat.py), which app.py runs."""
+    checkout = Path(__file__).resolve().parent.parent / "app.py"
+    if checkout.exists():
+        return checkout
+    chat = Path(__file__).resolve().parent / "app" / "chat.py"
+    if not chat.exists():
+        raise RagError(f"the chat app is missing ({chat}): reinstall the package")
+    return chat
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     """Become the Streamlit server (through rag.app.launch, which contacts nothing outside), on
     127.0.0.1 unless --host says otherwise."""
-    app = Path(__file__).resolve().parent.parent / "app.py"
-    if not app.exists():
-        raise RagError(f"the chat app is missing ({app}); run rag serve from a checkout of the project")
+    app = app_script()
     if not 1 <= args.port <= 65535:
         raise RagError(f"--port {args.port} is not a port number: use 1 to 65535 (default 8501)")
     _check_port_free(args.host, args.port)

@@ -97,3 +97,27 @@ def test_the_installed_wheel_indexes_and_answers_from_another_folder(tmp_path):
     answer = json.loads(asked.stdout)
     assert answer["status"] == "answered" and "507" in answer["answer"]
     assert answer["citations"][0]["council"] == "Middlesbrough Council"
+
+    # `rag serve` from the wheel runs the chat the package carries (there is no app.py there)
+    script = (
+        "from streamlit.testing.v1 import AppTest\n"
+        "from rag.cli import app_script\n"
+        "path = app_script()\n"
+        "app = AppTest.from_file(str(path), default_timeout=120).run()\n"
+        "assert not app.exception, app.exception\n"
+        "assert any('5 reports from' in c.value for c in app.caption), [c.value for c in app.caption]\n"
+        "print(path)\n"
+        "print(app.title[0].value)\n"
+    )
+    served = subprocess.run(
+        [str(python), "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env={**env, "RAG_INDEX_DIR": str(work / "index")},
+        check=False,
+    )
+    assert served.returncode == 0, served.stderr
+    path, title = served.stdout.splitlines()[-2:]
+    assert path.startswith(str(site)) and path.endswith("rag/app/chat.py")
+    assert title == "Ask the council reports"
