@@ -281,13 +281,18 @@ def test_text_output_shows_a_reports_control_characters_escaped(capsys, tmp_path
     assert "\x1b[31mServices" in json.loads(out)["passages"][0]["title"]  # JSON stays JSON: the text as it is
 
 
+def _offered(capsys, question: str, index_dir: str, heading: str) -> tuple[dict, str, list[str]]:
+    """`rag ask --json`'s answer, the text `rag ask` prints, and the lines under `heading` in it."""
+    _, out, _ = run(capsys, "ask", question, "--json", "--index-dir", index_dir)
+    code, text, _ = run(capsys, "ask", question, "--index-dir", index_dir)
+    assert code == 0
+    return json.loads(out), text, text.split(f"{heading}\n")[1].split("\n\n")[0].splitlines()
+
+
 def test_an_answer_shows_the_next_best_sentences_after_its_citations(capsys, corpus_index):
-    index_dir = str(corpus_index.index_dir)
-    _, out, _ = run(capsys, "ask", LAC, "--json", "--index-dir", index_dir)
-    answer = json.loads(out)
+    heading = "Other passages that may answer it:"
+    answer, text, offered = _offered(capsys, LAC, str(corpus_index.index_dir), heading)
     assert answer["status"] == "answered" and 1 <= len(answer["candidates"]) <= 2
-    _, text, _ = run(capsys, "ask", LAC, "--index-dir", index_dir)
-    offered = text.split("Other passages that may answer it:\n")[1].split("\n\n")[0].splitlines()
     assert offered[::2] == [f"  - {c['text']}" for c in answer["candidates"]]
     assert (
         text.index("[1] ") < text.index("Other passages that may answer it:") < text.index("Also retrieved:")
@@ -295,13 +300,10 @@ def test_an_answer_shows_the_next_best_sentences_after_its_citations(capsys, cor
 
 
 def test_a_refusal_shows_the_sentences_that_may_answer_it_with_their_reports(capsys, corpus_index):
-    index_dir = str(corpus_index.index_dir)
-    _, out, _ = run(capsys, "ask", NOT_HELD, "--json", "--index-dir", index_dir)
-    answer = json.loads(out)
+    heading = "These passages may answer it:"
+    answer, text, offered = _offered(capsys, NOT_HELD, str(corpus_index.index_dir), heading)
     assert answer["status"] == "not_found" and 1 <= len(answer["candidates"]) <= 3
-    code, text, _ = run(capsys, "ask", NOT_HELD, "--index-dir", index_dir)
-    offered = text.split("These passages may answer it:\n")[1].split("\n\n")[0].splitlines()
-    assert code == 0 and len(offered) == 2 * len(answer["candidates"])  # each sentence, then its report
+    assert len(offered) == 2 * len(answer["candidates"])  # each sentence, then its report
     for line, candidate in zip(offered[::2], answer["candidates"]):
         assert line == f"  - {candidate['text']}"
     assert text.index("These passages may answer it:") < text.index("Closest passages:")
