@@ -28,7 +28,7 @@ from rag.dates import MONTH_WORDS, MONTHS, YEAR, is_real_date, period_key, perio
 from rag.errors import QuestionError
 from rag.glossary import glossary
 from rag.index.store import Index
-from rag.read.metadata import find_council_names
+from rag.read.metadata import council_names, find_council_names
 from rag.text import AMOUNT, SCALES, phrases_pattern, split_sentences
 from rag.types import Quote
 
@@ -931,12 +931,15 @@ def trend_table(result: Trend, width: int = 100) -> str:
 class TrendQuestion:
     measure: str
     since: str | None = None
+    council: str | None = None
+    """The one council the question names ("... in Stockton since 2017"), by its official name."""
 
 
 def trend_question(question: str) -> TrendQuestion | None:
     """A question about change over time ("How has the number of children looked after changed?",
     "children in care since 2017", "child protection plans over time"), as the measure it asks
-    about; None for any other question. The cue phrases are in trend_cues.toml."""
+    about, the year it starts from and the one council it names; None for any other question. The
+    cue phrases are in trend_cues.toml."""
     cue = cues()["question"]
     text = " ".join(question.split())
     phrases = rf"(?i)(?<![\w-])(?:{phrases_pattern(cue['phrases'])})(?![\w-])"
@@ -944,14 +947,20 @@ def trend_question(question: str) -> TrendQuestion | None:
     if not re.search(phrases, text) and not re.search(years, text):
         return None
     since = re.search(rf"(?i)\bsince\s+(?:\w+\s+)?({YEAR})\b", text)
+    since = since.group(1) if since else None
+    councils = find_council_names(text)
+    council = councils[0] if len(councils) == 1 else None
     for term in glossary():
         for name in sorted(term.names, key=len, reverse=True):
             if re.search(rf"(?<![\w-]){_name_pattern(name)}s?(?![\w-])", text):
-                return TrendQuestion(name, since.group(1) if since else None)
-    words = re.sub(rf"(?i)\b{YEAR}\b|[^\w\s'-]", " ", text)
+                return TrendQuestion(name, since, council)
+    names = council_names()[1]
+    words = names.sub(" ", text) if council else text  # "potholes in Kent": the measure is potholes
+    words = re.sub(rf"(?i)\b{YEAR}\b|[^\w\s'-]", " ", words)
     filler = re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cue['filler'])})(?![\w-])")
     measure = " ".join(filler.sub(" ", words).split())
-    return TrendQuestion(measure, since.group(1) if since else None) if len(measure) >= 3 else None
+    measure = re.sub(r"(?i)\s+(?:in|for|by|of)$", "", measure)
+    return TrendQuestion(measure, since, council) if len(measure) >= 3 else None
 
 
 def trend_answer(result: Trend, question: str) -> dict:

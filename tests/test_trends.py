@@ -122,6 +122,20 @@ def test_trend_questions_are_told_from_others():
     assert (
         trend_question("How many children were looked after by Middlesbrough as of 10 August 2018?") is None
     )
+    in_kent = trend_question("How have potholes in Kent changed since 2019?")
+    assert (in_kent.measure, in_kent.since, in_kent.council) == ("potholes", "2019", "Kent County Council")
+    assert trend_question("Children looked after over time in Middlesbrough and Stockton").council is None
+
+
+def test_a_trend_question_that_names_a_council_charts_that_council_only(monkeypatch, corpus_index):
+    monkeypatch.setenv("RAG_INDEX_DIR", str(corpus_index.index_dir))
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    app.chat_input[0].set_value("How has the number of children looked after changed in Stockton?").run()
+    assert not app.exception
+    points = app.session_state["turns"][0]["trend"].points
+    assert points and {p.council for p in points} == {"Stockton-on-Tees Borough Council"}
+    everywhere = trend(corpus_index, "children looked after").points
+    assert {p.council for p in everywhere} > {"Stockton-on-Tees Borough Council"}
 
 
 def test_the_chat_answers_a_trend_question_with_a_chart_and_a_cited_table(monkeypatch, corpus_index):

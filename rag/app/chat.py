@@ -558,9 +558,9 @@ def new_turn(question: str, filters_text: str, k: int = 0) -> dict:
 
 def trend_turn(question: str, asked, filters, filters_text: str) -> dict:
     """A question about change over time: the trend, within the sidebar's filters (a year in the
-    question, "since 2017", narrows the sidebar's start)."""
+    question, "since 2017", narrows the sidebar's start; a council it names, the councils)."""
     turn = new_turn(question, filters_text)
-    within = filters.narrowed(asked.since, None)
+    within = filters.narrowed(asked.since, None, asked.council)
     try:
         turn["trend"] = trend(index, asked.measure, within.council, within.since, within.until, within.source)
         turn["answer"] = trend_answer(turn["trend"], question)
