@@ -442,8 +442,9 @@ def _header_cells(line: str) -> list[str | None]:
     """A header line's columns, in order: each a period, or None for a "-" column; the words
     before the first period (the table's label) and after the last (a "previous year" column of
     changes) are no columns. A period written in two words ("June 2017") is one column."""
-    found = {start: period for start, _, period in periods(line)}
-    ends = {end for _, end, _ in periods(line)}
+    dated = periods(line)
+    found = {start: period for start, _, period in dated}
+    ends = {end for _, end, _ in dated}
     cells: list[str | None] = []
     inside = None  # the end of a period of several words being read
     for token in re.finditer(r"\S+", line):
@@ -721,17 +722,17 @@ def trend(
     )
     searched = time.perf_counter()
     rows = [r for r in rows if _accepts_document(r, council, source)]
-    rows = [r for r in rows if any(m.ours for m in mentions(r["text"], measure))]
-    # (the keyword index also matches a name in another case: "lac" for LAC)
+    # the keyword index also matches a name in another case ("lac" for LAC): ours only
+    naming = [r for r in rows if any(m.ours for m in mentions(r["text"], measure))]
     raw: list[Point] = []
-    for row in rows:
+    for row in naming:
         about = f"{row['title']}\n{row['heading'] or ''}"
         found = read_passage(row["text"], measure, row["date"], row["council"], about)
         raw += [_point(row, item) for item in found if _in_range(item.period, since, until)]
-    for row, item in _tables_going_on(index, rows, measure):
+    for row, item in _tables_going_on(index, naming, measure):
         if _in_range(item.period, since, until):
             raw.append(_point(row, item))
-    named = len(rows)
+    named = len(naming)
     points = merge(raw)
     result = Trend(measure.asked, points, named)
     if not rows and not named:
