@@ -1,0 +1,55 @@
+"""The cue words of trend_cues.toml, and the patterns made of them once per process."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from functools import lru_cache
+
+from rag.data import data_file
+from rag.text import phrases_pattern
+
+
+def cues() -> dict:
+    return tomllib.loads(data_file("trend_cues.toml").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def cue_patterns() -> dict[str, re.Pattern[str]]:
+    value = cues()["value"]
+    return {
+        "link": re.compile(
+            rf"(?i)(?:^|(?<=\W))(?:{phrases_pattern(value['links'])})"
+            rf"(?:\s+(?:{phrases_pattern(value['qualifiers'])}))*[\s:=(]*$"
+        ),
+        "change": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['change_before'])})[\s(]*$"),
+        "comparator": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['comparator_before'])})\W*$"),
+        "label": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['label_before'])})[\s.]*$"),
+        "other": re.compile(rf"(?i)^\s*(?:{phrases_pattern(value['other_after'])})(?![\w])"),
+        "counted": re.compile(
+            rf"(?i)\s+(?:{phrases_pattern(value['counted'])})\s+(?:{phrases_pattern(value['counted_joins'])})"
+            r"\s+(?:(?:an?|the|their)\s+)?"
+        ),
+        "thing": re.compile(rf"(?i)[\s”’\"')]*(?:{phrases_pattern(value['other_things'])})\b"),
+        "carries": re.compile(rf"(?i)\W*(?:{phrases_pattern(value['carries_on'])})\b"),
+        "elsewhere": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['elsewhere'])})(?![\w-])"),
+        "current": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['current'])})(?![\w-])"),
+        "present": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['present'])})(?![\w-])"),
+        "group": re.compile(
+            rf"(?i)(?<![\w])(?:{phrases_pattern(cues()['subgroup']['phrases'])})(?![\w])|{_AGE}"
+        ),
+        "denominator": re.compile(
+            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['subgroup']['denominator_before'])})\s*$"
+        ),
+        "excluded": re.compile(
+            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['subgroup']['excluded_before'])})[\s-]*$"
+        ),
+        "share": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['kind']['share_words'])})(?![\w-])"),
+        "approximate": re.compile(
+            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['value']['approximate'])})\s+$"
+        ),
+    }
+
+
+_AGE = r"\d+\s?\+|\b\d+\s?(?:-|–|to)\s?\d+\s?year"
+"""An age group: "65+", "16-24 year olds"."""

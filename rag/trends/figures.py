@@ -1,0 +1,105 @@
+"""Figures: the numbers of a text that may state a measure's value, with their units."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.dates import MONTH_WORDS, YEAR, periods
+from rag.text import AMOUNT, SCALES
+from rag.trends.cues import cue_patterns
+from rag.trends.measures import Measure
+
+_RATE = re.compile(r"(?i)\brate\b[^.\d]{0,40}$")
+PER = re.compile(r"(?i)per\s+(10,000|1,000|100,000|100)\b")
+_YEAR_WORD = re.compile(rf"^{YEAR}$")
+
+
+@dataclass(frozen=True)
+class Value:
+    start: int
+    end: int
+    value: float
+    text: str
+    unit: str
+
+
+def values(text: str, context: str = "") -> list[Value]:
+    """The numbers of `text` that may be a measure's value, with their units: not dates, years,
+    labels ("paragraph 9", "Section 17"), ages or durations, changes ("a reduction of 93") or
+    comparators' figures ("similar to England (18%)")."""
+    dated = [(a, b) for a, b, _ in periods(text)]
+    found = []
+    for match in AMOUNT.finditer(text):
+        start, end = match.span()
+        if any(a <= start < b for a, b in dated):
+            continue
+        number = match.group("number") + (match.group("decimals") or "")
+        plain = not match.group("currency") and not match.group("percent")
+        if plain and _YEAR_WORD.match(number):
+            continue
+        before, after = text[max(0, start - 40) : start], text[end : end + 30]
+        if _not_a_value(before, after, plain):
+            continue
+        value, unit = amount(match)
+        if unit == "count" and _RATE.search(before):
+            per = PER.search(text) or PER.search(context)
+            unit = f"rate per {per.group(1)}" if per else "rate"
+        found.append(Value(start, end, value, match.group(0).strip(), unit))
+    return found
+
+
+def amount(match: re.Match) -> tuple[float, str]:
+    """An AMOUNT match's value (an amount of money scaled: "£1.2m" is 1,200,000) and its unit:
+    "£", "%" or "count"."""
+    value = float((match.group("number") + (match.group("decimals") or "")).replace(",", ""))
+    if match.group("currency"):
+        return value * SCALES.get((match.group("scale") or "").lower(), 1), "£"
+    return value, "%" if match.group("percent") else "count"
+
+
+_NOT_A_VALUE_AFTER = re.compile(
+    r"(?:st|nd|rd|th)\b"  # an ordinal
+    r"|\s*[-–]\s*\d"  # the start of a range "16-24"
+    rf"|(?i:\s+(?:{MONTH_WORDS})\b)"  # a day of a month: "31 March"
+    r"|\s+\d"  # a row of a table of figures, its columns unnamed: "Key 50 61 62 65"
+)
+_NOT_A_VALUE_BEFORE = re.compile(
+    r"\d\s+(?:to|and|or|-|–)\s+$"  # the end of a range "aged 15 to 21"
+    r"|\[\s*$"  # a reference "[26]"
+    r"|\d\s+$"  # a row of a table of figures
+)
+_LINE_START = re.compile(r"(?:^|\n)\s*(?:-\s*)?$")
+
+
+def _not_a_value(before: str, after: str, plain: bool) -> bool:
+    """Whether a number, between `before` and `after`, is no measure's value: see `values`."""
+    patterns = cue_patterns()
+    if _NOT_A_VALUE_AFTER.match(after) or _NOT_A_VALUE_BEFORE.search(before):
+        return True
+    if plain and (patterns["other"].match(after) or _LINE_START.search(before)):
+        return True  # counts something else, or a paragraph number at a line's start
+    if any(patterns[kind].search(before) for kind in ("label", "change", "comparator")):
+        return True
+    return bool(re.match(r"[.)]\s", after) and _LINE_START.search(before))  # a list's number "3) "
+
+
+@dataclass(frozen=True)
+class Found:
+    """One value of the measure stated in a passage."""
+
+    value: float
+    value_text: str
+    unit: str
+    period: str
+    start: int
+    end: int
+    """The span of the sentence (or sentences) stating it, in the passage."""
+
+
+def of_its_kind(measure: Measure, unit: str) -> bool:
+    """Whether a value in `unit` can be the measure's: a share or a rate for a measure named as
+    one ("smoking prevalence"), not a count; a count, amount or rate for any other, not a share
+    (of something else)."""
+    share = bool(cue_patterns()["share"].search(" ".join([measure.asked, *measure.names])))
+    return unit == "%" or unit.startswith("rate") if share else unit != "%"

@@ -1,0 +1,207 @@
+"""Reading one passage: the values of the measure its sentences state, each with the date it refers to."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from rag.dates import periods
+from rag.read.metadata import find_council_names
+from rag.text import split_sentences
+from rag.trends.cues import cue_patterns
+from rag.trends.figures import Found, Value, of_its_kind, values
+from rag.trends.measures import Measure, Mention, mentions
+from rag.trends.tables import read_table
+
+MAX_GAP = 160
+"""The most characters between a measure's name and a value it states."""
+_LABEL_LINE = re.compile(
+    r"(?im)^[ \t]*(?:as (?:of|at)|at|position (?:as )?at|figures? (?:as )?at|on)\b(.{0,40}?)[:\-–\s]*$"
+)
+
+
+def read_passage(
+    text: str, measure: Measure, meeting_date: str | None, council: str | None = None, about: str = ""
+) -> list[Found]:
+    """The values of `measure` that `text` states, each with its period and its sentence; not
+    another area's: a value after "Nationally" or after another council's name in its sentence."""
+    patterns = cue_patterns()
+    found: list[Found] = []
+    carried: int | None = None  # the start of the sentence that named our measure last
+    previous_end = -1
+    everywhere = mentions(text, measure)
+    for begin, finish in split_sentences(text):
+        piece = text[begin:finish]
+        named = [
+            Mention(m.start - begin, m.end - begin, m.ours)
+            for m in everywhere
+            if begin <= m.start and m.end <= finish
+        ]
+        same_line = "\n" not in text[previous_end:begin] if previous_end >= 0 else False
+        owner_start = begin
+        if not named and carried is not None and same_line and patterns["carries"].match(piece):
+            named = [Mention(-1, -1, True)]  # "This is ... the all-time high of 702 in August 2020."
+            owner_start = carried
+        named = [_excluded(piece, m) for m in named]
+        for value in values(piece, text):
+            if not _owned(piece, value, named) or _elsewhere(piece[: value.start], council):
+                continue
+            if not of_its_kind(measure, value.unit):
+                continue
+            if _subgroup(piece, value, named) or _restates_a_whole(piece, value, named):
+                continue
+            period = _period(text, piece, begin, value, meeting_date, named)
+            if period:
+                lead = piece[max(0, value.start - 20) : value.start]
+                approximate = patterns["approximate"].search(lead)
+                start = value.start - (len(lead) - approximate.start()) if approximate else value.start
+                value_text = piece[start : value.end].strip()
+                found.append(Found(value.value, value_text, value.unit, period, owner_start, finish))
+        real = [m for m in named if m.start >= 0]
+        if real:
+            carried = begin if real[-1].ours else None
+        elif named == []:
+            carried = carried if same_line else None
+        previous_end = finish
+    return found + read_table(text, measure, council, about)
+
+
+def _excluded(piece: str, mention: Mention) -> Mention:
+    """A name of ours right after "excluding" or "non-" names what is left out: not ours."""
+    if mention.ours and mention.start >= 0 and cue_patterns()["excluded"].search(piece[: mention.start]):
+        return replace(mention, ours=False)
+    return mention
+
+
+def _subgroup(piece: str, value: Value, named: list[Mention]) -> bool:
+    """Whether the value is stated for a part of the measure ("smoking prevalence in routine and
+    manual workers is about 30%", "to 9.2% in the 65+ age groups", "non-UASC children in care"):
+    a subgroup's words between the name and the value, in the clause right after the value (or
+    after the name, when the name follows the value), or just before the name."""
+    group = cue_patterns()["group"]
+    ours = [m for m in named if m.ours and m.start >= 0]
+    before = [m for m in ours if m.end <= value.start]
+    after = [m for m in ours if m.start >= value.end]
+    spans = [_clause(piece[value.end : value.end + 60])]
+    if before:
+        spans += [
+            piece[before[-1].end : value.start],
+            piece[max(0, before[-1].start - 12) : before[-1].start],
+        ]
+    if after and not re.search(r"\w", piece[value.end : after[0].start]):
+        spans += [
+            _clause(piece[after[0].end : after[0].end + 60]),
+            piece[max(0, value.start - 12) : value.start],
+        ]
+    return any(group.search(span) for span in spans)
+
+
+def _clause(text: str) -> str:
+    """The text up to the end of its clause: a comma, a semicolon, a bracket, a dash or a conjunction."""
+    return re.split(
+        r"[,;:()]|\s[-–]\s|(?<!\w)(?:and|but|which|while|whilst|compared|slightly|than|with some)(?!\w)", text
+    )[0]
+
+
+def _restates_a_whole(piece: str, value: Value, named: list[Mention]) -> bool:
+    """Whether the value is the whole a share is taken from ("Of the 2,016 care leavers, 1,036 ..."),
+    or belongs to what a name in brackets is part of ("open cases (including those for care
+    leavers ...) was 11,165")."""
+    after = [m for m in named if m.start >= value.end]
+    if (
+        after
+        and not re.search(r"\w", piece[value.end : after[0].start])
+        and cue_patterns()["denominator"].search(piece[: value.start])
+    ):
+        return True
+    before = [m for m in named if 0 <= m.end <= value.start]
+    if before:
+        nearest = before[-1]
+        opened = piece.rfind("(", 0, nearest.start)
+        inside = opened >= 0 and ")" not in piece[opened : nearest.start]
+        if (
+            inside
+            and re.search(r"\w", piece[opened + 1 : nearest.start])
+            and ")" in piece[nearest.end : value.start]
+        ):
+            return True
+    return False
+
+
+def _elsewhere(before: str, council: str | None) -> bool:
+    """Whether the words before a value name another area: England, or a council not the report's."""
+    if cue_patterns()["elsewhere"].search(before):
+        return True
+    named = find_council_names(before)
+    return bool(named) and named[-1] != council
+
+
+def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
+    """Whether the value belongs to our measure: the nearest name before it is ours and linked to
+    it ("X: 507", "X ... stands at 609", "X, down from 307"), or ours comes right after it
+    ("665 looked after children"), or after whom it counts ("1,109 children subject to a child
+    protection plan")."""
+    after = [m for m in named if m.start >= value.end]
+    between = piece[value.end : after[0].start] if after else ""
+    if (
+        after
+        and after[0].ours
+        and (re.fullmatch(r"[\s“”\"‘’]*", between) or cue_patterns()["counted"].fullmatch(between))
+    ):
+        lead = piece[: value.start]  # "There were 665 ...", not "CPP rate 1 CPP rate 2"
+        listed = re.search(r"\d\D{0,40}(?:,|\band)\s*$", lead)  # "1,015 children in need and 507 ..."
+        return not lead.strip(" -•*\t") or bool(cue_patterns()["link"].search(lead) or listed)
+    before = [m for m in named if m.end <= value.start]
+    if not before:
+        return False
+    nearest = before[-1]
+    if not nearest.ours:
+        return False
+    if nearest.start < 0:  # a sentence that goes on about the one before
+        return True
+    gap = piece[nearest.end : value.start]
+    return len(gap) <= MAX_GAP and bool(cue_patterns()["link"].search(gap))  # the gap ends with a link
+
+
+def _period(
+    text: str, piece: str, offset: int, value: Value, meeting_date: str | None, named: list[Mention]
+) -> str | None:
+    """The date the value refers to: one written right after it ("702 in August 2020", "433
+    children in our care at the end of June 2017"), else the
+    nearest before it in its sentence ("In June 2017 the number ... was 276"), else a label line
+    above it in the passage ("As of 10th August 2018:-"), else one later in its sentence after "in"
+    ("665 children in West Sussex in 2016/17"), else the meeting date where the sentence speaks of
+    now ("currently", "there are") or is a label and its figure ("Children in our care: 506"); None for an undated sentence in the past tense."""
+    dated = periods(piece)
+    for start, _, period in dated:
+        between = piece[value.end : start]
+        for mention in reversed([m for m in named if m.ours and value.end <= m.start and m.end <= start]):
+            between = between[: mention.start - value.end] + " " + between[mention.end - value.end :]
+        if start >= value.end and re.fullmatch(
+            r"[\s,)“”\"‘’]*(?:\(?\s*(?:in|at|on|as of|as at|by|during|for|at the end of|end of|the end of)\s+)?(?:the\s+)?",
+            between,
+            flags=re.IGNORECASE,
+        ):
+            return period
+    earlier = [period for start, end, period in dated if end <= value.start]
+    if earlier:
+        return earlier[-1]
+    for start, _, period in dated:  # "665 children in West Sussex in 2016/17"
+        between = piece[value.end : start]
+        if start >= value.end and _PERIOD_BEFORE.search(between) and not _CLAUSE_BREAK.search(between):
+            return period
+    for line in reversed(list(_LABEL_LINE.finditer(text[:offset]))):
+        found = periods(line.group(0))
+        if found:
+            return found[0][2]
+    patterns = cue_patterns()
+    labelled = re.search(r"[:=]\s*$", piece[: value.start])  # "Number of children in our care: 506"
+    if labelled or patterns["current"].search(piece) or patterns["present"].search(piece):
+        return meeting_date
+    return None
+
+
+_CLAUSE_BREAK = re.compile(r"(?i)[,;:()]|(?<!\w)(?:and|but|with|who|which|where|while|whilst|than)(?!\w)")
+_PERIOD_BEFORE = re.compile(
+    r"(?i)(?<![\w-])(?:in|during|as of|as at|at the end of|end of|by the end of|for)\s+(?:the\s+)?(?:year\s+)?$"
+)

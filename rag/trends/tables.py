@@ -1,0 +1,172 @@
+"""Tables of figures: a header line of periods, and the row of the measure, its total or its council."""
+
+from __future__ import annotations
+
+import re
+
+from rag.dates import MONTH_WORDS, MONTHS, is_real_date, periods
+from rag.text import AMOUNT
+from rag.trends.figures import PER, Found, amount, of_its_kind
+from rag.trends.measures import Measure, mentions
+
+TABLE_ROWS = 12
+"""Most rows read below a table's header line."""
+_COUNCIL_KIND = re.compile(r"(?i)\s+(?:county|borough|district|city|metropolitan|unitary)?\s*council$")
+
+
+def read_table(text: str, measure: Measure, council: str | None = None, about: str = "") -> list[Found]:
+    """The values of `measure` in a table of figures whose header line names three or more periods
+    ("Status Dec-23 Mar-24 Jun-24 ...", "2007 2008 2009 ..."): in the row the measure names ("UASC
+    531 480 476"), or, where the passage names the measure above the table, in its "Total" row or
+    the row of the report's own council ("West Sussex 20.00 23.00 ...") when the measure named last
+    above the table is ours (not "Table 18 Children Looked After" under a sentence about child
+    protection plans). The n-th cell of the row is the value for the n-th column of the header (a
+    "-" is a column without a figure, in the header or in a row); a row with fewer cells than
+    the header is not read. `about` (the report's title and the passage's heading) counts as above
+    the table: a table often starts a passage of its own. Figures under a title that names a rate
+    ("... rate, per 10,000 children") are that rate."""
+    lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
+    found: list[Found] = []
+    own = _COUNCIL_KIND.sub("", council or "").strip().lower()
+    for number, (start, end) in enumerate(lines):
+        cells = _header_cells(text[start:end])
+        columns = [c for c in cells if c]
+        if len(columns) < 3 or len(set(columns)) < len(columns):
+            continue
+        dated = dict(zip(columns, _on_the_day(columns, text[max(0, start - 200) : start])))
+        cells = [dated.get(c) for c in cells]
+        rows, percent = _table_rows(text, lines[number + 1 : number + 1 + TABLE_ROWS], len(cells))
+        named = [row for row in rows if _names_only(row[2], measure)]
+        above = mentions(f"{about}\n{text[:start]}", measure)
+        if not named and above and above[-1].ours:  # the measure named last above it is ours
+            named = [
+                row for row in rows if _place(row[2]) in ("total", "all") or (own and own == _place(row[2]))
+            ]
+        rate = _table_rate(f"{about}\n{text[max(0, start - 300) : start]}")
+        for row_start, row_end, _, figures in named[:1]:
+            for period, figure in zip(cells, figures):
+                if period and figure:
+                    value, unit, written = figure
+                    if unit == "count":
+                        unit = "%" if percent else rate or unit
+                    if of_its_kind(measure, unit):
+                        found.append(Found(value, written, unit, period, row_start, row_end))
+    return found
+
+
+def _table_rows(text: str, lines: list[tuple[int, int]], cells: int) -> tuple[list[tuple], bool]:
+    """The rows under a header of `cells` columns, each (start, end, label, figures), up to the
+    first line that is not a row; and whether a "% % %" line under the header makes them shares.
+    A row with fewer cells than the header, or whose figures ran together in the PDF's text
+    ("----414.20349.40"), is passed over."""
+    rows = []
+    percent = False
+    for row_start, row_end in lines:
+        line = text[row_start:row_end]
+        if set(line.split()) == {"%"}:
+            percent = True
+            continue
+        label, figures = _row(line)
+        if figures is None:
+            continue
+        if not any(figures):
+            break
+        if len(figures) >= cells:
+            rows.append((row_start, row_end, label, figures))
+    return rows, percent
+
+
+def _table_rate(above: str) -> str | None:
+    """The unit of a table's plain figures when the last line above it that names a rate says so
+    ("Children looked after rate, per 10,000 children aged under 18": "rate per 10,000")."""
+    for line in reversed(above.splitlines()):
+        if re.search(r"(?i)\brates?\b", line):
+            per = PER.search(line)
+            return f"rate per {per.group(1)}" if per else "rate"
+    return None
+
+
+_AT_A_DAY = re.compile(
+    rf"(?i)\b(?:at|on|as at|as of)\s+(\d{{1,2}})(?:st|nd|rd|th)?\s+({MONTH_WORDS})\b(?!\s*,?\s*\d)"
+)
+
+
+def _on_the_day(columns: list[str], above: str) -> list[str]:
+    """Year columns under a title that names the day of the year they are counted on ("Children
+    Looked After at 31 March" / "2009 2010 ..."): each year's period is that day."""
+    day = None
+    for day in _AT_A_DAY.finditer(above):
+        pass
+    if not day or not all(len(c) == 4 for c in columns):
+        return columns
+    month = MONTHS[day.group(2).lower()]
+    dated = [f"{year}-{month:02d}-{int(day.group(1)):02d}" for year in columns]
+    return dated if all(is_real_date(d) for d in dated) else columns
+
+
+def _names_only(label: str, measure: Measure) -> bool:
+    """Whether a row's label is the measure's name (most of its letters), not a row of a part of
+    it ("Non-UASC") or of something else that mentions it ("CP 881 Essex")."""
+    ours = [m for m in mentions(label, measure) if m.ours]
+    letters = sum(c.isalpha() for c in label)
+    named = sum(c.isalpha() for m in ours for c in label[m.start : m.end])
+    return bool(ours) and not label.lower().startswith("non") and named * 2 >= letters
+
+
+def _place(label: str) -> str:
+    """A row's label in lower case without a leading code ("938 West Sussex": "west sussex")."""
+    return re.sub(r"^[\d\s]+", "", label).lower()
+
+
+_NO_FIGURE = ("-", "–")
+"""A table's cell with no figure: a column kept empty in the header, a value missing in a row."""
+
+
+def _header_cells(line: str) -> list[str | None]:
+    """A header line's columns, in order: each a period, or None for a "-" column; the words
+    before the first period (the table's label) and after the last (a "previous year" column of
+    changes) are no columns. A period written in two words ("June 2017") is one column."""
+    dated = periods(line)
+    found = {start: period for start, _, period in dated}
+    ends = {end for _, end, _ in dated}
+    cells: list[str | None] = []
+    inside = None  # the end of a period of several words being read
+    for token in re.finditer(r"\S+", line):
+        if inside is not None:
+            inside = None if token.end() >= inside else inside
+            continue
+        if token.start() in found:
+            cells.append(found[token.start()])
+            if token.end() not in ends:
+                inside = min(e for e in ends if e > token.start())
+        elif token.group() in _NO_FIGURE:
+            cells.append(None)
+        elif any(cells):
+            break
+        else:
+            cells = []  # a word of the label: the columns start after it
+    while cells and cells[-1] is None:
+        cells.pop()
+    return cells
+
+
+def _row(line: str) -> tuple[str, list[tuple[float, str, str] | None] | None]:
+    """A table row's label (its words up to the last one that is not a figure) and its cells
+    after that, each (value, unit, as written), or None for a "-" (no figure); a negative figure
+    (a change column) is read as one. No cells ([]) for a line that is not a row; None for a row
+    whose figures ran together in the PDF's text ("----414.20349.40")."""
+    tokens = line.split()
+    last_word = max((i for i, t in enumerate(tokens) if re.search(r"[A-Za-z]", t)), default=-1)
+    label = " ".join(tokens[: last_word + 1])
+    figures: list[tuple[float, str, str] | None] = []
+    for token in tokens[last_word + 1 :]:
+        if token in _NO_FIGURE:
+            figures.append(None)
+            continue
+        negative = token[:1] in ("-", "−")
+        match = AMOUNT.fullmatch(token[1:] if negative else token)
+        if not match:
+            return label, None if re.fullmatch(r"[\d.,\-−–%]+", token) else []
+        value, unit = amount(match)
+        figures.append((-value if negative else value, unit, token))
+    return label, figures

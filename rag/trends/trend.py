@@ -1,0 +1,251 @@
+"""The trend: every passage that names the measure read, its values merged into points in period order."""
+
+from __future__ import annotations
+
+import bisect
+import fnmatch
+import itertools
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+from rag.dates import period_key
+from rag.index.store import Index
+from rag.trends.figures import Found
+from rag.trends.measures import Measure, find_measure, mentions
+from rag.trends.sentences import read_passage
+from rag.trends.tables import read_table
+from rag.types import Quote
+
+PARAGRAPH_START = re.compile(r"(?m)^[ \t]*(?:-\s*)?(\d+(?:\.\d+)*)[.)]?\s")
+"""A numbered paragraph's start: "3.2 ", "- 12) "."""
+
+
+@dataclass(frozen=True)
+class Point:
+    value: float
+    value_text: str
+    unit: str
+    period: str
+    council: str | None
+    citation: Quote
+    also_in: tuple[Quote, ...] = ()
+
+    def to_dict(self) -> dict:
+        value = int(self.value) if float(self.value).is_integer() else self.value
+        return {
+            "value": value,
+            "value_text": self.value_text,
+            "unit": self.unit,
+            "period": self.period,
+            "council": self.council,
+            "citation": asdict(self.citation),
+            "also_in": [asdict(c) for c in self.also_in],
+        }
+
+
+@dataclass
+class Trend:
+    measure: str
+    points: list[Point]
+    passages: int = 0
+    """How many passages name the measure (within the filters)."""
+    message: str | None = None
+    """Why nothing was found, in one line."""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return "found" if self.points else "not_found"
+
+    def to_dict(self) -> dict:
+        return {
+            "measure": self.measure,
+            "status": self.status,
+            "points": [p.to_dict() for p in self.points],
+            "timings_ms": self.timings_ms,
+        }
+
+
+def _fts_query(names: tuple[str, ...]) -> str:
+    phrases = ['"' + " ".join(re.findall(r"\w+", n)) + '"' for n in names if re.search(r"\w", n)]
+    return " OR ".join(dict.fromkeys(phrases))
+
+
+def _paragraph(text: str, start: int, paragraphs: list[str]) -> str | None:
+    """The report's number of the paragraph the sentence at `start` is in."""
+    labels = [m.group(1) for m in PARAGRAPH_START.finditer(text[: start + 12]) if m.group(1) in paragraphs]
+    if labels:
+        return labels[-1]
+    return paragraphs[0] if paragraphs else None
+
+
+def _accepts_document(row, council: str | None, source: str | None) -> bool:
+    if council and council.lower() not in (row["council"] or "").lower():
+        return False
+    return not (source and not fnmatch.fnmatch(row["source"], source))
+
+
+def _in_range(period: str, since: str | None, until: str | None) -> bool:
+    first, last = period.split("/")[0], period.split("/")[-1]
+    return not ((since and last < since[: len(last)]) or (until and first[: len(until)] > until))
+
+
+def trend(
+    index: Index,
+    measure_name: str,
+    council: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    source: str | None = None,
+) -> Trend:
+    """Every stated value of the measure in the index, one point per value and period, in period
+    order. `council` (part of a name) and `source` (a glob) choose reports; `since` and `until`
+    (ISO dates, inclusive) choose points by the date their value refers to."""
+    started = time.perf_counter()
+    measure = find_measure(measure_name)
+    rows = index.query(
+        f"SELECT {_PASSAGE_COLUMNS} FROM chunks_fts f JOIN chunks c ON c.row = f.rowid"
+        " JOIN documents d USING (doc_id) WHERE chunks_fts MATCH ? ORDER BY c.row",
+        [_fts_query(measure.names)],
+    )
+    searched = time.perf_counter()
+    rows = [r for r in rows if _accepts_document(r, council, source)]
+    # the keyword index also matches a name in another case ("lac" for LAC): ours only
+    naming = [r for r in rows if any(m.ours for m in mentions(r["text"], measure))]
+    raw: list[Point] = []
+    for row in naming:
+        about = f"{row['title']}\n{row['heading'] or ''}"
+        found = read_passage(row["text"], measure, row["date"], row["council"], about)
+        raw += [_point(row, item) for item in found if _in_range(item.period, since, until)]
+    for row, item in _tables_going_on(index, naming, measure):
+        if _in_range(item.period, since, until):
+            raw.append(_point(row, item))
+    named = len(naming)
+    points = merge(raw)
+    result = Trend(measure.asked, points, named)
+    if not rows and not named:
+        result.message = _nothing_message(index, measure, council, source)
+    elif not named:
+        result.message = f"no passage names {_names(measure)}" + _within(council, source)
+    elif not points:
+        dates = f" between {since or 'the start'} and {until or 'now'}" if since or until else ""
+        result.message = (
+            f"{named} passages name {_names(measure)}{_within(council, source)}, "
+            f"but none states its value{dates}"
+        )
+    result.timings_ms = {
+        "search": round((searched - started) * 1000, 1),
+        "extract": round((time.perf_counter() - searched) * 1000, 1),
+        "total": round((time.perf_counter() - started) * 1000, 1),
+    }
+    return result
+
+
+_PASSAGE_COLUMNS = (
+    "c.row, c.text, c.page, c.paragraphs, c.heading, c.doc_id, d.title, d.source, d.council, d.date"
+)
+TABLE_PASSAGES = 2
+"""How many passages after one that names the measure are read for its table's rows: a table of
+figures is cut into passages of a few rows (rows of eleven figures are about 40 tokens), its
+title in one passage, its header line in the next, the report's own row in the one after."""
+
+
+def _point(row, item: Found) -> Point:
+    citation = Quote(
+        row["doc_id"],
+        row["title"],
+        row["source"],
+        row["page"],
+        _paragraph(row["text"], item.start, json.loads(row["paragraphs"])),
+        row["date"],
+        row["text"][item.start : item.end],
+    )
+    return Point(item.value, item.value_text, item.unit, item.period, row["council"], citation)
+
+
+def _tables_going_on(index: Index, rows: list, measure: Measure) -> list[tuple[object, Found]]:
+    """The table values in the passages just after each passage that names the measure (the
+    passage and those after it read as one text by `read_table`), each with the passage it is in."""
+    wanted = sorted({r["row"] + step for r in rows for step in range(1, TABLE_PASSAGES + 1)})
+    after = (
+        {
+            r["row"]: r
+            for r in index.query(
+                f"SELECT {_PASSAGE_COLUMNS} FROM chunks c JOIN documents d USING (doc_id)"
+                f" WHERE c.row IN ({','.join('?' * len(wanted))})",
+                wanted,
+            )
+        }
+        if wanted
+        else {}
+    )
+    found = []
+    for row in rows:
+        window = [row]
+        for step in range(1, TABLE_PASSAGES + 1):
+            following = after.get(row["row"] + step)
+            if following is None or following["doc_id"] != row["doc_id"]:
+                break
+            window.append(following)
+        if len(window) == 1:
+            continue
+        starts = list(itertools.accumulate((len(r["text"]) + 1 for r in window), initial=0))
+        text = "\n".join(r["text"] for r in window)
+        about = f"{row['title']}\n{row['heading'] or ''}"
+        for item in read_table(text, measure, row["council"], about):
+            at = bisect.bisect_right(starts, item.start) - 1
+            if at == 0:
+                continue  # a row of the passage itself: read_passage read it
+            offset = starts[at]
+            found.append((window[at], replace(item, start=item.start - offset, end=item.end - offset)))
+    return found
+
+
+def _names(measure: Measure) -> str:
+    others = [n for n in measure.names if n != measure.asked]
+    return f"{measure.asked!r}" + (f" (or {', '.join(others[:6])})" if others else "")
+
+
+def _within(council: str | None, source: str | None) -> str:
+    chosen = [f"council {council!r}"] * bool(council) + [f"source {source!r}"] * bool(source)
+    return f" in the reports of {' and '.join(chosen)}" if chosen else ""
+
+
+def _nothing_message(index: Index, measure: Measure, council: str | None, source: str | None) -> str:
+    if council or source:
+        documents = [d for d in index.documents() if _accepts_document(d, council, source)]
+        if not documents:
+            return f"no report matches {_within(council, source).removeprefix(' in the reports of ')}: see `rag info`"
+    return f"no passage names {_names(measure)}{_within(council, source)}: try another name for the measure"
+
+
+def merge(raw: list[Point]) -> list[Point]:
+    """One point per value: the same value, unit and period stated again (in a later pack, or
+    twice in one report) is one point citing its first statement, the others in `also_in`. A value
+    with no date of its own (its period the meeting's) is the same point only when the sentence is
+    the same."""
+    ordered = sorted(raw, key=lambda p: (p.citation.date or "", p.citation.source, p.citation.text))
+    merged: dict[tuple, Point] = {}
+    for point in ordered:
+        restated = point.period == point.citation.date
+        key = (
+            point.council,
+            point.unit,
+            round(point.value, 6),
+            _plain(point.citation.text) if restated else point.period,
+        )
+        if key not in merged:
+            merged[key] = point
+            continue
+        first = merged[key]
+        known = [first.citation, *first.also_in]
+        if any(c.doc_id == point.citation.doc_id and c.text == point.citation.text for c in known):
+            continue
+        merged[key] = replace(first, also_in=(*first.also_in, point.citation))
+    return sorted(merged.values(), key=lambda p: (period_key(p.period), p.council or "", p.unit, p.value))
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
