@@ -123,6 +123,29 @@ def periods(text: str) -> list[tuple[int, int, str]]:
     return sorted(found)
 
 
+def months_before(period: str, months: int) -> str | None:
+    """The period `months` earlier than `period`, written the same way: "2024-12-31" a quarter
+    before is "2024-09-30" (a month's last day stays its last day), "2024-10/2024-12" is
+    "2024-07/2024-09", "2024" a year before is "2023". None for a year moved by part of a year."""
+    if "/" in period:
+        parts = [months_before(part, months) for part in period.split("/")]
+        return None if None in parts else "/".join(parts)  # type: ignore[arg-type]
+    if not is_real_date(period):
+        return None
+    numbers = list(map(int, period.split("-")))
+    if len(numbers) == 1:
+        return f"{numbers[0] - months // 12:04d}" if months % 12 == 0 else None
+    count = numbers[0] * 12 + numbers[1] - 1 - months
+    year, month = divmod(count, 12)
+    moved = f"{year:04d}-{month + 1:02d}"
+    if len(numbers) == 2:
+        return moved
+    last_day = calendar.monthrange(numbers[0], numbers[1])[1]
+    moved_last = calendar.monthrange(year, month + 1)[1]
+    day = moved_last if numbers[2] == last_day else min(numbers[2], moved_last)
+    return f"{moved}-{day:02d}"
+
+
 def period_key(period: str) -> tuple[str, str]:
     """Sort key: by start, then the shorter (more precise) period first."""
     return (period.split("/")[0], period)

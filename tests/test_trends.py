@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from rag.app.conversation import answer_as_text
 from rag.build.ingest import build_index
 from rag.cli import main
+from rag.dates import months_before
 from rag.index.store import open_index
 from rag.settings import Settings
 from rag.trends import find_measure, read_passage, trend, trend_chart, trend_question
@@ -332,3 +333,36 @@ def test_a_count_before_whom_it_counts_and_the_measure_s_name_is_a_point():
     cpp = _points(text, "child protection plans")
     assert [(v, p) for v, p, _ in cpp] == [(1109, "2024-12-31")]
     assert [(v, p) for v, p, _ in _points(text, "EHCP")] == [(19407, "2024-01")]
+
+
+def test_a_figure_for_the_previous_quarter_or_year_is_a_point_for_that_earlier_period():
+    cpp = find_measure("child protection plans")
+    text = (
+        "On 31st December 2024, there were 1,109 children subject to a child protection plan, an increase "
+        "of 14 children from the end of the previous Quarter (1,095). The rate per 10,000 children (aged "
+        "0-17) was 32.9, which remains below the last published rate for England of 41.6 (31st March 2024)."
+    )
+    found = {
+        (f.value, f.unit, f.period) for f in read_passage(text, cpp, "2025-03-04", "Kent County Council")
+    }
+    # the next sentence's rate is for the first sentence's day, not the meeting's; England's is no point
+    assert found == {
+        (1109, "count", "2024-12-31"),
+        (1095, "count", "2024-09-30"),
+        (32.9, "rate per 10,000", "2024-12-31"),
+    }
+    text = "There were 500 children in care at 31 March 2024, up from 450 last year."
+    found = read_passage(text, find_measure(LAC), "2024-06-10")
+    assert [(f.value, f.period) for f in found] == [(500, "2024-03-31"), (450, "2023-03-31")]
+    undated = "There are 480 children in care, up from 450 last year."  # no date to go back from
+    assert [(f.value, f.period) for f in read_passage(undated, find_measure(LAC), "2024-06-10")] == [
+        (480, "2024-06-10")
+    ]
+
+
+def test_a_period_moved_back_keeps_its_form():
+    assert months_before("2024-12-31", 3) == "2024-09-30"  # a month's last day stays its last day
+    assert months_before("2024-05-15", 3) == "2024-02-15"
+    assert months_before("2024-01", 1) == "2023-12"
+    assert months_before("2024-10/2024-12", 3) == "2024-07/2024-09"
+    assert months_before("2024", 12) == "2023" and months_before("2024", 3) is None

@@ -45,6 +45,13 @@ def cue_patterns() -> dict[str, re.Pattern[str]]:
             rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['subgroup']['excluded_before'])})[\s-]*$"
         ),
         "share": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['kind']['share_words'])})(?![\w-])"),
+        "previous_before": re.compile(
+            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['previous'])})\s*[(:]\s*$"
+        ),
+        "previous_after": re.compile(
+            r"(?i)[\s,)]*(?:(?:at|by|in|during|for|over|from)\s+)?(?:the\s+)?(?:end\s+of\s+(?:the\s+)?)?"
+            rf"(?:{phrases_pattern(cues()['period']['previous'])})(?![\w-])"
+        ),
         "approximate": re.compile(
             rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['value']['approximate'])})\s+$"
         ),

@@ -12,6 +12,8 @@ from rag.trends.measures import Measure
 
 _RATE = re.compile(r"(?i)\brate\b[^.\d]{0,40}$")
 PER = re.compile(r"(?i)per\s+(10,000|1,000|100,000|100)\b")
+_PER_OR_AGES = re.compile(r"(?i)\bper\s+[\d,]+|\d+\s*[-–]\s*\d+")
+"""What may stand between "rate" and its value: "The rate per 10,000 children (aged 0-17) was 32.9"."""
 _YEAR_WORD = re.compile(rf"^{YEAR}$")
 
 
@@ -42,7 +44,7 @@ def values(text: str, context: str = "") -> list[Value]:
         if _not_a_value(before, after, plain):
             continue
         value, unit = amount(match)
-        if unit == "count" and _RATE.search(before):
+        if unit == "count" and _RATE.search(_PER_OR_AGES.sub(" ", text[max(0, start - 80) : start])):
             per = PER.search(text) or PER.search(context)
             unit = f"rate per {per.group(1)}" if per else "rate"
         found.append(Value(start, end, value, match.group(0).strip(), unit))
@@ -68,6 +70,7 @@ _NOT_A_VALUE_BEFORE = re.compile(
     r"\d\s+(?:to|and|or|-|–)\s+$"  # the end of a range "aged 15 to 21"
     r"|\[\s*$"  # a reference "[26]"
     r"|\d\s+$"  # a row of a table of figures
+    r"|\d[-–]$"  # the end of a range written without spaces "aged 0-17"
 )
 _LINE_START = re.compile(r"(?:^|\n)\s*(?:-\s*)?$")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from rag.dates import periods
+from rag.dates import months_before, periods
 from rag.read.metadata import find_council_names
 from rag.text import split_sentences
 from rag.trends.cues import cue_patterns
@@ -50,7 +50,7 @@ def read_passage(
                 continue
             if _subgroup(piece, value, named) or _restates_a_whole(piece, value, named):
                 continue
-            period = _period(text, piece, begin, value, meeting_date, named)
+            period = _period(text, piece, begin, value, meeting_date, named, text[owner_start:begin])
             if period:
                 lead = piece[max(0, value.start - 20) : value.start]
                 approximate = patterns["approximate"].search(lead)
@@ -160,18 +160,51 @@ def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
     if nearest.start < 0:  # a sentence that goes on about the one before
         return True
     gap = piece[nearest.end : value.start]
-    return len(gap) <= MAX_GAP and bool(cue_patterns()["link"].search(gap))  # the gap ends with a link
+    if len(gap) > MAX_GAP:
+        return False
+    # the gap ends with a link, or with an earlier period the value in brackets is for: "an
+    # increase of 14 children from the end of the previous Quarter (1,095)"
+    return bool(cue_patterns()["link"].search(gap) or cue_patterns()["previous_before"].search(gap))
 
 
 def _period(
-    text: str, piece: str, offset: int, value: Value, meeting_date: str | None, named: list[Mention]
+    text: str,
+    piece: str,
+    offset: int,
+    value: Value,
+    meeting_date: str | None,
+    named: list[Mention],
+    carried_from: str = "",
 ) -> str | None:
-    """The date the value refers to: one written right after it ("702 in August 2020", "433
-    children in our care at the end of June 2017"), else the
-    nearest before it in its sentence ("In June 2017 the number ... was 276"), else a label line
-    above it in the passage ("As of 10th August 2018:-"), else one later in its sentence after "in"
-    ("665 children in West Sussex in 2016/17"), else the meeting date where the sentence speaks of
-    now ("currently", "there are") or is a label and its figure ("Children in our care: 506"); None for an undated sentence in the past tense."""
+    """The date the value refers to (see `_stated_period`), else the meeting date where the
+    sentence speaks of now ("currently", "there are") or is a label and its figure ("Children in
+    our care: 506"); None for an undated sentence in the past tense. A value for an earlier period
+    ("(1,095)" after "from the end of the previous Quarter", "450 last year") is for the stated date
+    moved back by that quarter, month or year; with no stated date, it is no point."""
+    patterns = cue_patterns()
+    earlier = patterns["previous_before"].search(piece[max(0, value.start - 60) : value.start])
+    earlier = earlier or patterns["previous_after"].match(piece, value.end)
+    stated = _stated_period(text, piece, offset, value, named, carried_from)
+    if earlier:
+        unit = re.findall(r"(?i)quarter|month|year", earlier.group(0))[-1].lower()
+        return months_before(stated, {"quarter": 3, "month": 1, "year": 12}[unit]) if stated else None
+    if stated:
+        return stated
+    labelled = re.search(r"[:=]\s*$", piece[: value.start])  # "Number of children in our care: 506"
+    if labelled or patterns["current"].search(piece) or patterns["present"].search(piece):
+        return meeting_date
+    return None
+
+
+def _stated_period(
+    text: str, piece: str, offset: int, value: Value, named: list[Mention], carried_from: str
+) -> str | None:
+    """The date written for the value: one right after it ("702 in August 2020", "433 children in
+    our care at the end of June 2017"), else the nearest before it in its sentence ("In June 2017
+    the number ... was 276"), else one later in its sentence after "in" ("665 children in West
+    Sussex in 2016/17"), else the last date of the sentence it goes on from ("On 31st December
+    2024, there were 1,109 ... The rate ... was 32.9"), else a label line above it in the passage
+    ("As of 10th August 2018:-")."""
     dated = periods(piece)
     for start, _, period in dated:
         between = piece[value.end : start]
@@ -190,14 +223,13 @@ def _period(
         between = piece[value.end : start]
         if start >= value.end and _PERIOD_BEFORE.search(between) and not _CLAUSE_BREAK.search(between):
             return period
+    carried = periods(carried_from)
+    if carried:
+        return carried[-1][2]
     for line in reversed(list(_LABEL_LINE.finditer(text[:offset]))):
         found = periods(line.group(0))
         if found:
             return found[0][2]
-    patterns = cue_patterns()
-    labelled = re.search(r"[:=]\s*$", piece[: value.start])  # "Number of children in our care: 506"
-    if labelled or patterns["current"].search(piece) or patterns["present"].search(piece):
-        return meeting_date
     return None
 
 
