@@ -366,3 +366,34 @@ def test_a_period_moved_back_keeps_its_form():
     assert months_before("2024-01", 1) == "2023-12"
     assert months_before("2024-10/2024-12", 3) == "2024-07/2024-09"
     assert months_before("2024", 12) == "2023" and months_before("2024", 3) is None
+
+
+def test_a_table_s_years_are_counted_on_the_day_its_report_gives_the_measure_after_the_table(tmp_path):
+    """The real PDF: the header reads "2007 2008 ... 2015"; the day ("Rate of children who were the
+    subject of a child protection plan at 31 March per 10,000 children") comes seven passages on."""
+    pdf = need(
+        DATA
+        / "reports"
+        / "west-sussex-jsna"
+        / "starting-well"
+        / "CPP-Rate-WSx-in-comparison-with-SN-2015.pdf"
+    )
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / pdf.name).write_bytes(pdf.read_bytes())
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(None, settings, progress=False)
+    points = trend(open_index(settings), "child protection plans").points
+    table = [(p.value, p.period) for p in points if p.citation.text.startswith("938 West Sussex")]
+    assert table == [
+        (20.0, "2007-03-31"),
+        (23.0, "2008-03-31"),
+        (25.0, "2009-03-31"),
+        (29.9, "2010-03-31"),
+        (30.0, "2011-03-31"),
+        (24.3, "2012-03-31"),
+        (22.9, "2013-03-31"),
+        (29.3, "2014-03-31"),
+        (29.7, "2015-03-31"),
+    ]
+    assert all(p.unit == "rate per 10,000" for p in points if p.citation.text.startswith("938"))

@@ -21,7 +21,12 @@ _LABEL_LINE = re.compile(
 
 
 def read_passage(
-    text: str, measure: Measure, meeting_date: str | None, council: str | None = None, about: str = ""
+    text: str,
+    measure: Measure,
+    meeting_date: str | None,
+    council: str | None = None,
+    about: str = "",
+    counted_on: str = "",
 ) -> list[Found]:
     """The values of `measure` that `text` states, each with its period and its sentence; not
     another area's: a value after "Nationally" or after another council's name in its sentence."""
@@ -63,7 +68,7 @@ def read_passage(
         elif named == []:
             carried = carried if same_line else None
         previous_end = finish
-    return found + read_table(text, measure, council, about)
+    return found + read_table(text, measure, council, about, counted_on)
 
 
 def _excluded(piece: str, mention: Mention) -> Mention:

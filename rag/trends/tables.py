@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from rag.dates import MONTH_WORDS, MONTHS, is_real_date, periods
-from rag.text import AMOUNT
+from rag.text import AMOUNT, split_sentences
 from rag.trends.figures import PER, Found, amount, of_its_kind
 from rag.trends.measures import Measure, mentions
 
@@ -14,7 +14,9 @@ TABLE_ROWS = 12
 _COUNCIL_KIND = re.compile(r"(?i)\s+(?:county|borough|district|city|metropolitan|unitary)?\s*council$")
 
 
-def read_table(text: str, measure: Measure, council: str | None = None, about: str = "") -> list[Found]:
+def read_table(
+    text: str, measure: Measure, council: str | None = None, about: str = "", counted_on: str = ""
+) -> list[Found]:
     """The values of `measure` in a table of figures whose header line names three or more periods
     ("Status Dec-23 Mar-24 Jun-24 ...", "2007 2008 2009 ..."): in the row the measure names ("UASC
     531 480 476"), or, where the passage names the measure above the table, in its "Total" row or
@@ -24,7 +26,9 @@ def read_table(text: str, measure: Measure, council: str | None = None, about: s
     "-" is a column without a figure, in the header or in a row); a row with fewer cells than
     the header is not read. `about` (the report's title and the passage's heading) counts as above
     the table: a table often starts a passage of its own. Figures under a title that names a rate
-    ("... rate, per 10,000 children") are that rate."""
+    ("... rate, per 10,000 children") are that rate. Year columns are counted on the day of the
+    year the title above names, else on the day the report gives the measure elsewhere
+    (`counted_on`, "at 31 March": see `counted_on`)."""
     lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
     found: list[Found] = []
     own = _COUNCIL_KIND.sub("", council or "").strip().lower()
@@ -33,7 +37,7 @@ def read_table(text: str, measure: Measure, council: str | None = None, about: s
         columns = [c for c in cells if c]
         if len(columns) < 3 or len(set(columns)) < len(columns):
             continue
-        dated = dict(zip(columns, _on_the_day(columns, text[max(0, start - 200) : start])))
+        dated = dict(zip(columns, _on_the_day(columns, f"{counted_on}\n{text[max(0, start - 200) : start]}")))
         cells = [dated.get(c) for c in cells]
         rows, percent = _table_rows(text, lines[number + 1 : number + 1 + TABLE_ROWS], len(cells))
         named = [row for row in rows if _names_only(row[2], measure)]
@@ -77,18 +81,35 @@ def _table_rows(text: str, lines: list[tuple[int, int]], cells: int) -> tuple[li
 
 
 def _table_rate(above: str) -> str | None:
-    """The unit of a table's plain figures when the last line above it that names a rate says so
-    ("Children looked after rate, per 10,000 children aged under 18": "rate per 10,000")."""
-    for line in reversed(above.splitlines()):
-        if re.search(r"(?i)\brates?\b", line):
-            per = PER.search(line)
-            return f"rate per {per.group(1)}" if per else "rate"
-    return None
+    """The unit of a table's plain figures when a line above it names a rate: "rate per 10,000"
+    from the last such line ("Children looked after rate, per 10,000 children aged under 18"), or
+    from a title further up when the last one names no denominator ("CPP rate 1 CPP rate 2 ..."
+    under "... Child Protection Plan - rate per 10,000")."""
+    rated = [line for line in above.splitlines() if re.search(r"(?i)\brates?\b", line)]
+    if not rated:
+        return None
+    per = next((found for line in reversed(rated) if (found := PER.search(line))), None)
+    return f"rate per {per.group(1)}" if per else "rate"
 
 
 _AT_A_DAY = re.compile(
     rf"(?i)\b(?:at|on|as at|as of)\s+(\d{{1,2}})(?:st|nd|rd|th)?\s+({MONTH_WORDS})\b(?!\s*,?\s*\d)"
 )
+
+
+def counted_on(text: str, measure: Measure) -> str:
+    """The day of the year a passage says the measure is counted on, in a sentence that names it
+    with a day and no year ("Rate of children who were the subject of a child protection plan at
+    31 March per 10,000 children": "at 31 March"); "" where it says none."""
+    if not _AT_A_DAY.search(text):
+        return ""
+    named = [m for m in mentions(text, measure) if m.ours]
+    for begin, finish in split_sentences(text):
+        if any(begin <= m.start < finish for m in named):
+            day = _AT_A_DAY.search(text, begin, finish)
+            if day:
+                return day.group(0)
+    return ""
 
 
 def _on_the_day(columns: list[str], above: str) -> list[str]:

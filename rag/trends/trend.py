@@ -15,7 +15,7 @@ from rag.index.store import Index
 from rag.trends.figures import Found
 from rag.trends.measures import Measure, find_measure, mentions
 from rag.trends.sentences import read_passage
-from rag.trends.tables import read_table
+from rag.trends.tables import counted_on, read_table
 from rag.types import Quote
 
 PARAGRAPH_START = re.compile(r"(?m)^[ \t]*(?:-\s*)?(\d+(?:\.\d+)*)[.)]?\s")
@@ -114,12 +114,15 @@ def trend(
     rows = [r for r in rows if _accepts_document(r, council, source)]
     # the keyword index also matches a name in another case ("lac" for LAC): ours only
     naming = [r for r in rows if any(m.ours for m in mentions(r["text"], measure))]
+    days: dict[str, str] = {}  # each report's day of the year the measure is counted on
+    for row in naming:
+        days[row["doc_id"]] = days.get(row["doc_id"]) or counted_on(row["text"], measure)
     raw: list[Point] = []
     for row in naming:
         about = f"{row['title']}\n{row['heading'] or ''}"
-        found = read_passage(row["text"], measure, row["date"], row["council"], about)
+        found = read_passage(row["text"], measure, row["date"], row["council"], about, days[row["doc_id"]])
         raw += [_point(row, item) for item in found if _in_range(item.period, since, until)]
-    for row, item in _tables_going_on(index, naming, measure):
+    for row, item in _tables_going_on(index, naming, measure, days):
         if _in_range(item.period, since, until):
             raw.append(_point(row, item))
     named = len(naming)
@@ -165,7 +168,9 @@ def _point(row, item: Found) -> Point:
     return Point(item.value, item.value_text, item.unit, item.period, row["council"], citation)
 
 
-def _tables_going_on(index: Index, rows: list, measure: Measure) -> list[tuple[object, Found]]:
+def _tables_going_on(
+    index: Index, rows: list, measure: Measure, days: dict[str, str]
+) -> list[tuple[object, Found]]:
     """The table values in the passages just after each passage that names the measure (the
     passage and those after it read as one text by `read_table`), each with the passage it is in."""
     wanted = sorted({r["row"] + step for r in rows for step in range(1, TABLE_PASSAGES + 1)})
@@ -194,7 +199,7 @@ def _tables_going_on(index: Index, rows: list, measure: Measure) -> list[tuple[o
         starts = list(itertools.accumulate((len(r["text"]) + 1 for r in window), initial=0))
         text = "\n".join(r["text"] for r in window)
         about = f"{row['title']}\n{row['heading'] or ''}"
-        for item in read_table(text, measure, row["council"], about):
+        for item in read_table(text, measure, row["council"], about, days[row["doc_id"]]):
             at = bisect.bisect_right(starts, item.start) - 1
             if at == 0:
                 continue  # a row of the passage itself: read_passage read it
