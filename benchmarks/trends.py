@@ -47,8 +47,9 @@ def matches(found, expected: dict, by_year: bool = False) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", help="one corpus of the dev set (sample, wsx, kent)")
+    parser.add_argument("--cases", type=Path, default=DEV_SET, help=f"the cases (default {DEV_SET.name})")
     args = parser.parse_args()
-    cases = [json.loads(line) for line in DEV_SET.read_text().splitlines() if line.strip()]
+    cases = [json.loads(line) for line in args.cases.read_text().splitlines() if line.strip()]
     totals: dict[str, list[int]] = {}
     for case in cases:
         if args.only and case["corpus"] != args.only:
