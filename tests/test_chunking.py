@@ -102,3 +102,30 @@ def test_small_sections_join_the_next_one_on_the_same_page_only():
         page_starts=(0, text.index("Increase")),
     )
     assert [c.page for c in chunk_document(paged)] == [1, 2]
+
+
+def test_a_vote_s_lines_in_minutes_are_no_headings():
+    """Minutes list a vote's members under "For" and "Against": the passages stay under the item voted on."""
+    lines = ["Election of Mayor of the City and County of Limerick", ""]
+    lines += [
+        "It was proposed by Councillor Butler and seconded by Councillor Byrne that Councillor Sheahan (M) be elected."
+    ]
+    lines += [
+        "",
+        "For",
+        "",
+        "Councillor Sheahan (J)",
+        "",
+        "Councillors Butler, Byrne, Collins, Costelloe (25)",
+    ]
+    lines += ["", "Against", "", "Councillors Hartigan, Leddin, Quinlivan (15)", ""]
+    lines += [
+        "The Mayor declared Councillor Sheahan (M) elected as Mayor of the City and County of Limerick."
+    ]
+    text = "\n".join(lines * 3)
+    document = Document(
+        id="m", source="minutes.pdf", title="Annual meeting", council=None, date=None, text=text
+    )
+    chunks = chunk_document(document, chunk_tokens=60, overlap=0)
+    assert len(chunks) > 1
+    assert {c.heading for c in chunks} == {"Election of Mayor of the City and County of Limerick"}

@@ -10,6 +10,7 @@ from rag.data import data_file
 from rag.text import phrases_pattern
 
 
+@lru_cache(maxsize=1)
 def cues() -> dict:
     return tomllib.loads(data_file("trend_cues.toml").read_text(encoding="utf-8"))
 
