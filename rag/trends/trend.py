@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from rag.dates import period_key
 from rag.index.store import Index
+from rag.trends.cues import cues
 from rag.trends.figures import Found
 from rag.trends.measures import Measure, find_measure, mentions
 from rag.trends.sentences import read_passage
@@ -223,7 +224,38 @@ def _nothing_message(index: Index, measure: Measure, council: str | None, source
         documents = [d for d in index.documents() if _accepts_document(d, council, source)]
         if not documents:
             return f"no report matches {_within(council, source).removeprefix(' in the reports of ')}: see `rag info`"
+    named = _names_within(index, measure, council, source)
+    if named:
+        tries = ", ".join(f"{name!r} ({count} passage{'s' * (count > 1)})" for name, count in named)
+        return f"no passage names {_names(measure)}{_within(council, source)}: try a shorter name, {tries}"
     return f"no passage names {_names(measure)}{_within(council, source)}: try another name for the measure"
+
+
+SHORTER_NAMES = 3
+"""How many shorter names a trend that finds no passage suggests."""
+
+
+def _names_within(
+    index: Index, measure: Measure, council: str | None, source: str | None
+) -> list[tuple[str, int]]:
+    """For a name of three or more words that no passage has, the runs of two or more of its words
+    that passages have ("reception excess weight": "excess weight"), longest and most common first,
+    each with how many passages (of the chosen reports) name it."""
+    words = re.findall(r"[\w']+", measure.asked)
+    filler = {w.lower() for w in cues()["question"]["filler"]}  # "number of ...", "... in"
+    runs = [words[i : i + n] for n in range(len(words) - 1, 1, -1) for i in range(len(words) - n + 1)]
+    runs = [" ".join(run) for run in runs if run[0].lower() not in filler and run[-1].lower() not in filler]
+    found = []
+    for run in runs:
+        rows = index.query(
+            "SELECT d.council, d.source FROM chunks_fts f JOIN chunks c ON c.row = f.rowid"
+            " JOIN documents d USING (doc_id) WHERE chunks_fts MATCH ?",
+            [f'"{run}"'],
+        )
+        count = sum(_accepts_document(r, council, source) for r in rows)
+        if count:
+            found.append((run, count))
+    return sorted(found, key=lambda item: (-len(item[0].split()), -item[1]))[:SHORTER_NAMES]
 
 
 def merge(raw: list[Point]) -> list[Point]:
