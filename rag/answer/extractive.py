@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -672,6 +673,14 @@ def _score_candidates(
     return sorted(candidates, key=_order)
 
 
+def _each_once(model: Callable[[list[str]], np.ndarray], texts: list[str]) -> np.ndarray:
+    """`model`'s outputs for `texts`, each distinct text read once: the same sentence in two packs
+    of one report (each model call reads one text alone, so its output is the same either way)."""
+    unique = list(dict.fromkeys(texts))
+    at = {text: i for i, text in enumerate(unique)}
+    return model(unique)[[at[text] for text in texts]]
+
+
 def _order(candidate: _Candidate) -> tuple:
     return (-candidate.score, candidate.passage.rank, candidate.start)
 
@@ -695,7 +704,7 @@ def candidate_features(
     if not spans:
         return [], []
     embedder = get_embedder(embedding_model, batch_size)
-    vectors = embedder.embed_queries([question] + [p.text[a:b] for p, a, b in spans])
+    vectors = _each_once(embedder.embed_queries, [question] + [p.text[a:b] for p, a, b in spans])
     similarity = np.round(vectors[1:] @ vectors[0], 3)  # float kernels differ in the 4th place
     retrieved = {p.chunk_id for p in passages if p.fused_score is not None}
     sentences_in = {}
@@ -788,7 +797,8 @@ def candidate_features(
         )
     best_cosine = max(r[0] for r in rows)
     best_lexical = max(r[2] for r in rows)
-    cross = np.round(rerank_scores(question, [without_markers(p.text[a:b]) for p, a, b in spans]), 3)
+    texts = [without_markers(p.text[a:b]) for p, a, b in spans]
+    cross = np.round(_each_once(lambda unique: rerank_scores(question, unique), texts), 3)
     for r, score in zip(rows, cross):
         r[1] = round(r[0] - best_cosine, 3)
         r[3] = round(r[2] - best_lexical, 4)
