@@ -26,7 +26,6 @@ from rag.answer.model import AnswerModel
 from rag.data import data_file
 from rag.evaluation import holds_answer
 from rag.question import analyse
-from rag.settings import Settings
 
 HERE = Path(__file__).parent
 TABLE = HERE / "answer_training.jsonl"
@@ -46,16 +45,13 @@ def table(cache_paths: list[str], out: Path = TABLE) -> None:
     """One line per question of each cached set: {set, id, kind, labels, features}."""
     from answers_eval import load_cache  # benchmarks/ is the script's folder
 
-    settings = Settings()
     lines = []
     for path in cache_paths:
         name = Path(path).stem
         for row in load_cache(path):
             intent = analyse(row["asked"])
             passages = tuple(row["passages"][:ANSWER_PASSAGES] + row["adjacent"])
-            spans, features = candidate_features(
-                intent, passages, settings.embedding_model, settings.embed_batch_size
-            )
+            spans, features = candidate_features(intent, passages)
             answerable = row.get("kind") != "unanswerable"
             labels = [
                 int(answerable and holds_answer(row, without_markers(p.text[s:e]))) for p, s, e in spans

@@ -15,7 +15,6 @@ import numpy as np
 from rag.answer.model import AnswerModel, load_model
 from rag.dates import MONTH_NAME, MONTH_WORDS, MONTHS, YEAR, parse_dates
 from rag.glossary import names_another_term, names_meant
-from rag.models.embeddings import get_embedder
 from rag.models.rerank import rerank_scores
 from rag.question import analyse
 from rag.read.metadata import find_council_names
@@ -113,8 +112,8 @@ def answer_from_passages(
     must reach the model's threshold (or settings.not_found_threshold when set) and, when the
     model says so, be the kind of answer asked for. A refusal carries the best three sentences
     as `candidates`. For a question that compares periods, `by_period` holds each period's own
-    question and passages, and the answer is the best line of each period
-    (`_one_line_per_period`)."""
+    question and passages, and the answer is the best confident line of each period
+    (`_one_line_per_period`), whether or not the best sentence of them all reaches the threshold."""
     started = time.perf_counter()
     model = model or load_model()
     intent = analyse(question)
@@ -144,16 +143,17 @@ def answer_from_passages(
         )
 
     threshold = model.threshold if settings.not_found_threshold is None else settings.not_found_threshold
-    if not fitting or confidence < threshold or _of_another_council(intent, fitting):
-        return refuse()
-    candidates = fitting  # the answer-type checks choose among the sentences, not only the best
-    note = None
-    chosen = None
-    if by_period:
-        chosen, missing = _one_line_per_period(intent, candidates, by_period, settings, model, threshold)
+    note, chosen = None, []
+    if by_period:  # a confident line for each period answers, whatever the best sentence of all
+        chosen, missing = _one_line_per_period(intent, fitting, by_period, settings, model, threshold)
+        confidence = min((c.score for c in chosen), default=confidence)
         if missing:
             note = "No confident line found for " + ", ".join(missing) + "."
-    chosen = chosen or _choose(intent, candidates, threshold)
+    if not chosen:
+        if not fitting or confidence < threshold or _of_another_council(intent, fitting):
+            return refuse()
+        chosen = _choose(intent, fitting, threshold)
+    candidates = fitting or candidates  # the answer-type checks choose among the sentences
     chosen = [_with_what_follows(c) for c in chosen]
     if not _of_the_months_asked(question, chosen):
         return refuse()
@@ -413,7 +413,7 @@ def _one_line_per_period(
     measure asked (no line about another glossary term) and, when the question asks for a number
     or the best candidate states a figure, state one too (a figure is compared with a figure, not
     with a report's subject line). Lines of reports outside the periods asked are left out."""
-    figure = intent.wants("number") or _holds_quantity(candidates[0].text)
+    figure = intent.wants("number") or bool(candidates and _holds_quantity(candidates[0].text))
     lines, missing = [], []
     for period, (asked, passages) in by_period.items():
         own = analyse(asked)
@@ -617,8 +617,6 @@ def _is_statement(sentence: str, heading: str | None) -> bool:
 
 
 FEATURES = (
-    "cosine",
-    "cosine_gap",
     "lexical",
     "lexical_gap",
     "passage_score",
@@ -647,9 +645,8 @@ FEATURES = (
     "cross",
     "cross_gap",
 )
-"""A candidate sentence's features, in the model's order: meaning (cosine of question and
-sentence, and its gap to the best sentence's), the question's words it holds (and the gap to
-the best), its passage's reranker probability, fused score and rank, whether the passage is an
+"""A candidate sentence's features, in the model's order: the question's words it holds (and
+the gap to the best), its passage's reranker probability, fused score and rank, whether the passage is an
 adjacent one, the answer-type checks of `_fits_the_question` (+1 / -1), the cue checks (+1 when
 the question wants a figure / a share / an amount / a date / a name / a council / an author line
 and the sentence holds one, -1 when it does not, 0 when not wanted), whether the table row the
@@ -662,9 +659,7 @@ def _score_candidates(
 ) -> list[_Candidate]:
     """The candidates, each scored by the model's probability that it answers, best first (ties,
     to 4 places, broken by passage rank, then position)."""
-    spans, rows = candidate_features(
-        intent, tuple(passages), settings.embedding_model, settings.embed_batch_size
-    )
+    spans, rows = candidate_features(intent, tuple(passages))
     if not spans:
         return []
     columns = [FEATURES.index(name) for name in model.features]
@@ -687,7 +682,7 @@ def _order(candidate: _Candidate) -> tuple:
 
 @lru_cache(maxsize=64)
 def candidate_features(
-    intent: Intent, passages: tuple[Passage, ...], embedding_model: str, batch_size: int
+    intent: Intent, passages: tuple[Passage, ...]
 ) -> tuple[list[tuple[Passage, int, int]], list[list[float]]]:
     """The candidate sentences and table rows of the passages, as (passage, start, end), and
     the FEATURES of each."""
@@ -703,9 +698,6 @@ def candidate_features(
     ]
     if not spans:
         return [], []
-    embedder = get_embedder(embedding_model, batch_size)
-    vectors = _each_once(embedder.embed_queries, [question] + [p.text[a:b] for p, a, b in spans])
-    similarity = np.round(vectors[1:] @ vectors[0], 3)  # float kernels differ in the 4th place
     retrieved = {p.chunk_id for p in passages if p.fused_score is not None}
     sentences_in = {}
     for p, _, _ in spans:
@@ -723,7 +715,7 @@ def candidate_features(
     rows = []
     previous: dict[str, tuple[int, int]] = {}
     seen: dict[str, int] = {}
-    for (passage, a, b), cosine in zip(spans, similarity):
+    for passage, a, b in spans:
         sentence = without_markers(passage.text[a:b])  # the report's "[2]" is no number of its own
         header = _table_header(passage.text, a)  # a table row's column headers, which name its units
         written = f"{header} {sentence}"
@@ -760,8 +752,6 @@ def candidate_features(
         candidate = _Candidate(passage, a, b, 0.0)
         rows.append(
             [
-                float(cosine),
-                0.0,
                 lexical,
                 0.0,
                 passage.score,
@@ -795,14 +785,12 @@ def candidate_features(
                 1.0 if intent.answer_type == "description" else 0.0,
             ]
         )
-    best_cosine = max(r[0] for r in rows)
-    best_lexical = max(r[2] for r in rows)
+    best_lexical = max(r[0] for r in rows)
     texts = [without_markers(p.text[a:b]) for p, a, b in spans]
     cross = np.round(_each_once(lambda unique: rerank_scores(question, unique), texts), 3)
     for r, score in zip(rows, cross):
-        r[1] = round(r[0] - best_cosine, 3)
-        r[3] = round(r[2] - best_lexical, 4)
-        r[2] = round(r[2], 4)
+        r[1] = round(r[0] - best_lexical, 4)
+        r[0] = round(r[0], 4)
         r += [float(score), round(float(score - cross.max()), 3)]
     return spans, rows
 
