@@ -398,3 +398,16 @@ def test_a_table_s_years_are_counted_on_the_day_its_report_gives_the_measure_aft
         (29.7, "2015-03-31"),
     ]
     assert all(p.unit == "rate per 10,000" for p in points if p.citation.text.startswith("938"))
+
+
+def test_a_name_with_a_possessive_is_found_with_either_apostrophe():
+    centres = find_measure("children's centres")
+    for text in (
+        "There are 85 children's centres in the county.",
+        "There are 85 children’s centres in the county.",
+    ):
+        assert [(f.value, f.period) for f in read_passage(text, centres, "2024-05-01")] == [
+            (85, "2024-05-01")
+        ]
+    homes = "There are 12 looked after children’s homes in the county."  # homes, not a count of children
+    assert read_passage(homes, find_measure(LAC), "2024-05-01") == []

@@ -31,7 +31,7 @@ def cue_patterns() -> dict[str, re.Pattern[str]]:
             rf"(?i)\s+(?:{phrases_pattern(value['counted'])})\s+(?:{phrases_pattern(value['counted_joins'])})"
             r"\s+(?:(?:an?|the|their)\s+)?"
         ),
-        "thing": re.compile(rf"(?i)[\s”’\"')]*(?:{phrases_pattern(value['other_things'])})\b"),
+        "thing": re.compile(rf"(?i)(?:['’]s\b)?[\s”’\"')]*(?:{phrases_pattern(value['other_things'])})\b"),
         "carries": re.compile(rf"(?i)\W*(?:{phrases_pattern(value['carries_on'])})\b"),
         "elsewhere": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['elsewhere'])})(?![\w-])"),
         "current": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['current'])})(?![\w-])"),

@@ -24,10 +24,11 @@ class Measure:
 
 def name_pattern(name: str) -> str:
     """A name as the reports write it: any case (acronyms in capitals), words joined by spaces,
-    hyphens or quotes (“Looked After” Children), a plural s."""
+    hyphens or quotes (“Looked After” Children), a plural s, either apostrophe (children's,
+    children’s)."""
     acronym = name.isupper() or bool(re.fullmatch(r"[A-Z][A-Za-z]*[A-Z][a-z]?", name))
-    words = re.findall(r"[\w']+|[^\w\s]", name)
-    body = r"[\s\-“”\"‘’]*".join(re.escape(w) for w in words)
+    words = re.findall(r"[\w'’]+|[^\w\s]", name)
+    body = r"[\s\-“”\"‘’]*".join(re.sub(r"['’]", "['’]", re.escape(w)) for w in words)
     return ("" if acronym else "(?i:") + body + ("" if acronym else ")")
 
 
@@ -66,10 +67,10 @@ def _names_by_first_word(names: tuple[str, ...]) -> dict[str, list[tuple[bool, r
     everything = list(dict.fromkeys([*names, *(n for t in glossary() for n in t.names)]))
     by_word: dict[str, list[tuple[int, bool, re.Pattern[str]]]] = {}
     for name in everything:
-        first = re.match(r"[\w']+", name)
+        first = re.match(r"[\w'’]+", name)
         if first:
             pattern = re.compile(rf"{name_pattern(name)}s?(?![\w-])")
-            by_word.setdefault(first.group(0).lower(), []).append((len(name), name in names, pattern))
+            by_word.setdefault(_word_key(first.group(0)), []).append((len(name), name in names, pattern))
     return {w: [(ours, p) for _, ours, p in sorted(c, key=lambda c: -c[0])] for w, c in by_word.items()}
 
 
@@ -80,7 +81,13 @@ class Mention:
     ours: bool
 
 
-_WORD = re.compile(r"(?<![\w-])[\w']+")
+_WORD = re.compile(r"(?<![\w-])[\w'’]+")
+
+
+def _word_key(word: str) -> str:
+    """A word as names are looked up by it: in lower case, without a possessive ending ("children's",
+    "children’s" and "children" are one key)."""
+    return re.sub(r"['’]s$", "", word.lower())
 
 
 def mentions(text: str, measure: Measure) -> list[Mention]:
@@ -93,7 +100,7 @@ def mentions(text: str, measure: Measure) -> list[Mention]:
     for word in _WORD.finditer(text):
         if word.start() < end:
             continue
-        for ours, pattern in by_word.get(word.group(0).lower().removesuffix("'s"), ()):
+        for ours, pattern in by_word.get(_word_key(word.group(0)), ()):
             match = pattern.match(text, word.start())
             if match:
                 end = match.end()
