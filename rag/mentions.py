@@ -94,7 +94,8 @@ def surface_forms(name: str) -> list[str]:
 
 def _name_regex(name: str, acronym: bool) -> str:
     """The name and its plurals as one pattern: its words separated by any white space, not inside
-    a longer word, the plural endings folded into the last word ("council(?:|s)", "authorit(?:y|ies)").
+    a longer word, the plural endings folded into the last word ("council(?:|s)", "authorit(?:y|ies)"),
+    either apostrophe for one ("children's" and "children’s").
     The pattern begins with a literal (the first word, or the part of the last word all its forms
     share), its word boundary checked behind it, so that Python's re scans for it as a string (10
     times faster than an alternation or a leading lookbehind)."""
@@ -107,6 +108,7 @@ def _name_regex(name: str, acronym: bool) -> str:
     after = r"(?!\w)" if re.search(r"\w$", name) else ""
     tail = rf"(?:{endings})" if len(words) == 1 else r"\s+" + re.escape(shared) + rf"(?:{endings})"
     pattern = re.escape(lead) + before + "".join(r"\s+" + re.escape(w) for w in rest) + tail + after
+    pattern = re.sub("['’]", "['’]", pattern)  # either apostrophe: "children's", "children’s"
     return pattern if acronym else pattern.lower()
 
 

@@ -34,7 +34,8 @@ def reference(index, names: list[str]) -> dict[int, str]:
     """Brute force, written apart from rag.mentions: every passage in the index whose text holds
     one of the names as whole words (any white space between them), its last word optionally in
     the regular plural (+s; +es after s/x/z/ch/sh; y -> ies after a consonant), ignoring case
-    except in acronyms (LAC, CiC, DfE: as written, + s only). {row: doc_id}."""
+    except in acronyms (LAC, CiC, DfE: as written, + s only), either apostrophe for one
+    ("children's", "children’s"). {row: doc_id}."""
     patterns = []
     for name in names:
         acronym = name.isupper() or bool(re.fullmatch(r"[A-Z][A-Za-z]*[A-Z][a-z]?", name))
@@ -47,7 +48,7 @@ def reference(index, names: list[str]) -> dict[int, str]:
             if not acronym and re.search(r"[^aeiou]y$", last, re.IGNORECASE):
                 lasts.append(last[:-1] + "ies")
         for word in lasts:
-            words = [re.escape(w) for w in [*head, word]]
+            words = [re.sub("['’]", "['’]", re.escape(w)) for w in [*head, word]]
             body = r"\s+".join(words)
             start = r"(?<!\w)" if re.match(r"\w", name) else ""
             end = r"(?!\w)" if word[-1].isalnum() or word[-1] == "_" else ""
@@ -118,6 +119,7 @@ Example Borough Council, Cabinet, 12 May 2022
 2. The family
 hub at Park Road is busy. Families at the hub. A family-hub model, and family hub-based visits.
 3. Not these: a family hubbub, a family's hub, familyhub, family_hub.
+6. Children's social care and children’s social care are one service.
 4. The SEND team will send letters to send families. Local authorities and the local authority agree.
 5. An escape \x1b[31mred\x1b[0m family hub and a \u202egnirts reversed family hub.
 """
@@ -150,9 +152,12 @@ def test_what_counts_as_a_mention(handmade_index):
         "family hub",  # after a right-to-left override
     ]
     assert spans_of(handmade_index, "SEND") == ["SEND"]  # an acronym as written, never the verb
+    both = ["Children's social care", "children’s social care"]  # either apostrophe
+    assert spans_of(handmade_index, "children's social care") == both
+    assert spans_of(handmade_index, "children’s social care") == both
     assert spans_of(handmade_index, "local authority") == ["Local authorities", "local authority"]
     assert len(spans_of(handmade_index, "hub")) == 10  # "family-hub", "family's hub" (not hubbub, family_hub)
-    for term in ("family hub", "SEND", "send", "local authority", "hub", "families", "family"):
+    for term in ("family hub", "SEND", "send", "local authority", "hub", "families", "family", "children's"):
         result = find_mentions(handmade_index, term)
         assert found_rows(result) == reference(handmade_index, list(result.names))
 
