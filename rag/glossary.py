@@ -24,8 +24,10 @@ def glossary() -> tuple[Term, ...]:
 
 
 def _pattern(name: str) -> re.Pattern[str]:
+    """A name as whole words, a plural s, either apostrophe ("children's hub", "children’s hub")."""
     acronym = name.isupper() or bool(re.fullmatch(r"[A-Z][A-Za-z]*[A-Z][a-z]?", name))
-    return re.compile(rf"(?<![\w-]){re.escape(name)}s?(?![\w-])", 0 if acronym else re.IGNORECASE)
+    body = re.sub("['’]", "['’]", re.escape(name))
+    return re.compile(rf"(?<![\w-]){body}s?(?![\w-])", 0 if acronym else re.IGNORECASE)
 
 
 @lru_cache(maxsize=1)

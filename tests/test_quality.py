@@ -310,3 +310,9 @@ def test_a_line_about_another_glossary_term_is_another_measure():
     assert not names_another_term(question, "Children in care and on child protection plans: 433 and 276")
     assert not names_another_term(question, "The total was 433.")  # names no term: not another one
     assert not names_another_term("What was the total cost?", "a child protection plan")  # no term asked
+    for hub in (
+        "The multi-agency children's hub took 300 calls.",
+        "The multi-agency children’s hub took 300 calls.",
+    ):
+        assert names_another_term(question, hub)  # either apostrophe
+    assert names_another_term(question, "Number of foster carers: 80, looking after a total of 178 children")
