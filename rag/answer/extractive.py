@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -646,12 +645,13 @@ FEATURES = (
     "cross_gap",
 )
 """A candidate sentence's features, in the model's order: the question's words it holds (and
-the gap to the best), its passage's reranker probability, fused score and rank, whether the passage is an
-adjacent one, the answer-type checks of `_fits_the_question` (+1 / -1), the cue checks (+1 when
-the question wants a figure / a share / an amount / a date / a name / a council / an author line
-and the sentence holds one, -1 when it does not, 0 when not wanted), whether the table row the
-question names, whether the year and council asked agree with the sentence's report, its place
-in its passage, its length, and the question's answer type."""
+the gap to the best), its passage's reranker probability, fused score and rank, whether the
+passage is an adjacent one, the answer-type checks of `_fits_the_question` (+1 / -1), the cue
+checks (+1 when the question wants a figure / a share / an amount / a date / a name / a council
+/ an author line and the sentence holds one, -1 when it does not, 0 when not wanted), whether
+the table row the question names, whether the year and council asked agree with the sentence's
+report, its place in its passage, its length, the question's answer type, and the cross-encoder's
+score of question and sentence (and its gap to the best)."""
 
 
 def _score_candidates(
@@ -666,14 +666,6 @@ def _score_candidates(
     probabilities = model.probabilities(np.asarray(rows)[:, columns])
     candidates = [_Candidate(p, a, b, float(prob)) for (p, a, b), prob in zip(spans, probabilities)]
     return sorted(candidates, key=_order)
-
-
-def _each_once(model: Callable[[list[str]], np.ndarray], texts: list[str]) -> np.ndarray:
-    """`model`'s outputs for `texts`, each distinct text read once: the same sentence in two packs
-    of one report (each model call reads one text alone, so its output is the same either way)."""
-    unique = list(dict.fromkeys(texts))
-    at = {text: i for i, text in enumerate(unique)}
-    return model(unique)[[at[text] for text in texts]]
 
 
 def _order(candidate: _Candidate) -> tuple:
@@ -786,8 +778,7 @@ def candidate_features(
             ]
         )
     best_lexical = max(r[0] for r in rows)
-    texts = [without_markers(p.text[a:b]) for p, a, b in spans]
-    cross = np.round(_each_once(lambda unique: rerank_scores(question, unique), texts), 3)
+    cross = np.round(rerank_scores(question, [without_markers(p.text[a:b]) for p, a, b in spans]), 3)
     for r, score in zip(rows, cross):
         r[1] = round(r[0] - best_lexical, 4)
         r[0] = round(r[0], 4)

@@ -23,5 +23,8 @@ def rerank_scores(question: str, passages: Sequence[str]) -> np.ndarray:
     # One pair per model call: the int8 model quantises activations with one scale per call, so a
     # pair's score would depend on its batch-mates; and padded batches are slower here (20 Kent
     # passages: 407 ms one by one, 571 ms in fours, 858 ms in sixteens; benchmarks/results.md).
-    scores = model.map_each(lambda passage: model.run([(question, passage)])[0, 0], passages)
-    return np.array(scores, dtype=np.float32)
+    # The same text twice (a sentence from two packs of one report) is read once: alone, its
+    # score is the same either way.
+    unique = list(dict.fromkeys(passages))
+    scores = dict(zip(unique, model.map_each(lambda passage: model.run([(question, passage)])[0, 0], unique)))
+    return np.array([scores[passage] for passage in passages], dtype=np.float32)
