@@ -146,6 +146,17 @@ def months_before(period: str, months: int) -> str | None:
     return f"{moved}-{day:02d}"
 
 
+def quarter_ending(period: str) -> str | None:
+    """The quarter that ends on a quarter's last day or month ("2024-12-31", "2024-12":
+    "2024-10/2024-12"); None for any other period."""
+    numbers = list(map(int, period.split("-"))) if is_real_date(period) else []
+    if len(numbers) < 2 or numbers[1] % 3:
+        return None
+    if len(numbers) == 3 and numbers[2] != calendar.monthrange(numbers[0], numbers[1])[1]:
+        return None
+    return f"{numbers[0]:04d}-{numbers[1] - 2:02d}/{numbers[0]:04d}-{numbers[1]:02d}"
+
+
 def period_key(period: str) -> tuple[str, str]:
     """Sort key: by start, then the shorter (more precise) period first."""
     return (period.split("/")[0], period)

@@ -411,3 +411,56 @@ def test_a_name_with_a_possessive_is_found_with_either_apostrophe():
         ]
     homes = "There are 12 looked after children’s homes in the county."  # homes, not a count of children
     assert read_passage(homes, find_measure(LAC), "2024-05-01") == []
+
+
+def test_a_count_may_say_what_kind_before_the_measure_s_name_but_not_that_it_is_a_change():
+    harm = find_measure("hospital admissions for self-harm")
+    text = (
+        "In 2014/15, there were 1,810 emergency hospital admissions for self-harm in West Sussex. This "
+        "equates to a directly age standardised rate of 231.3 emergency hospital admissions for self-harm "
+        "per 100,000 population. During 2014/15 and 2015/16, there were 3,861 hospital admissions for "
+        "self-harm. In 2016/17 there were 120 more hospital admissions for self-harm than in 2015/16."
+    )
+    found = [(f.value, f.unit, f.period) for f in read_passage(text, harm, "2017-05-01", "West Sussex")]
+    # "This equates to ..." takes the year of the sentence it goes on from; a total of two years spans both
+    assert found == [
+        (1810, "count", "2014-04/2015-03"),
+        (231.3, "rate per 100,000", "2014-04/2015-03"),
+        (3861, "count", "2014-04/2016-03"),
+    ]
+    disabled = "In 2024 there were 50 disabled children looked after."  # a part of the measure
+    assert read_passage(disabled, find_measure(LAC), "2024-05-01") == []
+
+
+def test_a_count_of_referrals_to_a_service_is_for_the_quarter_its_report_ends_on():
+    """ "Referrals" usually count another thing than the measure, and "services" after a name
+    usually names another thing; here both are the measure's own words."""
+    text = (
+        "On 31st December 2024, the number of open cases was 11,165.\n\n"
+        "There were 6,357 referrals to children’s social care services in the Quarter, an 8.3% increase "
+        "when compared to the previous Quarter (5,869) and 10.8% higher than Quarter 3 last year (5,735)."
+    )
+    referrals = find_measure("referrals to children's social care")
+    assert [(f.value, f.period) for f in read_passage(text, referrals, "2025-03-04")] == [
+        (6357, "2024-10/2024-12"),
+        (5869, "2024-07/2024-09"),
+        (5735, "2023-10/2023-12"),
+    ]
+    council = (
+        "There were 4 Children in Care Council meetings in 2024."  # a thing named after children in care
+    )
+    assert read_passage(council, find_measure("children in care"), "2025-03-04") == []
+
+
+def test_the_user_s_own_words_are_found_in_another_order_and_the_glossary_s_names_are_not():
+    text = (
+        "At the end of December 2024, there were 2,287 family cases open to Early Help units, providing "
+        "support for 4,637 children. This is an 8.6% increase when compared to the end of the previous "
+        "Quarter (2,105)."
+    )
+    found = read_passage(text, find_measure("early help cases"), "2025-03-04", "Kent County Council")
+    assert [(f.value, f.period) for f in found] == [(2287, "2024-12"), (2105, "2024-09")]
+    assert read_passage(text, find_measure("early help referrals"), "2025-03-04") == []
+    # "children in care" is the glossary's: its words in another order are another measure
+    social_care = "In 2024 there were 6,357 referrals to children’s social care."
+    assert read_passage(social_care, find_measure("children in care"), "2025-03-04") == []

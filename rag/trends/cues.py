@@ -31,10 +31,17 @@ def cue_patterns() -> dict[str, re.Pattern[str]]:
             rf"(?i)\s+(?:{phrases_pattern(value['counted'])})\s+(?:{phrases_pattern(value['counted_joins'])})"
             r"\s+(?:(?:an?|the|their)\s+)?"
         ),
+        "modifiers": re.compile(
+            rf"[\s“”\"‘’]*(?:(?!(?i:{phrases_pattern(value['not_modifiers'] + cues()['name']['prepositions'])})(?![\w-]))"
+            rf"[A-Za-z][\w'’-]*[\s“”\"‘’]+){{0,2}}"
+        ),
         "thing": re.compile(rf"(?i)(?:['’]s\b)?[\s”’\"')]*(?:{phrases_pattern(value['other_things'])})\b"),
         "carries": re.compile(rf"(?i)\W*(?:{phrases_pattern(value['carries_on'])})\b"),
         "elsewhere": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['elsewhere'])})(?![\w-])"),
         "current": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['current'])})(?![\w-])"),
+        "this_quarter": re.compile(
+            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['this_quarter'])})(?![\w-])"
+        ),
         "present": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['present'])})(?![\w-])"),
         "group": re.compile(
             rf"(?i)(?<![\w])(?:{phrases_pattern(cues()['subgroup']['phrases'])})(?![\w])|{_AGE}"

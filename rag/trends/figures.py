@@ -26,10 +26,12 @@ class Value:
     unit: str
 
 
-def values(text: str, context: str = "") -> list[Value]:
+def values(text: str, context: str = "", named_at: tuple[int, ...] = ()) -> list[Value]:
     """The numbers of `text` that may be a measure's value, with their units: not dates, years,
     labels ("paragraph 9", "Section 17"), ages or durations, changes ("a reduction of 93") or
-    comparators' figures ("similar to England (18%)")."""
+    comparators' figures ("similar to England (18%)"). A number that counts what the measure's
+    name, starting at one of `named_at`, names ("6,357 referrals to children's social care") is
+    kept though a count of referrals is usually another thing's."""
     dated = [(a, b) for a, b, _ in periods(text)]
     found = []
     for match in AMOUNT.finditer(text):
@@ -41,7 +43,10 @@ def values(text: str, context: str = "") -> list[Value]:
         if plain and _YEAR_WORD.match(number):
             continue
         before, after = text[max(0, start - 40) : start], text[end : end + 30]
-        if _not_a_value(before, after, plain):
+        counts_ours = any(
+            at > end and cue_patterns()["modifiers"].fullmatch(text, end, at) for at in named_at
+        )
+        if _not_a_value(before, after, plain, counts_ours):
             continue
         value, unit = amount(match)
         if unit == "count" and _RATE.search(_PER_OR_AGES.sub(" ", text[max(0, start - 80) : start])):
@@ -75,12 +80,12 @@ _NOT_A_VALUE_BEFORE = re.compile(
 _LINE_START = re.compile(r"(?:^|\n)\s*(?:-\s*)?$")
 
 
-def _not_a_value(before: str, after: str, plain: bool) -> bool:
+def _not_a_value(before: str, after: str, plain: bool, counts_ours: bool = False) -> bool:
     """Whether a number, between `before` and `after`, is no measure's value: see `values`."""
     patterns = cue_patterns()
     if _NOT_A_VALUE_AFTER.match(after) or _NOT_A_VALUE_BEFORE.search(before):
         return True
-    if plain and (patterns["other"].match(after) or _LINE_START.search(before)):
+    if plain and ((not counts_ours and patterns["other"].match(after)) or _LINE_START.search(before)):
         return True  # counts something else, or a paragraph number at a line's start
     if any(patterns[kind].search(before) for kind in ("label", "change", "comparator")):
         return True

@@ -9,7 +9,8 @@ from functools import lru_cache
 
 from rag.errors import QuestionError
 from rag.glossary import glossary
-from rag.trends.cues import cue_patterns
+from rag.text import split_sentences
+from rag.trends.cues import cue_patterns, cues
 
 FTS_SYNTAX = set('"*^():{}[]+~<>=;\\')
 
@@ -59,19 +60,61 @@ def find_measure(asked: str) -> Measure:
     return Measure(asked, tuple(dict.fromkeys(names or [asked])))
 
 
+@dataclass(frozen=True)
+class _Name:
+    ours: bool
+    pattern: re.Pattern[str]
+    goes_on: bool
+    """A noun right after it goes on with its last words, not its head: see `goes_on`."""
+
+
 @lru_cache(maxsize=64)
-def _names_by_first_word(names: tuple[str, ...]) -> dict[str, list[tuple[bool, re.Pattern[str]]]]:
-    """Every glossary name and the measure's own, by their first word in lower case: (ours,
-    pattern), longest first. Looking names up word by word is fast where one regex of a hundred
-    alternatives, tried at every character, is not."""
+def _names_by_first_word(names: tuple[str, ...]) -> dict[str, list[_Name]]:
+    """Every glossary name and the measure's own, by their first word in lower case, longest
+    first. Looking names up word by word is fast where one regex of a hundred alternatives, tried
+    at every character, is not."""
     everything = list(dict.fromkeys([*names, *(n for t in glossary() for n in t.names)]))
-    by_word: dict[str, list[tuple[int, bool, re.Pattern[str]]]] = {}
+    by_word: dict[str, list[tuple[int, _Name]]] = {}
     for name in everything:
         first = re.match(r"[\w'’]+", name)
         if first:
             pattern = re.compile(rf"{name_pattern(name)}s?(?![\w-])")
-            by_word.setdefault(_word_key(first.group(0)), []).append((len(name), name in names, pattern))
-    return {w: [(ours, p) for _, ours, p in sorted(c, key=lambda c: -c[0])] for w, c in by_word.items()}
+            found = _Name(name in names, pattern, goes_on(name))
+            by_word.setdefault(_word_key(first.group(0)), []).append((len(name), found))
+    return {w: [n for _, n in sorted(c, key=lambda c: -c[0])] for w, c in by_word.items()}
+
+
+def _words(name: str) -> list[str]:
+    return [w.lower() for w in re.findall(r"[\w'’]+", name)]
+
+
+def _preposition_at(words: list[str]) -> int | None:
+    """Where the first preposition of a name's words is (after its first word), or None."""
+    prepositions = [p.split() for p in cues()["name"]["prepositions"]]
+    for at in range(1, len(words)):
+        if any(words[at : at + len(p)] == p for p in prepositions):
+            return at
+    return None
+
+
+def head(name: str) -> str:
+    """The word a name counts: the one before its first preposition ("referrals" in "referrals to
+    children's social care"), else its last ("cases" in "early help cases")."""
+    words = _words(name)
+    at = _preposition_at(words)
+    return words[at - 1] if at else words[-1]
+
+
+def goes_on(name: str) -> bool:
+    """Whether a noun right after the name goes on with the name's last words rather than naming
+    another thing: "referrals to children's social care services" are referrals; "LAC Teams" and
+    "Children in Care Council" are no looked-after children."""
+    words = _words(name)
+    at = _preposition_at(words)
+    if at is None:
+        return False
+    people = {p.lower() for p in cues()["name"]["people"]}
+    return not any(" ".join(words[i:at]) in people for i in range(at))
 
 
 @dataclass(frozen=True)
@@ -100,10 +143,67 @@ def mentions(text: str, measure: Measure) -> list[Mention]:
     for word in _WORD.finditer(text):
         if word.start() < end:
             continue
-        for ours, pattern in by_word.get(_word_key(word.group(0)), ()):
-            match = pattern.match(text, word.start())
+        for name in by_word.get(_word_key(word.group(0)), ()):
+            match = name.pattern.match(text, word.start())
             if match:
                 end = match.end()
-                found.append(Mention(match.start(), end, ours and not thing.match(text, end)))
+                other = not name.goes_on and thing.match(text, end)
+                found.append(Mention(match.start(), end, name.ours and not other))
                 break
     return found
+
+
+_CLAUSE_END = re.compile(
+    r"[,;:()]|\s[-–]\s|(?<!\w)(?:and|but|which|who|while|whilst|compared|than)(?!\w)", re.IGNORECASE
+)
+
+
+def content_words(name: str) -> list[str]:
+    """The words of a name that say what it counts (in lower case): not its prepositions or
+    articles."""
+    skip = {w.lower() for w in [*cues()["name"]["prepositions"], *cues()["name"]["not_content"]]}
+    return [w for w in _words(name) if w not in skip]
+
+
+def _content_keys(name: str) -> set[str]:
+    return {_word_key(w).removesuffix("s") for w in content_words(name)}
+
+
+def own_words(measure: Measure) -> list[str]:
+    """The measure's name when it is the user's own words (no glossary term), of two or more
+    words that say what it counts: the names the reports may give in another order."""
+    own = measure.names == (measure.asked,) and len(_content_keys(measure.asked)) >= 2
+    return [measure.asked] if own else []
+
+
+def names_it(text: str, measure: Measure) -> bool:
+    """Whether a passage names the measure: one of its names, or their words in another order."""
+    if any(m.ours for m in mentions(text, measure)):
+        return True
+    keys = {_word_key(w.group(0)).removesuffix("s") for w in _WORD.finditer(text)}
+    wanted = [name for name in own_words(measure) if _content_keys(name) <= keys]
+    return bool(wanted) and any(named_in_other_words(text[a:b], measure) for a, b in split_sentences(text))
+
+
+def named_in_other_words(sentence: str, measure: Measure) -> list[Mention]:
+    """Where a sentence names the measure with its words in another order: its head in a clause
+    that has every other word of its name ("2,287 family cases open to Early Help units" for
+    "early help cases"). Only for a name of two or more such words that is not the glossary's (the
+    glossary lists the names the reports give its terms; other words are the user's own, which
+    the reports may put in another order); the mention is the head word alone, so a number
+    before it counts it."""
+    found = []
+    for name in own_words(measure):
+        wanted = _content_keys(name)
+        if len(wanted) < 2:
+            continue
+        counted = _word_key(head(name)).removesuffix("s")
+        for word in _WORD.finditer(sentence):
+            if _word_key(word.group(0)).removesuffix("s") != counted:
+                continue
+            clause_start = max((m.end() for m in _CLAUSE_END.finditer(sentence, 0, word.start())), default=0)
+            clause_end = next((m.start() for m in _CLAUSE_END.finditer(sentence, word.end())), len(sentence))
+            clause = sentence[clause_start:clause_end]
+            if wanted <= {_word_key(w.group(0)).removesuffix("s") for w in _WORD.finditer(clause)}:
+                found.append(Mention(word.start(), word.end(), True))
+    return sorted(set(found), key=lambda m: m.start)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from rag.dates import months_before, periods
+from rag.dates import months_before, periods, quarter_ending
 from rag.read.metadata import find_council_names
 from rag.text import split_sentences
 from rag.trends.cues import cue_patterns
 from rag.trends.figures import Found, Value, of_its_kind, values
-from rag.trends.measures import Measure, Mention, mentions
+from rag.trends.measures import Measure, Mention, mentions, named_in_other_words
 from rag.trends.tables import read_table
 
 MAX_GAP = 160
@@ -42,20 +42,30 @@ def read_passage(
             for m in everywhere
             if begin <= m.start and m.end <= finish
         ]
+        if not any(m.ours for m in named):
+            named += [
+                loose
+                for loose in named_in_other_words(piece, measure)
+                if not any(m.start < loose.end and loose.start < m.end for m in named)
+            ]
+            named.sort(key=lambda m: m.start)
         same_line = "\n" not in text[previous_end:begin] if previous_end >= 0 else False
         owner_start = begin
-        if not named and carried is not None and same_line and patterns["carries"].match(piece):
-            named = [Mention(-1, -1, True)]  # "This is ... the all-time high of 702 in August 2020."
-            owner_start = carried
+        goes_on_from = ""  # the sentence this one goes on from ("This equates to a rate of ...")
+        if carried is not None and same_line and patterns["carries"].match(piece):
+            goes_on_from = text[carried:begin]
+            if not named:
+                named = [Mention(-1, -1, True)]  # "This is ... the all-time high of 702 in August 2020."
+                owner_start = carried
         named = [_excluded(piece, m) for m in named]
-        for value in values(piece, text):
+        for value in values(piece, text, tuple(m.start for m in named if m.ours and m.start >= 0)):
             if not _owned(piece, value, named) or _elsewhere(piece[: value.start], council):
                 continue
             if not of_its_kind(measure, value.unit):
                 continue
             if _subgroup(piece, value, named) or _restates_a_whole(piece, value, named):
                 continue
-            period = _period(text, piece, begin, value, meeting_date, named, text[owner_start:begin])
+            period = _period(text, piece, begin, value, meeting_date, named, goes_on_from)
             if period:
                 lead = piece[max(0, value.start - 20) : value.start]
                 approximate = patterns["approximate"].search(lead)
@@ -93,10 +103,11 @@ def _subgroup(piece: str, value: Value, named: list[Mention]) -> bool:
             piece[before[-1].end : value.start],
             piece[max(0, before[-1].start - 12) : before[-1].start],
         ]
-    if after and not re.search(r"\w", piece[value.end : after[0].start]):
+    if after and cue_patterns()["modifiers"].fullmatch(piece, value.end, after[0].start):
         spans += [
             _clause(piece[after[0].end : after[0].end + 60]),
             piece[max(0, value.start - 12) : value.start],
+            piece[value.end : after[0].start],  # "50 disabled children in care"
         ]
     return any(group.search(span) for span in spans)
 
@@ -143,15 +154,16 @@ def _elsewhere(before: str, council: str | None) -> bool:
 
 def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
     """Whether the value belongs to our measure: the nearest name before it is ours and linked to
-    it ("X: 507", "X ... stands at 609", "X, down from 307"), or ours comes right after it
-    ("665 looked after children"), or after whom it counts ("1,109 children subject to a child
-    protection plan")."""
+    it ("X: 507", "X ... stands at 609", "X, down from 307"), or ours comes right after it, or
+    after a word or two that say what kind ("665 looked after children", "1,810 emergency
+    hospital admissions for self-harm"), or after whom it counts ("1,109 children subject to a
+    child protection plan")."""
     after = [m for m in named if m.start >= value.end]
     between = piece[value.end : after[0].start] if after else ""
     if (
         after
         and after[0].ours
-        and (re.fullmatch(r"[\s“”\"‘’]*", between) or cue_patterns()["counted"].fullmatch(between))
+        and (cue_patterns()["modifiers"].fullmatch(between) or cue_patterns()["counted"].fullmatch(between))
     ):
         lead = piece[: value.start]  # "There were 665 ...", not "CPP rate 1 CPP rate 2"
         listed = re.search(r"\d\D{0,40}(?:,|\band)\s*$", lead)  # "1,015 children in need and 507 ..."
@@ -221,9 +233,9 @@ def _stated_period(
             flags=re.IGNORECASE,
         ):
             return period
-    earlier = [period for start, end, period in dated if end <= value.start]
+    earlier = [(start, end, period) for start, end, period in dated if end <= value.start]
     if earlier:
-        return earlier[-1]
+        return _both(piece, earlier[-2:]) or earlier[-1][2]
     for start, _, period in dated:  # "665 children in West Sussex in 2016/17"
         between = piece[value.end : start]
         if start >= value.end and _PERIOD_BEFORE.search(between) and not _CLAUSE_BREAK.search(between):
@@ -231,11 +243,31 @@ def _stated_period(
     carried = periods(carried_from)
     if carried:
         return carried[-1][2]
+    if cue_patterns()["this_quarter"].search(piece):  # "... in the Quarter", after "On 31st December 2024"
+        before = periods(text[:offset])
+        quarter = quarter_ending(before[-1][2]) if before else None
+        if quarter:
+            return quarter
     for line in reversed(list(_LABEL_LINE.finditer(text[:offset]))):
         found = periods(line.group(0))
         if found:
             return found[0][2]
     return None
+
+
+_BOTH = re.compile(r"(?i)(?:during|in|over|across|for)\s+(?:the\s+)?(?:years\s+)?$")
+
+
+def _both(piece: str, dated: list[tuple[int, int, str]]) -> str | None:
+    """The span of two periods a total is for: "During 2014/15 and 2015/16, there were 3,861"
+    is for April 2014 to March 2016. None unless the sentence gives two periods that way."""
+    if len(dated) < 2:
+        return None
+    (first_start, first_end, first), (second_start, _, second) = dated
+    joined = re.fullmatch(r"\s+and\s+", piece[first_end:second_start])
+    if not joined or not _BOTH.search(piece[:first_start]):
+        return None
+    return f"{first.split('/')[0]}/{second.split('/')[-1]}"
 
 
 _CLAUSE_BREAK = re.compile(r"(?i)[,;:()]|(?<!\w)(?:and|but|with|who|which|where|while|whilst|than)(?!\w)")

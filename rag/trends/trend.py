@@ -14,7 +14,7 @@ from rag.dates import period_key
 from rag.index.store import Index
 from rag.trends.cues import cues
 from rag.trends.figures import Found
-from rag.trends.measures import Measure, find_measure, mentions
+from rag.trends.measures import Measure, content_words, find_measure, names_it, own_words
 from rag.trends.sentences import read_passage
 from rag.trends.tables import counted_on, read_table
 from rag.types import Quote
@@ -69,8 +69,13 @@ class Trend:
         }
 
 
-def _fts_query(names: tuple[str, ...]) -> str:
+def _fts_query(measure: Measure) -> str:
+    """Each name as a phrase, or the user's own words in any order (see `named_in_other_words`)."""
+    names = measure.names
     phrases = ['"' + " ".join(re.findall(r"\w+", n)) + '"' for n in names if re.search(r"\w", n)]
+    for name in own_words(measure):
+        words = [w for w in re.findall(r"\w+", name) if w.lower() in content_words(name)]
+        phrases.append("(" + " AND ".join(f'"{w}"' for w in words) + ")")
     return " OR ".join(dict.fromkeys(phrases))
 
 
@@ -109,12 +114,12 @@ def trend(
     rows = index.query(
         f"SELECT {_PASSAGE_COLUMNS} FROM chunks_fts f JOIN chunks c ON c.row = f.rowid"
         " JOIN documents d USING (doc_id) WHERE chunks_fts MATCH ? ORDER BY c.row",
-        [_fts_query(measure.names)],
+        [_fts_query(measure)],
     )
     searched = time.perf_counter()
     rows = [r for r in rows if _accepts_document(r, council, source)]
     # the keyword index also matches a name in another case ("lac" for LAC): ours only
-    naming = [r for r in rows if any(m.ours for m in mentions(r["text"], measure))]
+    naming = [r for r in rows if names_it(r["text"], measure)]
     days: dict[str, str] = {}  # each report's day of the year the measure is counted on
     for row in naming:
         days[row["doc_id"]] = days.get(row["doc_id"]) or counted_on(row["text"], measure)
@@ -136,7 +141,7 @@ def trend(
     elif not points:
         dates = f" between {since or 'the start'} and {until or 'now'}" if since or until else ""
         result.message = (
-            f"{named} passages name {_names(measure)}{_within(council, source)}, "
+            f"{named} passage{'s' * (named > 1)} name{'s' * (named == 1)} {_names(measure)}{_within(council, source)}, "
             f"but none states its value{dates}"
         )
     result.timings_ms = {
