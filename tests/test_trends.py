@@ -464,3 +464,16 @@ def test_the_user_s_own_words_are_found_in_another_order_and_the_glossary_s_name
     # "children in care" is the glossary's: its words in another order are another measure
     social_care = "In 2024 there were 6,357 referrals to children’s social care."
     assert read_passage(social_care, find_measure("children in care"), "2025-03-04") == []
+
+
+def test_a_year_in_brackets_dates_the_value_before_it_and_a_projection_is_no_point():
+    text = "The West Sussex population is projected to increase from 815,000 (2012) to 881,000 (2022) and 971,000 (2037)."
+    found = read_passage(
+        text, find_measure("West Sussex population"), "2016-05-01", "West Sussex County Council"
+    )
+    assert [(f.value, f.period) for f in found] == [(815000, "2012")]
+    # a later year's figure set by the meeting, with no forecast in its sentence, is a point
+    budget = "The band D charge for 2025/26 is £1,691.19."
+    assert [
+        (f.value, f.period) for f in read_passage(budget, find_measure("band D charge"), "2025-02-13")
+    ] == [(1691.19, "2025-04/2026-03")]

@@ -39,6 +39,9 @@ def cue_patterns() -> dict[str, re.Pattern[str]]:
         "carries": re.compile(rf"(?i)\W*(?:{phrases_pattern(value['carries_on'])})\b"),
         "elsewhere": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['elsewhere'])})(?![\w-])"),
         "current": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['current'])})(?![\w-])"),
+        "forecast": re.compile(
+            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['forecast'])})(?![\w-])"
+        ),
         "this_quarter": re.compile(
             rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['this_quarter'])})(?![\w-])"
         ),

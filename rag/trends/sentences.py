@@ -66,6 +66,8 @@ def read_passage(
             if _subgroup(piece, value, named) or _restates_a_whole(piece, value, named):
                 continue
             period = _period(text, piece, begin, value, meeting_date, named, goes_on_from)
+            if period and _forecast(piece, period, meeting_date):
+                continue
             if period:
                 lead = piece[max(0, value.start - 20) : value.start]
                 approximate = patterns["approximate"].search(lead)
@@ -79,6 +81,15 @@ def read_passage(
             carried = carried if same_line else None
         previous_end = finish
     return found + read_table(text, measure, council, about, counted_on)
+
+
+def _forecast(piece: str, period: str, meeting_date: str | None) -> bool:
+    """Whether the value is a projection: its sentence forecasts ("is projected to increase ...
+    to 881,000 (2022)") and its period ends after the meeting. A figure for a later period
+    without such words (next year's band D charge, set by the meeting) is stated, not forecast."""
+    if not meeting_date or not cue_patterns()["forecast"].search(piece):
+        return False
+    return period.split("/")[-1][: len(meeting_date)] > meeting_date[: len(period.split("/")[-1])]
 
 
 def _excluded(piece: str, mention: Mention) -> Mention:
@@ -217,7 +228,7 @@ def _stated_period(
     text: str, piece: str, offset: int, value: Value, named: list[Mention], carried_from: str
 ) -> str | None:
     """The date written for the value: one right after it ("702 in August 2020", "433 children in
-    our care at the end of June 2017"), else the nearest before it in its sentence ("In June 2017
+    our care at the end of June 2017", "815,000 (2012)"), else the nearest before it in its sentence ("In June 2017
     the number ... was 276"), else one later in its sentence after "in" ("665 children in West
     Sussex in 2016/17"), else the last date of the sentence it goes on from ("On 31st December
     2024, there were 1,109 ... The rate ... was 32.9"), else a label line above it in the passage
@@ -228,7 +239,7 @@ def _stated_period(
         for mention in reversed([m for m in named if m.ours and value.end <= m.start and m.end <= start]):
             between = between[: mention.start - value.end] + " " + between[mention.end - value.end :]
         if start >= value.end and re.fullmatch(
-            r"[\s,)“”\"‘’]*(?:\(?\s*(?:in|at|on|as of|as at|by|during|for|at the end of|end of|the end of)\s+)?(?:the\s+)?",
+            r"[\s,)“”\"‘’]*\(?\s*(?:(?:in|at|on|as of|as at|by|during|for|at the end of|end of|the end of)\s+)?(?:the\s+)?",
             between,
             flags=re.IGNORECASE,
         ):
