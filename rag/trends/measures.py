@@ -64,8 +64,8 @@ def find_measure(asked: str) -> Measure:
 class _Name:
     ours: bool
     pattern: re.Pattern[str]
-    goes_on: bool
-    """A noun right after it goes on with its last words, not its head: see `goes_on`."""
+    open_ended: bool
+    """A noun right after it lengthens its last words, not its head: see `open_ended`."""
 
 
 @lru_cache(maxsize=64)
@@ -79,7 +79,7 @@ def _names_by_first_word(names: tuple[str, ...]) -> dict[str, list[_Name]]:
         first = re.match(r"[\w'’]+", name)
         if first:
             pattern = re.compile(rf"{name_pattern(name)}s?(?![\w-])")
-            found = _Name(name in names, pattern, goes_on(name))
+            found = _Name(name in names, pattern, open_ended(name))
             by_word.setdefault(_word_key(first.group(0)), []).append((len(name), found))
     return {w: [n for _, n in sorted(c, key=lambda c: -c[0])] for w, c in by_word.items()}
 
@@ -105,9 +105,9 @@ def head(name: str) -> str:
     return words[at - 1] if at else words[-1]
 
 
-def goes_on(name: str) -> bool:
-    """Whether a noun right after the name goes on with the name's last words rather than naming
-    another thing: "referrals to children's social care services" are referrals; "LAC Teams" and
+def open_ended(name: str) -> bool:
+    """Whether a noun right after the name lengthens the name's last words (a preposition's
+    object) rather than naming another thing: "referrals to children's social care services" are referrals; "LAC Teams" and
     "Children in Care Council" are no looked-after children."""
     words = _words(name)
     at = _preposition_at(words)
@@ -147,7 +147,7 @@ def mentions(text: str, measure: Measure) -> list[Mention]:
             match = name.pattern.match(text, word.start())
             if match:
                 end = match.end()
-                other = not name.goes_on and thing.match(text, end)
+                other = not name.open_ended and thing.match(text, end)
                 found.append(Mention(match.start(), end, name.ours and not other))
                 break
     return found
@@ -166,7 +166,12 @@ def content_words(name: str) -> list[str]:
 
 
 def _content_keys(name: str) -> set[str]:
-    return {_word_key(w).removesuffix("s") for w in content_words(name)}
+    return {_singular_key(w) for w in content_words(name)}
+
+
+def _singular_key(word: str) -> str:
+    """A word's `_word_key` without a plural s: "Cases" and "case" are one key."""
+    return _word_key(word).removesuffix("s")
 
 
 def own_words(measure: Measure) -> list[str]:
@@ -180,7 +185,7 @@ def names_it(text: str, measure: Measure) -> bool:
     """Whether a passage names the measure: one of its names, or their words in another order."""
     if any(m.ours for m in mentions(text, measure)):
         return True
-    keys = {_word_key(w.group(0)).removesuffix("s") for w in _WORD.finditer(text)}
+    keys = {_singular_key(w.group(0)) for w in _WORD.finditer(text)}
     wanted = [name for name in own_words(measure) if _content_keys(name) <= keys]
     return bool(wanted) and any(named_in_other_words(text[a:b], measure) for a, b in split_sentences(text))
 
@@ -195,15 +200,13 @@ def named_in_other_words(sentence: str, measure: Measure) -> list[Mention]:
     found = []
     for name in own_words(measure):
         wanted = _content_keys(name)
-        if len(wanted) < 2:
-            continue
-        counted = _word_key(head(name)).removesuffix("s")
+        counted = _singular_key(head(name))
         for word in _WORD.finditer(sentence):
-            if _word_key(word.group(0)).removesuffix("s") != counted:
+            if _singular_key(word.group(0)) != counted:
                 continue
             clause_start = max((m.end() for m in _CLAUSE_END.finditer(sentence, 0, word.start())), default=0)
             clause_end = next((m.start() for m in _CLAUSE_END.finditer(sentence, word.end())), len(sentence))
             clause = sentence[clause_start:clause_end]
-            if wanted <= {_word_key(w.group(0)).removesuffix("s") for w in _WORD.finditer(clause)}:
+            if wanted <= {_singular_key(w.group(0)) for w in _WORD.finditer(clause)}:
                 found.append(Mention(word.start(), word.end(), True))
     return sorted(set(found), key=lambda m: m.start)
