@@ -47,7 +47,8 @@ def printable(text: str) -> str:
 
 def trend_table(result: Trend, width: int = 100) -> str:
     """The points as a plain-text table: period, value, council, where; the sentence beneath."""
-    lines = [f"{result.measure}: {len(result.points)} points"]
+    count = len(result.points)
+    lines = [f"{result.measure}: {count} point{'s' * (count != 1)}"]
     for point in result.points:
         where = ", ".join(
             x
