@@ -129,3 +129,21 @@ def test_a_vote_s_lines_in_minutes_are_no_headings():
     chunks = chunk_document(document, chunk_tokens=60, overlap=0)
     assert len(chunks) > 1
     assert {c.heading for c in chunks} == {"Election of Mayor of the City and County of Limerick"}
+
+
+def test_a_sentence_a_window_cut_goes_through_is_whole_in_the_next_passage():
+    """Minutes print each line as a paragraph of its own: the cut between two passages falls
+    inside a sentence, and the next passage starts with the sentence's first line, not its last."""
+    filler = [f"Item {n} was noted by the members present at the meeting of the council." for n in range(8)]
+    motion = [
+        "“That, Ms. Elenora Hogan, Whitethorns, Greenpark Avenue, South Circular Road,",
+        "Limerick, be co-opted to the Council to fill the casual vacancy caused by the election of",
+        "former Councillor, Maria Byrne, to Seanad Éireann.”",
+    ]
+    text = "\n\n".join(filler + motion + filler)
+    document = Document(id="m", source="minutes.pdf", title="Minutes", council=None, date=None, text=text)
+    chunks = chunk_document(document, chunk_tokens=150, overlap=20)
+    assert len(chunks) > 1
+    whole = "\n\n".join(motion[:2])
+    assert any(whole in c.text for c in chunks)
+    assert not any(c.text.startswith(motion[1]) for c in chunks)  # no passage opens mid-sentence
