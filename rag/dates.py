@@ -87,13 +87,51 @@ _QUARTER = re.compile(rf"(?i)\b(?:Q|quarter\s+)([1-4])\s*(?:of\s+)?(?:{YEAR}\s?[
 _MONTH_SHORT_YEAR = re.compile(rf"(?i)\b({MONTH_WORDS})[-'’](\d\d)\b")
 """A month and a two-digit year, as performance tables head their columns: "Dec-23", "Mar'24"."""
 _YEAR_ALONE = re.compile(rf"(?<![\w£/.,-])({YEAR})(?![\w/%-])")
+_SHORT_OR_FULL_YEAR = r"[\s'’-]*(\d{4}|\d{2})(?![\d/]|[,.]\d)"
+_MONTHS_TO = re.compile(
+    rf"(?i)\b(?:(12|twelve|6|six|3|three)\s*(?:months?|mths?|m)|(quarter))\s+(?:to|ending)\s+"
+    rf"({MONTH_WORDS})\.?{_SHORT_OR_FULL_YEAR}"
+)
+"""The months up to a month, as performance tables head their columns: "12 mths to Dec 23",
+"12m to Dec 24", "Quarter to Sep 24", "12 months to December 2024"."""
+_MONTHS_RANGE = re.compile(rf"(?i)\b({MONTH_WORDS})\.?\s*[–-]\s*({MONTH_WORDS})\.?{_SHORT_OR_FULL_YEAR}")
+"""A run of months in one year: "Jan – Mar 24", "Oct-Dec 2024"."""
+_MONTHS_IN = {"12": 12, "twelve": 12, "6": 6, "six": 6, "3": 3, "three": 3, "quarter": 3}
+
+
+def _full_year(written: str) -> int:
+    return int(written) if len(written) == 4 else 2000 + int(written)
+
+
+def _months(first: int, last: int) -> str:
+    """The months from `first` to `last` (counted as year * 12 + month - 1) as an ISO interval."""
+    return "/".join(f"{n // 12:04d}-{n % 12 + 1:02d}" for n in (first, last))
+
+
+def _runs_of_months(text: str) -> list[tuple[int, int, str]]:
+    """The runs of months a text names: "12 mths to Dec 23" (2023-01/2023-12), "Jan – Mar 24"."""
+    found = []
+    for match in _MONTHS_TO.finditer(text):
+        months = _MONTHS_IN[(match.group(1) or match.group(2)).lower()]
+        last = _full_year(match.group(4)) * 12 + MONTHS[match.group(3).lower()] - 1
+        found.append((match.start(), match.end(), _months(last - months + 1, last)))
+    for match in _MONTHS_RANGE.finditer(text):
+        if any(a < match.end() and match.start() < b for a, b, _ in found):
+            continue
+        year = _full_year(match.group(3))
+        first, last = MONTHS[match.group(1).lower()], MONTHS[match.group(2).lower()]
+        start = (year - (first > last)) * 12 + first - 1
+        found.append((match.start(), match.end(), _months(start, year * 12 + last - 1)))
+    return found
 
 
 def periods(text: str) -> list[tuple[int, int, str]]:
     """Every date or period written in `text`, as (start, end, period): a day or month as ISO
-    ("2018-08-10", "2017-06", "Dec-23": "2023-12"), a quarter or financial year as an ISO interval ("Q1 2017/18":
-    "2017-04/2017-06"; "2016/17": "2016-04/2017-03"), a year as "2014"."""
-    found = list(parse_dates(text))
+    ("2018-08-10", "2017-06", "Dec-23": "2023-12"), a quarter, financial year or run of months as an
+    ISO interval ("Q1 2017/18": "2017-04/2017-06"; "2016/17": "2016-04/2017-03"; "12 mths to Dec
+    23": "2023-01/2023-12"), a year as "2014"."""
+    runs = _runs_of_months(text)
+    found = runs + [d for d in parse_dates(text) if not any(a < d[1] and d[0] < b for a, b, _ in runs)]
 
     def free(start: int, end: int) -> bool:
         return not any(a < end and start < b for a, b, _ in found)

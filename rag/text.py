@@ -61,12 +61,14 @@ word that no sentence ends with (a word broken by a hyphen goes on in lower case
 def sentence_goes_on(line: str, following: str) -> bool:
     """Whether `following` continues the sentence of `line` (a PDF's text layer breaks a paragraph
     into its printed lines): `line` does not end a sentence, and `following` starts in lower case
-    or `line` ends with a word no sentence ends with. A table's rows ("Adur 29.0%" / "Arun 23.8%")
-    and a heading above its paragraph stay apart."""
+    or `line` ends with a word no sentence ends with or opens a quotation it does not close
+    ("“That, Ms. Saša Novak Uí Chonchúir, ..., V94" / "PR9K, be co-opted ..."). A table's rows
+    ("Adur 29.0%" / "Arun 23.8%") and a heading above its paragraph stay apart."""
     line, following = line.rstrip(), following.lstrip()
     if not line or not following or line.endswith((".", "!", "?", ":", ";")):
         return False
-    return following[0].islower() or bool(_WRAP_ENDS.search(line))
+    quoting = line.count("“") > line.count("”")
+    return following[0].islower() or quoting or bool(_WRAP_ENDS.search(line))
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:

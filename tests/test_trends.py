@@ -15,7 +15,7 @@ from rag.cli import main
 from rag.dates import months_before
 from rag.index.store import open_index
 from rag.settings import Settings
-from rag.trends import find_measure, read_passage, trend, trend_chart, trend_question
+from rag.trends import find_measure, read_passage, read_table, trend, trend_chart, trend_question
 
 LAC = "children looked after"
 
@@ -477,3 +477,50 @@ def test_a_year_in_brackets_dates_the_value_before_it_and_a_projection_is_no_poi
     assert [
         (f.value, f.period) for f in read_passage(budget, find_measure("band D charge"), "2025-02-13")
     ] == [(1691.19, "2025-04/2026-03")]
+
+
+def test_runs_of_months_head_a_table_s_columns_even_over_two_lines():
+    from rag.dates import periods
+
+    assert [p for _, _, p in periods("Jan – Mar 24 12m to Dec 23 Quarter to Sep 24")] == [
+        "2024-01/2024-03",
+        "2023-01/2023-12",
+        "2024-07/2024-09",
+    ]
+    text = (
+        "Over the 12 months to December 2024 the number of complaints received has decreased by 4%.\n"
+        "Service 12 mths to 12 mths to Quarter to Quarter to\n"
+        "Dec 23 Dec 24 Sep 24 Dec 24\n"
+        "Highways and Transportation 2,902 2,355 642 422\n"
+        "Growth & Communities (inc\n"  # a label wrapped over three lines
+        "Libraries, Registrations and 226 241 74 42\n"
+        "Archives)\n"
+        "Total Complaints 5,647 5,416 1,512 1,047"
+    )
+    found = read_table(text, find_measure("complaints received"), "Kent County Council")
+    assert [(f.value, f.period) for f in found] == [
+        (5647, "2023-01/2023-12"),
+        (5416, "2024-01/2024-12"),
+        (1512, "2024-07/2024-09"),
+        (1047, "2024-10/2024-12"),
+    ]
+
+
+def test_a_table_in_millions_of_pounds_is_amounts_and_its_forecast_columns_no_points():
+    text = (
+        "Projected levels of the Council's external borrowing are shown below.\n"
+        "Table 6: Gross Debt in £millions 31.3.2024 31.3.2025 31.3.2026 actual forecast budget\n"
+        "External Borrowing 771.9 716.0 684.7"
+    )
+    found = read_table(text, find_measure("external borrowing"), "Kent County Council", "", "", "2025-01-30")
+    assert [(f.value, f.unit, f.period) for f in found] == [(771_900_000, "£", "2024-03-31")]
+
+
+def test_words_in_another_order_name_only_the_count_right_before_them():
+    """ "treasury investments at the £200m liquidity allowance" is a policy's figure, not the
+    investments' value; the sentence after it ("It also ...") does not go on about the measure."""
+    text = (
+        "The Council wants to maintain investments of the treasury at the £200m liquidity allowance. It also "
+        "assumes the £177.00m of external investments remains invested. There were 40 treasury deals."
+    )
+    assert read_passage(text, find_measure("treasury investments"), "2025-01-30", "Kent County Council") == []

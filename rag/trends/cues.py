@@ -42,6 +42,9 @@ def cue_patterns() -> dict[str, re.Pattern[str]]:
         "forecast": re.compile(
             rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['forecast'])})(?![\w-])"
         ),
+        "forecast_column": re.compile(
+            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['forecast_columns'])})(?![\w-])"
+        ),
         "this_quarter": re.compile(
             rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['this_quarter'])})(?![\w-])"
         ),

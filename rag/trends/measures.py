@@ -122,6 +122,9 @@ class Mention:
     start: int
     end: int
     ours: bool
+    loose: bool = False
+    """Found by its words in another order (`named_in_other_words`): only a number right before
+    it is its value."""
 
 
 _WORD = re.compile(r"(?<![\w-])[\w'’]+")
@@ -195,8 +198,8 @@ def named_in_other_words(sentence: str, measure: Measure) -> list[Mention]:
     that has every other word of its name ("2,287 family cases open to Early Help units" for
     "early help cases"). Only for a name of two or more such words that is not the glossary's (the
     glossary lists the names the reports give its terms; other words are the user's own, which
-    the reports may put in another order); the mention is the head word alone, so a number
-    before it counts it."""
+    the reports may put in another order); the mention is the head word alone, and only a number
+    right before it counts it."""
     found = []
     for name in own_words(measure):
         wanted = _content_keys(name)
@@ -208,5 +211,5 @@ def named_in_other_words(sentence: str, measure: Measure) -> list[Mention]:
             clause_end = next((m.start() for m in _CLAUSE_END.finditer(sentence, word.end())), len(sentence))
             clause = sentence[clause_start:clause_end]
             if wanted <= {_singular_key(w.group(0)) for w in _WORD.finditer(clause)}:
-                found.append(Mention(word.start(), word.end(), True))
+                found.append(Mention(word.start(), word.end(), True, loose=True))
     return sorted(set(found), key=lambda m: m.start)

@@ -58,6 +58,7 @@ def read_passage(
                 named = [Mention(-1, -1, True)]  # "This is ... the all-time high of 702 in August 2020."
                 owner_start = carried
         named = [_excluded(piece, m) for m in named]
+        stated_before = len(found)
         for value in values(piece, text, tuple(m.start for m in named if m.ours and m.start >= 0)):
             if not _owned(piece, value, named) or _elsewhere(piece[: value.start], council):
                 continue
@@ -76,11 +77,13 @@ def read_passage(
                 found.append(Found(value.value, value_text, value.unit, period, owner_start, finish))
         real = [m for m in named if m.start >= 0]
         if real:
-            carried = begin if real[-1].ours else None
+            # a name found by its words goes on into the next sentence only when it stated a value
+            stated = len(found) > stated_before
+            carried = begin if real[-1].ours and (stated or not real[-1].loose) else None
         elif named == []:
             carried = carried if same_line else None
         previous_end = finish
-    return found + read_table(text, measure, council, about, counted_on)
+    return found + read_table(text, measure, council, about, counted_on, meeting_date)
 
 
 def _forecast(piece: str, period: str, meeting_date: str | None) -> bool:
@@ -184,6 +187,8 @@ def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
         return False
     nearest = before[-1]
     if not nearest.ours:
+        return False
+    if nearest.loose:  # "treasury investments at the £200m liquidity allowance" names no value
         return False
     if nearest.start < 0:  # a sentence that goes on about the one before
         return True

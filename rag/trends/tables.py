@@ -6,16 +6,25 @@ import re
 
 from rag.dates import MONTH_WORDS, MONTHS, is_real_date, periods
 from rag.text import AMOUNT, split_sentences
+from rag.trends.cues import cue_patterns
 from rag.trends.figures import PER, Found, amount, of_its_kind
 from rag.trends.measures import Measure, mentions
 
 TABLE_ROWS = 12
-"""Most rows read below a table's header line."""
+"""Most rows read below a table's header line (lines of a label wrapped over several lines, with
+no figures of their own, not counted)."""
+_WRAPPED_LABEL = re.compile(r"^(?:\S+\s+){0,5}\S+$")
+"""A line of a row's label wrapped over several lines: a few words ("Growth & Communities (inc")."""
 _COUNCIL_KIND = re.compile(r"(?i)\s+(?:county|borough|district|city|metropolitan|unitary)?\s*council$")
 
 
 def read_table(
-    text: str, measure: Measure, council: str | None = None, about: str = "", counted_on: str = ""
+    text: str,
+    measure: Measure,
+    council: str | None = None,
+    about: str = "",
+    counted_on: str = "",
+    meeting_date: str | None = None,
 ) -> list[Found]:
     """The values of `measure` in a table of figures whose header line names three or more periods
     ("Status Dec-23 Mar-24 Jun-24 ...", "2007 2008 2009 ..."): in the row the measure names ("UASC
@@ -28,56 +37,88 @@ def read_table(
     the table: a table often starts a passage of its own. Figures under a title that names a rate
     ("... rate, per 10,000 children") are that rate. Year columns are counted on the day of the
     year the title above names, else on the day the report gives the measure elsewhere
-    (`counted_on`, "at 31 March": see `counted_on`)."""
+    (`counted_on`, "at 31 March": see `counted_on`). Figures under "£m" or "£000s" (in a title
+    above or a line of units under the header) are amounts in pounds; a column for a period that
+    ends after the meeting, in a table whose header forecasts ("actual forecast budget"), is no
+    point."""
     lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
     found: list[Found] = []
     own = _COUNCIL_KIND.sub("", council or "").strip().lower()
     for number, (start, end) in enumerate(lines):
-        cells = _header_cells(text[start:end])
+        header, first_row = text[start:end], number + 1
+        if first_row < len(lines) and len([c for c in _header_cells(header) if c]) < 3:
+            joined = _header_over_two_lines(header, text[slice(*lines[first_row])])
+            header, first_row = (joined, first_row + 1) if joined else (header, first_row)
+        cells = _header_cells(header)
         columns = [c for c in cells if c]
         if len(columns) < 3 or len(set(columns)) < len(columns):
             continue
         dated = dict(zip(columns, _on_the_day(columns, f"{counted_on}\n{text[max(0, start - 200) : start]}")))
         cells = [dated.get(c) for c in cells]
-        rows, percent = _table_rows(text, lines[number + 1 : number + 1 + TABLE_ROWS], len(cells))
+        rows, unit_line = _table_rows(text, lines[first_row:], len(cells))
+        above = f"{about}\n{text[max(0, start - 300) : end]}"
+        scale = _money_scale(f"{above}\n{unit_line}")
+        if meeting_date and cue_patterns()["forecast_column"].search(header):
+            cells = [c if c and c.split("/")[-1][:10] <= meeting_date else None for c in cells]
         named = [row for row in rows if _names_only(row[2], measure)]
         above = mentions(f"{about}\n{text[:start]}", measure)
         if not named and above and above[-1].ours:  # the measure named last above it is ours
-            named = [
-                row for row in rows if _place(row[2]) in ("total", "all") or (own and own == _place(row[2]))
-            ]
+            named = [row for row in rows if _is_total(row[2], measure) or (own and own == _place(row[2]))]
         rate = _table_rate(f"{about}\n{text[max(0, start - 300) : start]}")
         for row_start, row_end, _, figures in named[:1]:
             for period, figure in zip(cells, figures):
                 if period and figure:
                     value, unit, written = figure
-                    if unit == "count":
-                        unit = "%" if percent else rate or unit
+                    if unit == "count" and scale:
+                        value, unit = value * scale, "£"
+                    elif unit == "count":
+                        unit = "%" if "%" in unit_line.split() else rate or unit
                     if of_its_kind(measure, unit):
                         found.append(Found(value, written, unit, period, row_start, row_end))
     return found
 
 
-def _table_rows(text: str, lines: list[tuple[int, int]], cells: int) -> tuple[list[tuple], bool]:
+def _table_rows(text: str, lines: list[tuple[int, int]], cells: int) -> tuple[list[tuple], str]:
     """The rows under a header of `cells` columns, each (start, end, label, figures), up to the
-    first line that is not a row; and whether a "% % %" line under the header makes them shares.
+    first line that is not a row (nor a few words of a label wrapped over lines) or TABLE_ROWS rows; and whether a "% % %" line under the header makes them shares.
     A row with fewer cells than the header, or whose figures ran together in the PDF's text
     ("----414.20349.40"), is passed over."""
     rows = []
-    percent = False
+    units = ""
+    read = 0
     for row_start, row_end in lines:
         line = text[row_start:row_end]
-        if set(line.split()) == {"%"}:
-            percent = True
+        if line.split() and all(_UNIT_CELL.fullmatch(cell) for cell in line.split()):
+            units = line  # "% % %", "£000s £000s £000s"
             continue
         label, figures = _row(line)
         if figures is None:
             continue
         if not any(figures):
+            if figures == [] and _WRAPPED_LABEL.match(line.strip()) and not line.rstrip().endswith("."):
+                continue  # "Growth & Communities (inc" / "Libraries, Registrations and 226 241 74 42"
             break
         if len(figures) >= cells:
             rows.append((row_start, row_end, label, figures))
-    return rows, percent
+        read += 1
+        if read >= TABLE_ROWS:
+            break
+    return rows, units
+
+
+_UNIT_CELL = re.compile(r"(?i)%|£\s?(?:m|bn|k|000s?|'000s?|millions?|thousands?)")
+_MONEY_SCALE = re.compile(r"(?i)£\s?(m|bn|k|000s?|'000s?|millions?|thousands?|billions?)(?![a-z])")
+_SCALES = {"m": 1e6, "million": 1e6, "millions": 1e6, "bn": 1e9, "billion": 1e9, "billions": 1e9}
+
+
+def _money_scale(above: str) -> float | None:
+    """What a table's plain figures are in pounds when a title or a line of units says so ("£m",
+    "in £millions", "£000s"); None when nothing does."""
+    found = _MONEY_SCALE.findall(above)
+    if not found:
+        return None
+    written = found[-1].lower().lstrip("'")
+    return _SCALES.get(written, 1e3)
 
 
 def _table_rate(above: str) -> str | None:
@@ -125,6 +166,24 @@ def _on_the_day(columns: list[str], above: str) -> list[str]:
     return dated if all(is_real_date(d) for d in dated) else columns
 
 
+_RUN_TO = re.compile(
+    r"(?i)(?:\d+|twelve|six|three)\s*(?:months?|mths?|m)\s+(?:to|ending)|quarter\s+(?:to|ending)"
+)
+_MONTH_YEAR = re.compile(rf"(?i)\b(?:{MONTH_WORDS})\.?[\s'’-]*(?:\d{{4}}|\d{{2}})\b")
+
+
+def _header_over_two_lines(first: str, second: str) -> str | None:
+    """A header whose columns are printed over two lines ("Service 12 mths to 12 mths to Quarter
+    to Quarter to" / "Dec 23 Dec 24 Sep 24 Dec 24"), as one line: "Service 12 mths to Dec 23
+    ..."; None when the lines do not pair up so."""
+    runs = list(_RUN_TO.finditer(first))
+    ends = _MONTH_YEAR.findall(second)
+    if len(runs) < 3 or len(runs) != len(ends) or _MONTH_YEAR.sub("", second).strip():
+        return None
+    label = first[: runs[0].start()]
+    return label + " ".join(f"{run.group(0)} {end}" for run, end in zip(runs, ends))
+
+
 def _names_only(label: str, measure: Measure) -> bool:
     """Whether a row's label is the measure's name (most of its letters), not a row of a part of
     it ("Non-UASC") or of something else that mentions it ("CP 881 Essex")."""
@@ -132,6 +191,16 @@ def _names_only(label: str, measure: Measure) -> bool:
     letters = sum(c.isalpha() for c in label)
     named = sum(c.isalpha() for m in ours for c in label[m.start : m.end])
     return bool(ours) and not label.lower().startswith("non") and named * 2 >= letters
+
+
+def _is_total(label: str, measure: Measure) -> bool:
+    """Whether a row is the table's total: "Total", "All", or "Total" and a word of the measure's
+    name ("Total Complaints" under "the number of complaints received")."""
+    words = re.findall(r"[a-z]+", _place(label))
+    if words in (["total"], ["all"]):
+        return True
+    own = {w.removesuffix("s") for w in re.findall(r"[a-z]+", measure.asked.lower())}
+    return words[:1] == ["total"] and any(w.removesuffix("s") in own for w in words[1:])
 
 
 def _place(label: str) -> str:

@@ -205,7 +205,7 @@ def _tables_going_on(
         starts = list(itertools.accumulate((len(r["text"]) + 1 for r in window), initial=0))
         text = "\n".join(r["text"] for r in window)
         about = f"{row['title']}\n{row['heading'] or ''}"
-        for item in read_table(text, measure, row["council"], about, days[row["doc_id"]]):
+        for item in read_table(text, measure, row["council"], about, days[row["doc_id"]], row["date"]):
             at = bisect.bisect_right(starts, item.start) - 1
             if at == 0:
                 continue  # a row of the passage itself: read_passage read it
