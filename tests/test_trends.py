@@ -513,7 +513,9 @@ def test_a_table_in_millions_of_pounds_is_amounts_and_its_forecast_columns_no_po
         "External Borrowing 771.9 716.0 684.7"
     )
     found = read_table(text, find_measure("external borrowing"), "Kent County Council", "", "", "2025-01-30")
-    assert [(f.value, f.unit, f.period) for f in found] == [(771_900_000, "£", "2024-03-31")]
+    assert [(f.value, f.value_text, f.unit, f.period) for f in found] == [
+        (771_900_000, "£771.9m", "£", "2024-03-31")
+    ]
 
 
 def test_words_in_another_order_name_only_the_count_right_before_them():

@@ -69,8 +69,10 @@ def read_table(
             for period, figure in zip(cells, figures):
                 if period and figure:
                     value, unit, written = figure
-                    if unit == "count" and scale:
+                    if unit == "count" and scale:  # "771.9" under "£millions": £771.9m
                         value, unit = value * scale, "£"
+                        sign, digits = ("-", written[1:]) if written[:1] in "-−" else ("", written)
+                        written = f"{sign}£{digits}{_SCALE_WORDS[scale]}"
                     elif unit == "count":
                         unit = "%" if "%" in unit_line.split() else rate or unit
                     if of_its_kind(measure, unit):
@@ -109,6 +111,7 @@ def _table_rows(text: str, lines: list[tuple[int, int]], cells: int) -> tuple[li
 _UNIT_CELL = re.compile(r"(?i)%|£\s?(?:m|bn|k|000s?|'000s?|millions?|thousands?)")
 _MONEY_SCALE = re.compile(r"(?i)£\s?(m|bn|k|000s?|'000s?|millions?|thousands?|billions?)(?![a-z])")
 _SCALES = {"m": 1e6, "million": 1e6, "millions": 1e6, "bn": 1e9, "billion": 1e9, "billions": 1e9}
+_SCALE_WORDS = {1e3: "k", 1e6: "m", 1e9: "bn"}
 
 
 def _money_scale(above: str) -> float | None:
