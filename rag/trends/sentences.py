@@ -37,18 +37,7 @@ def read_passage(
     everywhere = mentions(text, measure)
     for begin, finish in split_sentences(text):
         piece = text[begin:finish]
-        named = [
-            Mention(m.start - begin, m.end - begin, m.ours)
-            for m in everywhere
-            if begin <= m.start and m.end <= finish
-        ]
-        if not any(m.ours for m in named):
-            named += [
-                loose
-                for loose in named_in_other_words(piece, measure)
-                if not any(m.start < loose.end and loose.start < m.end for m in named)
-            ]
-            named.sort(key=lambda m: m.start)
+        named = _named_in(piece, begin, everywhere, measure)
         same_line = "\n" not in text[previous_end:begin] if previous_end >= 0 else False
         owner_start = begin
         goes_on_from = ""  # the sentence this one goes on from ("This equates to a rate of ...")
@@ -62,19 +51,17 @@ def read_passage(
         for value in values(piece, text, tuple(m.start for m in named if m.ours and m.start >= 0)):
             if not _owned(piece, value, named) or _elsewhere(piece[: value.start], council):
                 continue
-            if not of_its_kind(measure, value.unit):
-                continue
-            if _subgroup(piece, value, named) or _restates_a_whole(piece, value, named):
+            if not of_its_kind(measure, value.unit) or _subgroup(piece, value, named):
                 continue
             period = _period(text, piece, begin, value, meeting_date, named, goes_on_from)
-            if period and _forecast(piece, period, meeting_date):
-                continue
-            if period:
-                lead = piece[max(0, value.start - 20) : value.start]
-                approximate = patterns["approximate"].search(lead)
-                start = value.start - (len(lead) - approximate.start()) if approximate else value.start
-                value_text = piece[start : value.end].strip()
-                found.append(Found(value.value, value_text, value.unit, period, owner_start, finish))
+            if (
+                period
+                and not _restates_a_whole(piece, value, named)
+                and not _forecast(piece, period, meeting_date)
+            ):
+                found.append(
+                    Found(value.value, _value_text(piece, value), value.unit, period, owner_start, finish)
+                )
         real = [m for m in named if m.start >= 0]
         if real:
             # a name found by its words goes on into the next sentence only when it stated a value
@@ -84,6 +71,32 @@ def read_passage(
             carried = carried if same_line else None
         previous_end = finish
     return found + read_table(text, measure, council, about, counted_on, meeting_date)
+
+
+def _named_in(sentence: str, begin: int, everywhere: list[Mention], measure: Measure) -> list[Mention]:
+    """The names in a sentence (starting at `begin` in its passage), in order: those `mentions`
+    found in the passage, else the measure's words in another order (`named_in_other_words`)."""
+    named = [
+        Mention(m.start - begin, m.end - begin, m.ours)
+        for m in everywhere
+        if begin <= m.start and m.end <= begin + len(sentence)
+    ]
+    if any(m.ours for m in named):
+        return named
+    loose = [
+        m
+        for m in named_in_other_words(sentence, measure)
+        if not any(n.start < m.end and m.start < n.end for n in named)
+    ]
+    return sorted(named + loose, key=lambda m: m.start)
+
+
+def _value_text(piece: str, value: Value) -> str:
+    """The value as written, with a word that makes it approximate ("over 900")."""
+    lead = piece[max(0, value.start - 20) : value.start]
+    approximate = cue_patterns()["approximate"].search(lead)
+    start = value.start - (len(lead) - approximate.start()) if approximate else value.start
+    return piece[start : value.end].strip()
 
 
 def _forecast(piece: str, period: str, meeting_date: str | None) -> bool:
@@ -259,7 +272,14 @@ def _stated_period(
     carried = periods(carried_from)
     if carried:
         return carried[-1][2]
-    if cue_patterns()["this_quarter"].search(piece):  # "... in the Quarter", after "On 31st December 2024"
+    return _period_above(text, piece, offset)
+
+
+def _period_above(text: str, piece: str, offset: int) -> str | None:
+    """The period the passage gives above a sentence with none of its own: for "... in the
+    Quarter", the quarter that ends on the last date above ("On 31st December 2024"); else a label
+    line's ("As of 10th August 2018:-")."""
+    if cue_patterns()["this_quarter"].search(piece):
         before = periods(text[:offset])
         quarter = quarter_ending(before[-1][2]) if before else None
         if quarter:

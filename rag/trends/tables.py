@@ -45,10 +45,7 @@ def read_table(
     found: list[Found] = []
     own = _COUNCIL_KIND.sub("", council or "").strip().lower()
     for number, (start, end) in enumerate(lines):
-        header, first_row = text[start:end], number + 1
-        if first_row < len(lines) and len([c for c in _header_cells(header) if c]) < 3:
-            joined = _header_over_two_lines(header, text[slice(*lines[first_row])])
-            header, first_row = (joined, first_row + 1) if joined else (header, first_row)
+        header, first_row = _header_at(text, lines, number)
         cells = _header_cells(header)
         columns = [c for c in cells if c]
         if len(columns) < 3 or len(set(columns)) < len(columns):
@@ -64,20 +61,31 @@ def read_table(
         above = mentions(f"{about}\n{text[:start]}", measure)
         if not named and above and above[-1].ours:  # the measure named last above it is ours
             named = [row for row in rows if _is_total(row[2], measure) or (own and own == _place(row[2]))]
-        rate = _table_rate(f"{about}\n{text[max(0, start - 300) : start]}")
+        plain = (
+            "%" if "%" in unit_line.split() else _table_rate(f"{about}\n{text[max(0, start - 300) : start]}")
+        )
         for row_start, row_end, _, figures in named[:1]:
             for period, figure in zip(cells, figures):
                 if period and figure:
-                    value, unit, written = figure
-                    if unit == "count" and scale:  # "771.9" under "£millions": £771.9m
-                        value, unit = value * scale, "£"
-                        sign, digits = ("-", written[1:]) if written[:1] in "-−" else ("", written)
-                        written = f"{sign}£{digits}{_SCALE_WORDS[scale]}"
-                    elif unit == "count":
-                        unit = "%" if "%" in unit_line.split() else rate or unit
+                    value, unit, written = _in_its_unit(figure, scale, plain)
                     if of_its_kind(measure, unit):
                         found.append(Found(value, written, unit, period, row_start, row_end))
     return found
+
+
+def _in_its_unit(
+    figure: tuple[float, str, str], scale: float | None, plain: str | None
+) -> tuple[float, str, str]:
+    """A table's figure (value, unit, as written) in the unit its table gives plain figures: an
+    amount in pounds under "£millions" ("771.9": £771.9m), a share under a "% %" line, a rate under
+    a title that names one; a figure with a unit of its own ("12%", "£5m") keeps it."""
+    value, unit, written = figure
+    if unit != "count":
+        return figure
+    if scale:
+        sign, digits = ("-", written[1:]) if written[:1] in "-−" else ("", written)
+        return value * scale, "£", f"{sign}£{digits}{_SCALE_WORDS[scale]}"
+    return value, plain or unit, written
 
 
 def _table_rows(text: str, lines: list[tuple[int, int]], cells: int) -> tuple[list[tuple], str]:
@@ -167,6 +175,18 @@ def _on_the_day(columns: list[str], above: str) -> list[str]:
     month = MONTHS[day.group(2).lower()]
     dated = [f"{year}-{month:02d}-{int(day.group(1)):02d}" for year in columns]
     return dated if all(is_real_date(d) for d in dated) else columns
+
+
+def _header_at(text: str, lines: list[tuple[int, int]], number: int) -> tuple[str, int]:
+    """The line `number` read as a table's header (with the next line when the header is printed
+    over two), and the number of the first line after it."""
+    start, end = lines[number]
+    header = text[start:end]
+    if number + 1 < len(lines) and len([c for c in _header_cells(header) if c]) < 3:
+        joined = _header_over_two_lines(header, text[slice(*lines[number + 1])])
+        if joined:
+            return joined, number + 2
+    return header, number + 1
 
 
 _RUN_TO = re.compile(
