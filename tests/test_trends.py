@@ -180,6 +180,7 @@ def test_a_subgroup_or_a_share_of_something_else_is_not_a_point(tmp_path):
         "1. In 2015 smoking prevalence in West Sussex was 15.1%.\n\n"
         "2. In 2015 smoking prevalence in routine and manual workers was 29.2%.\n\n"
         "3. Smoking prevalence decreases with age to 9.2% in the 65+ age groups.\n\n"
+        "3a. In 2015 the highest smoking prevalence was 23% in the 18-24 and 25-34 year old groups.\n\n"
         "4. In 2015 there were 820 children looked after, of whom 10% were placed out of county.\n\n"
         "5. In 2015 the number of non-UASC children in care was 700.",
     )

@@ -72,5 +72,5 @@ def cue_patterns() -> dict[str, re.Pattern[str]]:
     }
 
 
-_AGE = r"\d+\s?\+|\b\d+\s?(?:-|–|to)\s?\d+\s?year"
-"""An age group: "65+", "16-24 year olds"."""
+_AGE = r"\d+\s?\+|\b\d+\s?(?:-|–|to)\s?\d+\s?year|\bin the \d{1,2}\s?[-–]\s?\d{1,2}\b"
+"""An age group: "65+", "16-24 year olds", "in the 18-24 and 25-34 year old groups"."""
