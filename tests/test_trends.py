@@ -101,6 +101,7 @@ def test_the_table_escapes_control_characters(capsys, corpus_index):
         (["   "], 1, "the measure is empty"),
         (['looked "after*'], 1, "holds search syntax"),
         (["potholes"], 0, "no passage names 'potholes': try another name"),
+        (["NOT potholes' kerbs'"], 0, "no passage names"),  # search words and apostrophes are only words
         (["children looked after far away"], 0, "try a shorter name, 'children looked after' ("),
         ([LAC, "--council", "Kent"], 0, "no report matches council 'Kent'"),
         ([LAC, "--since", "2030"], 0, "but none states its value between 2030 and now"),
