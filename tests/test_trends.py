@@ -528,3 +528,24 @@ def test_words_in_another_order_name_only_the_count_right_before_them():
         "assumes the £177.00m of external investments remains invested. There were 40 treasury deals."
     )
     assert read_passage(text, find_measure("treasury investments"), "2025-01-30", "Kent County Council") == []
+
+
+def test_values_over_a_year_and_over_a_quarter_are_drawn_as_lines_of_their_own():
+    from rag.trends import Point, Trend
+    from rag.types import Quote
+
+    row = Quote(
+        "d", "Quarterly Performance Report", "qpr.pdf", 13, None, "2025-03-04", "Total Complaints ..."
+    )
+    periods = {
+        "2023-01/2023-12": 5647,
+        "2024-01/2024-12": 5416,
+        "2024-07/2024-09": 1512,
+        "2024-10/2024-12": 1047,
+    }
+    points = [Point(v, f"{v:,}", "count", p, "Kent County Council", row) for p, v in periods.items()]
+    chart = trend_chart(Trend("complaints received", points)).to_dict()
+    assert chart["encoding"]["strokeDash"]["field"] == "span"
+    assert sorted({r["span"] for r in chart["data"]["values"]}) == ["12 months", "3 months"]
+    one_kind = trend_chart(Trend("complaints received", points[2:])).to_dict()
+    assert "strokeDash" not in one_kind["encoding"]

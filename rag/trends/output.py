@@ -84,6 +84,7 @@ def trend_chart(result: Trend):
             "value_text": point.value_text,
             "council": point.council or "Unknown",
             "unit": point.unit,
+            "span": period_span(point.period),
             "quote": " ".join(point.citation.text.split())[:300],
             "source": f"{point.citation.title}, {point.citation.date or 'undated'}"
             + (f", page {point.citation.page}" if point.citation.page else "")
@@ -92,6 +93,9 @@ def trend_chart(result: Trend):
         for point in result.points
     ]
     units = sorted({point.unit for point in result.points})
+    spans = {row["span"] for row in rows}
+    # values over different lengths of time (a year's total, a quarter's) are drawn as lines of their own
+    by_span = {"strokeDash": alt.StrokeDash("span:N", title="Each value counts")} if len(spans) > 1 else {}
     chart = (
         alt.Chart(alt.Data(values=rows))
         .mark_line(point=True)
@@ -99,6 +103,7 @@ def trend_chart(result: Trend):
             x=alt.X("period:T", title="Date the value refers to"),
             y=alt.Y("value:Q", title=result.measure if len(units) > 1 else f"{result.measure} ({units[0]})"),
             color=alt.Color("council:N", title="Council"),
+            **by_span,
             tooltip=[
                 alt.Tooltip("label:N", title="Period"),
                 alt.Tooltip("value_text:N", title="Value"),
@@ -111,6 +116,15 @@ def trend_chart(result: Trend):
     if len(units) > 1:
         return chart.facet(row=alt.Row("unit:N", title=None)).resolve_scale(y="independent")
     return chart
+
+
+def period_span(period: str) -> str:
+    """How long a time a point's value counts over: "12 months" for a year ("2016", "2016-04/2017-03"),
+    "3 months" for a quarter, "a day or month" for a value at a date ("2024-12-31", "2024-12")."""
+    if "/" not in period:
+        return "12 months" if len(period) == 4 else "a day or month"
+    first, last = (int(part[:4]) * 12 + int(part[5:7]) for part in period.split("/"))
+    return f"{last - first + 1} months"
 
 
 def trend_rows(result: Trend) -> list[dict]:
