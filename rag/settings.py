@@ -61,8 +61,8 @@ class Settings:
     """How answers are written: "extractive" (no language model) or "llm" (llm_url endpoint)."""
 
     not_found_threshold: float | None = None
-    """Answer confidence below which the answer is "not_found"; unset: the value calibrated for the
-    embedding model (rag.models.embeddings.PACKAGED_MODELS, benchmarks/results.md)."""
+    """Answer confidence below which the answer is "not_found"; unset: the threshold fitted with the
+    answer scorer (rag/data/answer_model.json, chosen by benchmarks/train_answerer.py)."""
 
     llm_url: str = ""
     """OpenAI-compatible chat-completions endpoint (only for answer_mode = "llm")."""

@@ -33,9 +33,6 @@ class PackagedModel:
     max_tokens: int = 256
     pooling: str = "mean"
     """How token vectors become one vector in the ONNX runtimes: "mean" or "cls"."""
-    not_found_threshold: float = 0.53
-    """Answer confidence (question-sentence cosine) below which an answer is "not_found",
-    calibrated on the dev sets' unanswerable questions (benchmarks/results.md)."""
 
 
 PACKAGED_MODELS = {
@@ -48,7 +45,6 @@ PACKAGED_MODELS = {
         query_prefix="Represent this sentence for searching relevant passages: ",
         max_tokens=512,
         pooling="cls",
-        not_found_threshold=0.64,
     ),
 }
 
@@ -247,11 +243,6 @@ def _torch_model(path: str):
 def embedding_key(model_name: str, text: str) -> str:
     """What a vector is stored under: the model and the exact text it embedded."""
     return hashlib.sha256(f"{model_name}\0{text}".encode()).hexdigest()[:32]
-
-
-def not_found_threshold(model_name: str) -> float:
-    """The calibrated not-found threshold of a packaged model (MiniLM's, 0.53, for a folder)."""
-    return PACKAGED_MODELS.get(model_name, FOLDER_MODEL).not_found_threshold
 
 
 @lru_cache(maxsize=4)
