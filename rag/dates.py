@@ -88,10 +88,14 @@ _MONTH_SHORT_YEAR = re.compile(rf"(?i)\b({MONTH_WORDS})[-'’](\d\d)\b")
 """A month and a two-digit year, as performance tables head their columns: "Dec-23", "Mar'24"."""
 _YEAR_ALONE = re.compile(rf"(?<![\w£/.,-])({YEAR})(?![\w/%-])")
 _SHORT_OR_FULL_YEAR = r"[\s'’-]*(\d{4}|\d{2})(?![\d/]|[,.]\d)"
-_MONTHS_TO = re.compile(
-    rf"(?i)\b(?:(12|twelve|6|six|3|three)\s*(?:months?|mths?|m)|(quarter))\s+(?:to|ending)\s+"
-    rf"({MONTH_WORDS})\.?{_SHORT_OR_FULL_YEAR}"
-)
+_RUN_TO = r"(?:(12|twelve|6|six|3|three)\s*(?:months?|mths?|m)|(quarter))\s+(?:to|ending)"
+_MONTH_AND_YEAR = rf"({MONTH_WORDS})\.?{_SHORT_OR_FULL_YEAR}"
+RUN_TO = re.compile(rf"(?i)\b{_RUN_TO}")
+"""The start of a run of months, "12 mths to", "Quarter to" (a table may print it on a line of
+its own, the months under it)."""
+MONTH_AND_YEAR = re.compile(rf"(?i)\b{_MONTH_AND_YEAR}")
+"""A month and its year, "Dec 23", "December 2024"."""
+_MONTHS_TO = re.compile(rf"(?i)\b{_RUN_TO}\s+{_MONTH_AND_YEAR}")
 """The months up to a month, as performance tables head their columns: "12 mths to Dec 23",
 "12m to Dec 24", "Quarter to Sep 24", "12 months to December 2024"."""
 _MONTHS_RANGE = re.compile(rf"(?i)\b({MONTH_WORDS})\.?\s*[–-]\s*({MONTH_WORDS})\.?{_SHORT_OR_FULL_YEAR}")
@@ -193,6 +197,14 @@ def quarter_ending(period: str) -> str | None:
     if len(numbers) == 3 and numbers[2] != calendar.monthrange(numbers[0], numbers[1])[1]:
         return None
     return f"{numbers[0]:04d}-{numbers[1] - 2:02d}/{numbers[0]:04d}-{numbers[1]:02d}"
+
+
+def ends_after(period: str, date: str) -> bool:
+    """Whether a period ends after a date, each as precise as the other: "2025-03-31" and
+    "2025-03" end after "2025-01-30"; "2025" does not end after "2025-01-30", nor "2025-01-31"
+    after "2025-01"."""
+    end = period.split("/")[-1]
+    return end[: len(date)] > date[: len(end)]
 
 
 def period_key(period: str) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rag.data import data_file
+from rag.text import either_apostrophe
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ def glossary() -> tuple[Term, ...]:
 def _pattern(name: str) -> re.Pattern[str]:
     """A name as whole words, a plural s, either apostrophe ("children's hub", "children’s hub")."""
     acronym = name.isupper() or bool(re.fullmatch(r"[A-Z][A-Za-z]*[A-Z][a-z]?", name))
-    body = re.sub("['’]", "['’]", re.escape(name))
+    body = either_apostrophe(re.escape(name))
     return re.compile(rf"(?<![\w-]){body}s?(?![\w-])", 0 if acronym else re.IGNORECASE)
 
 

@@ -51,7 +51,7 @@ from rag.errors import QuestionError, RagError
 from rag.glossary import glossary
 from rag.index.store import TOKENIZER
 from rag.read.metadata import council_named_by
-from rag.text import phrases_pattern, split_sentences
+from rag.text import either_apostrophe, phrases_pattern, split_sentences
 from rag.types import Filters, paragraph_label
 
 MAX_TERM_CHARS = 200
@@ -108,7 +108,7 @@ def _name_regex(name: str, acronym: bool) -> str:
     after = r"(?!\w)" if re.search(r"\w$", name) else ""
     tail = rf"(?:{endings})" if len(words) == 1 else r"\s+" + re.escape(shared) + rf"(?:{endings})"
     pattern = re.escape(lead) + before + "".join(r"\s+" + re.escape(w) for w in rest) + tail + after
-    pattern = re.sub("['’]", "['’]", pattern)  # either apostrophe: "children's", "children’s"
+    pattern = either_apostrophe(pattern)
     return pattern if acronym else pattern.lower()
 
 

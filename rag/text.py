@@ -37,6 +37,12 @@ def stem(word: str) -> str:
     return word[:5] if len(word) > 5 else word
 
 
+def either_apostrophe(pattern: str) -> str:
+    """A regular expression in which an apostrophe matches either one: "children's" and
+    "children’s" (PDFs write both)."""
+    return re.sub("['’]", "['’]", pattern)
+
+
 def phrases_pattern(phrases: list[str]) -> str:
     """One regex alternation of phrases (from a cue table), longest first, any run of white space
     between their words; the caller adds the word boundaries and the case flag."""

@@ -33,6 +33,7 @@ def values(text: str, context: str = "", named_at: tuple[int, ...] = ()) -> list
     name, starting at one of `named_at`, names ("6,357 referrals to children's social care") is
     kept though a count of referrals is usually another thing's."""
     dated = [(a, b) for a, b, _ in periods(text)]
+    modifiers = cue_patterns()["modifiers"]
     found = []
     for match in AMOUNT.finditer(text):
         start, end = match.span()
@@ -43,9 +44,7 @@ def values(text: str, context: str = "", named_at: tuple[int, ...] = ()) -> list
         if plain and _YEAR_WORD.match(number):
             continue
         before, after = text[max(0, start - 40) : start], text[end : end + 30]
-        counts_ours = any(
-            at > end and cue_patterns()["modifiers"].fullmatch(text, end, at) for at in named_at
-        )
+        counts_ours = any(at > end and modifiers.fullmatch(text, end, at) for at in named_at)
         if _not_a_value(before, after, plain, counts_ours):
             continue
         value, unit = amount(match)

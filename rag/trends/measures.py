@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from rag.errors import QuestionError
 from rag.glossary import glossary
-from rag.text import split_sentences
+from rag.text import either_apostrophe, split_sentences
 from rag.trends.cues import cue_patterns, cues
 
 FTS_SYNTAX = set('"*^():{}[]+~<>=;\\')
@@ -29,7 +29,7 @@ def name_pattern(name: str) -> str:
     children’s)."""
     acronym = name.isupper() or bool(re.fullmatch(r"[A-Z][A-Za-z]*[A-Z][a-z]?", name))
     words = re.findall(r"[\w'’]+|[^\w\s]", name)
-    body = r"[\s\-“”\"‘’]*".join(re.sub(r"['’]", "['’]", re.escape(w)) for w in words)
+    body = r"[\s\-“”\"‘’]*".join(either_apostrophe(re.escape(w)) for w in words)
     return ("" if acronym else "(?i:") + body + ("" if acronym else ")")
 
 

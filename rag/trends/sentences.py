@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from rag.dates import months_before, periods, quarter_ending
+from rag.dates import ends_after, months_before, periods, quarter_ending
 from rag.read.metadata import find_council_names
 from rag.text import split_sentences
 from rag.trends.cues import cue_patterns
@@ -103,9 +103,9 @@ def _forecast(piece: str, period: str, meeting_date: str | None) -> bool:
     """Whether the value is a projection: its sentence forecasts ("is projected to increase ...
     to 881,000 (2022)") and its period ends after the meeting. A figure for a later period
     without such words (next year's band D charge, set by the meeting) is stated, not forecast."""
-    if not meeting_date or not cue_patterns()["forecast"].search(piece):
-        return False
-    return period.split("/")[-1][: len(meeting_date)] > meeting_date[: len(period.split("/")[-1])]
+    return bool(
+        meeting_date and cue_patterns()["forecast"].search(piece) and ends_after(period, meeting_date)
+    )
 
 
 def _excluded(piece: str, mention: Mention) -> Mention:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from rag.dates import MONTH_WORDS, MONTHS, is_real_date, periods
-from rag.text import AMOUNT, split_sentences
+from rag.dates import MONTH_AND_YEAR, MONTH_WORDS, MONTHS, RUN_TO, ends_after, is_real_date, periods
+from rag.text import AMOUNT, SCALES, split_sentences
 from rag.trends.cues import cue_patterns
 from rag.trends.figures import PER, Found, amount, of_its_kind
 from rag.trends.measures import Measure, mentions
@@ -45,25 +45,22 @@ def read_table(
     found: list[Found] = []
     own = _COUNCIL_KIND.sub("", council or "").strip().lower()
     for number, (start, end) in enumerate(lines):
-        header, first_row = _header_at(text, lines, number)
-        cells = _header_cells(header)
+        header, cells, first_row = _header_at(text, lines, number)
         columns = [c for c in cells if c]
         if len(columns) < 3 or len(set(columns)) < len(columns):
             continue
         dated = dict(zip(columns, _on_the_day(columns, f"{counted_on}\n{text[max(0, start - 200) : start]}")))
         cells = [dated.get(c) for c in cells]
         rows, unit_line = _table_rows(text, lines[first_row:], len(cells))
-        above = f"{about}\n{text[max(0, start - 300) : end]}"
-        scale = _money_scale(f"{above}\n{unit_line}")
+        title = f"{about}\n{text[max(0, start - 300) : start]}"
+        scale = _money_scale(f"{title}\n{text[start:end]}\n{unit_line}")
         if meeting_date and cue_patterns()["forecast_column"].search(header):
-            cells = [c if c and c.split("/")[-1][:10] <= meeting_date else None for c in cells]
+            cells = [c if c and not ends_after(c, meeting_date) else None for c in cells]
         named = [row for row in rows if _names_only(row[2], measure)]
         above = mentions(f"{about}\n{text[:start]}", measure)
         if not named and above and above[-1].ours:  # the measure named last above it is ours
             named = [row for row in rows if _is_total(row[2], measure) or (own and own == _place(row[2]))]
-        plain = (
-            "%" if "%" in unit_line.split() else _table_rate(f"{about}\n{text[max(0, start - 300) : start]}")
-        )
+        plain = "%" if "%" in unit_line.split() else _table_rate(title)
         for row_start, row_end, _, figures in named[:1]:
             for period, figure in zip(cells, figures):
                 if period and figure:
@@ -118,7 +115,6 @@ def _table_rows(text: str, lines: list[tuple[int, int]], cells: int) -> tuple[li
 
 _UNIT_CELL = re.compile(r"(?i)%|£\s?(?:m|bn|k|000s?|'000s?|millions?|thousands?)")
 _MONEY_SCALE = re.compile(r"(?i)£\s?(m|bn|k|000s?|'000s?|millions?|thousands?|billions?)(?![a-z])")
-_SCALES = {"m": 1e6, "million": 1e6, "millions": 1e6, "bn": 1e9, "billion": 1e9, "billions": 1e9}
 _SCALE_WORDS = {1e3: "k", 1e6: "m", 1e9: "bn"}
 
 
@@ -128,8 +124,8 @@ def _money_scale(above: str) -> float | None:
     found = _MONEY_SCALE.findall(above)
     if not found:
         return None
-    written = found[-1].lower().lstrip("'")
-    return _SCALES.get(written, 1e3)
+    written = found[-1].lower().lstrip("'").removesuffix("s")  # "£000s", "£millions"
+    return SCALES.get(written, 1e3)
 
 
 def _table_rate(above: str) -> str | None:
@@ -177,31 +173,26 @@ def _on_the_day(columns: list[str], above: str) -> list[str]:
     return dated if all(is_real_date(d) for d in dated) else columns
 
 
-def _header_at(text: str, lines: list[tuple[int, int]], number: int) -> tuple[str, int]:
+def _header_at(text: str, lines: list[tuple[int, int]], number: int) -> tuple[str, list[str | None], int]:
     """The line `number` read as a table's header (with the next line when the header is printed
-    over two), and the number of the first line after it."""
+    over two), its cells (`_header_cells`), and the number of the first line after it."""
     start, end = lines[number]
     header = text[start:end]
-    if number + 1 < len(lines) and len([c for c in _header_cells(header) if c]) < 3:
+    cells = _header_cells(header)
+    if number + 1 < len(lines) and len([c for c in cells if c]) < 3:
         joined = _header_over_two_lines(header, text[slice(*lines[number + 1])])
         if joined:
-            return joined, number + 2
-    return header, number + 1
-
-
-_RUN_TO = re.compile(
-    r"(?i)(?:\d+|twelve|six|three)\s*(?:months?|mths?|m)\s+(?:to|ending)|quarter\s+(?:to|ending)"
-)
-_MONTH_YEAR = re.compile(rf"(?i)\b(?:{MONTH_WORDS})\.?[\s'’-]*(?:\d{{4}}|\d{{2}})\b")
+            return joined, _header_cells(joined), number + 2
+    return header, cells, number + 1
 
 
 def _header_over_two_lines(first: str, second: str) -> str | None:
     """A header whose columns are printed over two lines ("Service 12 mths to 12 mths to Quarter
     to Quarter to" / "Dec 23 Dec 24 Sep 24 Dec 24"), as one line: "Service 12 mths to Dec 23
     ..."; None when the lines do not pair up so."""
-    runs = list(_RUN_TO.finditer(first))
-    ends = _MONTH_YEAR.findall(second)
-    if len(runs) < 3 or len(runs) != len(ends) or _MONTH_YEAR.sub("", second).strip():
+    runs = list(RUN_TO.finditer(first))
+    ends = [end.group(0) for end in MONTH_AND_YEAR.finditer(second)]
+    if len(runs) < 3 or len(runs) != len(ends) or MONTH_AND_YEAR.sub("", second).strip():
         return None
     label = first[: runs[0].start()]
     return label + " ".join(f"{run.group(0)} {end}" for run, end in zip(runs, ends))

@@ -74,7 +74,8 @@ def _fts_query(measure: Measure) -> str:
     names = measure.names
     phrases = ['"' + " ".join(re.findall(r"\w+", n)) + '"' for n in names if re.search(r"\w", n)]
     for name in own_words(measure):
-        words = [w for w in re.findall(r"\w+", name) if w.lower() in content_words(name)]
+        content = set(content_words(name))
+        words = [w for w in re.findall(r"\w+", name) if w.lower() in content]
         if words:
             phrases.append("(" + " AND ".join(f'"{w}"' for w in words) + ")")
     return " OR ".join(dict.fromkeys(phrases))
