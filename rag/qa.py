@@ -16,6 +16,7 @@ from rag.answer.extractive import (
     periods_compared,
 )
 from rag.answer.llm import llm_answer
+from rag.answer.verify import verified
 from rag.errors import SettingsError
 from rag.followup import rewrite
 from rag.index.store import Index
@@ -63,6 +64,7 @@ def ask(
         answer = answer_from_passages(
             found.question, result.passages, settings, found.adjacent, found.by_period
         )
+        answer = verified(answer, settings)
     else:
         raise SettingsError(f"answer_mode must be extractive or llm, not {settings.answer_mode!r}")
     timings = {**result.timings_ms, **answer.timings_ms}

