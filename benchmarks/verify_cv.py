@@ -1,12 +1,12 @@
 """The answer check (rag/answer/verify.py) held out by corpus: for each question set, the answer
 scorer fitted on the other sets answers it from cached retrieval (as benchmarks/answers_cv.py),
-the verifier model judges each answer's sentence once, and the threshold is chosen on the other
-three sets (most right answers less twice the wrong ones: a wrong answer costs twice what a
-right one gains, since a withdrawn answer's sentence is still offered). One line per fold, without
-and with the check; then the threshold chosen on all four sets (the shipped default) and the
-seconds per check.
+the verifier model judges each answer's sentence and the next FALLBACKS sentences it offers, and
+the two thresholds are chosen on the other three sets: the pair (lowest first) that gives the
+most right answers less `c` times the wrong ones (`--wrong-costs`; a withdrawn answer's sentence
+is still offered, so a refusal costs nothing here). One line per fold and cost, without and with
+the check; then the pair chosen on all four sets (the shipped defaults) and the seconds per check.
 
-    python benchmarks/verify_cv.py --model qwen2.5-coder-1.5b-instruct [--cache-dir DIR] [--json]
+    python benchmarks/verify_cv.py [--model qwen2.5-coder-1.5b-instruct] [--cache-dir DIR] [--json]
 """
 
 from __future__ import annotations
@@ -20,25 +20,44 @@ from pathlib import Path
 from answers_eval import answer_row, figures, load_cache
 from train_answerer import fit, load_table
 
-from rag.answer.verify import judged, load_verifier
+from rag.answer.verify import FALLBACKS, checked, load_verifier
 from rag.evaluation import holds_answer
 from rag.settings import Settings
 
-GRID = [step / 50 for step in range(50)]
+THRESHOLDS = [step / 50 for step in range(50)]
+FALLBACK_THRESHOLDS = [step / 50 for step in range(10, 50)] + [1.01]  # 1.01: no fallback
 
 
-def gain(rows: list[dict], threshold: float, wrong_costs: float) -> float:
-    """Right answers less `wrong_costs` times the wrong ones, with the check at `threshold`."""
+def outcome(row: dict, threshold: float, fallback: float):
+    """The checked answer of a cached row at these thresholds (the scorer's refusals unchanged)."""
+    answer = row["answer"]
+    if answer.status != "answered" or not answer.citations:
+        return answer
+    return checked(answer, row["judged"].__getitem__, threshold, fallback)
+
+
+def is_right(row: dict, answer) -> bool:
+    """Whether the answer holds the expected one (remembered per row and answer text)."""
+    known = row.setdefault("right", {})
+    if answer.answer not in known:
+        known[answer.answer] = row["cached"].get("kind") != "unanswerable" and holds_answer(
+            row["cached"], answer.answer
+        )
+    return known[answer.answer]
+
+
+def gain(rows: list[dict], pair: tuple[float, float], wrong_costs: float) -> float:
     total = 0.0
     for row in rows:
-        if row["answer"].status == "answered" and row["probability"] >= threshold:
-            total += 1 if row["right"] else -wrong_costs
+        answer = outcome(row, *pair)
+        if answer.status == "answered":
+            total += 1 if is_right(row, answer) else -wrong_costs
     return total
 
 
-def choose(rows: list[dict], wrong_costs: float) -> float:
-    """The lowest threshold of GRID with the greatest gain on `rows`."""
-    return max(GRID, key=lambda t: (gain(rows, t, wrong_costs), -t))
+def choose(rows: list[dict], wrong_costs: float) -> tuple[float, float]:
+    pairs = [(t, f) for t in THRESHOLDS for f in FALLBACK_THRESHOLDS]
+    return max(pairs, key=lambda pair: (gain(rows, pair, wrong_costs), -pair[0], -pair[1]))
 
 
 def main() -> None:
@@ -49,7 +68,11 @@ def main() -> None:
     parser.add_argument("--cache-dir", default="/tmp/answers-cache")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
-        "--wrong-costs", type=float, nargs="+", default=[2.0], help="what a wrong answer costs, in right ones"
+        "--wrong-costs",
+        type=float,
+        nargs="+",
+        default=[1.0, 2.0],
+        help="what a wrong answer costs, in right ones",
     )
     args = parser.parse_args()
     table = load_table()
@@ -60,21 +83,22 @@ def main() -> None:
         model = fit([r for r in table if r["set"] != held])
         for cached in load_cache(Path(args.cache_dir) / f"{held}.json"):
             answer = answer_row(cached, settings, model=model)
-            probability = 1.0
+            judged: dict[str, float] = {}
             if answer.status == "answered" and answer.citations:
-                started = time.perf_counter()
-                probability = verifier.probability(answer.question, answer.citations[0].text)
-                seconds.append(time.perf_counter() - started)
-            right = cached.get("kind") != "unanswerable" and holds_answer(cached, answer.answer)
-            rows.append(
-                {"set": held, "cached": cached, "answer": answer, "probability": probability, "right": right}
-            )
+                sentences = [answer.citations[0].text] + [
+                    c.citation.text for c in answer.candidates[:FALLBACKS]
+                ]
+                for sentence in sentences:
+                    started = time.perf_counter()
+                    judged[sentence] = verifier.probability(answer.question, sentence)
+                    seconds.append(time.perf_counter() - started)
+            rows.append({"set": held, "cached": cached, "answer": answer, "judged": judged})
     for wrong_costs in args.wrong_costs:
         report(rows, wrong_costs, args.json)
     summary = {
         "summary": True,
         "model": args.model,
-        "threshold_on_all_sets": {str(c): choose(rows, c) for c in args.wrong_costs},
+        "thresholds_on_all_sets": {str(c): choose(rows, c) for c in args.wrong_costs},
         "check_seconds_p50": round(statistics.median(seconds), 2) if seconds else None,
         "checks": len(seconds),
     }
@@ -82,25 +106,19 @@ def main() -> None:
 
 
 def report(rows: list[dict], wrong_costs: float, as_json: bool) -> None:
-    """One line per held-out set: its figures without the check and with it at the threshold
+    """One line per held-out set: its figures without the check and with it at the thresholds
     chosen on the other sets."""
+    keys = ("answered_precision", "answer_accuracy", "unanswerable_refused", "answer_or_offered", "answered")
     for held in sorted({r["set"] for r in rows}):
         mine = [r for r in rows if r["set"] == held]
-        threshold = choose([r for r in rows if r["set"] != held], wrong_costs)
+        pair = choose([r for r in rows if r["set"] != held], wrong_costs)
         cached = [r["cached"] for r in mine]
         before = figures(cached, [r["answer"] for r in mine])
-        after = figures(cached, [judged(r["answer"], r["probability"], threshold) for r in mine])
-        keys = (
-            "answered_precision",
-            "answer_accuracy",
-            "unanswerable_refused",
-            "answer_or_offered",
-            "answered",
-        )
+        after = figures(cached, [outcome(r, *pair) for r in mine])
         fold = {
             "held_out": held,
             "wrong_costs": wrong_costs,
-            "threshold": threshold,
+            "thresholds": pair,
             "without": {k: before[k] for k in keys},
             "with": {k: after[k] for k in keys},
         }

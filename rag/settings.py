@@ -70,8 +70,12 @@ class Settings:
     check. An answer it doubts becomes a refusal that offers its sentence as a passage to check."""
 
     verifier_threshold: float = 0.36
-    """The verifier's probability below which an answer is withdrawn (chosen by leave-one-corpus-out
+    """The verifier's probability below which an answer is doubted (chosen by leave-one-corpus-out
     cross-validation, benchmarks/verify_cv.py)."""
+
+    verifier_fallback_threshold: float = 0.48
+    """The verifier's probability at which one of a doubted answer's next two sentences answers
+    instead; when neither reaches it, the answer is withdrawn (chosen with verifier_threshold)."""
 
     llm_url: str = ""
     """OpenAI-compatible chat-completions endpoint (only for answer_mode = "llm")."""

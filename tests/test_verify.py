@@ -9,8 +9,10 @@ import importlib.util
 from dataclasses import replace
 
 import pytest
+from conftest import made_passage
 
-from rag.answer.verify import Verifier, judged, load_verifier
+from rag.answer.extractive import citation_problems
+from rag.answer.verify import Verifier, checked, load_verifier
 from rag.errors import ModelError, SettingsError
 from rag.models.verifier import PACKAGED_VERIFIERS, verifier_path
 from rag.qa import ask
@@ -39,31 +41,48 @@ def qwen() -> Verifier:
     return load_verifier(QWEN)
 
 
-def _citation(ref: int, text: str) -> Citation:
-    return Citation(ref, "d1", "Report", "r.txt", 1, None, "2024-01-01", None, text, 0.5, ref)
+def _citation(ref: int, text: str, rank: int) -> Citation:
+    return Citation(ref, "d1", "Report", "r.txt", 1, None, "2024-01-01", None, text, 0.5, rank)
 
 
-def test_an_answer_the_model_doubts_becomes_a_refusal_that_offers_its_sentence_first():
-    answer = Answer(
+def _answer() -> Answer:
+    """An answer from passage 1 whose next best sentences are in passages 2 (shown) and 9 (not)."""
+    passages = [made_passage("p", rank=1, doc_id="d1"), made_passage("q", rank=2, doc_id="d1")]
+    return Answer(
         "How many?",
         "There were 507 children in care. [1]",
         "answered",
-        [_citation(1, "There were 507 children in care")],
-        [],
+        [_citation(1, "There were 507 children in care", 1)],
+        passages,
         0.6,
         {"answer": 3.0},
         candidates=[
-            Suggestion("Next best.", 0.2, _citation(1, "Next best")),
-            Suggestion("Third.", 0.1, _citation(2, "Third")),
+            Suggestion("Not shown: 506.", 0.3, _citation(1, "Not shown: 506", 9)),
+            Suggestion("Children in care: 609.", 0.2, _citation(2, "Children in care: 609", 2)),
         ],
     )
-    assert judged(answer, 0.5, 0.36) is answer
-    withdrawn = judged(answer, 0.2, 0.36)
+
+
+def test_a_doubted_answer_gives_way_to_a_next_best_sentence_the_model_trusts_or_is_withdrawn():
+    answer = _answer()
+    judge = {"There were 507 children in care": 0.5, "Not shown: 506": 0.9, "Children in care: 609": 0.6}
+    assert checked(answer, judge.__getitem__, 0.36, 0.5) is answer
+
+    judge["There were 507 children in care"] = (
+        0.2  # doubted: the sentence in a passage not shown is passed over
+    )
+    instead = checked(answer, judge.__getitem__, 0.36, 0.5)
+    assert instead.status == "answered" and instead.answer == "Children in care: 609. [1]"
+    assert [(c.ref, c.text) for c in instead.citations] == [(1, "Children in care: 609")]
+    assert [s.text for s in instead.candidates] == ["There were 507 children in care.", "Not shown: 506."]
+    assert "0.20" in instead.note and "0.60" in instead.note
+
+    withdrawn = checked(answer, judge.__getitem__, 0.36, 0.7)
     assert withdrawn.status == "not_found" and withdrawn.citations == []
     assert [s.text for s in withdrawn.candidates] == [
         "There were 507 children in care.",
-        "Next best.",
-        "Third.",
+        "Not shown: 506.",
+        "Children in care: 609.",
     ]
     assert [s.citation.ref for s in withdrawn.candidates] == [1, 2, 3]
     assert "0.20" in withdrawn.note and "0.36" in withdrawn.note
@@ -81,10 +100,18 @@ def test_a_real_model_checks_the_answer_through_ask(gemma, corpus_index, corpus_
     kept = ask(corpus_index, LAC, corpus_settings.replace(verifier_model=gemma, verifier_threshold=0.0))
     assert kept.answer == plain.answer and kept.status == "answered" and "verify" in kept.timings_ms
 
-    doubted = ask(corpus_index, LAC, corpus_settings.replace(verifier_model=gemma, verifier_threshold=1.0))
-    assert doubted.status == "not_found" and doubted.citations == []
-    assert doubted.candidates[0].citation.text == plain.citations[0].text
-    assert "probability" in doubted.note
+    doubted = corpus_settings.replace(
+        verifier_model=gemma, verifier_threshold=1.0, verifier_fallback_threshold=1.01
+    )
+    withdrawn = ask(corpus_index, LAC, doubted)
+    assert withdrawn.status == "not_found" and withdrawn.citations == []
+    assert withdrawn.candidates[0].citation.text == plain.citations[0].text
+    assert "probability" in withdrawn.note
+
+    instead = ask(corpus_index, LAC, doubted.replace(verifier_fallback_threshold=0.0))
+    assert instead.status == "answered" and instead.answer != plain.answer
+    assert instead.candidates[0].citation.text == plain.citations[0].text and "this one does" in instead.note
+    assert citation_problems(instead) == []
 
 
 def test_a_verifier_that_is_no_model_is_reported_by_name(tmp_path):
@@ -137,6 +164,7 @@ def test_the_chat_shows_a_withdrawn_answer_as_passages_to_check(gemma, monkeypat
 
     monkeypatch.setenv("RAG_VERIFIER_MODEL", gemma)
     monkeypatch.setenv("RAG_VERIFIER_THRESHOLD", "1.0")
+    monkeypatch.setenv("RAG_VERIFIER_FALLBACK_THRESHOLD", "1.01")
     reply = answers(ask_in_app(open_app(monkeypatch, corpus_index.index_dir), LAC))[0]
     assert shown(reply.warning[0].value).startswith("**Not in these reports.**")
     assert "probability" in shown(reply.info[0].value)

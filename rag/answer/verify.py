@@ -14,10 +14,11 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
 
-from rag.answer.extractive import NOT_FOUND_TEXT, SUGGESTIONS, readable
+from rag.answer.extractive import ALTERNATIVES, NOT_FOUND_TEXT, SUGGESTIONS, readable
 from rag.errors import ModelError, SettingsError
 from rag.models.verifier import verifier_path
 from rag.settings import Settings
@@ -101,34 +102,74 @@ def load_verifier(name: str) -> Verifier:
     return _loaded(str(verifier_path(name)))
 
 
+FALLBACKS = 2
+"""How many of a doubted answer's next best sentences the verifier reads before withdrawing it."""
+
+
 def verified(answer: Answer, settings: Settings) -> Answer:
-    """The answer, checked by the verifier when `settings.verifier_model` names one: kept when the
-    model's probability that its (first) sentence states the answer reaches
-    `settings.verifier_threshold`, else a refusal that offers that sentence first among the
-    candidates. Unchanged when no verifier is set or the answer is already a refusal."""
+    """The answer, checked by the verifier when `settings.verifier_model` names one (see
+    `checked`). Unchanged when no verifier is set or the answer is already a refusal."""
     if not settings.verifier_model or answer.status != "answered" or not answer.citations:
         return answer
     started = time.perf_counter()
-    first = answer.citations[0]
-    probability = load_verifier(settings.verifier_model).probability(answer.question, first.text)
-    timings = {**answer.timings_ms, "verify": round((time.perf_counter() - started) * 1000, 1)}
-    return judged(replace(answer, timings_ms=timings), probability, settings.verifier_threshold)
+    verifier = load_verifier(settings.verifier_model)
+    result = checked(
+        answer,
+        lambda sentence: verifier.probability(answer.question, sentence),
+        settings.verifier_threshold,
+        settings.verifier_fallback_threshold,
+    )
+    timings = {**result.timings_ms, "verify": round((time.perf_counter() - started) * 1000, 1)}
+    return replace(result, timings_ms=timings)
 
 
-def judged(answer: Answer, probability: float, threshold: float) -> Answer:
-    """The answer kept when the verifier's `probability` reaches `threshold`, else withdrawn: a
+def checked(
+    answer: Answer, judge: Callable[[str], float], threshold: float, fallback_threshold: float
+) -> Answer:
+    """The answer kept when `judge` (the verifier's probability that a sentence states the answer)
+    gives its first sentence `threshold` or more. Else the first of its next best sentences
+    (FALLBACKS of them, each in a passage the answer shows) that reaches `fallback_threshold`
+    answers instead, with the doubted sentence offered after it; else the answer is withdrawn: a
     refusal whose candidates are its sentences first, then the next best it offered."""
+    probability = judge(answer.citations[0].text)
     if probability >= threshold:
         return answer
-    offered = [Suggestion(readable(c.text), c.score, c) for c in answer.citations] + list(answer.candidates)
-    offered = [
-        Suggestion(s.text, s.score, replace(s.citation, ref=ref))
-        for ref, s in enumerate(offered[:SUGGESTIONS], start=1)
-    ]
+    shown = {(p.doc_id, p.rank) for p in answer.passages}
+    doubted = [Suggestion(readable(c.text), c.score, c) for c in answer.citations]
+    for other in answer.candidates[:FALLBACKS]:
+        if (other.citation.doc_id, other.citation.passage_rank) not in shown:
+            continue
+        instead = judge(other.citation.text)
+        if instead >= fallback_threshold:
+            rest = doubted + [c for c in answer.candidates if c is not other]
+            note = (
+                f"The local model judged that the best-scored sentence does not state the answer "
+                f"(probability {probability:.2f}) and that this one does ({instead:.2f})."
+            )
+            return replace(
+                answer,
+                answer=f"{other.text} [1]",
+                citations=[replace(other.citation, ref=1)],
+                confidence=other.score,
+                note=note,
+                candidates=_numbered(rest, ALTERNATIVES),
+            )
     note = (
         f"The local model judged that the best sentence does not state the answer "
         f"(probability {probability:.2f}, below {threshold:.2f}): check the passages below."
     )
     return replace(
-        answer, answer=NOT_FOUND_TEXT, status="not_found", citations=[], note=note, candidates=offered
+        answer,
+        answer=NOT_FOUND_TEXT,
+        status="not_found",
+        citations=[],
+        note=note,
+        candidates=_numbered(doubted + list(answer.candidates), SUGGESTIONS),
     )
+
+
+def _numbered(offered: list[Suggestion], count: int) -> list[Suggestion]:
+    return [
+        Suggestion(s.text, s.score, replace(s.citation, ref=ref))
+        for ref, s in enumerate(offered[:count], start=1)
+    ]
