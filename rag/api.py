@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from rag.answer.verify import load_verifier
 from rag.app.serving import CurrentIndex
 from rag.errors import (
     IndexBusyError,
@@ -108,6 +109,8 @@ class Service:
         and the first one after `rag index` opens it."""
         try:
             search(self.current.get(), "warm up", self.settings, k=1)
+            if self.settings.verifier_model:
+                load_verifier(self.settings.verifier_model)
         except RagError as exc:
             log.warning("%s", exc)
         except Exception:  # the requests will say what is wrong; the server keeps going

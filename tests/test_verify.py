@@ -165,7 +165,9 @@ def test_the_chat_shows_a_withdrawn_answer_as_passages_to_check(gemma, monkeypat
     monkeypatch.setenv("RAG_VERIFIER_MODEL", gemma)
     monkeypatch.setenv("RAG_VERIFIER_THRESHOLD", "1.0")
     monkeypatch.setenv("RAG_VERIFIER_FALLBACK_THRESHOLD", "1.01")
-    reply = answers(ask_in_app(open_app(monkeypatch, corpus_index.index_dir), LAC))[0]
+    app = open_app(monkeypatch, corpus_index.index_dir)
+    assert any("checked by a local model" in c.value for c in app.caption)
+    reply = answers(ask_in_app(app, LAC))[0]
     assert shown(reply.warning[0].value).startswith("**Not in these reports.**")
     assert "probability" in shown(reply.info[0].value)
     lines = [m.value for m in reply.markdown]

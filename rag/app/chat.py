@@ -18,6 +18,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from rag.answer.verify import load_verifier
 from rag.app.conversation import (
     OTHER_CANDIDATES,
     answer_as_text,
@@ -99,6 +100,11 @@ def conversation_store(path: str) -> ConversationStore:
 @st.cache_resource(show_spinner="Loading the model…")
 def load_model(model: str, batch_size: int) -> None:
     get_embedder(model, batch_size).embed_queries(["warm up"])
+
+
+@st.cache_resource(show_spinner="Loading the answer check's model…")
+def load_answer_check(name: str) -> None:
+    load_verifier(name)
 
 
 @st.cache_data(show_spinner="Rendering the page…", max_entries=PAGE_IMAGES_CACHED, ttl="1h")
@@ -765,6 +771,8 @@ index, info, problem = None, None, None
 try:
     index = current_index(str(settings.index_dir)).get()
     load_model(settings.embedding_model, settings.embed_batch_size)
+    if settings.verifier_model:
+        load_answer_check(settings.verifier_model)
     info = index.info()
 except IndexMissingError:
     index = None  # no index yet: the page offers to build one
@@ -772,6 +780,11 @@ except RagError as exc:
     index, problem = None, str(exc)
 
 st.title("Ask the council reports")
+if settings.verifier_model and index is not None:
+    st.caption(
+        f"Answers are checked by a local model ({escape_markdown(settings.verifier_model)}) before they"
+        " are shown: one it doubts is offered as a passage to check, not as the answer."
+    )
 with st.sidebar:  # first in the sidebar, so first for the keyboard
     st.html(PAGE_SCRIPT, unsafe_allow_javascript=True)
 if "notice" in st.session_state:
