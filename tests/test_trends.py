@@ -158,6 +158,11 @@ def test_the_chat_answers_a_trend_question_with_a_chart_and_a_cited_table(monkey
         "Children Looked After (LAC): 507" in q for q in table["Quote"]
     )
     assert [b for b in app.get("download_button") if "CSV" in b.proto.label]
+    # and every passage that names the measure, for values the reader could not place in time
+    named = app.session_state["turns"][0]["named"]
+    assert named.total >= len({p.citation.text for p in app.session_state["turns"][0]["trend"].points})
+    assert any(f"{named.total} passages in" in c.value for c in app.caption)
+    assert [b for b in app.get("download_button") if "names it" in b.proto.label]
     answer = app.session_state["turns"][0]["answer"]  # saved and exported as an answered question
     assert answer["status"] == "answered" and answer["citations"]
     assert "Sources:\n[1] " in answer_as_text(answer)

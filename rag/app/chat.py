@@ -8,6 +8,7 @@ our own numbers), never a document's text."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -553,6 +554,23 @@ def show_trend(turn: dict, key: str) -> None:
     st.altair_chart(trend_chart(result), width="stretch")
     st.dataframe(trend_rows(result), hide_index=True)
     csv_button("Download as CSV", trend_csv(result), "trend.csv", f"trend-csv-{key}")
+    named = turn.get("named")
+    if named is not None and named.total:
+        reports = len(named.reports)
+        st.caption(
+            escape_markdown(
+                f"{named.total} passage{'s' * (named.total > 1)} in {reports} report{'s' * (reports > 1)} name"
+                f"{'s' * (named.total == 1)} {result.measure}. The points above are the values whose date the"
+                " reader could tell; a value in a table it cannot read, or stated in other words, is only in"
+                f' the passages: ask "Which reports mention {result.measure}?" or download them all.'
+            )
+        )
+        csv_button(
+            "Download every passage that names it (CSV)",
+            mentions_csv(named),
+            "passages.csv",
+            f"trend-named-{key}",
+        )
 
 
 def new_turn(question: str, filters_text: str, k: int = 0) -> dict:
@@ -570,6 +588,9 @@ def trend_turn(question: str, asked, filters, filters_text: str) -> dict:
     try:
         turn["trend"] = trend(index, asked.measure, within.council, within.since, within.until, within.source)
         turn["answer"] = trend_answer(turn["trend"], question)
+        if turn["trend"].points:  # every passage that names it, for values the reader could not place
+            with contextlib.suppress(RagError):  # without them the trend still stands
+                turn["named"] = find_mentions(index, asked.measure, within)
     except RagError as exc:
         turn["error"] = str(exc)
     return turn
