@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from conftest import made_passage
@@ -14,7 +15,7 @@ from conftest import made_passage
 from rag.answer.extractive import citation_problems
 from rag.answer.verify import Verifier, checked, load_verifier
 from rag.errors import ModelError, SettingsError
-from rag.models.verifier import PACKAGED_VERIFIERS, verifier_path
+from rag.models.verifier import PACKAGED_VERIFIERS, PackagedGguf, verifier_path
 from rag.qa import ask
 from rag.types import Answer, Citation, Suggestion
 
@@ -173,3 +174,33 @@ def test_the_chat_shows_a_withdrawn_answer_as_passages_to_check(gemma, monkeypat
     lines = [m.value for m in reply.markdown]
     offered = lines[lines.index("These passages may answer it:") + 1]
     assert "507" in shown(offered), offered
+
+
+def test_a_packaged_model_is_put_together_once_and_only_when_it_is_the_pinned_file(monkeypatch, tmp_path):
+    """The assembly itself, on a package that is surely installed (this project's own data file
+    as a one-part "model"): the right checksum gives the file in the cache folder; a wrong one is
+    an error that names both and leaves nothing behind."""
+    import rag
+
+    part = Path(rag.__file__).parent / "data" / "glossary.toml"
+    data = part.read_bytes()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    good = PackagedGguf(
+        "one-part.gguf",
+        "rag",
+        "rag",
+        "data/glossary.toml",
+        1,
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+        "",
+    )
+    monkeypatch.setitem(PACKAGED_VERIFIERS, "one-part", good)
+    assembled = verifier_path("one-part")
+    assert assembled.parent == tmp_path / "rag" / "models" and assembled.read_bytes() == data
+
+    bad = replace(good, file_name="bad.gguf", sha256="0" * 64)
+    monkeypatch.setitem(PACKAGED_VERIFIERS, "bad", bad)
+    with pytest.raises(SettingsError, match="not the pinned 0000"):
+        verifier_path("bad")
+    assert sorted(p.name for p in (tmp_path / "rag" / "models").iterdir()) == ["one-part.gguf"]

