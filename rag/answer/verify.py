@@ -1,12 +1,16 @@
 """A second opinion on an extractive answer (optional, `verifier_model`): a small local language
 model reads the question and the answer's sentence and says whether the sentence states the
-answer. Below `verifier_threshold` the answer is withdrawn and its sentence is offered with the
-next best ones ("These passages may answer it"): shown as evidence, not as the answer.
+answer. Below `verifier_threshold` the answer is doubted: the next two sentences it offers are
+read, and the first the model trusts (`verifier_fallback_threshold`) answers instead; else the
+answer is withdrawn and its sentence offered first with the next best ones ("These passages may
+answer it"): shown as evidence, not as the answer.
 
 The model's probability is read from one forward pass (the next token's "Yes" against "No"), so a
-check costs the prompt's reading only: about 1.4 s on 2 cores for Qwen2.5-Coder-1.5B-Instruct.
-Held out by corpus, it makes fewer answers wrong at the cost of a few right ones
-(benchmarks/verify_cv.py, benchmarks/results.md)."""
+check costs the prompt's reading only: about 1.4 s on 2 cores for Qwen2.5-Coder-1.5B-Instruct,
+1.5 checks per answer on average. The sentence goes into the prompt quoted, as data; whatever it
+says, the model can only keep, swap or withdraw sentences the extractive answerer already chose
+from the reports. Held out by corpus, the answers given are right more often in every fold and
+every unanswerable dev question is refused (benchmarks/verify_cv.py, benchmarks/results.md)."""
 
 from __future__ import annotations
 
