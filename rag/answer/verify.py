@@ -39,7 +39,7 @@ class Verifier:
 
     def __init__(self, path: str) -> None:
         try:
-            from llama_cpp import Llama
+            from llama_cpp import Llama, llama_get_logits_ith
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError:
             raise SettingsError(
@@ -50,9 +50,9 @@ class Verifier:
                 model_path=path,
                 n_ctx=CONTEXT_TOKENS,
                 n_threads=os.cpu_count() or 1,
-                logits_all=True,
                 verbose=False,
             )
+            self._last_logits = llama_get_logits_ith
         except (ValueError, RuntimeError) as error:
             raise ModelError(f"the verifier model {path} cannot be loaded: {error}") from None
         template = self._llm.metadata.get("tokenizer.chat_template")
@@ -90,9 +90,9 @@ class Verifier:
         with self._lock:
             self._llm.reset()
             self._llm.eval(tokens)
-            logits = self._llm.scores[self._llm.n_tokens - 1]
-        yes = max(float(logits[t]) for t in self._yes)
-        no = max(float(logits[t]) for t in self._no)
+            logits = self._last_logits(self._llm.ctx, -1)  # the next token's, and only those are kept
+            yes = max(float(logits[t]) for t in self._yes)
+            no = max(float(logits[t]) for t in self._no)
         return 1.0 / (1.0 + math.exp(no - yes))
 
 
