@@ -6,7 +6,7 @@ answer is withdrawn and its sentence offered first with the next best ones ("The
 answer it"): shown as evidence, not as the answer.
 
 The model's probability is read from one forward pass (the next token's "Yes" against "No"), so a
-check costs the prompt's reading only: about 1.4 s on 2 cores for Qwen2.5-Coder-1.5B-Instruct,
+check costs the prompt's reading only: about 1.2 s on 2 cores for Qwen2.5-Coder-1.5B-Instruct,
 1.5 checks per answer on average. The sentence goes into the prompt quoted, as data; whatever it
 says, the model can only keep, swap or withdraw sentences the extractive answerer already chose
 from the reports. Held out by corpus, the answers given are right more often in every fold and
