@@ -292,6 +292,9 @@ def test_a_trend_question_shows_its_chart_in_the_chat(served_sample):
         expect(chart.locator("canvas, svg").first).to_be_visible(timeout=120_000)  # drawn
         expect(answer.get_by_text("children looked after:", exact=False).first).to_be_visible()
         expect(answer.get_by_test_id("stDataFrame")).to_be_visible()  # the cited points
-        expect(answer.get_by_test_id("stDownloadButton")).to_contain_text("Download as CSV")
+        downloads = answer.get_by_test_id("stDownloadButton")  # the points, and every passage naming it
+        expect(downloads).to_have_count(2)
+        expect(downloads.nth(0)).to_contain_text("Download as CSV")
+        expect(downloads.nth(1)).to_contain_text("Download every passage that names it")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         _screenshot(page, ARTIFACTS / "trend.png")
