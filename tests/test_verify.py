@@ -193,7 +193,6 @@ def test_a_packaged_model_is_put_together_once_and_only_when_it_is_the_pinned_fi
         1,
         len(data),
         hashlib.sha256(data).hexdigest(),
-        "",
     )
     monkeypatch.setitem(PACKAGED_VERIFIERS, "one-part", good)
     assembled = verifier_path("one-part")

@@ -23,8 +23,6 @@ class PackagedGguf:
     parts: int
     size: int
     sha256: str
-    notice: str
-    """Who made the model and under which licence (shipped in rag/models/NOTICE)."""
 
 
 PACKAGED_VERIFIERS = {
@@ -36,8 +34,7 @@ PACKAGED_VERIFIERS = {
         parts=22,
         size=1_117_320_768,
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        notice="Qwen2.5-Coder-1.5B-Instruct, Alibaba Cloud, Apache License 2.0",
-    ),
+    ),  # Apache-2.0: rag/models/NOTICE
 }
 
 
