@@ -12,6 +12,9 @@ recall is given over every expected point and over those stated in sentences.
 A table's column of years is read as those years; where the report states the day elsewhere
 ("at 31 March", four passages on), the key has the day, and the last column counts such a point
 as right (precision and recall both).
+"Or offered": an expected point the trend found, or whose value is a number of a sentence it
+offers beside its points (rag/trends/offered.py) from the expected report (a table's cell in
+thousands or millions counted at its scale).
 Each line also prints the time `trend` took (median of 3 runs, after one warm-up)."""
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from pathlib import Path
 
 from rag.index.folder import read_manifest
 from rag.index.store import Index
+from rag.text import AMOUNT
 from rag.trends import trend
+from rag.trends.figures import amount
 
 DEV_SET = Path(__file__).with_name("trend_points.jsonl")
 
@@ -44,6 +49,21 @@ def matches(found, expected: dict, by_year: bool = False) -> bool:
         and period_right
         and any(expected["source"] in Path(s).name for s in sources)
     )
+
+
+def offered_value(result, expected: dict) -> bool:
+    """Whether a sentence the trend offers, from the expected report, writes the expected value."""
+    for quote in result.offered:
+        if expected["source"] not in Path(quote.source).name:
+            continue
+        for match in AMOUNT.finditer(quote.text):
+            value = amount(match)[0]
+            if any(
+                abs(value * scale - expected["value"]) < 1e-6 * max(1.0, expected["value"])
+                for scale in (1, 1e3, 1e6)
+            ):
+                return True
+    return False
 
 
 def _same_period(found: str, expected: str) -> bool:
@@ -89,11 +109,14 @@ def main() -> int:
         right_by_year = sum(any(matches(p, e, True) for e in case["points"]) for p in result.points)
         recalled_by_year = sum(any(matches(p, e, True) for p in result.points) for e in case["points"])
         recalled = sum(any(matches(p, e) for p in result.points) for e in case["points"])
+        or_offered = sum(
+            any(matches(p, e) for p in result.points) or offered_value(result, e) for e in case["points"]
+        )
         in_text = [e for e in case["points"] if not e.get("in_table")]
         recalled_text = sum(any(matches(p, e) for p in result.points) for e in in_text)
         found, expected = len(result.points), len(case["points"])
         split = case.get("split", "dev")
-        total = totals.setdefault(f"{case['corpus']} {split}", [0] * 8)
+        total = totals.setdefault(f"{case['corpus']} {split}", [0] * 9)
         counts = (
             right,
             found,
@@ -103,12 +126,14 @@ def main() -> int:
             len(in_text),
             right_by_year,
             recalled_by_year,
+            or_offered,
         )
         for i, n in enumerate(counts):
             total[i] += n
         print(
             f"{case['corpus']:<5} {split:<7} {case['measure']:<24} precision {right}/{found}"
             f"  recall {recalled}/{expected} (in sentences {recalled_text}/{len(in_text)})"
+            f"  or offered {or_offered}/{expected}"
             f"  {statistics.median(runs):7.1f} ms  ({index.info()['chunks']} passages)"
         )
         if split == "heldout" and not args.show_heldout:
@@ -133,6 +158,7 @@ def main() -> int:
         in_text,
         by_year,
         recalled_year,
+        or_offered,
     ) in totals.items():
         print(
             f"{name:<13} ALL  precision {right / found if found else 0:.2f} ({right}/{found})"
@@ -140,6 +166,7 @@ def main() -> int:
             f"  in sentences {recalled_text / in_text if in_text else 0:.2f} ({recalled_text}/{in_text})"
             f"  with a year for its day: precision {by_year / found if found else 0:.2f} ({by_year}/{found})"
             f" recall {recalled_year / expected if expected else 0:.2f} ({recalled_year}/{expected})"
+            f"  or offered {or_offered / expected if expected else 0:.2f} ({or_offered}/{expected})"
         )
     return 0
 

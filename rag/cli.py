@@ -240,6 +240,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def _trend(args: argparse.Namespace, index) -> None:
     from rag.dates import date_range
     from rag.trends import trend, trend_csv, trend_table
+    from rag.trends.output import offered_text
 
     for key in ("since", "until"):
         value = getattr(args, key)
@@ -252,8 +253,10 @@ def _trend(args: argparse.Namespace, index) -> None:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     elif args.csv:
         sys.stdout.write(trend_csv(result))
-    elif result.points:
-        print(trend_table(result))
+    else:
+        shown = "\n\n".join(x for x in (result.points and trend_table(result), offered_text(result)) if x)
+        if shown:
+            print(shown)
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:

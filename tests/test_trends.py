@@ -29,7 +29,7 @@ def run(capsys, *args):
 def test_json_follows_the_contract_in_period_order_with_exact_excerpts(capsys, corpus_index):
     code, out, _ = run(capsys, "trend", LAC, "--json", "--index-dir", str(corpus_index.index_dir))
     result = json.loads(out)
-    assert code == 0 and set(result) == {"measure", "status", "points", "timings_ms"}
+    assert code == 0 and set(result) == {"measure", "status", "points", "candidates", "timings_ms"}
     assert result["measure"] == LAC and result["status"] == "found" and result["timings_ms"]["total"] > 0
     chunk_texts = [row[0] for row in corpus_index.query("SELECT text FROM chunks")]
     for point in result["points"]:
@@ -45,6 +45,54 @@ def test_json_follows_the_contract_in_period_order_with_exact_excerpts(capsys, c
     high = next(p for p in result["points"] if p["value"] == 702)
     assert high["citation"]["date"] == "2021-03-24" and high["period"] == "2020-08"  # meeting date kept apart
     assert high["citation"]["paragraph"] == "8"
+    # the sentences offered beside the points are exact excerpts too, and none is a point's own
+    cited = {p["citation"]["text"] for p in result["points"]}
+    for offered in result["candidates"]:
+        assert offered["text"] == offered["citation"]["text"] and offered["text"] not in cited
+        assert any(offered["text"] in text for text in chunk_texts)
+
+
+VACANCIES = "The above represents a much improved position than 12 months ago when we had 15 FTE Social Worker vacancies"
+
+
+def test_a_value_the_reader_cannot_place_is_offered_in_its_sentence(capsys, corpus_index):
+    """The reader takes no point from "12 months ago when we had 15 FTE Social Worker vacancies" (a
+    period it cannot date): the trend offers the sentence, cited, to the person reading it; a
+    sentence with the name's words and no figure is not offered."""
+    result = trend(corpus_index, "social worker vacancies")
+    assert result.status == "not_found" and result.message.endswith("with a figure, to check")
+    assert [q.text.startswith(VACANCIES) for q in result.offered] == [True]
+    quote = result.offered[0]
+    assert quote.paragraph == "15" and quote.date == "2017-09-14" and "stockton" in quote.source
+    code, out, err = run(
+        capsys, "trend", "social worker vacancies", "--index-dir", str(corpus_index.index_dir)
+    )
+    assert code == 0 and "not found" in err and VACANCIES in out and "para 15" in out
+    assert "name its words with a figure" in out
+    # beside points, only sentences the points do not cite
+    found = trend(corpus_index, "children in need")
+    assert found.points and not {q.text for q in found.offered} & {p.citation.text for p in found.points}
+
+
+def test_the_chat_offers_the_sentences_of_a_trend_it_cannot_chart(monkeypatch, corpus_index):
+    monkeypatch.setenv("RAG_INDEX_DIR", str(corpus_index.index_dir))
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    app.chat_input[0].set_value("How have social worker vacancies changed over time?").run()
+    assert not app.exception and not app.get("vega_lite_chart")
+    assert any(
+        "No value of social worker vacancies that the reader could date" in w.value for w in app.warning
+    )
+    shown = [m.value.replace("\\", "") for m in app.markdown]  # as the reader sees it, unescaped
+    assert any("name it with a figure" in m for m in shown)
+    assert any("15 FTE Social Worker vacancies" in m and "2017-09-14" in m for m in shown)
+    answer = app.session_state["turns"][0]["answer"]
+    assert answer["status"] == "not_found" and answer["candidates"][0]["text"].startswith(VACANCIES)
+    # beside a chart, the sentences the reader did not take are one click away
+    app.chat_input[0].set_value("How has the number of child protection plans changed over time?").run()
+    assert not app.exception and len(app.get("vega_lite_chart")) == 1
+    offered = app.session_state["turns"][1]["trend"].offered
+    assert offered and any(e.label.startswith(f"{len(offered)} more sentences name it") for e in app.expander)
+    assert any(offered[0].text[:40] in m.value.replace("\\", "") for m in app.markdown)
 
 
 def test_one_measure_only(corpus_index):

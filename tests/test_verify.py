@@ -116,12 +116,15 @@ def test_a_real_model_checks_the_answer_through_ask(gemma, corpus_index, corpus_
 
 
 def test_a_verifier_that_is_no_model_is_reported_by_name(tmp_path):
+    with pytest.raises(SettingsError, match="neither a .gguf file nor a packaged model"):
+        verifier_path(str(tmp_path / "missing.gguf"))
+    pytest.importorskip(
+        "llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[local-llm]')"
+    )
     fake = tmp_path / "model.gguf"
     fake.write_bytes(b"not a model at all" * 100)
     with pytest.raises(ModelError, match="model.gguf"):
         Verifier(str(fake))
-    with pytest.raises(SettingsError, match="neither a .gguf file nor a packaged model"):
-        verifier_path(str(tmp_path / "missing.gguf"))
 
 
 def test_the_packaged_verifier_is_the_pinned_file(qwen):

@@ -540,11 +540,18 @@ def csv_button(label: str, data: str, file_name: str, key: str) -> None:
 def show_trend(turn: dict, key: str) -> None:
     """A question about change over time: the chart, the table of cited points, a CSV download."""
     result = turn["trend"]
-    if not result.points:
+    if not result.points and result.offered:
         st.warning(
-            "**Not in these reports.** " + escape_markdown(turn["answer"]["answer"]),
+            f"**No value of {escape_markdown(result.measure)} that the reader could date.** "
+            + escape_markdown(turn["answer"]["answer"]),
             icon=":material/search_off:",
         )
+        st.markdown("These sentences name it with a figure; check whether one is its value:")
+        for line in candidate_lines(turn["answer"]):
+            st.markdown(line)
+        return
+    if not result.points:
+        show_refusal(turn["answer"])
         return
     st.markdown(
         escape_markdown(
@@ -571,6 +578,12 @@ def show_trend(turn: dict, key: str) -> None:
             "passages.csv",
             f"trend-named-{key}",
         )
+    if result.offered:
+        with st.expander(
+            f"{len(result.offered)} more sentences name it with a figure the reader did not place"
+        ):
+            for line in candidate_lines(turn["answer"]):
+                st.markdown(line)
 
 
 def new_turn(question: str, filters_text: str, k: int = 0) -> dict:
@@ -609,7 +622,8 @@ def mentions_turn(question: str, term: str, filters, filters_text: str) -> dict:
 
 def answer_turn(question: str, filters, filters_text: str, k: int, mode: str) -> dict:
     """Which reports mention a term: the mentions (none is an answer too); how a measure changed
-    over time: the trend; any other question, or a trend question that finds no value: the answer."""
+    over time: the trend; any other question, or a trend question that finds no value and no
+    sentence naming it with a figure: the answer."""
     term = mentions_question(question)
     if term:
         council, first, last = mentions_scope(question)  # "... in Kent in 2019": those reports only
@@ -618,7 +632,7 @@ def answer_turn(question: str, filters, filters_text: str, k: int, mode: str) ->
     asked = trend_question(question)
     if asked:
         turn = trend_turn(question, asked, filters, filters_text)
-        if "trend" not in turn or turn["trend"].points:
+        if "trend" not in turn or turn["trend"].points or turn["trend"].offered:
             return turn
     return ask_turn(question, filters, filters_text, k, mode)
 

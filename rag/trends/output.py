@@ -50,23 +50,43 @@ def trend_table(result: Trend, width: int = 100) -> str:
     count = len(result.points)
     lines = [f"{result.measure}: {count} point{'s' * (count != 1)}"]
     for point in result.points:
-        where = ", ".join(
-            x
-            for x in (
-                point.citation.title,
-                point.citation.date,
-                point.citation.page and f"page {point.citation.page}",
-                point.citation.paragraph and f"para {point.citation.paragraph}",
-            )
-            if x
-        )
         also = f" (+{len(point.also_in)} more)" if point.also_in else ""
         lines.append(
             printable(
-                f"{point.period:<16} {point.value_text:>10} {point.unit:<16} {point.council or '-'} — {where}{also}"
+                f"{point.period:<16} {point.value_text:>10} {point.unit:<16} {point.council or '-'} — {where(point.citation)}{also}"
             )
         )
         lines.append("    " + printable(" ".join(point.citation.text.split()))[:width])
+    return "\n".join(lines)
+
+
+def where(quote) -> str:
+    """Where a quote is: its report, meeting date, page and paragraph."""
+    return ", ".join(
+        x
+        for x in (
+            quote.title,
+            quote.date,
+            quote.page and f"page {quote.page}",
+            quote.paragraph and f"para {quote.paragraph}",
+        )
+        if x
+    )
+
+
+OFFERED_HEADING = (
+    "Sentences that name its words with a figure the reader did not take as a value of it (check them):"
+)
+
+
+def offered_text(result: Trend) -> str:
+    """The sentences the trend offers beside its points, whole, each with where it is; "" when none."""
+    if not result.offered:
+        return ""
+    lines = [OFFERED_HEADING]
+    for quote in result.offered:
+        lines.append("  - " + printable(" ".join(quote.text.split())))
+        lines.append("    " + printable(where(quote)))
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ from rag.index.store import Index
 from rag.trends.cues import cues
 from rag.trends.figures import Found
 from rag.trends.measures import Measure, content_words, find_measure, names_it, own_words
+from rag.trends.offered import offered
 from rag.trends.sentences import read_passage
 from rag.trends.tables import counted_on, read_table
 from rag.types import Quote
@@ -54,6 +55,9 @@ class Trend:
     """How many passages name the measure (within the filters)."""
     message: str | None = None
     """Why nothing was found, in one line."""
+    offered: list[Quote] = field(default_factory=list)
+    """Sentences that name the measure's words and hold a figure the reader did not take as a
+    point (rag.trends.offered), most closely tied first: for the reader of the trend to judge."""
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -65,6 +69,7 @@ class Trend:
             "measure": self.measure,
             "status": self.status,
             "points": [p.to_dict() for p in self.points],
+            "candidates": [{"text": q.text, "citation": asdict(q)} for q in self.offered],
             "timings_ms": self.timings_ms,
         }
 
@@ -135,7 +140,20 @@ def trend(
             raw.append(_point(row, item))
     named = len(naming)
     points = merge(raw)
-    result = Trend(measure.asked, points, named)
+    cited = {(c.doc_id, c.text) for p in points for c in (p.citation, *p.also_in)}
+
+    def rows_of(query: str, limit: int) -> list:
+        found = index.query(
+            f"SELECT {_PASSAGE_COLUMNS} FROM chunks_fts f JOIN chunks c ON c.row = f.rowid"
+            " JOIN documents d USING (doc_id) WHERE chunks_fts MATCH ? ORDER BY f.rank",
+            [query],
+        )
+        return [
+            r for r in found if _accepts_document(r, council, source) and _reported_within(r, since, until)
+        ][:limit]
+
+    sentences = [_quote(row, at, excerpt) for row, at, excerpt in offered(measure, rows_of, cited)]
+    result = Trend(measure.asked, points, named, offered=sentences)
     if not rows and not named:
         result.message = _nothing_message(index, measure, council, source)
     elif not named:
@@ -146,6 +164,8 @@ def trend(
             f"{named} passage{'s' * (named > 1)} name{'s' * (named == 1)} {_names(measure)}{_within(council, source)}, "
             f"but none states its value{dates}"
         )
+    if result.message and sentences:
+        result.message += "; below, sentences that name its words with a figure, to check"
     result.timings_ms = {
         "search": round((searched - started) * 1000, 1),
         "extract": round((time.perf_counter() - searched) * 1000, 1),
@@ -164,16 +184,26 @@ title in one passage, its header line in the next, the report's own row in the o
 
 
 def _point(row, item: Found) -> Point:
-    citation = Quote(
-        row["doc_id"],
-        row["title"],
-        row["source"],
-        row["page"],
-        _paragraph(row["text"], item.start, json.loads(row["paragraphs"])),
-        row["date"],
-        row["text"][item.start : item.end],
-    )
+    citation = _quote(row, item.start, row["text"][item.start : item.end])
     return Point(item.value, item.value_text, item.unit, item.period, row["council"], citation)
+
+
+def _quote(row, start: int, text: str) -> Quote:
+    """`text`, starting at `start` in the passage `row`, quoted with where it is."""
+    paragraph = _paragraph(row["text"], start, json.loads(row["paragraphs"]))
+    return Quote(row["doc_id"], row["title"], row["source"], row["page"], paragraph, row["date"], text)
+
+
+def _reported_within(row, since: str | None, until: str | None) -> bool:
+    """Whether a report may state a value for a period between `since` and `until`: it is dated
+    no earlier than `since` and no more than a year after `until` (a report states values for a
+    while before its meeting). A report with no date is kept."""
+    year = (row["date"] or "")[:4]
+    if not year.isdigit():
+        return True
+    return not (
+        (since and row["date"] < since[: len(row["date"])]) or (until and int(year) > int(until[:4]) + 1)
+    )
 
 
 def _tables_going_on(

@@ -1,0 +1,144 @@
+"""Sentences offered beside a trend: those that name the measure's words and hold a figure, which
+the reader did not take as points. The reader keeps to a measure's names as the glossary or the
+user gives them; a report that names it in other words ("approved foster carers", "the number of
+carers approved to foster"), or states its value in a way the reader does not parse, is in one of
+these sentences instead: the reader of the trend sees them, each cited, and judges."""
+
+from __future__ import annotations
+
+import re
+
+from rag.dates import periods
+from rag.text import AMOUNT, split_sentences
+from rag.trends.measures import Measure, content_words
+
+OFFERED = 10
+"""How many sentences a trend offers at most."""
+PASSAGES_READ = 300
+"""How many passages (those the keyword index ranks best for the measure's words) are read for them."""
+LONGEST = 400
+"""The longest excerpt offered, in characters: a longer sentence (a table read as one) is cut
+around the measure's words."""
+
+_WORD = re.compile(r"[\w'’]+")
+
+
+def _key(word: str) -> str:
+    """A word as it is compared: lower case, no possessive, no plural s."""
+    return re.sub(r"['’]s$", "", word.lower()).removesuffix("s")
+
+
+def _same_word(word: str, wanted: str) -> bool:
+    """The same word, or one a longer form of the other ("overspend", "overspending")."""
+    return word == wanted or (
+        min(len(word), len(wanted)) >= 5 and (word.startswith(wanted) or wanted.startswith(word))
+    )
+
+
+def name_keys(measure: Measure) -> list[str]:
+    """The words of the measure's name as asked that say what it counts, compared as `_key` does."""
+    return list(dict.fromkeys(_key(w) for w in content_words(measure.asked)))
+
+
+def fts_query(measure: Measure) -> str | None:
+    """Every word of the asked name that says what it counts, in any order (the keyword index's
+    stemmer takes "carers" for "carer")."""
+    wanted = name_keys(measure)
+    words = [w for w in re.findall(r"\w+", measure.asked) if _key(w) in wanted]
+    return " AND ".join(f'"{w}"' for w in dict.fromkeys(words)) or None
+
+
+def _figures(sentence: str) -> list[tuple[int, int]]:
+    """Where the sentence writes a number that is no date or year."""
+    dated = [(a, b) for a, b, _ in periods(sentence)]
+    spans = []
+    for match in AMOUNT.finditer(sentence):
+        start, end = match.span()
+        if any(a <= start < b for a, b in dated):
+            continue
+        if re.fullmatch(r"(?:19|20)\d\d", match.group(0).strip()):
+            continue
+        spans.append((start, end))
+    return spans
+
+
+def closeness(sentence: str, wanted: list[str]) -> tuple[int, int] | None:
+    """How closely a sentence ties the name's words to a figure: the fewest words a stretch holding
+    every one of them spans, and the characters from that stretch to the nearest figure; None when
+    the sentence lacks a word or a figure."""
+    figures = _figures(sentence)
+    if not figures or not wanted:
+        return None
+    words = [(m.start(), m.end(), _key(m.group(0))) for m in _WORD.finditer(sentence)]
+    best: tuple[int, int, int] | None = None  # (words spanned, start, end)
+    for first in range(len(words)):
+        if not any(_same_word(words[first][2], w) for w in wanted):
+            continue
+        missing = set(wanted)
+        for last in range(first, min(len(words), first + 40)):
+            missing -= {w for w in missing if _same_word(words[last][2], w)}
+            if not missing:
+                span = (last - first + 1, words[first][0], words[last][1])
+                best = span if best is None or span[0] < best[0] else best
+                break
+    if best is None:
+        return None
+    _, start, end = best
+    distance = min(max(0, start - b, a - end) for a, b in figures)
+    return best[0], distance
+
+
+def _excerpt(sentence: str, wanted: list[str]) -> str:
+    """The sentence, or where it is longer than LONGEST, the stretch of it around the name's first word."""
+    if len(sentence) <= LONGEST:
+        return sentence
+    first = next(
+        (m.start() for m in _WORD.finditer(sentence) if any(_same_word(_key(m.group(0)), w) for w in wanted)),
+        0,
+    )
+    start = max(0, first - LONGEST // 3)
+    start = sentence.rfind(" ", 0, start) + 1 if start else 0
+    end = sentence.find(" ", start + LONGEST)
+    return sentence[start : end if end > 0 else len(sentence)].strip()
+
+
+def offered(measure: Measure, rows_of, cited: set[tuple[str, str]]) -> list[tuple[object, int, str]]:
+    """Up to OFFERED sentences that name the measure's words and hold a figure, most closely tied
+    first, each as (passage row, start in its text, excerpt); not those in `cited` ((doc_id, text)
+    of the trend's points). `rows_of(query, limit)` gives the passages (of the chosen reports) the
+    keyword index matches, best first."""
+    query, wanted = fts_query(measure), name_keys(measure)
+    if query is None:
+        return []
+    ranked: list[tuple[tuple[int, int], int, str, tuple[object, int, str]]] = []
+    for row in rows_of(query, PASSAGES_READ):
+        text = row["text"]
+        for begin, finish in split_sentences(text):
+            sentence = text[begin:finish].strip()
+            tie = closeness(sentence, wanted)
+            if tie is None:
+                continue
+            excerpt = _excerpt(sentence, wanted)
+            if (row["doc_id"], excerpt) in cited or any(excerpt in c for d, c in cited if d == row["doc_id"]):
+                continue
+            year = (row["date"] or "")[:4]
+            at = begin + text[begin:finish].find(excerpt)
+            ranked.append(
+                (
+                    tie,
+                    -int(year) if year.isdigit() else 0,
+                    " ".join(excerpt.lower().split()),
+                    (row, at, excerpt),
+                )
+            )
+    ranked.sort(key=lambda item: item[:2])  # the closest tie first, then the latest report
+    chosen: list[tuple[object, int, str]] = []
+    seen: set[str] = set()
+    for _, _, plain, found in ranked:
+        if plain in seen:
+            continue  # the same sentence in another pack of the same papers
+        seen.add(plain)
+        chosen.append(found)
+        if len(chosen) == OFFERED:
+            break
+    return chosen
