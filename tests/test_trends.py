@@ -61,7 +61,7 @@ def test_a_value_the_reader_cannot_place_is_offered_in_its_sentence(capsys, corp
     sentence with the name's words and no figure is not offered."""
     result = trend(corpus_index, "social worker vacancies")
     assert result.status == "not_found" and result.message.endswith("with a figure, to check")
-    assert [q.text.startswith(VACANCIES) for q in result.offered] == [True]
+    assert result.offered[0].text.startswith(VACANCIES)
     quote = result.offered[0]
     assert quote.paragraph == "15" and quote.date == "2017-09-14" and "stockton" in quote.source
     code, out, err = run(
@@ -72,6 +72,22 @@ def test_a_value_the_reader_cannot_place_is_offered_in_its_sentence(capsys, corp
     # beside points, only sentences the points do not cite
     found = trend(corpus_index, "children in need")
     assert found.points and not {q.text for q in found.offered} & {p.citation.text for p in found.points}
+
+
+def test_a_name_in_one_sentence_and_its_figure_in_the_next_are_offered_together_after_whole_sentences(
+    tmp_path,
+):
+    index = _report_index(
+        tmp_path,
+        "2025-03-quarterly-performance-report.md",
+        "Number of NHS Health Checks delivered. Latest: 33,550 Target: 31,000.\n\n"
+        "In Quarter 3, 7,678 NHS Health Checks were delivered.\n\n"
+        "NHS Health Checks are offered to every adult in Kent.",
+    )
+    offered = [q.text for q in trend(index, "NHS health checks").offered]
+    assert offered[0] == "In Quarter 3, 7,678 NHS Health Checks were delivered."
+    assert offered[1] == "Number of NHS Health Checks delivered. Latest: 33,550 Target: 31,000."
+    assert len(offered) == 2  # a sentence with the name and no figure is not offered, nor paired
 
 
 def test_the_chat_offers_the_sentences_of_a_trend_it_cannot_chart(monkeypatch, corpus_index):

@@ -20,6 +20,9 @@ LONGEST = 400
 """The longest excerpt offered, in characters: a longer sentence (a table read as one) is cut
 around the measure's words."""
 
+PAIRED = 1000
+"""Added to the words a pair of sentences spans: a pair ranks after every single sentence."""
+
 _WORD = re.compile(r"[\w'’]+")
 
 
@@ -113,14 +116,27 @@ def offered(measure: Measure, rows_of, cited: set[tuple[str, str]]) -> list[tupl
     ranked: list[tuple[tuple[int, int], int, str, tuple[object, int, str]]] = []
     for row in rows_of(query, PASSAGES_READ):
         text = row["text"]
-        for begin, finish in split_sentences(text):
-            sentence = text[begin:finish].strip()
+        previous = None
+        for own_begin, finish in split_sentences(text):
+            begin, sentence = own_begin, text[own_begin:finish].strip()
             tie = closeness(sentence, wanted)
+            if tie is None and previous is not None and _figures(sentence):
+                # the name in the sentence before, the figure in this one ("Number of ... Health
+                # Check (Rolling 12 months) GREEN" / "Latest: 33,550 ... Previous: 33,194"): the
+                # two offered together, after every sentence that holds both
+                joined = closeness(text[previous:finish].strip(), wanted)
+                if joined is not None:
+                    begin, sentence, tie = (
+                        previous,
+                        text[previous:finish].strip(),
+                        (PAIRED + joined[0], joined[1]),
+                    )
+            previous = own_begin
             if tie is None:
                 continue
             excerpt = _excerpt(sentence, wanted)
-            if (row["doc_id"], excerpt) in cited or any(excerpt in c for d, c in cited if d == row["doc_id"]):
-                continue
+            if any(excerpt in c or c in excerpt for d, c in cited if d == row["doc_id"]):
+                continue  # a point's own sentence, or a pair that holds it
             year = (row["date"] or "")[:4]
             at = begin + text[begin:finish].find(excerpt)
             ranked.append(
