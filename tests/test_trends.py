@@ -64,6 +64,12 @@ def test_a_value_the_reader_cannot_place_is_offered_in_its_sentence(capsys, corp
     assert result.offered[0].text.startswith(VACANCIES)
     quote = result.offered[0]
     assert quote.paragraph == "15" and quote.date == "2017-09-14" and "stockton" in quote.source
+    # offered within the trend's filters: another council's reports, or reports before `since`, are not read
+    assert all(
+        "stockton" not in q.source
+        for q in trend(corpus_index, "social worker vacancies", "Middlesbrough").offered
+    )
+    assert not trend(corpus_index, "social worker vacancies", since="2018-01-01").offered
     code, out, err = run(
         capsys, "trend", "social worker vacancies", "--index-dir", str(corpus_index.index_dir)
     )

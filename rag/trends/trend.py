@@ -143,10 +143,11 @@ def trend(
     cited = {(c.doc_id, c.text) for p in points for c in (p.citation, *p.also_in)}
 
     def rows_of(query: str, limit: int) -> list:
+        chosen = council or source or since or until  # chosen after the search: no limit in it
         found = index.query(
             f"SELECT {_PASSAGE_COLUMNS} FROM chunks_fts f JOIN chunks c ON c.row = f.rowid"
-            " JOIN documents d USING (doc_id) WHERE chunks_fts MATCH ? ORDER BY f.rank",
-            [query],
+            " JOIN documents d USING (doc_id) WHERE chunks_fts MATCH ? ORDER BY f.rank LIMIT ?",
+            [query, -1 if chosen else limit],
         )
         return [
             r for r in found if _accepts_document(r, council, source) and _reported_within(r, since, until)
