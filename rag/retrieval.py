@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import TypeVar
 
 from rag.chunking import spoken_date
+from rag.dates import parse_dates
 from rag.errors import NoMatchError, QuestionError, SettingsError
 from rag.glossary import expand_question
 from rag.index.store import Index
@@ -104,11 +105,41 @@ def search(
 
     if settings.rerank and candidates:
         started = time.perf_counter()
-        head = rerank(question, candidates[: settings.rerank_depth], settings.rerank_keep, settings.top_k)
-        tail = [replace(p, rank=len(head) + i + 1) for i, p in enumerate(candidates[settings.rerank_depth :])]
+        read = candidates[: settings.rerank_depth] + _of_the_month(
+            index, question, settings, filters, candidates
+        )
+        head = rerank(question, read, settings.rerank_keep, settings.top_k)
+        rest = [
+            p for p in candidates[settings.rerank_depth :] if p.chunk_id not in {r.chunk_id for r in read}
+        ]
+        tail = [replace(p, rank=len(head) + i + 1) for i, p in enumerate(rest)]
         candidates = head + tail
         timings["rerank"] = _ms(started)
     return SearchResult(candidates[:k], timings)
+
+
+def month_named(question: str) -> str | None:
+    """The one month a question names with its year and no day ("at the annual meeting of June
+    2019": "2019-06"), or None."""
+    dates = {iso for _, _, iso in parse_dates(question)}
+    return next(iter(dates)) if len(dates) == 1 and len(next(iter(dates))) == 7 else None
+
+
+def _of_the_month(
+    index: Index, question: str, settings: Settings, filters: Filters, candidates: list[Passage]
+) -> list[Passage]:
+    """For a question that names a month (and no dates of its own in the filters), the best
+    passages of that month's reports that the whole index's ranking did not bring up: read by the
+    cross-encoder beside the others. Minutes answer "who was elected Mayor at the annual meeting
+    of June 2019" in a line ("declared Councillor Sheahan (M) elected as Mayor") that names neither
+    the year nor the meeting; the report's date does."""
+    month = month_named(question)
+    if not month or filters.since or filters.until:
+        return []
+    within = replace(filters, since=month, until=month)
+    found = search(index, question, settings.replace(rerank=False), k=settings.rerank_depth, filters=within)
+    have = {p.chunk_id for p in candidates[: settings.rerank_depth]}
+    return [p for p in found.passages if p.chunk_id not in have]
 
 
 Ranking = list[tuple[int, float]]

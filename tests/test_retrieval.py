@@ -6,10 +6,13 @@ import sqlite3
 
 import pytest
 
+from rag.build.ingest import build_index
 from rag.errors import SettingsError
 from rag.glossary import expand_question, glossary, related_terms
+from rag.index.store import open_index
 from rag.models.rerank import rerank_scores
-from rag.retrieval import adjacent_passages, rerank, search
+from rag.retrieval import adjacent_passages, month_named, rerank, search
+from rag.settings import Settings
 from rag.text import query_terms
 from rag.types import Filters, Passage
 
@@ -214,3 +217,61 @@ def test_filters_take_whole_years_months_and_leap_days():
         "council = Stockton, 2021-06 to 2021-06-30"
     )
     assert Filters(since="2020").describe() == "from 2020"
+
+
+def test_month_named_is_one_month_with_its_year_and_no_day():
+    assert month_named("Who became Mayor at the annual meeting of June 2019?") == "2019-06"
+    assert month_named("How many children were looked after as of 10 August 2018?") is None  # a day
+    assert month_named("How did it change between January 2025 and March 2025?") is None  # two months
+    assert month_named("What was agreed in 2019?") is None
+
+
+def test_the_reports_of_the_month_a_question_names_are_read_beside_the_best_of_all(tmp_path):
+    """Minutes state the mayor elected in a line that names neither the meeting nor its year; the
+    minutes' date does. Thirty other years' minutes say who was elected Mayor at their annual
+    meeting in those very words, so the line is not among the passages the whole index ranks
+    best: the month the question names brings its reports' passages to the cross-encoder."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    names = ["Ryan", "Walsh", "Byrne", "Kelly", "Daly", "Quinn", "Nolan", "Burke", "Hayes", "Moran"]
+    topics = [
+        "roads",
+        "housing",
+        "libraries",
+        "finance",
+        "planning",
+        "parks",
+        "water",
+        "fire",
+        "arts",
+        "sport",
+        "tourism",
+        "schools",
+    ]
+    for n in range(30):
+        year, month, name = 1980 + n, n % 12 + 1, names[n % 10]
+        business = ", ".join(topics[(n + i) % 12] + f" item {n * 7 + i}" for i in range(4))  # no two alike
+        (corpus / f"{year}-{month:02d}-10-minutes.md").write_text(
+            "# Minutes of the annual meeting\n\nLimerick City and County Council\n\n"
+            f"1. At the annual meeting of {year}, Councillor {name} was elected Mayor. Business: {business}.\n",
+            encoding="utf-8",
+        )
+    (corpus / "2019-06-07-minutes.md").write_text(
+        "# Minutes of proceedings\n\nLimerick City and County Council\n\n"
+        "1. The notice convening the proceedings was read. Apologies were received from two"
+        " councillors. The minutes of the previous proceedings were adopted on the proposal of"
+        " Councillor Ryan, seconded by Councillor Walsh. Correspondence from the Department on road"
+        " grants, water services and the library review was noted, and the schedule of works for the"
+        " coming quarter was circulated to members. The Meetings Administrator then declared"
+        " Councillor Murphy elected as Mayor.\n",
+        encoding="utf-8",
+    )
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", rerank_depth=12)
+    build_index(None, settings, progress=False)
+    index = open_index(settings)
+    question = "Who was elected Mayor at the annual meeting of June 2019?"
+    found = search(index, question, settings, k=10).passages
+    assert "declared Councillor Murphy elected as Mayor" in found[0].text
+    assert len({p.chunk_id for p in found}) == len(found)  # read twice, shown once
+    without = search(index, question.replace(" of June 2019", ""), settings, k=10).passages
+    assert not any("Councillor Murphy" in p.text for p in without[:5])  # the month is what brings it
