@@ -132,7 +132,8 @@ def _of_the_month(
     passages of that month's reports that the whole index's ranking did not bring up: read by the
     cross-encoder beside the others. Minutes answer "who was elected Mayor at the annual meeting
     of June 2019" in a line ("declared Councillor Sheahan (M) elected as Mayor") that names neither
-    the year nor the meeting; the report's date does."""
+    the year nor the meeting; the report's date does. Their fused, dense and keyword scores are
+    those of the month's own search (`rag search --explain` shows them as such)."""
     month = month_named(question)
     if not month or filters.since or filters.until:
         return []

@@ -169,10 +169,10 @@ def content_words(name: str) -> list[str]:
 
 
 def _content_keys(name: str) -> set[str]:
-    return {_singular_key(w) for w in content_words(name)}
+    return {singular_key(w) for w in content_words(name)}
 
 
-def _singular_key(word: str) -> str:
+def singular_key(word: str) -> str:
     """A word's `_word_key` without a plural s: "Cases" and "case" are one key."""
     return _word_key(word).removesuffix("s")
 
@@ -188,7 +188,7 @@ def names_it(text: str, measure: Measure) -> bool:
     """Whether a passage names the measure: one of its names, or their words in another order."""
     if any(m.ours for m in mentions(text, measure)):
         return True
-    keys = {_singular_key(w.group(0)) for w in _WORD.finditer(text)}
+    keys = {singular_key(w.group(0)) for w in _WORD.finditer(text)}
     wanted = [name for name in own_words(measure) if _content_keys(name) <= keys]
     return bool(wanted) and any(named_in_other_words(text[a:b], measure) for a, b in split_sentences(text))
 
@@ -203,13 +203,13 @@ def named_in_other_words(sentence: str, measure: Measure) -> list[Mention]:
     found = []
     for name in own_words(measure):
         wanted = _content_keys(name)
-        counted = _singular_key(head(name))
+        counted = singular_key(head(name))
         for word in _WORD.finditer(sentence):
-            if _singular_key(word.group(0)) != counted:
+            if singular_key(word.group(0)) != counted:
                 continue
             clause_start = max((m.end() for m in _CLAUSE_END.finditer(sentence, 0, word.start())), default=0)
             clause_end = next((m.start() for m in _CLAUSE_END.finditer(sentence, word.end())), len(sentence))
             clause = sentence[clause_start:clause_end]
-            if wanted <= {_singular_key(w.group(0)) for w in _WORD.finditer(clause)}:
+            if wanted <= {singular_key(w.group(0)) for w in _WORD.finditer(clause)}:
                 found.append(Mention(word.start(), word.end(), True, loose=True))
     return sorted(set(found), key=lambda m: m.start)

@@ -1,16 +1,18 @@
 """Sentences offered beside a trend: those that name the measure's words and hold a figure, which
 the reader did not take as points. The reader keeps to a measure's names as the glossary or the
-user gives them; a report that names it in other words ("approved foster carers", "the number of
-carers approved to foster"), or states its value in a way the reader does not parse, is in one of
-these sentences instead: the reader of the trend sees them, each cited, and judges."""
+user gives them, and to values it can date; a report that puts the name's words apart ("15 FTE
+Social Worker vacancies" for social worker vacancies), dates a value in a way the reader does not
+parse ("12 months ago"), or gives it on the line after the name (a dashboard's "Latest: 33,550"),
+is in one of these sentences instead: the reader of the trend sees them, each cited, and judges."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from rag.dates import periods
 from rag.text import AMOUNT, split_sentences
-from rag.trends.measures import Measure, content_words
+from rag.trends.measures import Measure, content_words, singular_key
 
 OFFERED = 10
 """How many sentences a trend offers at most."""
@@ -20,15 +22,11 @@ LONGEST = 400
 """The longest excerpt offered, in characters: a longer sentence (a table read as one) is cut
 around the measure's words."""
 
+_WORD = re.compile(r"[\w'’]+")
+"""A word of a sentence, each part of a hyphenated one too ("self-harm": self, harm)."""
+
 PAIRED = 1000
 """Added to the words a pair of sentences spans: a pair ranks after every single sentence."""
-
-_WORD = re.compile(r"[\w'’]+")
-
-
-def _key(word: str) -> str:
-    """A word as it is compared: lower case, no possessive, no plural s."""
-    return re.sub(r"['’]s$", "", word.lower()).removesuffix("s")
 
 
 def _same_word(word: str, wanted: str) -> bool:
@@ -39,15 +37,15 @@ def _same_word(word: str, wanted: str) -> bool:
 
 
 def name_keys(measure: Measure) -> list[str]:
-    """The words of the measure's name as asked that say what it counts, compared as `_key` does."""
-    return list(dict.fromkeys(_key(w) for w in content_words(measure.asked)))
+    """The words of the measure's name as asked that say what it counts, compared as `singular_key` does."""
+    return list(dict.fromkeys(singular_key(w) for w in content_words(measure.asked)))
 
 
 def fts_query(measure: Measure) -> str | None:
     """Every word of the asked name that says what it counts, in any order (the keyword index's
     stemmer takes "carers" for "carer")."""
     wanted = name_keys(measure)
-    words = [w for w in re.findall(r"\w+", measure.asked) if _key(w) in wanted]
+    words = [w for w in re.findall(r"\w+", measure.asked) if singular_key(w) in wanted]
     return " AND ".join(f'"{w}"' for w in dict.fromkeys(words)) or None
 
 
@@ -72,7 +70,7 @@ def closeness(sentence: str, wanted: list[str]) -> tuple[int, int] | None:
     figures = _figures(sentence)
     if not figures or not wanted:
         return None
-    words = [(m.start(), m.end(), _key(m.group(0))) for m in _WORD.finditer(sentence)]
+    words = [(m.start(), m.end(), singular_key(m.group(0))) for m in _WORD.finditer(sentence)]
     best: tuple[int, int, int] | None = None  # (words spanned, start, end)
     for first in range(len(words)):
         if not any(_same_word(words[first][2], w) for w in wanted):
@@ -96,7 +94,11 @@ def _excerpt(sentence: str, wanted: list[str]) -> str:
     if len(sentence) <= LONGEST:
         return sentence
     first = next(
-        (m.start() for m in _WORD.finditer(sentence) if any(_same_word(_key(m.group(0)), w) for w in wanted)),
+        (
+            m.start()
+            for m in _WORD.finditer(sentence)
+            if any(_same_word(singular_key(m.group(0)), w) for w in wanted)
+        ),
         0,
     )
     start = max(0, first - LONGEST // 3)
@@ -105,7 +107,9 @@ def _excerpt(sentence: str, wanted: list[str]) -> str:
     return sentence[start : end if end > 0 else len(sentence)].strip()
 
 
-def offered(measure: Measure, rows_of, cited: set[tuple[str, str]]) -> list[tuple[object, int, str]]:
+def offered(
+    measure: Measure, rows_of: Callable[[str, int], list], cited: set[tuple[str, str]]
+) -> list[tuple[object, int, str]]:
     """Up to OFFERED sentences that name the measure's words and hold a figure, most closely tied
     first, each as (passage row, start in its text, excerpt); not those in `cited` ((doc_id, text)
     of the trend's points). `rows_of(query, limit)` gives the passages (of the chosen reports) the
