@@ -105,13 +105,11 @@ def search(
 
     if settings.rerank and candidates:
         started = time.perf_counter()
-        read = candidates[: settings.rerank_depth] + _of_the_month(
-            index, question, settings, filters, candidates
-        )
+        best = candidates[: settings.rerank_depth]
+        read = best + _of_the_month(index, question, settings, filters, {p.chunk_id for p in best})
+        read_ids = {p.chunk_id for p in read}
         head = rerank(question, read, settings.rerank_keep, settings.top_k)
-        rest = [
-            p for p in candidates[settings.rerank_depth :] if p.chunk_id not in {r.chunk_id for r in read}
-        ]
+        rest = [p for p in candidates[settings.rerank_depth :] if p.chunk_id not in read_ids]
         tail = [replace(p, rank=len(head) + i + 1) for i, p in enumerate(rest)]
         candidates = head + tail
         timings["rerank"] = _ms(started)
@@ -126,11 +124,11 @@ def month_named(question: str) -> str | None:
 
 
 def _of_the_month(
-    index: Index, question: str, settings: Settings, filters: Filters, candidates: list[Passage]
+    index: Index, question: str, settings: Settings, filters: Filters, have: set[str]
 ) -> list[Passage]:
     """For a question that names a month (and no dates of its own in the filters), the best
-    passages of that month's reports that the whole index's ranking did not bring up: read by the
-    cross-encoder beside the others. Minutes answer "who was elected Mayor at the annual meeting
+    passages of that month's reports not among `have` (the chunk ids the whole index's ranking
+    brought up): read by the cross-encoder beside the others. Minutes answer "who was elected Mayor at the annual meeting
     of June 2019" in a line ("declared Councillor Sheahan (M) elected as Mayor") that names neither
     the year nor the meeting; the report's date does. Their fused, dense and keyword scores are
     those of the month's own search (`rag search --explain` shows them as such)."""
@@ -139,7 +137,6 @@ def _of_the_month(
         return []
     within = replace(filters, since=month, until=month)
     found = search(index, question, settings.replace(rerank=False), k=settings.rerank_depth, filters=within)
-    have = {p.chunk_id for p in candidates[: settings.rerank_depth]}
     return [p for p in found.passages if p.chunk_id not in have]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from rag.dates import periods
+from rag.dates import YEAR, periods
 from rag.text import AMOUNT, split_sentences
 from rag.trends.measures import Measure, content_words, singular_key
 
@@ -55,11 +55,8 @@ def _figures(sentence: str) -> list[tuple[int, int]]:
     spans = []
     for match in AMOUNT.finditer(sentence):
         start, end = match.span()
-        if any(a <= start < b for a, b in dated):
-            continue
-        if re.fullmatch(r"(?:19|20)\d\d", match.group(0).strip()):
-            continue
-        spans.append((start, end))
+        if not any(a <= start < b for a, b in dated) and not re.fullmatch(YEAR, match.group(0).strip()):
+            spans.append((start, end))
     return spans
 
 
@@ -128,13 +125,10 @@ def offered(
                 # the name in the sentence before, the figure in this one ("Number of ... Health
                 # Check (Rolling 12 months) GREEN" / "Latest: 33,550 ... Previous: 33,194"): the
                 # two offered together, after every sentence that holds both
-                joined = closeness(text[previous:finish].strip(), wanted)
+                pair = text[previous:finish].strip()
+                joined = closeness(pair, wanted)
                 if joined is not None:
-                    begin, sentence, tie = (
-                        previous,
-                        text[previous:finish].strip(),
-                        (PAIRED + joined[0], joined[1]),
-                    )
+                    begin, sentence, tie = previous, pair, (PAIRED + joined[0], joined[1])
             previous = own_begin
             if tie is None:
                 continue

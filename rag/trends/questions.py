@@ -86,9 +86,5 @@ def trend_answer(result: Trend, question: str) -> dict:
         "timings_ms": result.timings_ms,
         # sentences that name it with a figure the reader did not take: shown and exported as an
         # answer's next best sentences are
-        **(
-            {"candidates": [{"text": q.text, "citation": asdict(q)} for q in result.offered]}
-            if result.offered
-            else {}
-        ),
+        **({"candidates": result.candidates()} if result.offered else {}),
     }

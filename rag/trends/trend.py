@@ -60,6 +60,10 @@ class Trend:
     point (rag.trends.offered), most closely tied first: for the reader of the trend to judge."""
     timings_ms: dict[str, float] = field(default_factory=dict)
 
+    def candidates(self) -> list[dict]:
+        """The offered sentences as JSON: each its text and its citation."""
+        return [{"text": q.text, "citation": asdict(q)} for q in self.offered]
+
     @property
     def status(self) -> str:
         return "found" if self.points else "not_found"
@@ -69,7 +73,7 @@ class Trend:
             "measure": self.measure,
             "status": self.status,
             "points": [p.to_dict() for p in self.points],
-            "candidates": [{"text": q.text, "citation": asdict(q)} for q in self.offered],
+            "candidates": self.candidates(),
             "timings_ms": self.timings_ms,
         }
 
@@ -118,11 +122,7 @@ def trend(
     (ISO dates, inclusive) choose points by the date their value refers to."""
     started = time.perf_counter()
     measure = find_measure(measure_name)
-    rows = index.query(
-        f"SELECT {_PASSAGE_COLUMNS} FROM chunks_fts f JOIN chunks c ON c.row = f.rowid"
-        " JOIN documents d USING (doc_id) WHERE chunks_fts MATCH ? ORDER BY c.row",
-        [_fts_query(measure)],
-    )
+    rows = _matching(index, _fts_query(measure), "c.row")
     searched = time.perf_counter()
     rows = [r for r in rows if _accepts_document(r, council, source)]
     # the keyword index also matches a name in another case ("lac" for LAC): ours only
@@ -144,11 +144,7 @@ def trend(
 
     def rows_of(query: str, limit: int) -> list:
         chosen = council or source or since or until  # chosen after the search: no limit in it
-        found = index.query(
-            f"SELECT {_PASSAGE_COLUMNS} FROM chunks_fts f JOIN chunks c ON c.row = f.rowid"
-            " JOIN documents d USING (doc_id) WHERE chunks_fts MATCH ? ORDER BY f.rank LIMIT ?",
-            [query, -1 if chosen else limit],
-        )
+        found = _matching(index, query, "f.rank", -1 if chosen else limit)
         return [
             r for r in found if _accepts_document(r, council, source) and _reported_within(r, since, until)
         ][:limit]
@@ -182,6 +178,16 @@ TABLE_PASSAGES = 2
 """How many passages after one that names the measure are read for its table's rows: a table of
 figures is cut into passages of a few rows (rows of eleven figures are about 40 tokens), its
 title in one passage, its header line in the next, the report's own row in the one after."""
+
+
+def _matching(index: Index, query: str, order: str, limit: int = -1) -> list:
+    """The passages (with their documents' columns) that the keyword index matches to `query`,
+    in `order` ("c.row": the index's order; "f.rank": best first), at most `limit` (-1: all)."""
+    return index.query(
+        f"SELECT {_PASSAGE_COLUMNS} FROM chunks_fts f JOIN chunks c ON c.row = f.rowid"
+        f" JOIN documents d USING (doc_id) WHERE chunks_fts MATCH ? ORDER BY {order} LIMIT ?",
+        [query, limit],
+    )
 
 
 def _point(row, item: Found) -> Point:
