@@ -144,6 +144,26 @@ def test_a_question_pinned_to_a_month_is_answered_from_that_month():
     )
 
 
+def test_a_question_that_names_a_year_is_answered_from_that_year():
+    """ "In 2016" is not answered by a sentence that gives another year's figure, nor by a
+    current figure of a later report; a sentence of that year, a financial year that spans it, or
+    an undated sentence of a report of that year is."""
+    question = "How many suicides were registered in West Sussex in 2016?"
+    assert not answer_to(
+        question,
+        "In 2011 there were 62 deaths registered in West Sussex with suicide as the cause.",
+        date="2017-03",
+    )
+    assert not answer_to(question, "There are currently 71 suicides registered each year.", date="2024-05")
+    assert "74" in answer_to(
+        question, "In 2016 there were 74 suicides registered in West Sussex.", date="2017-03"
+    )
+    assert "74" in answer_to(
+        question, "In 2016/17 there were 74 suicides registered in West Sussex.", date="2018-01"
+    )
+    assert "74" in answer_to(question, "There were 74 suicides registered in West Sussex.", date="2016-11")
+
+
 def test_an_answer_that_shares_no_word_with_the_question_is_refused():
     """An amount for something else (veterans' homes) is not the cost of the park-and-ride, even
     though it is an amount in the right council's report; the council's own name does not count

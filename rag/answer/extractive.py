@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 
 from rag.answer.model import AnswerModel, load_model
-from rag.dates import MONTH_NAME, MONTH_WORDS, MONTHS, YEAR, parse_dates
+from rag.dates import FINANCIAL_YEAR, MONTH_NAME, MONTH_WORDS, MONTHS, YEAR, parse_dates
 from rag.glossary import names_another_term, names_meant
 from rag.models.rerank import rerank_scores
 from rag.question import analyse
@@ -124,8 +124,10 @@ def answer_from_passages(
     fitting = [
         c
         for c in candidates
-        if not names_another_term(question, c.text) and (not model.gate or _fits_the_question(intent, c))
-    ]  # the kind of answer asked for, and about the measure asked (not another glossary term)
+        if not names_another_term(question, c.text)
+        and (not model.gate or _fits_the_question(intent, c))
+        and (by_period or _of_the_years_asked(intent, c))
+    ]  # the kind of answer asked for, about the measure asked (not another glossary term), of the year asked
     confidence = fitting[0].score if fitting else 0.0
 
     def refuse() -> Answer:
@@ -387,6 +389,32 @@ def _of_the_months_asked(question: str, chosen: list[_Candidate]) -> bool:
     if not asked or (asks_author(question) and all(_names_an_author(c.text) for c in chosen)):
         return True  # who wrote a report does not change with the month it reports on
     return any(asked & _months_of(c.passage.title, c.passage.text, c.passage.date) for c in chosen)
+
+
+def _of_the_years_asked(intent: Intent, candidate: _Candidate) -> bool:
+    """For a question that names a year but no month ("in 2016", "the 2014 survey"): the
+    sentence names the year (a financial year "2015/16" names 2015 and 2016), or names no year
+    and its passage or its report is of it (a report without a date is not held against it)."""
+    asked = {p for p in intent.periods if len(p) == 4}
+    if not asked or intent.asks_author or any(len(p) > 4 for p in intent.periods):
+        return True  # a month asked is the month's rule's (`_of_the_months_asked`)
+    named = _years_named(candidate.text)
+    if named:
+        return bool(asked & named)
+    passage = candidate.passage
+    return passage.date is None or bool(asked & (_years_of(passage.title, passage.text) | {passage.date[:4]}))
+
+
+def _years_named(text: str) -> frozenset[str]:
+    years = set(re.findall(rf"\b{YEAR}\b", text))
+    for match in FINANCIAL_YEAR.finditer(text):
+        years.add(str(int(match.group(1)) + 1))
+    return frozenset(years)
+
+
+@lru_cache(maxsize=256)
+def _years_of(title: str, text: str) -> frozenset[str]:
+    return _years_named(f"{title}\n{text}")
 
 
 @lru_cache(maxsize=256)
