@@ -595,14 +595,63 @@ def test_a_table_in_millions_of_pounds_is_amounts_and_its_forecast_columns_no_po
     ]
 
 
-def test_words_in_another_order_name_only_the_count_right_before_them():
+def test_words_in_another_order_name_the_count_right_before_them_or_a_value_they_are_said_to_be():
     """ "treasury investments at the £200m liquidity allowance" is a policy's figure, not the
-    investments' value; the sentence after it ("It also ...") does not go on about the measure."""
+    investments' value; the sentence after it ("It also ...") does not go on about the measure. A
+    value the words are said to be ("was 12,000") is theirs; words split by a hyphen ("self-harm") or
+    a count's comma ("4,500") are still the name's."""
     text = (
         "The Council wants to maintain investments of the treasury at the £200m liquidity allowance. It also "
         "assumes the £177.00m of external investments remains invested. There were 40 treasury deals."
     )
     assert read_passage(text, find_measure("treasury investments"), "2025-01-30", "Kent County Council") == []
+    visits = find_measure("family hub visits")
+    assert _values("In 2024 the number of visits to family hubs was 12,000.", visits) == [(12000, "2024")]
+    assert _values("The Council kept visits to family hubs at the 12,000 target in 2024.", visits) == []
+    harm = "In 2015/16 there were 1,810 hospital admissions for self-harm."
+    assert _values(harm, find_measure("self-harm admissions")) == [(1810, "2015-04/2016-03")]
+    camhs = "CAMHS received 4,500 referrals in 2016/17."
+    assert _values(camhs, find_measure("CAMHS referrals")) == [(4500, "2016-04/2017-03")]
+
+
+def _values(text: str, measure) -> list[tuple[float, str]]:
+    return [(f.value, f.period) for f in read_passage(text, measure, "2025-01-30", "Kent County Council")]
+
+
+def test_a_count_after_a_verb_an_amount_of_the_name_and_a_scale_in_words_are_points():
+    """ "had 450 approved foster carers", "held £746.7m of external borrowing", "2.1 million"
+    visits; a count that starts its line is a paragraph's number unless it is written "5,400"."""
+    assert _values(
+        "At 31 March 2024 the council had 450 approved foster carers.", find_measure("foster carers")
+    ) == [(450, "2024-03-31")]
+    held = "As at 30 November 2024 the Council held £746.7m of external borrowing."
+    assert _values(held, find_measure("external borrowing")) == [(746_700_000, "2024-11-30")]
+    visits = find_measure("library visits")
+    assert _values("Library visits totalled 2.1 million in 2023/24.", visits) == [
+        (2_100_000, "2023-04/2024-03")
+    ]
+    tipping = find_measure("fly-tipping incidents")
+    assert _values("5,400 fly-tipping incidents were reported in 2023/24.", tipping) == [
+        (5400, "2023-04/2024-03")
+    ]
+    assert _values("13 Further fly-tipping incidents were reported in 2023/24.", tipping) == []
+
+
+def test_a_value_after_a_period_is_no_range_and_a_date_may_end_with_a_colon():
+    """ "from 3,450 in 2021/22 to 3,210 in 2022/23" gives both values ("22 to 3,210" is no range);
+    "at 31 March 2024: £357.6m" links the date's value, "(DSR: 195.4)" after a label does not; an
+    acronym's plural ("EHCPs") is found, and a name typed with "number of" is the glossary's."""
+    starts = "Apprenticeship starts fell from 3,450 in 2021/22 to 3,210 in 2022/23."
+    assert _values(starts, find_measure("apprenticeship starts")) == [
+        (3450, "2021-04/2022-03"),
+        (3210, "2022-04/2023-03"),
+    ]
+    reserves = find_measure("usable reserves")
+    assert _values("Usable reserves at 31 March 2024: £357.6m", reserves) == [(357_600_000, "2024-03-31")]
+    assert _values("The rate (DSR: 195.4) of usable reserves in 2024.", reserves) == []
+    ehcps = "The number of EHCPs maintained by the council rose to 19,000 in January 2024."
+    assert _values(ehcps, find_measure("EHCP")) == [(19000, "2024-01")]
+    assert find_measure("number of children in care").names == find_measure("children in care").names
 
 
 def test_values_over_a_year_and_over_a_quarter_are_drawn_as_lines_of_their_own():

@@ -33,6 +33,10 @@ def values(text: str, context: str = "", named_at: tuple[int, ...] = ()) -> list
     name, starting at one of `named_at`, names ("6,357 referrals to children's social care") is
     kept though a count of referrals is usually another thing's."""
     dated = [(a, b) for a, b, _ in periods(text)]
+    undated = list(text)  # the dates blotted out: "from 300 in 2021/22 to 412" is no range "22 to 412"
+    for a, b in dated:
+        undated[a:b] = "#" * (b - a)
+    undated = "".join(undated)
     modifiers = cue_patterns()["modifiers"]
     found = []
     for match in AMOUNT.finditer(text):
@@ -43,9 +47,9 @@ def values(text: str, context: str = "", named_at: tuple[int, ...] = ()) -> list
         plain = not match.group("currency") and not match.group("percent")
         if plain and _YEAR_WORD.match(number):
             continue
-        before, after = text[max(0, start - 40) : start], text[end : end + 30]
+        before, after = undated[max(0, start - 40) : start], text[end : end + 30]
         counts_ours = any(at > end and modifiers.fullmatch(text, end, at) for at in named_at)
-        if _not_a_value(before, after, plain, counts_ours):
+        if _not_a_value(before, after, plain, counts_ours, "," in number):
             continue
         value, unit = amount(match)
         if unit == "count" and _RATE.search(_PER_OR_AGES.sub(" ", text[max(0, start - 80) : start])):
@@ -56,12 +60,15 @@ def values(text: str, context: str = "", named_at: tuple[int, ...] = ()) -> list
 
 
 def amount(match: re.Match) -> tuple[float, str]:
-    """An AMOUNT match's value (an amount of money scaled: "£1.2m" is 1,200,000) and its unit:
-    "£", "%" or "count"."""
+    """An AMOUNT match's value (an amount of money scaled: "£1.2m" is 1,200,000; a count by a
+    scale written as a word: "2.1 million" is 2,100,000) and its unit: "£", "%" or "count"."""
     value = float((match.group("number") + (match.group("decimals") or "")).replace(",", ""))
+    scale = (match.group("scale") or "").lower()
     if match.group("currency"):
-        return value * SCALES.get((match.group("scale") or "").lower(), 1), "£"
-    return value, "%" if match.group("percent") else "count"
+        return value * SCALES.get(scale, 1), "£"
+    if match.group("percent"):
+        return value, "%"
+    return value * (SCALES[scale] if len(scale) > 2 else 1), "count"  # "2.1 million visits", not "35m"
 
 
 _NOT_A_VALUE_AFTER = re.compile(
@@ -79,13 +86,17 @@ _NOT_A_VALUE_BEFORE = re.compile(
 _LINE_START = re.compile(r"(?:^|\n)\s*(?:-\s*)?$")
 
 
-def _not_a_value(before: str, after: str, plain: bool, counts_ours: bool = False) -> bool:
+def _not_a_value(
+    before: str, after: str, plain: bool, counts_ours: bool = False, grouped: bool = False
+) -> bool:
     """Whether a number, between `before` and `after`, is no measure's value: see `values`."""
     patterns = cue_patterns()
     if _NOT_A_VALUE_AFTER.match(after) or _NOT_A_VALUE_BEFORE.search(before):
         return True
-    if plain and ((not counts_ours and patterns["other"].match(after)) or _LINE_START.search(before)):
-        return True  # counts something else, or a paragraph number at a line's start
+    if plain and (
+        (not counts_ours and patterns["other"].match(after)) or (_LINE_START.search(before) and not grouped)
+    ):
+        return True  # counts something else, or a paragraph number at a line's start (never "5,400")
     if any(patterns[kind].search(before) for kind in ("label", "change", "comparator")):
         return True
     return bool(re.match(r"[.)]\s", after) and _LINE_START.search(before))  # a list's number "3) "

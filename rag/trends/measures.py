@@ -53,11 +53,24 @@ def find_measure(asked: str) -> Measure:
             f"the measure {asked!r} holds search syntax ({' '.join(bad)}): give its name in plain words, "
             'e.g. rag trend "children looked after"'
         )
+    core = _core(asked)
     names: list[str] = []
     for term in glossary():
-        if any(_same_name(asked, name) for name in term.names):
+        if any(_same_name(asked, name) or _same_name(core, name) for name in term.names):
             names += term.names
     return Measure(asked, tuple(dict.fromkeys(names or [asked])))
+
+
+def _core(name: str) -> str:
+    """The name without the words at either end that name nothing of what it counts, as the
+    glossary may name it: "number of children in care" is "children in care"."""
+    skip = {w.lower() for w in [*cues()["name"]["not_content"], *cues()["name"]["prepositions"]]}
+    words = name.split()
+    while words and words[0].lower() in skip:
+        words.pop(0)
+    while words and words[-1].lower() in skip:
+        words.pop()
+    return " ".join(words) or name
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,9 @@ class Mention:
 
 
 _WORD = re.compile(r"(?<![\w-])[\w'’]+")
+"""A word that may start a name: not the second half of a hyphenated word."""
+_ANY_WORD = re.compile(r"[\w'’]+")
+"""Any word, the halves of a hyphenated one apart ("self-harm"), as `_words` reads a name."""
 
 
 def _word_key(word: str) -> str:
@@ -146,7 +162,8 @@ def mentions(text: str, measure: Measure) -> list[Mention]:
     for word in _WORD.finditer(text):
         if word.start() < end:
             continue
-        for name in by_word.get(_word_key(word.group(0)), ()):
+        key = _word_key(word.group(0))
+        for name in by_word.get(key, ()) or by_word.get(key.removesuffix("s"), ()):  # EHCPs
             match = name.pattern.match(text, word.start())
             if match:
                 end = match.end()
@@ -157,8 +174,9 @@ def mentions(text: str, measure: Measure) -> list[Mention]:
 
 
 _CLAUSE_END = re.compile(
-    r"[,;:()]|\s[-–]\s|(?<!\w)(?:and|but|which|who|while|whilst|compared|than)(?!\w)", re.IGNORECASE
+    r"[;:()]|,(?!\d{3})|\s[-–]\s|(?<!\w)(?:and|but|which|who|while|whilst|compared|than)(?!\w)", re.IGNORECASE
 )
+"""Where a clause ends: not at the comma of "4,500"."""
 
 
 def content_words(name: str) -> list[str]:
@@ -188,7 +206,7 @@ def names_it(text: str, measure: Measure) -> bool:
     """Whether a passage names the measure: one of its names, or their words in another order."""
     if any(m.ours for m in mentions(text, measure)):
         return True
-    keys = {singular_key(w.group(0)) for w in _WORD.finditer(text)}
+    keys = {singular_key(w.group(0)) for w in _ANY_WORD.finditer(text)}
     wanted = [name for name in own_words(measure) if _content_keys(name) <= keys]
     return bool(wanted) and any(named_in_other_words(text[a:b], measure) for a, b in split_sentences(text))
 
@@ -210,6 +228,6 @@ def named_in_other_words(sentence: str, measure: Measure) -> list[Mention]:
             clause_start = max((m.end() for m in _CLAUSE_END.finditer(sentence, 0, word.start())), default=0)
             clause_end = next((m.start() for m in _CLAUSE_END.finditer(sentence, word.end())), len(sentence))
             clause = sentence[clause_start:clause_end]
-            if wanted <= {singular_key(w.group(0)) for w in _WORD.finditer(clause)}:
+            if wanted <= {singular_key(w.group(0)) for w in _ANY_WORD.finditer(clause)}:
                 found.append(Mention(word.start(), word.end(), True, loose=True))
     return sorted(set(found), key=lambda m: m.start)

@@ -190,24 +190,29 @@ def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
     if (
         after
         and after[0].ours
-        and (cue_patterns()["modifiers"].fullmatch(between) or cue_patterns()["counted"].fullmatch(between))
+        and (
+            cue_patterns()["modifiers"].fullmatch(between)
+            or cue_patterns()["counted"].fullmatch(between)
+            or (value.unit == "£" and re.fullmatch(r"\s+of\s+", between))  # "£746.7m of external borrowing"
+        )
     ):
         lead = piece[: value.start]  # "There were 665 ...", not "CPP rate 1 CPP rate 2"
         listed = re.search(r"\d\D{0,40}(?:,|\band)\s*$", lead)  # "1,015 children in need and 507 ..."
-        return not lead.strip(" -•*\t") or bool(cue_patterns()["link"].search(lead) or listed)
+        linked = cue_patterns()["link"].search(lead) or cue_patterns()["verb_before"].search(lead)
+        return not lead.strip(" -•*\t") or bool(linked or listed)
     before = [m for m in named if m.end <= value.start]
     if not before:
         return False
     nearest = before[-1]
     if not nearest.ours:
         return False
-    if nearest.loose:  # "treasury investments at the £200m liquidity allowance" names no value
-        return False
     if nearest.start < 0:  # a sentence that goes on about the one before
         return True
     gap = piece[nearest.end : value.start]
     if len(gap) > MAX_GAP:
         return False
+    if nearest.loose:  # "treasury investments at the £200m liquidity allowance" names no value
+        return bool(cue_patterns()["loose_link"].search(gap))
     # the gap ends with a link, or with an earlier period the value in brackets is for: "an
     # increase of 14 children from the end of the previous Quarter (1,095)"
     return bool(cue_patterns()["link"].search(gap) or cue_patterns()["previous_before"].search(gap))
