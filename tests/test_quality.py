@@ -164,6 +164,21 @@ def test_a_question_that_names_a_year_is_answered_from_that_year():
     assert "74" in answer_to(question, "There were 74 suicides registered in West Sussex.", date="2016-11")
 
 
+def test_a_question_about_one_council_is_not_answered_from_another_council_s_report(
+    corpus_index, corpus_settings
+):
+    """Where the reports of the council asked are among the passages, another council's figure is
+    no answer, however well it fits the rest of the question: the sample reports give no
+    Middlesbrough figure for 2017, and Stockton's 433 of June 2017 is offered, not given."""
+    middlesbrough = ask(
+        corpus_index, "How many children were in care in Middlesbrough in 2017?", corpus_settings
+    )
+    assert middlesbrough.status == "not_found", middlesbrough.answer
+    assert any(s.citation.council == "Middlesbrough Council" for s in middlesbrough.candidates)
+    stockton = ask(corpus_index, "How many children were in care in Stockton in 2017?", corpus_settings)
+    assert "433" in stockton.answer, stockton.answer
+
+
 def test_an_answer_that_shares_no_word_with_the_question_is_refused():
     """An amount for something else (veterans' homes) is not the cost of the park-and-ride, even
     though it is an amount in the right council's report; the council's own name does not count

@@ -121,10 +121,12 @@ def answer_from_passages(
         candidates = [c for c in candidates if _is_its_author_line(question, c)]
     in_the_month = [c for c in candidates if _of_the_months_asked(question, [c])]
     candidates = in_the_month or candidates  # a month asked is answered from a passage of it
+    ours = _of_the_one_council_asked(question, intent, candidates)
     fitting = [
         c
         for c in candidates
-        if not names_another_term(question, c.text)
+        if (not ours or _of_the_council(intent, c))
+        and not names_another_term(question, c.text)
         and (not model.gate or _fits_the_question(intent, c))
         and (by_period or _of_the_years_asked(intent, c))
     ]  # the kind of answer asked for, about the measure asked (not another glossary term), of the year asked
@@ -232,6 +234,15 @@ def _of_another_council(intent: Intent, candidates: list[_Candidate]) -> bool:
     another council's and the sentence does not name the one asked (a county's report on "NHS
     Crawley CCG" speaks of Crawley)."""
     return bool(intent.council) and not any(_of_the_council(intent, c) for c in candidates)
+
+
+def _of_the_one_council_asked(question: str, intent: Intent, candidates: list[_Candidate]) -> bool:
+    """Whether the question names one council and some candidate is of that council's reports:
+    then the other councils' sentences do not answer it ("How many children were in care in
+    Middlesbrough in 2017?" is not answered with Stockton's 433)."""
+    if not intent.council or len(find_council_names(question)) != 1:
+        return False
+    return any(c.passage.council == intent.council for c in candidates)
 
 
 def _of_the_council(intent: Intent, candidate: _Candidate) -> bool:
