@@ -162,6 +162,13 @@ def test_a_question_that_names_a_year_is_answered_from_that_year():
         question, "In 2016/17 there were 74 suicides registered in West Sussex.", date="2018-01"
     )
     assert "74" in answer_to(question, "There were 74 suicides registered in West Sussex.", date="2016-11")
+    assert "74" in answer_to(
+        question, "Over 2014-16 there were 74 suicides registered in West Sussex.", date="2017-03"
+    )
+    care_act = "How many carers' assessments followed the Care Act 2014?"
+    assert "1,200" in answer_to(
+        care_act, "In 2016 there were 1,200 carers' assessments under the Care Act.", date="2017-03"
+    )
 
 
 def test_a_question_about_one_council_is_not_answered_from_another_council_s_report(

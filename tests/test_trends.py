@@ -612,6 +612,10 @@ def test_words_in_another_order_name_the_count_right_before_them_or_a_value_they
     assert _values(harm, find_measure("self-harm admissions")) == [(1810, "2015-04/2016-03")]
     camhs = "CAMHS received 4,500 referrals in 2016/17."
     assert _values(camhs, find_measure("CAMHS referrals")) == [(4500, "2016-04/2017-03")]
+    # a hyphenated word is its parts only where the name has them in a row
+    assert (
+        _values("In 2024 non-residential placements were 200.", find_measure("residential placements")) == []
+    )
 
 
 def _values(text: str, measure) -> list[tuple[float, str]]:
@@ -649,6 +653,7 @@ def test_a_value_after_a_period_is_no_range_and_a_date_may_end_with_a_colon():
     reserves = find_measure("usable reserves")
     assert _values("Usable reserves at 31 March 2024: £357.6m", reserves) == [(357_600_000, "2024-03-31")]
     assert _values("The rate (DSR: 195.4) of usable reserves in 2024.", reserves) == []
+    assert _values("Usable reserves, table 3: 45.", reserves) == []
     ehcps = "The number of EHCPs maintained by the council rose to 19,000 in January 2024."
     assert _values(ehcps, find_measure("EHCP")) == [(19000, "2024-01")]
     assert find_measure("number of children in care").names == find_measure("children in care").names

@@ -121,7 +121,7 @@ def answer_from_passages(
         candidates = [c for c in candidates if _is_its_author_line(question, c)]
     in_the_month = [c for c in candidates if _of_the_months_asked(question, [c])]
     candidates = in_the_month or candidates  # a month asked is answered from a passage of it
-    ours = _of_the_one_council_asked(question, intent, candidates)
+    ours = _of_the_one_council_asked(intent, candidates)
     fitting = [
         c
         for c in candidates
@@ -236,11 +236,11 @@ def _of_another_council(intent: Intent, candidates: list[_Candidate]) -> bool:
     return bool(intent.council) and not any(_of_the_council(intent, c) for c in candidates)
 
 
-def _of_the_one_council_asked(question: str, intent: Intent, candidates: list[_Candidate]) -> bool:
+def _of_the_one_council_asked(intent: Intent, candidates: list[_Candidate]) -> bool:
     """Whether the question names one council and some candidate is of that council's reports:
     then the other councils' sentences do not answer it ("How many children were in care in
     Middlesbrough in 2017?" is not answered with Stockton's 433)."""
-    if not intent.council or len(find_council_names(question)) != 1:
+    if not intent.council or len(find_council_names(intent.question)) != 1:
         return False
     return any(c.passage.council == intent.council for c in candidates)
 
@@ -403,12 +403,15 @@ def _of_the_months_asked(question: str, chosen: list[_Candidate]) -> bool:
 
 
 def _of_the_years_asked(intent: Intent, candidate: _Candidate) -> bool:
-    """For a question that names a year but no month ("in 2016", "the 2014 survey"): the
-    sentence names the year (a financial year "2015/16" names 2015 and 2016), or names no year
-    and its passage or its report is of it (a report without a date is not held against it)."""
-    asked = {p for p in intent.periods if len(p) == 4}
-    if not asked or intent.asks_author or any(len(p) > 4 for p in intent.periods):
+    """For a question that names a year but no month ("in 2016", "the 2014 survey", "in
+    2016/17"): the sentence names one of its years (a financial year "2015/16" names 2015 and
+    2016), or names none and its passage or its report is of one (a report without a date is not
+    held against it). A year that names a law ("the Care Act 2014") asks for none."""
+    if intent.asks_author or any(len(p) > 4 for p in intent.periods):
         return True  # a month asked is the month's rule's (`_of_the_months_asked`)
+    asked = _years_named(_LAW_YEAR.sub(" ", intent.question))
+    if not asked:
+        return True
     named = _years_named(candidate.text)
     if named:
         return bool(asked & named)
@@ -416,15 +419,27 @@ def _of_the_years_asked(intent: Intent, candidate: _Candidate) -> bool:
     return passage.date is None or bool(asked & (_years_of(passage.title, passage.text) | {passage.date[:4]}))
 
 
+_LAW_YEAR = re.compile(rf"\bAct\s+(?:of\s+)?{YEAR}")
+_YEAR_ALONE_IN_TEXT = re.compile(rf"(?<![\d/£$€.,])({YEAR})(?![\d%])")
+
+
 def _years_named(text: str) -> frozenset[str]:
-    years = set(re.findall(rf"\b{YEAR}\b", text))
+    """The years a text names: "2016", both years of a financial year ("2015/16", "2019-20") and
+    each year of a span of up to ten ("2013-15"), not a number that only looks like one
+    ("2,016", "£2016", "2016%")."""
+    years = set(_YEAR_ALONE_IN_TEXT.findall(text))
     for match in FINANCIAL_YEAR.finditer(text):
-        years.add(str(int(match.group(1)) + 1))
+        first = int(match.group(1))
+        last = first - first % 100 + int(match.group(2))
+        last += 100 if last < first else 0  # "1999/00"
+        if last - first <= 10:
+            years.update(str(year) for year in range(first + 1, last + 1))
     return frozenset(years)
 
 
 @lru_cache(maxsize=256)
 def _years_of(title: str, text: str) -> frozenset[str]:
+    """The years a passage (with its report's title) names, read once per passage."""
     return _years_named(f"{title}\n{text}")
 
 

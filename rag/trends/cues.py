@@ -20,11 +20,11 @@ def cue_patterns() -> dict[str, re.Pattern[str]]:
     value = cues()["value"]
     return {
         "link": re.compile(
-            rf"(?i)(?:^|(?<=\W)|(?<=\d)(?=[:=]))(?:{phrases_pattern(value['links'])})"
+            rf"(?i)(?:^|(?<=\W)|(?<=#)(?=[:=]))(?:{phrases_pattern(value['links'])})"
             rf"(?:\s+(?:{phrases_pattern(value['qualifiers'])}))*[\s:=(]*$"
         ),
         "loose_link": re.compile(
-            rf"(?i)(?:^|(?<=\W)|(?<=\d)(?=[:=]))(?:{phrases_pattern(value['loose_links'])})"
+            rf"(?i)(?:^|(?<=\W)|(?<=#)(?=[:=]))(?:{phrases_pattern(value['loose_links'])})"
             rf"(?:\s+(?:{phrases_pattern(value['qualifiers'])}))*[\s:=(]*$"
         ),
         "verb_before": re.compile(

@@ -60,15 +60,15 @@ def values(text: str, context: str = "", named_at: tuple[int, ...] = ()) -> list
 
 
 def amount(match: re.Match) -> tuple[float, str]:
-    """An AMOUNT match's value (an amount of money scaled: "£1.2m" is 1,200,000; a count by a
-    scale written as a word: "2.1 million" is 2,100,000) and its unit: "£", "%" or "count"."""
+    """An AMOUNT match's value, scaled ("£1.2m" is 1,200,000, "2.1 million" visits 2,100,000,
+    "12k" 12,000), and its unit: "£", "%" or "count"."""
     value = float((match.group("number") + (match.group("decimals") or "")).replace(",", ""))
     scale = (match.group("scale") or "").lower()
     if match.group("currency"):
         return value * SCALES.get(scale, 1), "£"
     if match.group("percent"):
         return value, "%"
-    return value * (SCALES[scale] if len(scale) > 2 else 1), "count"  # "2.1 million visits", not "35m"
+    return value * SCALES.get(scale, 1), "count"
 
 
 _NOT_A_VALUE_AFTER = re.compile(

@@ -62,9 +62,9 @@ def find_measure(asked: str) -> Measure:
 
 
 def _core(name: str) -> str:
-    """The name without the words at either end that name nothing of what it counts, as the
-    glossary may name it: "number of children in care" is "children in care"."""
-    skip = {w.lower() for w in [*cues()["name"]["not_content"], *cues()["name"]["prepositions"]]}
+    """The name without the words at either end that only say it is counted, as the glossary may
+    name it: "number of children in care" is "children in care" ("council tax" stays whole)."""
+    skip = {w.lower() for w in [*cues()["name"]["lead_words"], *cues()["name"]["prepositions"]]}
     words = name.split()
     while words and words[0].lower() in skip:
         words.pop(0)
@@ -137,13 +137,29 @@ class Mention:
     ours: bool
     loose: bool = False
     """Found by its words in another order (`named_in_other_words`): only a number right before
-    it is its value."""
+    it, or one after it through a `loose_links` word ("... was 18"), is its value."""
 
 
 _WORD = re.compile(r"(?<![\w-])[\w'’]+")
 """A word that may start a name: not the second half of a hyphenated word."""
-_ANY_WORD = re.compile(r"[\w'’]+")
-"""Any word, the halves of a hyphenated one apart ("self-harm"), as `_words` reads a name."""
+_TOKEN = re.compile(r"[\w'’]+(?:-[\w'’]+)*")
+
+
+def _keys(text: str, name: str) -> set[str]:
+    """The `singular_key`s of a text's words, each hyphenated word as one ("non-residential" is
+    no "residential") unless the name has its parts in a row ("self-harm" for "self-harm
+    admissions" or "self harm admissions")."""
+    words = _words(name)
+    joined = {"-".join(words[i:j]) for i in range(len(words)) for j in range(i + 2, len(words) + 1)}
+    keys = set()
+    for token in _TOKEN.finditer(text):
+        word = token.group(0)
+        parts = word.split("-")
+        if len(parts) > 1 and word.lower() not in joined:
+            keys.add(singular_key(word))
+        else:
+            keys.update(singular_key(part) for part in parts)
+    return keys
 
 
 def _word_key(word: str) -> str:
@@ -163,7 +179,8 @@ def mentions(text: str, measure: Measure) -> list[Mention]:
         if word.start() < end:
             continue
         key = _word_key(word.group(0))
-        for name in by_word.get(key, ()) or by_word.get(key.removesuffix("s"), ()):  # EHCPs
+        # a plural that starts no name may be a name's plural ("EHCPs" for "EHCP")
+        for name in by_word.get(key, ()) or by_word.get(key.removesuffix("s"), ()):
             match = name.pattern.match(text, word.start())
             if match:
                 end = match.end()
@@ -206,8 +223,7 @@ def names_it(text: str, measure: Measure) -> bool:
     """Whether a passage names the measure: one of its names, or their words in another order."""
     if any(m.ours for m in mentions(text, measure)):
         return True
-    keys = {singular_key(w.group(0)) for w in _ANY_WORD.finditer(text)}
-    wanted = [name for name in own_words(measure) if _content_keys(name) <= keys]
+    wanted = [name for name in own_words(measure) if _content_keys(name) <= _keys(text, name)]
     return bool(wanted) and any(named_in_other_words(text[a:b], measure) for a, b in split_sentences(text))
 
 
@@ -216,8 +232,8 @@ def named_in_other_words(sentence: str, measure: Measure) -> list[Mention]:
     that has every other word of its name ("2,287 family cases open to Early Help units" for
     "early help cases"). Only for a name of two or more such words that is not the glossary's (the
     glossary lists the names the reports give its terms; other words are the user's own, which
-    the reports may put in another order); the mention is the head word alone, and only a number
-    right before it counts it."""
+    the reports may put in another order); the mention is the head word alone (see
+    `Mention.loose` for the values it takes)."""
     found = []
     for name in own_words(measure):
         wanted = _content_keys(name)
@@ -228,6 +244,6 @@ def named_in_other_words(sentence: str, measure: Measure) -> list[Mention]:
             clause_start = max((m.end() for m in _CLAUSE_END.finditer(sentence, 0, word.start())), default=0)
             clause_end = next((m.start() for m in _CLAUSE_END.finditer(sentence, word.end())), len(sentence))
             clause = sentence[clause_start:clause_end]
-            if wanted <= {singular_key(w.group(0)) for w in _ANY_WORD.finditer(clause)}:
+            if wanted <= _keys(clause, name):
                 found.append(Mention(word.start(), word.end(), True, loose=True))
     return sorted(set(found), key=lambda m: m.start)

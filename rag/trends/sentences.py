@@ -181,10 +181,13 @@ def _elsewhere(before: str, council: str | None) -> bool:
 
 def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
     """Whether the value belongs to our measure: the nearest name before it is ours and linked to
-    it ("X: 507", "X ... stands at 609", "X, down from 307"), or ours comes right after it, or
-    after a word or two that say what kind ("665 looked after children", "1,810 emergency
-    hospital admissions for self-harm"), or after whom it counts ("1,109 children subject to a
-    child protection plan")."""
+    it ("X: 507", "X ... stands at 609", "X, down from 307", "X at 31 March 2024: £357.6m"; a name
+    found by its words in another order only by `loose_links`: "... was 18"), or ours comes right
+    after it, or after a word or two that say what kind ("665 looked after children", "1,810
+    emergency hospital admissions for self-harm"), or after whom it counts ("1,109 children
+    subject to a child protection plan"), or an amount "of" it ("£746.7m of external borrowing");
+    a value before the name starts its sentence or follows a link or a verb ("the council had
+    450 approved foster carers")."""
     after = [m for m in named if m.start >= value.end]
     between = piece[value.end : after[0].start] if after else ""
     if (
@@ -208,7 +211,7 @@ def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
         return False
     if nearest.start < 0:  # a sentence that goes on about the one before
         return True
-    gap = piece[nearest.end : value.start]
+    gap = _dates_blotted(piece[nearest.end : value.start])  # "at 31 March 2024: £357.6m" links
     if len(gap) > MAX_GAP:
         return False
     if nearest.loose:  # "treasury investments at the £200m liquidity allowance" names no value
@@ -216,6 +219,14 @@ def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
     # the gap ends with a link, or with an earlier period the value in brackets is for: "an
     # increase of 14 children from the end of the previous Quarter (1,095)"
     return bool(cue_patterns()["link"].search(gap) or cue_patterns()["previous_before"].search(gap))
+
+
+def _dates_blotted(text: str) -> str:
+    """The text with each date written as "#"s: a colon after one links a value ("at 31 March
+    2024: £357.6m"), one after another number does not ("table 3: 45", "1:45")."""
+    for start, end, _ in periods(text):
+        text = text[:start] + "#" * (end - start) + text[end:]
+    return text
 
 
 def _period(
