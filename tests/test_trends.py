@@ -623,11 +623,14 @@ def _values(text: str, measure) -> list[tuple[float, str]]:
 
 
 def test_a_count_after_a_verb_an_amount_of_the_name_and_a_scale_in_words_are_points():
-    """ "had 450 approved foster carers", "held £746.7m of external borrowing", "2.1 million"
-    visits; a count that starts its line is a paragraph's number unless it is written "5,400"."""
+    """ "had 450 approved foster carers", "... Council: 80 foster carers", "held £746.7m of
+    external borrowing", "2.1 million" visits; a count that starts its line is a paragraph's
+    number unless it is written "5,400"."""
     assert _values(
         "At 31 March 2024 the council had 450 approved foster carers.", find_measure("foster carers")
     ) == [(450, "2024-03-31")]
+    label = "- Number of foster carers with Kent County Council: 80 foster carers, 56 connected carers."
+    assert _values(label, find_measure("foster carers")) == [(80, "2025-01-30")]  # undated: the meeting's
     held = "As at 30 November 2024 the Council held £746.7m of external borrowing."
     assert _values(held, find_measure("external borrowing")) == [(746_700_000, "2024-11-30")]
     visits = find_measure("library visits")

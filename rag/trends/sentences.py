@@ -201,7 +201,13 @@ def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
     ):
         lead = piece[: value.start]  # "There were 665 ...", not "CPP rate 1 CPP rate 2"
         listed = re.search(r"\d\D{0,40}(?:,|\band)\s*$", lead)  # "1,015 children in need and 507 ..."
-        linked = cue_patterns()["link"].search(lead) or cue_patterns()["verb_before"].search(lead)
+        linked = (
+            cue_patterns()["link"].search(lead)
+            or cue_patterns()["verb_before"].search(lead)
+            or re.search(
+                r":\s*$", lead
+            )  # "Number of foster carers with Middlesbrough Council: 80 foster carers"
+        )
         return not lead.strip(" -•*\t") or bool(linked or listed)
     before = [m for m in named if m.end <= value.start]
     if not before:
