@@ -612,6 +612,16 @@ def test_words_in_another_order_name_the_count_right_before_them_or_a_value_they
     assert _values(harm, find_measure("self-harm admissions")) == [(1810, "2015-04/2016-03")]
     camhs = "CAMHS received 4,500 referrals in 2016/17."
     assert _values(camhs, find_measure("CAMHS referrals")) == [(4500, "2016-04/2017-03")]
+    # a count of those to whom the name's action was done: "412 pupils were permanently excluded"
+    excluded = "In 2022/23, 412 pupils were permanently excluded, up from 300 in 2021/22."
+    assert _values(excluded, find_measure("permanent exclusions")) == [(412, "2022-04/2023-03")]
+    assert (
+        _values("In 2022/23, 412 pupils were excluded for a day.", find_measure("permanent exclusions")) == []
+    )
+    assert (
+        _values("In 2023, 6,000 children were seen by social care.", find_measure("social care referrals"))
+        == []
+    )
     # a hyphenated word is its parts only where the name has them in a row
     assert (
         _values("In 2024 non-residential placements were 200.", find_measure("residential placements")) == []

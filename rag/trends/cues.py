@@ -43,6 +43,10 @@ def cue_patterns() -> dict[str, re.Pattern[str]]:
             rf"[\s“”\"‘’]*(?:(?!(?i:{phrases_pattern(value['not_modifiers'] + cues()['name']['prepositions'])})(?![\w-]))"
             rf"[A-Za-z][\w'’-]*[\s“”\"‘’]+){{0,2}}"
         ),
+        "passive": re.compile(  # between a count and the participle of a name's action
+            r"\s+(?:[A-Za-z][\w'’-]*\s+){1,2}(?:were|was|are|is|have been|has been|had been)\s+(?:[a-z]+ly\s+)?",
+            re.IGNORECASE,
+        ),
         "thing": re.compile(rf"(?i)(?:['’]s\b)?[\s”’\"')]*(?:{phrases_pattern(value['other_things'])})\b"),
         "carries": re.compile(rf"(?i)\W*(?:{phrases_pattern(value['carries_on'])})\b"),
         "elsewhere": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['elsewhere'])})(?![\w-])"),

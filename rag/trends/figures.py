@@ -37,7 +37,7 @@ def values(text: str, context: str = "", named_at: tuple[int, ...] = ()) -> list
     for a, b in dated:
         undated[a:b] = "#" * (b - a)
     undated = "".join(undated)
-    modifiers = cue_patterns()["modifiers"]
+    modifiers, passive = cue_patterns()["modifiers"], cue_patterns()["passive"]
     found = []
     for match in AMOUNT.finditer(text):
         start, end = match.span()
@@ -48,7 +48,10 @@ def values(text: str, context: str = "", named_at: tuple[int, ...] = ()) -> list
         if plain and _YEAR_WORD.match(number):
             continue
         before, after = undated[max(0, start - 40) : start], text[end : end + 30]
-        counts_ours = any(at > end and modifiers.fullmatch(text, end, at) for at in named_at)
+        counts_ours = any(
+            at > end and (modifiers.fullmatch(text, end, at) or passive.fullmatch(text, end, at))
+            for at in named_at
+        )
         if _not_a_value(before, after, plain, counts_ours, "," in number):
             continue
         value, unit = amount(match)

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from rag.errors import QuestionError
 from rag.glossary import glossary
-from rag.text import either_apostrophe, split_sentences
+from rag.text import either_apostrophe, split_sentences, stem
 from rag.trends.cues import cue_patterns, cues
 
 FTS_SYNTAX = set('"*^():{}[]+~<>=;\\')
@@ -239,11 +239,23 @@ def named_in_other_words(sentence: str, measure: Measure) -> list[Mention]:
         wanted = _content_keys(name)
         counted = singular_key(head(name))
         for word in _WORD.finditer(sentence):
-            if singular_key(word.group(0)) != counted:
+            done = _done_to(word.group(0), head(name))  # "excluded" for "permanent exclusions"
+            if singular_key(word.group(0)) != counted and not done:
                 continue
             clause_start = max((m.end() for m in _CLAUSE_END.finditer(sentence, 0, word.start())), default=0)
             clause_end = next((m.start() for m in _CLAUSE_END.finditer(sentence, word.end())), len(sentence))
             clause = sentence[clause_start:clause_end]
-            if wanted <= _keys(clause, name):
+            keys = _keys(clause, name)
+            if done:  # "permanently excluded": the other words by their stems too
+                keys |= {stem(k) for k in keys}
+                wanted = {stem(w) for w in wanted if singular_key(w) != counted}
+            if wanted <= keys:
                 found.append(Mention(word.start(), word.end(), True, loose=True))
     return sorted(set(found), key=lambda m: m.start)
+
+
+def _done_to(word: str, head_word: str) -> bool:
+    """Whether `word` is the participle of the action the name's head names: "excluded" for
+    "exclusions", "adopted" for "adoptions", "referred" for "referrals" (the first five letters
+    alike, as `stem` cuts them)."""
+    return word.lower().endswith("ed") and stem(word.lower()) == stem(head_word)

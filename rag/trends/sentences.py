@@ -197,6 +197,7 @@ def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
             cue_patterns()["modifiers"].fullmatch(between)
             or cue_patterns()["counted"].fullmatch(between)
             or (value.unit == "£" and re.fullmatch(r"\s+of\s+", between))  # "£746.7m of external borrowing"
+            or (after[0].loose and cue_patterns()["passive"].fullmatch(between))  # "412 pupils were excluded"
         )
     ):
         lead = piece[: value.start]  # "There were 665 ...", not "CPP rate 1 CPP rate 2"
