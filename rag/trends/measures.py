@@ -245,11 +245,11 @@ def named_in_other_words(sentence: str, measure: Measure) -> list[Mention]:
             clause_start = max((m.end() for m in _CLAUSE_END.finditer(sentence, 0, word.start())), default=0)
             clause_end = next((m.start() for m in _CLAUSE_END.finditer(sentence, word.end())), len(sentence))
             clause = sentence[clause_start:clause_end]
-            keys = _keys(clause, name)
+            keys, needed = _keys(clause, name), wanted
             if done:  # "permanently excluded": the other words by their stems too
                 keys |= {stem(k) for k in keys}
-                wanted = {stem(w) for w in wanted if singular_key(w) != counted}
-            if wanted <= keys:
+                needed = {stem(w) for w in wanted if w != counted}
+            if needed <= keys:
                 found.append(Mention(word.start(), word.end(), True, loose=True))
     return sorted(set(found), key=lambda m: m.start)
 
