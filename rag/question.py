@@ -48,7 +48,7 @@ def analyse(question: str) -> Intent:
         ),
         "description",
     )
-    counted, counted_as = _counted(question) if "count" in cues else ((), None)
+    counted = _counted(question) if "count" in cues else ()
     terms = terms_named(question)
     measure = terms[0] if terms else (" ".join(counted) or None)
     councils = find_council_names(question)
@@ -60,33 +60,22 @@ def analyse(question: str) -> Intent:
         cues=cues,
         measure=measure,
         counted=counted,
-        counted_as=counted_as,
         council=councils[0] if councils else None,
         periods=tuple(dict.fromkeys(periods)),
         asks_author="author" in cues,
     )
 
 
-def _counted(question: str) -> tuple[tuple[str, ...], str | None]:
+def _counted(question: str) -> tuple[str, ...]:
     """What a "how many" question counts: the words after "how many", up to the verb, less
-    words that name nothing in particular, stemmed; and the participle after a "were" or "was"
-    that ends them ("adopted" in "How many children were adopted"), stemmed."""
+    words that name nothing in particular, stemmed."""
     table = cue_table()["counted"]
     stop, generic = set(table["stop"]), set(table["generic"])
     parts = re.split(r"(?i)\bhow many\b", question, maxsplit=1)
-    words = re.findall(r"[a-z0-9']+", parts[1].lower() if len(parts) > 1 else "")
-    counted, counted_as = [], None
-    for at, word in enumerate(words):
+    counted = []
+    for word in re.findall(r"[a-z0-9']+", parts[1].lower() if len(parts) > 1 else ""):
         if word in STOPWORDS or word in stop:
-            following = [w for w in words[at + 1 : at + 4] if w != "been"] + ["", ""]  # "have been adopted"
-            done, after = following[0], following[1]
-            if (
-                word in table["passive"]
-                and re.fullmatch(r"[a-z]{3,}ed", done)
-                and after not in table["particles"]
-            ):
-                counted_as = stem(done)  # not "were looked after": a state, which reports word many ways
             break
         if word not in generic:
             counted.append(stem(word))
-    return tuple(counted), counted_as
+    return tuple(counted)

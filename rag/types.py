@@ -276,9 +276,6 @@ class Intent:
     """What is counted or measured ("foster carers"), or the glossary term it names."""
     counted: tuple[str, ...] = ()
     """The stemmed words naming what a "how many" question counts."""
-    counted_as: str | None = None
-    """The stemmed participle a "how many X were <done>" question counts them by ("adopt" in "How
-    many children were adopted"): children adopted, not children in general."""
     council: str | None = None
     """The council the question names (its official name), if any."""
     periods: tuple[str, ...] = ()

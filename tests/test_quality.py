@@ -171,17 +171,6 @@ def test_a_question_that_names_a_year_is_answered_from_that_year():
     )
 
 
-def test_how_many_were_done_is_answered_by_a_sentence_that_says_it_was_done():
-    """ "How many children were adopted" counts adopted children: the number of children looked
-    after, in the same report, is no answer."""
-    question = "How many children were adopted in 2020?"
-    assert not answer_to(
-        question, "In 2020 the number of Children Looked After stood at 609.", date="2021-03"
-    )
-    assert "45" in answer_to(question, "In 2020, 45 children were adopted from care.", date="2021-03")
-    assert "45" in answer_to(question, "Adoptions in 2020: 45 children.", date="2021-03")
-
-
 def test_a_question_about_one_council_is_not_answered_from_another_council_s_report(
     corpus_index, corpus_settings
 ):

@@ -272,7 +272,7 @@ def _with_cited_adjacent(
 def _fits_the_question(intent: Intent, candidate: _Candidate) -> bool:
     """Whether the best sentence (with its table row's column headers) can be the answer: it
     is the kind of answer asked for, it is about the question, and a count comes from a passage
-    that names what is counted (and says what was done to it, when the question does)."""
+    that names what is counted."""
     p = candidate.passage
     header = _table_header(p.text, candidate.start)
     if intent.asks_author:  # only the author line of the report named answers it
@@ -282,16 +282,7 @@ def _fits_the_question(intent: Intent, candidate: _Candidate) -> bool:
         _is_the_kind_asked(intent, sentence, header)
         and _about_the_question(intent.question, f"{header} {sentence}", p.council)
         and _counts_the_thing_asked(intent, f"{p.title} {p.heading or ''} {p.text}")
-        and _says_what_was_done(intent, f"{header} {sentence}")
     )
-
-
-def _says_what_was_done(intent: Intent, sentence: str) -> bool:
-    """For "How many children were adopted", a sentence that speaks of adoption: a count of
-    children looked after is not a count of children adopted."""
-    if not intent.wants("count") or not intent.counted_as:
-        return True
-    return intent.counted_as in {stem(w) for w in re.findall(r"[a-z0-9']+", sentence.lower())}
 
 
 def _counts_the_thing_asked(intent: Intent, passage_text: str) -> bool:
