@@ -149,6 +149,10 @@ def test_a_question_that_names_a_year_is_answered_from_that_year():
     current figure of a later report; a sentence of that year, a financial year that spans it, or
     an undated sentence of a report of that year is."""
     question = "How many suicides were registered in West Sussex in 2016?"
+    other_year = one_passage("In 2011 there were 62 suicides registered in West Sussex.", date="2017-03")
+    refused = answer_from_passages(question, [other_year], ANY_CONFIDENCE)
+    assert refused.status == "not_found" and refused.candidates  # offered, and the refusal says why
+    assert refused.note == "No sentence of 2016 was found to answer it; those below are of other years."
     assert not answer_to(
         question,
         "In 2011 there were 62 deaths registered in West Sussex with suicide as the cause.",
@@ -184,6 +188,24 @@ def test_a_question_about_one_council_is_not_answered_from_another_council_s_rep
     assert any(s.citation.council == "Middlesbrough Council" for s in middlesbrough.candidates)
     stockton = ask(corpus_index, "How many children were in care in Stockton in 2017?", corpus_settings)
     assert "433" in stockton.answer, stockton.answer
+    passages = [
+        made_passage(
+            "Middlesbrough's children's services were inspected by Ofsted.", council="Middlesbrough Council"
+        ),
+        made_passage(
+            "There were 433 children in our care.",
+            council="Stockton-on-Tees Borough Council",
+            rank=2,
+            chunk_id="s",
+        ),
+    ]
+    refused = answer_from_passages(
+        "How many children were in care in Middlesbrough?", passages, ANY_CONFIDENCE
+    )
+    assert refused.status == "not_found"
+    assert refused.note == (
+        "No sentence of Middlesbrough Council's reports was found to answer it; those below are other councils'."
+    )
 
 
 def test_an_answer_that_shares_no_word_with_the_question_is_refused():

@@ -121,16 +121,20 @@ def answer_from_passages(
         candidates = [c for c in candidates if _is_its_author_line(question, c)]
     in_the_month = [c for c in candidates if _of_the_months_asked(question, [c])]
     candidates = in_the_month or candidates  # a month asked is answered from a passage of it
-    ours = _of_the_one_council_asked(intent, candidates)
-    fitting = [
+    fits = [
         c
         for c in candidates
-        if (not ours or _of_the_council(intent, c))
-        and not names_another_term(question, c.text)
-        and (not model.gate or _fits_the_question(intent, c))
-        and (by_period or _of_the_years_asked(intent, c))
-    ]  # the kind of answer asked for, about the measure asked (not another glossary term), of the year asked
+        if not names_another_term(question, c.text) and (not model.gate or _fits_the_question(intent, c))
+    ]  # the kind of answer asked for, about the measure asked (not another glossary term)
+    of_the_year = [c for c in fits if by_period or _of_the_years_asked(intent, c)]
+    ours = _of_the_one_council_asked(intent, candidates)
+    fitting = [c for c in of_the_year if not ours or _of_the_council(intent, c)]
     confidence = fitting[0].score if fitting else 0.0
+    why = None  # a refusal for want of the year or the council asked says so
+    if fits and not of_the_year:
+        why = f"No sentence of {' or '.join(sorted(_years_asked(intent)))} was found to answer it; those below are of other years."
+    elif of_the_year and not fitting:
+        why = f"No sentence of {intent.council}'s reports was found to answer it; those below are other councils'."
 
     def refuse() -> Answer:
         timings = {"answer": round((time.perf_counter() - started) * 1000, 1)}
@@ -142,6 +146,7 @@ def answer_from_passages(
             passages,
             confidence,
             timings,
+            note=why,
             candidates=_suggestions(candidates),
         )
 
@@ -407,9 +412,7 @@ def _of_the_years_asked(intent: Intent, candidate: _Candidate) -> bool:
     2016/17"): the sentence names one of its years (a financial year "2015/16" names 2015 and
     2016), or names none and its passage or its report is of one (a report without a date is not
     held against it). A year that names a law ("the Care Act 2014") asks for none."""
-    if intent.asks_author or any(len(p) > 4 for p in intent.periods):
-        return True  # a month asked is the month's rule's (`_of_the_months_asked`)
-    asked = _years_named(_LAW_YEAR.sub(" ", intent.question))
+    asked = _years_asked(intent)
     if not asked:
         return True
     named = _years_named(candidate.text)
@@ -417,6 +420,14 @@ def _of_the_years_asked(intent: Intent, candidate: _Candidate) -> bool:
         return bool(asked & named)
     passage = candidate.passage
     return passage.date is None or bool(asked & (_years_of(passage.title, passage.text) | {passage.date[:4]}))
+
+
+def _years_asked(intent: Intent) -> frozenset[str]:
+    """The years a question names as its period: none for a question that names a month (the
+    month's rule's, `_of_the_months_asked`) or asks who wrote a report."""
+    if intent.asks_author or any(len(p) > 4 for p in intent.periods):
+        return frozenset()
+    return _years_named(_LAW_YEAR.sub(" ", intent.question))
 
 
 _LAW_YEAR = re.compile(rf"\bAct\s+(?:of\s+)?{YEAR}")
