@@ -422,6 +422,7 @@ def _of_the_years_asked(intent: Intent, candidate: _Candidate) -> bool:
     return passage.date is None or bool(asked & (_years_of(passage.title, passage.text) | {passage.date[:4]}))
 
 
+@lru_cache(maxsize=64)
 def _years_asked(intent: Intent) -> frozenset[str]:
     """The years a question names as its period: none for a question that names a month (the
     month's rule's, `_of_the_months_asked`) or asks who wrote a report."""

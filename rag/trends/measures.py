@@ -237,9 +237,10 @@ def named_in_other_words(sentence: str, measure: Measure) -> list[Mention]:
     found = []
     for name in own_words(measure):
         wanted = _content_keys(name)
-        counted = singular_key(head(name))
+        head_word = head(name)
+        counted = singular_key(head_word)
         for word in _WORD.finditer(sentence):
-            done = _done_to(word.group(0), head(name))  # "excluded" for "permanent exclusions"
+            done = _done_to(word.group(0), head_word)  # "excluded" for "permanent exclusions"
             if singular_key(word.group(0)) != counted and not done:
                 continue
             clause_start = max((m.end() for m in _CLAUSE_END.finditer(sentence, 0, word.start())), default=0)

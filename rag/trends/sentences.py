@@ -9,7 +9,7 @@ from rag.dates import ends_after, months_before, periods, quarter_ending
 from rag.read.metadata import find_council_names
 from rag.text import split_sentences
 from rag.trends.cues import cue_patterns
-from rag.trends.figures import Found, Value, of_its_kind, values
+from rag.trends.figures import Found, Value, dates_blotted, of_its_kind, values
 from rag.trends.measures import Measure, Mention, mentions, named_in_other_words
 from rag.trends.tables import read_table
 
@@ -202,12 +202,11 @@ def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
     ):
         lead = piece[: value.start]  # "There were 665 ...", not "CPP rate 1 CPP rate 2"
         listed = re.search(r"\d\D{0,40}(?:,|\band)\s*$", lead)  # "1,015 children in need and 507 ..."
+        # "there were 665 ...", "the council had 450 ...", "... with Middlesbrough Council: 80 ..."
         linked = (
             cue_patterns()["link"].search(lead)
             or cue_patterns()["verb_before"].search(lead)
-            or re.search(
-                r":\s*$", lead
-            )  # "Number of foster carers with Middlesbrough Council: 80 foster carers"
+            or re.search(r":\s*$", lead)
         )
         return not lead.strip(" -•*\t") or bool(linked or listed)
     before = [m for m in named if m.end <= value.start]
@@ -218,7 +217,7 @@ def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
         return False
     if nearest.start < 0:  # a sentence that goes on about the one before
         return True
-    gap = _dates_blotted(piece[nearest.end : value.start])  # "at 31 March 2024: £357.6m" links
+    gap = dates_blotted(piece[nearest.end : value.start])  # "at 31 March 2024: £357.6m" links
     if len(gap) > MAX_GAP:
         return False
     if nearest.loose:  # "treasury investments at the £200m liquidity allowance" names no value
@@ -226,14 +225,6 @@ def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
     # the gap ends with a link, or with an earlier period the value in brackets is for: "an
     # increase of 14 children from the end of the previous Quarter (1,095)"
     return bool(cue_patterns()["link"].search(gap) or cue_patterns()["previous_before"].search(gap))
-
-
-def _dates_blotted(text: str) -> str:
-    """The text with each date written as "#"s: a colon after one links a value ("at 31 March
-    2024: £357.6m"), one after another number does not ("table 3: 45", "1:45")."""
-    for start, end, _ in periods(text):
-        text = text[:start] + "#" * (end - start) + text[end:]
-    return text
 
 
 def _period(
