@@ -88,19 +88,45 @@ _MONTH_SHORT_YEAR = re.compile(rf"(?i)\b({MONTH_WORDS})[-'’](\d\d)\b")
 """A month and a two-digit year, as performance tables head their columns: "Dec-23", "Mar'24"."""
 _YEAR_ALONE = re.compile(rf"(?<![\w£/.,-])({YEAR})(?![\w/%-])")
 _SHORT_OR_FULL_YEAR = r"[\s'’-]*(\d{4}|\d{2})(?![\d/]|[,.]\d)"
-_RUN_TO = r"(?:(12|twelve|6|six|3|three)\s*(?:months?|mths?|m)|(quarter))\s+(?:to|ending)"
+_RUN_TO = (
+    r"(?:(?P<count>12|twelve|9|nine|6|six|3|three)[\s-]*(?:months?|mths?|m)(?:\s+period)?|(?P<quarter>quarter))"
+    r"\s+(?:to|ending)"
+)
 _MONTH_AND_YEAR = rf"({MONTH_WORDS})\.?{_SHORT_OR_FULL_YEAR}"
 RUN_TO = re.compile(rf"(?i)\b{_RUN_TO}")
 """The start of a run of months, "12 mths to", "Quarter to" (a table may print it on a line of
 its own, the months under it)."""
 MONTH_AND_YEAR = re.compile(rf"(?i)\b{_MONTH_AND_YEAR}")
 """A month and its year, "Dec 23", "December 2024"."""
-_MONTHS_TO = re.compile(rf"(?i)\b{_RUN_TO}\s+{_MONTH_AND_YEAR}")
-"""The months up to a month, as performance tables head their columns: "12 mths to Dec 23",
-"12m to Dec 24", "Quarter to Sep 24", "12 months to December 2024"."""
-_MONTHS_RANGE = re.compile(rf"(?i)\b({MONTH_WORDS})\.?\s*[–-]\s*({MONTH_WORDS})\.?{_SHORT_OR_FULL_YEAR}")
-"""A run of months in one year: "Jan – Mar 24", "Oct-Dec 2024"."""
-_MONTHS_IN = {"12": 12, "twelve": 12, "6": 6, "six": 6, "3": 3, "three": 3, "quarter": 3}
+_MONTHS_TO = re.compile(
+    rf"(?i)\b(?:{_RUN_TO}|(?P<year>year)\s+(?:to|ending|ended))\s+(?:{_DAY}\s+)?"
+    rf"(?P<last>{MONTH_WORDS})\.?{_SHORT_OR_FULL_YEAR}"
+)
+"""The months up to a month, as performance tables head their columns and reports write them:
+"12 mths to Dec 23", "12m to Dec 24", "Quarter to Sep 24", "the 12-month period to December
+2024", "the year ending 31 March 2024"."""
+_MONTHS_RANGE = re.compile(
+    rf"(?i)\b(?:between\s+(?P<between>{MONTH_WORDS})\.?\s+and|(?P<first>{MONTH_WORDS})\.?\s*(?:[–-]|to))"
+    rf"\s*(?P<last>{MONTH_WORDS})\.?{_SHORT_OR_FULL_YEAR}"
+)
+"""A run of months in one year: "Jan – Mar 24", "Oct-Dec 2024", "April to June 2024", "between
+October and December 2024"."""
+_YEARS_SPAN = re.compile(rf"(?<![\w£/.,-])({YEAR})\s?[–-]\s?(\d{{4}}|\d\d)(?![\w/%]|[,.]\d)")
+"""Years written as one span, "2013-15", "2011–2013" (a financial year, "2013-14", is read as
+such; a span is two or more years apart). "From 2010 to 2014" is no span: a sentence of change
+gives the value of its end ("... fell from 2010 to 2014 to 17.0%")."""
+_MONTHS_IN = {
+    "12": 12,
+    "twelve": 12,
+    "9": 9,
+    "nine": 9,
+    "6": 6,
+    "six": 6,
+    "3": 3,
+    "three": 3,
+    "quarter": 3,
+    "year": 12,
+}
 
 
 def _full_year(written: str) -> int:
@@ -113,19 +139,26 @@ def _months(first: int, last: int) -> str:
 
 
 def _runs_of_months(text: str) -> list[tuple[int, int, str]]:
-    """The runs of months a text names: "12 mths to Dec 23" (2023-01/2023-12), "Jan – Mar 24"."""
+    """The runs of months a text names: "12 mths to Dec 23" (2023-01/2023-12), "Jan – Mar 24",
+    "2013-15" (2013-01/2015-12)."""
     found = []
     for match in _MONTHS_TO.finditer(text):
-        months = _MONTHS_IN[(match.group(1) or match.group(2)).lower()]
-        last = _full_year(match.group(4)) * 12 + MONTHS[match.group(3).lower()] - 1
+        months = _MONTHS_IN[(match.group("count") or match.group("quarter") or match.group("year")).lower()]
+        last = _full_year(match.group(match.lastindex)) * 12 + MONTHS[match.group("last").lower()] - 1
         found.append((match.start(), match.end(), _months(last - months + 1, last)))
     for match in _MONTHS_RANGE.finditer(text):
         if any(a < match.end() and match.start() < b for a, b, _ in found):
             continue
-        year = _full_year(match.group(3))
-        first, last = MONTHS[match.group(1).lower()], MONTHS[match.group(2).lower()]
+        year = _full_year(match.group(match.lastindex))
+        first = MONTHS[(match.group("first") or match.group("between")).lower()]
+        last = MONTHS[match.group("last").lower()]
         start = (year - (first > last)) * 12 + first - 1
         found.append((match.start(), match.end(), _months(start, year * 12 + last - 1)))
+    for match in _YEARS_SPAN.finditer(text):
+        first, last = int(match.group(1)), int(match.group(2))
+        last += 0 if last > 100 else first // 100 * 100
+        if 2 <= last - first <= 10 and not any(a < match.end() and match.start() < b for a, b, _ in found):
+            found.append((match.start(), match.end(), f"{first}-01/{last}-12"))
     return found
 
 

@@ -691,3 +691,52 @@ def test_values_over_a_year_and_over_a_quarter_are_drawn_as_lines_of_their_own()
     assert sorted({r["span"] for r in chart["data"]["values"]}) == ["12 months", "3 months"]
     one_kind = trend_chart(Trend("complaints received", points[2:])).to_dict()
     assert "strokeDash" not in one_kind["encoding"]
+
+
+def test_runs_of_months_and_spans_of_years_are_read_as_reports_write_them():
+    from rag.dates import periods
+
+    def read(text: str) -> list[str]:
+        return [p for _, _, p in periods(text)]
+
+    assert read("In the 12-month period to December 2024") == ["2024-01/2024-12"]
+    assert read("in the year ending 31 March 2024") == ["2023-04/2024-03"]
+    assert read("the nine months to December 2024") == ["2024-04/2024-12"]
+    assert read("between October and December 2024") == ["2024-10/2024-12"]
+    assert read("from April to June 2024") == ["2024-04/2024-06"]
+    assert read("For the three years 2013-15 inclusive") == ["2013-01/2015-12"]
+    assert read("2011–2013") == ["2011-01/2013-12"]
+    # a financial year is one; "from 2010 to 2014" in a sentence of change names its two ends;
+    # two months joined by "and" without "between" are two snapshots, the last one read
+    assert read("2013-14") == ["2013-04/2014-03"]
+    assert read("from 2010 to 2014") == ["2010", "2014"]
+    assert read("in March and September 2024") == ["2024-09"]
+
+
+def test_a_participle_a_month_without_its_year_and_a_measure_of_time_are_read():
+    """ "102 pupils were permanently excluded" is found by the search for "permanent exclusions";
+    "in December" in a February 2025 report is December 2024; "30.0 years" is an average age's
+    value but no count's; "between July and November 2013" dates the count before it."""
+    ages = find_measure("average age of mothers")
+    assert _values("In 2013 the average age of mothers was 30.0 years.", ages) == [(30.0, "2013")]
+    carers = find_measure("foster carers")
+    assert _values("In 2024 the council had 450 foster carers, 20 of them for 10 years.", carers) == [
+        (450, "2024")
+    ]
+    entrants = find_measure("first time entrants")
+    december = "The number of first time entrants in December was 175."
+    assert _values(december, entrants) == [(175, "2024-12")]
+    assert [f.period for f in read_passage(december, entrants, "2025-12-10", None)] == ["2025-12"]
+    assert _values("In May and June the number of first time entrants was 175.", entrants) == []
+    camhs = "There were 1,918 referrals to CAMHS between July and November 2013."
+    assert _values(camhs, find_measure("CAMHS referrals")) == [(1918, "2013-07/2013-11")]
+
+
+def test_a_participle_of_the_measure_s_words_is_found_in_every_passage(tmp_path):
+    index = _report_index(
+        tmp_path,
+        "Cabinet-2025-02-03-performance.md",
+        "## Exclusions\n\nIn the 12-month period to December 2024, 102 pupils were permanently excluded.",
+    )
+    points = trend(index, "permanent exclusions").points
+    assert [(p.value, p.period) for p in points] == [(102, "2024-01/2024-12")]

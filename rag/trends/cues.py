@@ -35,6 +35,8 @@ def cue_patterns() -> dict[str, re.Pattern[str]]:
         "comparator": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['comparator_before'])})\W*$"),
         "label": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['label_before'])})[\s.]*$"),
         "other": re.compile(rf"(?i)^\s*(?:{phrases_pattern(value['other_after'])})(?![\w])"),
+        "duration": re.compile(rf"(?i)^\s*(?:{phrases_pattern(value['durations'])})(?![\w-])"),
+        "time_name": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['time_names'])})(?![\w-])"),
         "counted": re.compile(
             rf"(?i)\s+(?:{phrases_pattern(value['counted'])})\s+(?:{phrases_pattern(value['counted_joins'])})"
             r"\s+(?:(?:an?|the|their)\s+)?"

@@ -26,12 +26,13 @@ class Value:
     unit: str
 
 
-def values(text: str, context: str = "", named_at: tuple[int, ...] = ()) -> list[Value]:
+def values(text: str, context: str = "", named_at: tuple[int, ...] = (), timed: bool = False) -> list[Value]:
     """The numbers of `text` that may be a measure's value, with their units: not dates, years,
     labels ("paragraph 9", "Section 17"), ages or durations, changes ("a reduction of 93") or
     comparators' figures ("similar to England (18%)"). A number that counts what the measure's
     name, starting at one of `named_at`, names ("6,357 referrals to children's social care") is
-    kept though a count of referrals is usually another thing's."""
+    kept though a count of referrals is usually another thing's; with `timed` (a measure of time,
+    see `measures.counts_time`), so is a number of years, months, weeks, days or hours."""
     dated = [(a, b) for a, b, _ in periods(text)]
     undated = dates_blotted(text, dated)  # "from 300 in 2021/22 to 412" is no range "22 to 412"
     modifiers, passive = cue_patterns()["modifiers"], cue_patterns()["passive"]
@@ -49,6 +50,7 @@ def values(text: str, context: str = "", named_at: tuple[int, ...] = ()) -> list
             at > end and (modifiers.fullmatch(text, end, at) or passive.fullmatch(text, end, at))
             for at in named_at
         )
+        counts_ours = counts_ours or (timed and bool(cue_patterns()["duration"].match(after)))
         if _not_a_value(before, after, plain, counts_ours, "," in number):
             continue
         value, unit = amount(match)

@@ -33,6 +33,12 @@ def name_pattern(name: str) -> str:
     return ("" if acronym else "(?i:") + body + ("" if acronym else ")")
 
 
+def counts_time(measure: Measure) -> bool:
+    """Whether the measure is an age, a time or a length ("average age of mothers", "length of
+    stay"), counted in years, days or hours (the cue table's `time_names`)."""
+    return bool(cue_patterns()["time_name"].search(measure.asked))
+
+
 def _same_name(a: str, b: str) -> bool:
     def norm(s: str) -> str:
         return " ".join(re.findall(r"[a-z0-9']+", s.lower())).removesuffix("s")
@@ -223,7 +229,11 @@ def names_it(text: str, measure: Measure) -> bool:
     """Whether a passage names the measure: one of its names, or their words in another order."""
     if any(m.ours for m in mentions(text, measure)):
         return True
-    wanted = [name for name in own_words(measure) if _content_keys(name) <= _keys(text, name)]
+    wanted = [  # compared by their first letters, as a participle is ("excluded" for "exclusions")
+        name
+        for name in own_words(measure)
+        if {stem(k) for k in _content_keys(name)} <= {stem(k) for k in _keys(text, name)}
+    ]
     return bool(wanted) and any(named_in_other_words(text[a:b], measure) for a, b in split_sentences(text))
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from rag.dates import ends_after, months_before, periods, quarter_ending
+from rag.dates import MONTH_NAME, MONTH_WORDS, MONTHS, ends_after, months_before, periods, quarter_ending
 from rag.read.metadata import find_council_names
 from rag.text import split_sentences
 from rag.trends.cues import cue_patterns
 from rag.trends.figures import Found, Value, dates_blotted, of_its_kind, values
-from rag.trends.measures import Measure, Mention, mentions, named_in_other_words
+from rag.trends.measures import Measure, Mention, counts_time, mentions, named_in_other_words
 from rag.trends.tables import read_table
 
 MAX_GAP = 160
@@ -48,7 +48,8 @@ def read_passage(
                 owner_start = carried
         named = [_excluded(piece, m) for m in named]
         stated_before = len(found)
-        for value in values(piece, text, tuple(m.start for m in named if m.ours and m.start >= 0)):
+        named_at = tuple(m.start for m in named if m.ours and m.start >= 0)
+        for value in values(piece, text, named_at, counts_time(measure)):
             if not _owned(piece, value, named) or _elsewhere(piece[: value.start], council):
                 continue
             if not of_its_kind(measure, value.unit) or _subgroup(piece, value, named):
@@ -244,7 +245,7 @@ def _period(
     patterns = cue_patterns()
     earlier = patterns["previous_before"].search(piece[max(0, value.start - 60) : value.start])
     earlier = earlier or patterns["previous_after"].match(piece, value.end)
-    stated = _stated_period(text, piece, offset, value, named, carried_from)
+    stated = _stated_period(text, piece, offset, value, named, carried_from, meeting_date)
     if earlier:
         unit = re.findall(r"(?i)quarter|month|year", earlier.group(0))[-1].lower()
         return months_before(stated, {"quarter": 3, "month": 1, "year": 12}[unit]) if stated else None
@@ -257,14 +258,21 @@ def _period(
 
 
 def _stated_period(
-    text: str, piece: str, offset: int, value: Value, named: list[Mention], carried_from: str
+    text: str,
+    piece: str,
+    offset: int,
+    value: Value,
+    named: list[Mention],
+    carried_from: str,
+    meeting_date: str | None = None,
 ) -> str | None:
     """The date written for the value: one right after it ("702 in August 2020", "433 children in
     our care at the end of June 2017", "815,000 (2012)"), else the nearest before it in its sentence ("In June 2017
-    the number ... was 276"), else one later in its sentence after "in" ("665 children in West
+    the number ... was 276"), else one later in its sentence after "in" or "between" ("665 children in West
     Sussex in 2016/17"), else the last date of the sentence it goes on from ("On 31st December
     2024, there were 1,109 ... The rate ... was 32.9"), else a label line above it in the passage
-    ("As of 10th August 2018:-")."""
+    ("As of 10th August 2018:-"). A month written without its year ("in December") is the last
+    such month up to the meeting's, when the sentence names no other month or date."""
     dated = periods(piece)
     for start, _, period in dated:
         between = piece[value.end : start]
@@ -281,12 +289,25 @@ def _stated_period(
         return _both(piece, earlier[-2:]) or earlier[-1][2]
     for start, _, period in dated:  # "665 children in West Sussex in 2016/17"
         between = piece[value.end : start]
-        if start >= value.end and _PERIOD_BEFORE.search(between) and not _CLAUSE_BREAK.search(between):
+        linked = _PERIOD_BEFORE.search(between) or re.match(r"(?i)between\b", piece[start:])
+        if start >= value.end and linked and not _CLAUSE_BREAK.search(between):
             return period
+    bare = _BARE_MONTH.findall(piece)
+    named_months = set(re.findall(rf"\b{MONTH_NAME}\b", piece)) | {m.capitalize() for m in bare}
+    if not dated and bare and len(meeting_date or "") >= 7 and len(named_months) == 1:
+        month, (year, meeting_month) = MONTHS[bare[0].lower()], map(int, str(meeting_date)[:7].split("-"))
+        return f"{year - (month > meeting_month):04d}-{month:02d}"
     carried = periods(carried_from)
     if carried:
         return carried[-1][2]
     return _period_above(text, piece, offset)
+
+
+_BARE_MONTH = re.compile(
+    rf"(?i)(?<![\w-])(?:in|during|as of|as at|by|at the end of|end of|the end of)\s+(?:the\s+)?({MONTH_WORDS})\b"
+    r"(?![\s.,]*(?:\d|of\s+\d))"
+)
+"""A month after "in", "as at", "at the end of" with no year or day of its own ("in December")."""
 
 
 def _period_above(text: str, piece: str, offset: int) -> str | None:

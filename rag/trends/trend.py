@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from rag.dates import period_key
 from rag.index.store import Index
+from rag.text import stem
 from rag.trends.cues import cues
 from rag.trends.figures import Found
 from rag.trends.measures import Measure, content_words, find_measure, names_it, own_words
@@ -87,6 +88,9 @@ def _fts_query(measure: Measure) -> str:
         words = [w for w in re.findall(r"\w+", name) if w.lower() in content]
         if words:
             phrases.append("(" + " AND ".join(f'"{w}"' for w in words) + ")")
+            # and their first letters, as the reader compares a participle with its noun:
+            # "pupils were permanently excluded" for "permanent exclusions" (see `_done_to`)
+            phrases.append("(" + " AND ".join(f'"{stem(w.lower())}"*' for w in words) + ")")
     return " OR ".join(dict.fromkeys(phrases))
 
 
