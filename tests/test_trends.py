@@ -740,3 +740,12 @@ def test_a_participle_of_the_measure_s_words_is_found_in_every_passage(tmp_path)
     )
     points = trend(index, "permanent exclusions").points
     assert [(p.value, p.period) for p in points] == [(102, "2024-01/2024-12")]
+
+
+def test_a_change_gives_its_end_and_a_value_a_year_earlier_is_the_year_before():
+    carers = find_measure("foster carers")
+    assert _values("The number of foster carers decreased from 640 to 613 during 2024.", carers) == [
+        (613, "2024")
+    ]
+    earlier = "At the end of 2024 there were 613 foster carers, down from 640 a year earlier."
+    assert _values(earlier, carers) == [(613, "2024"), (640, "2023")]
