@@ -749,3 +749,17 @@ def test_a_change_gives_its_end_and_a_value_a_year_earlier_is_the_year_before():
     ]
     earlier = "At the end of 2024 there were 613 foster carers, down from 640 a year earlier."
     assert _values(earlier, carers) == [(613, "2024"), (640, "2023")]
+
+
+def test_a_percentage_the_name_is_said_to_be_and_a_month_after_a_value_in_its_sentence_s_year():
+    """ "Unemployment ... stood at 4.2%" is the measure's value though its name is no share's;
+    "9.8% of households" and "34% higher" are not. "up from 31,200 in September" in a sentence of
+    December 2024 is September 2024."""
+    assert _values("Unemployment in Kent stood at 4.2% in March 2024.", find_measure("unemployment")) == [
+        (4.2, "2024-03")
+    ]
+    poverty = find_measure("fuel poverty")
+    assert _values("In 2014, 9.8% of households were in fuel poverty.", poverty) == []
+    assert _values("In 2014 fuel poverty was 34% higher than in 2013.", poverty) == []
+    claimants = "The claimant count in Kent was 32,450 in December 2024, up from 31,200 in September."
+    assert _values(claimants, find_measure("claimant count")) == [(32450, "2024-12"), (31200, "2024-09")]

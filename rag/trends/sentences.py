@@ -52,7 +52,8 @@ def read_passage(
         for value in values(piece, text, named_at, counts_time(measure)):
             if not _owned(piece, value, named) or _elsewhere(piece[: value.start], council):
                 continue
-            if not of_its_kind(measure, value.unit) or _subgroup(piece, value, named):
+            kind_fits = of_its_kind(measure, value.unit) or _a_share_it_is(piece, value, named)
+            if not kind_fits or _subgroup(piece, value, named):
                 continue
             period = _period(text, piece, begin, value, meeting_date, named, goes_on_from)
             if (
@@ -180,6 +181,29 @@ def _elsewhere(before: str, council: str | None) -> bool:
     return bool(named) and named[-1] != council
 
 
+def _a_share_it_is(piece: str, value: Value, named: list[Mention]) -> bool:
+    """Whether a percentage is what the measure's name is said to be, though the name is no
+    share's: "Unemployment in Kent stood at 4.2%", "Fuel poverty was 9.8%" (not "9.8% of
+    households", a share of something else)."""
+    before = [m for m in named if m.end <= value.start]
+    if value.unit != "%" or not before or not before[-1].ours or before[-1].start < 0:
+        return False
+    gap = dates_blotted(piece[before[-1].end : value.start])
+    loose_link = cue_patterns()["loose_link"].search(gap)
+    return (
+        bool(loose_link)
+        and loose_link.group(0).strip() not in (":", "=")
+        and not re.search(r"[\d,;()]", gap)  # "... deaths in 2015 (Table 1), in 2014 this figure was 36%"
+        and not _SHARE_OF_OR_CHANGE.match(piece, value.end)
+    )
+
+
+_SHARE_OF_OR_CHANGE = re.compile(
+    r"(?i)\s+(?:of|higher|lower|more|less|fewer|greater|smaller|above|below|up|down|increase|decrease|rise|fall)\b"
+)
+"""After a percentage: a share of something else ("9.8% of households") or a change ("34% higher")."""
+
+
 def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
     """Whether the value belongs to our measure: the nearest name before it is ours and linked to
     it ("X: 507", "X ... stands at 609", "X, down from 307", "X at 31 March 2024: £357.6m"; a name
@@ -284,6 +308,10 @@ def _stated_period(
             flags=re.IGNORECASE,
         ):
             return period
+    right_after = _BARE_MONTH.match(piece, value.end)
+    reference = dated[-1][2].split("/")[-1] if dated else meeting_date
+    if right_after and len(reference or "") >= 7:  # "up from 31,200 in September": of the year of
+        return _month_up_to(right_after.group(1), str(reference))  # the sentence's date
     earlier = [(start, end, period) for start, end, period in dated if end <= value.start]
     if earlier:
         return _both(piece, earlier[-2:]) or earlier[-1][2]
@@ -295,16 +323,21 @@ def _stated_period(
     bare = _BARE_MONTH.findall(piece)
     named_months = set(re.findall(rf"\b{MONTH_NAME}\b", piece)) | {m.capitalize() for m in bare}
     if not dated and bare and len(meeting_date or "") >= 7 and len(named_months) == 1:
-        month, (year, meeting_month) = MONTHS[bare[0].lower()], map(int, str(meeting_date)[:7].split("-"))
-        return f"{year - (month > meeting_month):04d}-{month:02d}"
+        return _month_up_to(bare[0], str(meeting_date))
     carried = periods(carried_from)
     if carried:
         return carried[-1][2]
     return _period_above(text, piece, offset)
 
 
+def _month_up_to(month_name: str, date: str) -> str:
+    """The last `month_name` up to `date`'s month: "December" up to 2025-02 is 2024-12."""
+    month, (year, last) = MONTHS[month_name.lower()], map(int, date[:7].split("-"))
+    return f"{year - (month > last):04d}-{month:02d}"
+
+
 _BARE_MONTH = re.compile(
-    rf"(?i)(?<![\w-])(?:in|during|as of|as at|by|at the end of|end of|the end of)\s+(?:the\s+)?({MONTH_WORDS})\b"
+    rf"(?i)[\s,]*(?<![\w-])(?:in|during|as of|as at|by|at the end of|end of|the end of)\s+(?:the\s+)?({MONTH_WORDS})\b"
     r"(?![\s.,]*(?:\d|of\s+\d))"
 )
 """A month after "in", "as at", "at the end of" with no year or day of its own ("in December")."""
