@@ -763,3 +763,11 @@ def test_a_percentage_the_name_is_said_to_be_and_a_month_after_a_value_in_its_se
     assert _values("In 2014 fuel poverty was 34% higher than in 2013.", poverty) == []
     claimants = "The claimant count in Kent was 32,450 in December 2024, up from 31,200 in September."
     assert _values(claimants, find_measure("claimant count")) == [(32450, "2024-12"), (31200, "2024-09")]
+
+
+def test_a_value_of_the_previous_quarter_when_it_was_so_is_that_quarter_s():
+    caseloads = (
+        "The average caseload for Social Workers was 21 children in December 2024. This is an increase "
+        "from the previous quarter, when the average caseload was 20 children."
+    )
+    assert _values(caseloads, find_measure("social worker caseloads")) == [(21, "2024-12"), (20, "2024-09")]

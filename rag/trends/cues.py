@@ -74,7 +74,8 @@ def cue_patterns() -> dict[str, re.Pattern[str]]:
         ),
         "share": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['kind']['share_words'])})(?![\w-])"),
         "previous_before": re.compile(
-            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['previous'])})\s*[(:]\s*$"
+            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['previous'])})"
+            r"(?:\s*[(:]|,?\s+when\s[^.;:()\d]*)\s*$"  # "previous Quarter (1,095)", "last year, when it was 450"
         ),
         "previous_after": re.compile(
             r"(?i)[\s,)]*(?:(?:at|by|in|during|for|over|from)\s+)?(?:the\s+)?(?:end\s+of\s+(?:the\s+)?)?"

@@ -267,7 +267,7 @@ def _period(
     ("(1,095)" after "from the end of the previous Quarter", "450 last year") is for the stated date
     moved back by that quarter, month or year; with no stated date, it is no point."""
     patterns = cue_patterns()
-    earlier = patterns["previous_before"].search(piece[max(0, value.start - 60) : value.start])
+    earlier = patterns["previous_before"].search(piece[max(0, value.start - 100) : value.start])
     earlier = earlier or patterns["previous_after"].match(piece, value.end)
     stated = _stated_period(text, piece, offset, value, named, carried_from, meeting_date)
     if earlier:
