@@ -106,14 +106,17 @@ _MONTHS_TO = re.compile(
 "12 mths to Dec 23", "12m to Dec 24", "Quarter to Sep 24", "the 12-month period to December
 2024", "the year ending 31 March 2024"."""
 _MONTHS_RANGE = re.compile(
-    rf"(?i)\b(?:between\s+(?P<between>{MONTH_WORDS})\.?\s+and|(?P<first>{MONTH_WORDS})\.?\s*(?:[–-]|to))"
+    rf"(?i)\b(?:(?<=between\s)(?P<between>{MONTH_WORDS})\.?\s+and|(?P<first>{MONTH_WORDS})\.?\s*(?:[–-]|to))"
     rf"\s*(?P<last>{MONTH_WORDS})\.?{_SHORT_OR_FULL_YEAR}"
 )
 """A run of months in one year: "Jan – Mar 24", "Oct-Dec 2024", "April to June 2024", "between
 October and December 2024"."""
-_YEARS_SPAN = re.compile(rf"(?<![\w£/.,-])({YEAR})\s?[–-]\s?(\d{{4}}|\d\d)(?![\w/%]|[,.]\d)")
+_YEARS_SPAN = re.compile(
+    rf"(?<![\w£/.,-])({YEAR})\s?[–-]\s?(\d{{4}}|\d\d)(?![\w/%]|[,.]\d)"
+    rf"|(?i:(?<=between\s))({YEAR})\s+and\s+({YEAR})(?![\w/%-]|[,.]\d)"
+)
 """Years written as one span, "2013-15", "2011–2013" (a financial year, "2013-14", is read as
-such; a span is two or more years apart). "From 2010 to 2014" is no span: a sentence of change
+such; a span is two or more years apart), "between 2012 and 2014". "From 2010 to 2014" is no span: a sentence of change
 gives the value of its end ("... fell from 2010 to 2014 to 17.0%")."""
 _MONTHS_IN = {
     "12": 12,
@@ -155,9 +158,13 @@ def _runs_of_months(text: str) -> list[tuple[int, int, str]]:
         start = (year - (first > last)) * 12 + first - 1
         found.append((match.start(), match.end(), _months(start, year * 12 + last - 1)))
     for match in _YEARS_SPAN.finditer(text):
-        first, last = int(match.group(1)), int(match.group(2))
+        between = match.group(3) is not None
+        first, last = (int(match.group(3)), int(match.group(4))) if between else map(int, match.group(1, 2))
         last += 0 if last > 100 else first // 100 * 100
-        if 2 <= last - first <= 10 and not any(a < match.end() and match.start() < b for a, b, _ in found):
+        shortest = 1 if between else 2  # "between 2014 and 2015" is a span, "2014-15" a financial year
+        if shortest <= last - first <= 10 and not any(
+            a < match.end() and match.start() < b for a, b, _ in found
+        ):
             found.append((match.start(), match.end(), f"{first}-01/{last}-12"))
     return found
 

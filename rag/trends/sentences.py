@@ -317,8 +317,7 @@ def _stated_period(
         return _both(piece, earlier[-2:]) or earlier[-1][2]
     for start, _, period in dated:  # "665 children in West Sussex in 2016/17"
         between = piece[value.end : start]
-        linked = _PERIOD_BEFORE.search(between) or re.match(r"(?i)between\b", piece[start:])
-        if start >= value.end and linked and not _CLAUSE_BREAK.search(between):
+        if start >= value.end and _PERIOD_BEFORE.search(between) and not _CLAUSE_BREAK.search(between):
             return period
     bare = _BARE_MONTH.findall(piece)
     named_months = set(re.findall(rf"\b{MONTH_NAME}\b", piece)) | {m.capitalize() for m in bare}
@@ -376,5 +375,5 @@ def _both(piece: str, dated: list[tuple[int, int, str]]) -> str | None:
 
 _CLAUSE_BREAK = re.compile(r"(?i)[,;:()]|(?<!\w)(?:and|but|with|who|which|where|while|whilst|than)(?!\w)")
 _PERIOD_BEFORE = re.compile(
-    r"(?i)(?<![\w-])(?:in|during|as of|as at|at the end of|end of|by the end of|for)\s+(?:the\s+)?(?:year\s+)?$"
+    r"(?i)(?<![\w-])(?:in|during|between|as of|as at|at the end of|end of|by the end of|for)\s+(?:the\s+)?(?:year\s+)?$"
 )
