@@ -762,6 +762,8 @@ def test_a_percentage_the_name_is_said_to_be_and_a_month_after_a_value_in_its_se
     poverty = find_measure("fuel poverty")
     assert _values("In 2014, 9.8% of households were in fuel poverty.", poverty) == []
     assert _values("In 2014 fuel poverty was 34% higher than in 2013.", poverty) == []
+    # a name after a preposition is what the share is of
+    assert _values("In 2016 the level of CKD in the population is 5.4%.", find_measure("population")) == []
     claimants = "The claimant count in Kent was 32,450 in December 2024, up from 31,200 in September."
     assert _values(claimants, find_measure("claimant count")) == [(32450, "2024-12"), (31200, "2024-09")]
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 from rag.dates import MONTH_NAME, MONTH_WORDS, MONTHS, ends_after, months_before, periods, quarter_ending
 from rag.read.metadata import find_council_names
-from rag.text import split_sentences
-from rag.trends.cues import cue_patterns
+from rag.text import phrases_pattern, split_sentences
+from rag.trends.cues import cue_patterns, cues
 from rag.trends.figures import Found, Value, dates_blotted, of_its_kind, values
 from rag.trends.measures import Measure, Mention, counts_time, mentions, named_in_other_words
 from rag.trends.tables import read_table
@@ -184,9 +184,12 @@ def _elsewhere(before: str, council: str | None) -> bool:
 def _a_share_it_is(piece: str, value: Value, named: list[Mention]) -> bool:
     """Whether a percentage is what the measure's name is said to be, though the name is no
     share's: "Unemployment in Kent stood at 4.2%", "Fuel poverty was 9.8%" (not "9.8% of
-    households", a share of something else)."""
+    households", a share of something else, nor "CKD in the population is 5.4%", where the name
+    is what the share is of)."""
     before = [m for m in named if m.end <= value.start]
     if value.unit != "%" or not before or not before[-1].ours or before[-1].start < 0:
+        return False
+    if _AFTER_A_PREPOSITION.search(piece[: before[-1].start]):
         return False
     gap = dates_blotted(piece[before[-1].end : value.start])
     loose_link = cue_patterns()["loose_link"].search(gap)
@@ -198,6 +201,11 @@ def _a_share_it_is(piece: str, value: Value, named: list[Mention]) -> bool:
     )
 
 
+_AFTER_A_PREPOSITION = re.compile(
+    rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['name']['prepositions'] + ['against', 'among', 'across', 'within'])})"
+    r"\s+(?:(?:the|its|our|their|all)\s+)?(?:\w+\s+)?$"
+)
+"""A name right after a preposition ("in the smoking population") is what a share is of."""
 _SHARE_OF_OR_CHANGE = re.compile(
     r"(?i)\s+(?:of|higher|lower|more|less|fewer|greater|smaller|above|below|up|down|increase|decrease|rise|fall)\b"
 )
