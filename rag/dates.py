@@ -98,26 +98,41 @@ RUN_TO = re.compile(rf"(?i)\b{_RUN_TO}")
 its own, the months under it)."""
 MONTH_AND_YEAR = re.compile(rf"(?i)\b{_MONTH_AND_YEAR}")
 """A month and its year, "Dec 23", "December 2024"."""
+_SHORT_OR_FULL_YY = r"[\s'’-]*(?P<yy>\d{4}|\d{2})(?![\d/]|[,.]\d)"
+"""`_SHORT_OR_FULL_YEAR` with its year named."""
+_FULL_YEAR = rf"\s+(?P<yyyy>{YEAR})(?![\d/]|[,.]\d)"
+"""A year of four digits after a month: in prose, "April to June 30 households ..." has none."""
 _MONTHS_TO = re.compile(
-    rf"(?i)\b(?:{_RUN_TO}|(?P<year>year)\s+(?:to|ending|ended))\s+(?:{_DAY}\s+)?"
-    rf"(?P<last>{MONTH_WORDS})\.?{_SHORT_OR_FULL_YEAR}"
+    rf"(?i)\b(?:{_RUN_TO}|(?P<whole_year>year)\s+(?:to|ending|ended))\s+(?:{_DAY}\s+)?"
+    rf"(?P<last>{MONTH_WORDS})\.?(?:\s+[0-3]?\d(?:st|nd|rd|th)?,?(?={_FULL_YEAR}))?"
+    rf"{_SHORT_OR_FULL_YY}"
 )
 """The months up to a month, as performance tables head their columns and reports write them:
 "12 mths to Dec 23", "12m to Dec 24", "Quarter to Sep 24", "the 12-month period to December
-2024", "the year ending 31 March 2024"."""
+2024", "the year ending 31 March 2024" (or "March 31, 2024")."""
 _MONTHS_RANGE = re.compile(
-    rf"(?i)\b(?:(?<=between\s)(?P<between>{MONTH_WORDS})\.?\s+and|(?P<first>{MONTH_WORDS})\.?\s*(?:[–-]|to))"
-    rf"\s*(?P<last>{MONTH_WORDS})\.?{_SHORT_OR_FULL_YEAR}"
+    rf"(?i)\b(?P<first>{MONTH_WORDS})\.?\s*[–-]\s*(?P<last>{MONTH_WORDS})\.?"
+    rf"{_SHORT_OR_FULL_YY}"
+    rf"|(?i:(?:(?<=between\s)(?P<between>{MONTH_WORDS})\.?\s+and|(?P<since>{MONTH_WORDS})\.?\s+to))"
+    rf"\s+(?P<until>{MONTH_WORDS})\.?{_FULL_YEAR}"
 )
-"""A run of months in one year: "Jan – Mar 24", "Oct-Dec 2024", "April to June 2024", "between
-October and December 2024"."""
+"""A run of months in one year: "Jan – Mar 24", "Oct-Dec 2024" (a table's two-digit year allowed),
+"April to June 2024", "between October and December 2024" (a year of four digits: "between July
+and September 30 households ..." names no year)."""
 _YEARS_SPAN = re.compile(
-    rf"(?<![\w£/.,-])({YEAR})\s?[–-]\s?(\d{{4}}|\d\d)(?![\w/%]|[,.]\d)"
-    rf"|(?i:(?<=between\s))({YEAR})\s+and\s+({YEAR})(?![\w/%-]|[,.]\d)"
+    rf"(?<![\w£/.,-])(?P<first>{YEAR})\s?[–-]\s?(?P<last>\d{{4}}|\d\d)(?![\w/%]|[,.]\d)"
+    rf"|(?i:(?<=between\s))(?P<between>{YEAR})\s+and\s+(?P<and>{YEAR})(?![\w/%-]|[,.]\d)"
 )
-"""Years written as one span, "2013-15", "2011–2013" (a financial year, "2013-14", is read as
-such; a span is two or more years apart), "between 2012 and 2014". "From 2010 to 2014" is no span: a sentence of change
-gives the value of its end ("... fell from 2010 to 2014 to 17.0%")."""
+"""Years written as one span: "2013-15", "2011–2013" (two to ten years apart; "2013-14" is a
+financial year), "between 2012 and 2014" (one to ten). "From 2010 to 2014" is no span: a
+sentence of change gives the value of its end ("... fell from 2010 to 2014 to 17.0%")."""
+_TITLE_WORDS = re.compile(
+    r"(?i)(?:\b(?:strategy|plan|programme|framework|policy|vision|mtfs|mtfp|pages?|pp|paragraphs?|paras?)\.?\s+$)"
+)
+"""A word before a span of years that makes it a title's or a reference's ("Strategy 2020-2024",
+"pages 2013-2015"), not a period."""
+_TITLE_AFTER = re.compile(r"\s+(?:[A-Z]|(?i:strategy|plan|programme|framework|policy)\b)")
+"""After a span of years, a capitalised word or a plan's: "2024-27 Medium Term Financial Plan"."""
 _MONTHS_IN = {
     "12": 12,
     "twelve": 12,
@@ -141,30 +156,36 @@ def _months(first: int, last: int) -> str:
     return "/".join(f"{n // 12:04d}-{n % 12 + 1:02d}" for n in (first, last))
 
 
+def _overlaps(start: int, end: int, found: list[tuple[int, int, str]]) -> bool:
+    return any(a < end and start < b for a, b, _ in found)
+
+
 def _runs_of_months(text: str) -> list[tuple[int, int, str]]:
     """The runs of months a text names: "12 mths to Dec 23" (2023-01/2023-12), "Jan – Mar 24",
     "2013-15" (2013-01/2015-12)."""
     found = []
     for match in _MONTHS_TO.finditer(text):
-        months = _MONTHS_IN[(match.group("count") or match.group("quarter") or match.group("year")).lower()]
-        last = _full_year(match.group(match.lastindex)) * 12 + MONTHS[match.group("last").lower()] - 1
-        found.append((match.start(), match.end(), _months(last - months + 1, last)))
+        run = match.group("count") or match.group("quarter") or match.group("whole_year")
+        last = _full_year(match.group("yy")) * 12 + MONTHS[match.group("last").lower()] - 1
+        found.append((match.start(), match.end(), _months(last - _MONTHS_IN[run.lower()] + 1, last)))
     for match in _MONTHS_RANGE.finditer(text):
-        if any(a < match.end() and match.start() < b for a, b, _ in found):
+        if _overlaps(*match.span(), found):
             continue
-        year = _full_year(match.group(match.lastindex))
-        first = MONTHS[(match.group("first") or match.group("between")).lower()]
-        last = MONTHS[match.group("last").lower()]
+        year = _full_year(match.group("yy") or match.group("yyyy"))
+        first = MONTHS[(match.group("first") or match.group("between") or match.group("since")).lower()]
+        last = MONTHS[(match.group("last") or match.group("until")).lower()]
         start = (year - (first > last)) * 12 + first - 1
         found.append((match.start(), match.end(), _months(start, year * 12 + last - 1)))
     for match in _YEARS_SPAN.finditer(text):
-        between = match.group(3) is not None
-        first, last = (int(match.group(3)), int(match.group(4))) if between else map(int, match.group(1, 2))
+        between = match.group("between") is not None
+        first = int(match.group("between") or match.group("first"))
+        last = int(match.group("and") or match.group("last"))
         last += 0 if last > 100 else first // 100 * 100
         shortest = 1 if between else 2  # "between 2014 and 2015" is a span, "2014-15" a financial year
-        if shortest <= last - first <= 10 and not any(
-            a < match.end() and match.start() < b for a, b, _ in found
-        ):
+        titled = not between and (
+            _TITLE_WORDS.search(text[: match.start()]) or _TITLE_AFTER.match(text, match.end())
+        )
+        if shortest <= last - first <= 10 and not titled and not _overlaps(*match.span(), found):
             found.append((match.start(), match.end(), f"{first}-01/{last}-12"))
     return found
 
@@ -178,7 +199,7 @@ def periods(text: str) -> list[tuple[int, int, str]]:
     found = runs + [d for d in parse_dates(text) if not any(a < d[1] and d[0] < b for a, b, _ in runs)]
 
     def free(start: int, end: int) -> bool:
-        return not any(a < end and start < b for a, b, _ in found)
+        return not _overlaps(start, end, found)
 
     for match in _QUARTER.finditer(text):
         years = FINANCIAL_YEAR.search(match.group(0))
@@ -202,7 +223,32 @@ def periods(text: str) -> list[tuple[int, int, str]]:
     for match in _YEAR_ALONE.finditer(text):
         if free(*match.span()):
             found.append((match.start(), match.end(), match.group(1)))
-    return sorted(found)
+    return _joined(text, sorted(found))
+
+
+_FROM_OR_BETWEEN = re.compile(r"(?i)\b(?:between|from)\s+$")
+_AND_OR_TO = re.compile(r"\s+(?:and|to)\s+")
+
+
+def _joined(text: str, found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Two dates of months or days that one run joins, as one period: "between April 2023 and March
+    2024" (2023-04/2024-03), "from 2015/16 to 2017/18". Years alone are not joined ("from 2010 to
+    2014" in a sentence of change names its two ends; "between 2012 and 2014" is a span already)."""
+    joined: list[tuple[int, int, str]] = []
+    for item in found:
+        if joined and _joins(text, joined[-1], item):
+            first = joined.pop()
+            item = (first[0], item[1], f"{first[2].split('/')[0][:7]}/{item[2].split('/')[-1][:7]}")
+        joined.append(item)
+    return joined
+
+
+def _joins(text: str, first: tuple[int, int, str], second: tuple[int, int, str]) -> bool:
+    return (
+        min(len(first[2]), len(second[2])) >= 7
+        and bool(_AND_OR_TO.fullmatch(text, first[1], second[0]))
+        and bool(_FROM_OR_BETWEEN.search(text[: first[0]]))
+    )
 
 
 def months_before(period: str, months: int) -> str | None:

@@ -712,6 +712,12 @@ def test_runs_of_months_and_spans_of_years_are_read_as_reports_write_them():
     assert read("2013-14") == ["2013-04/2014-03"]
     assert read("from 2010 to 2014") == ["2010", "2014"]
     assert read("in March and September 2024") == ["2024-09"]
+    assert read("in the year ending March 31, 2024") == ["2023-04/2024-03"]
+    assert read("referrals between April 2023 and March 2024") == ["2023-04/2024-03"]
+    # a count after a run of months in prose is no year; a plan's or a page's years are no span
+    assert read("Between July and September 30 households were approved") == []
+    assert read("The Strategy 2020-2024 set out") == []
+    assert read("see pages 2013-2015") == []
 
 
 def test_a_participle_a_month_without_its_year_and_a_measure_of_time_are_read():
@@ -727,7 +733,11 @@ def test_a_participle_a_month_without_its_year_and_a_measure_of_time_are_read():
     entrants = find_measure("first time entrants")
     december = "The number of first time entrants in December was 175."
     assert _values(december, entrants) == [(175, "2024-12")]
-    assert [f.period for f in read_passage(december, entrants, "2025-12-10", None)] == ["2025-12"]
+    assert [f.period for f in read_passage(december, entrants, "2026-01-15", None)] == ["2025-12"]
+    # a month in another clause than the value, or two months, date nothing
+    assert (
+        _values("The number of first time entrants was 175, compared with 160 in December.", entrants) == []
+    )
     assert _values("In May and June the number of first time entrants was 175.", entrants) == []
     camhs = "There were 1,918 referrals to CAMHS between July and November 2013."
     assert _values(camhs, find_measure("CAMHS referrals")) == [(1918, "2013-07/2013-11")]
@@ -737,7 +747,7 @@ def test_a_participle_of_the_measure_s_words_is_found_in_every_passage(tmp_path)
     index = _report_index(
         tmp_path,
         "Cabinet-2025-02-03-performance.md",
-        "## Exclusions\n\nIn the 12-month period to December 2024, 102 pupils were permanently excluded.",
+        "In the 12-month period to December 2024, 102 pupils were permanently excluded.",
     )
     points = trend(index, "permanent exclusions").points
     assert [(p.value, p.period) for p in points] == [(102, "2024-01/2024-12")]
@@ -750,6 +760,11 @@ def test_a_change_gives_its_end_and_a_value_a_year_earlier_is_the_year_before():
     ]
     earlier = "At the end of 2024 there were 613 foster carers, down from 640 a year earlier."
     assert _values(earlier, carers) == [(613, "2024"), (640, "2023")]
+    ranged = "Social worker caseloads ranged from 15 to 21 children in December 2024."
+    assert _values(ranged, find_measure("social worker caseloads")) == []
+    # "when" names the earlier period's value only in a clause of its own
+    when = "Compared with last year, when excluding UASC, the number of children in care was 1,100 at 31 March 2024."
+    assert _values(when, find_measure("children in care")) == [(1100, "2024-03-31")]
 
 
 def test_a_percentage_the_name_is_said_to_be_and_a_month_after_a_value_in_its_sentence_s_year():
@@ -762,6 +777,7 @@ def test_a_percentage_the_name_is_said_to_be_and_a_month_after_a_value_in_its_se
     poverty = find_measure("fuel poverty")
     assert _values("In 2014, 9.8% of households were in fuel poverty.", poverty) == []
     assert _values("In 2014 fuel poverty was 34% higher than in 2013.", poverty) == []
+    assert _values("In 2014 fuel poverty was 9.8%.", poverty) == [(9.8, "2014")]
     # a name after a preposition is what the share is of
     assert _values("In 2016 the level of CKD in the population is 5.4%.", find_measure("population")) == []
     claimants = "The claimant count in Kent was 32,450 in December 2024, up from 31,200 in September."

@@ -35,6 +35,10 @@ def cue_patterns() -> dict[str, re.Pattern[str]]:
         "comparator": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['comparator_before'])})\W*$"),
         "label": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['label_before'])})[\s.]*$"),
         "other": re.compile(rf"(?i)^\s*(?:{phrases_pattern(value['other_after'])})(?![\w])"),
+        "change_end": re.compile(
+            rf"(?i)(?<![\w-])(?:{phrases_pattern(value['change_verbs'])})\s+(?:\w+\s+){{0,2}}?"
+            r"from\s+[£€$]?\d[\d,.]*\s*%?\s+to\s+$"
+        ),
         "duration": re.compile(rf"(?i)^\s*(?:{phrases_pattern(value['durations'])})(?![\w-])"),
         "time_name": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['time_names'])})(?![\w-])"),
         "counted": re.compile(
@@ -74,12 +78,12 @@ def cue_patterns() -> dict[str, re.Pattern[str]]:
         ),
         "share": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['kind']['share_words'])})(?![\w-])"),
         "previous_before": re.compile(
-            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['previous'])})"
-            r"(?:\s*[(:]|,?\s+when\s[^.;:()\d]*)\s*$"  # "previous Quarter (1,095)", "last year, when it was 450"
-        ),
+            rf"(?i)(?<![\w-])(?P<previous>{phrases_pattern(cues()['period']['previous'])})"
+            r"(?:\s*[(:]|,?\s+when\s+[^.;:(),\d]{0,60}?\b(?:was|were|stood at|numbered|totalled))\s*$"
+        ),  # "previous Quarter (1,095)", "the previous quarter, when the average caseload was 20"
         "previous_after": re.compile(
             r"(?i)[\s,)]*(?:(?:at|by|in|during|for|over|from)\s+)?(?:the\s+)?(?:end\s+of\s+(?:the\s+)?)?"
-            rf"(?:{phrases_pattern(cues()['period']['previous'])})(?![\w-])"
+            rf"(?P<previous>{phrases_pattern(cues()['period']['previous'])})(?![\w-])"
         ),
         "approximate": re.compile(
             rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['value']['approximate'])})\s+$"

@@ -94,11 +94,9 @@ _NOT_A_VALUE_BEFORE = re.compile(
     r"|\d\s+$"  # a row of a table of figures
     r"|\d[-–]$"  # the end of a range written without spaces "aged 0-17"
 )
-_CHANGE_END_BEFORE = re.compile(r"(?i)\bfrom\s+[£€$]?\d[\d,.]*\s*%?\s+to\s+$")
-"""The end of a change, "rose from 300 to 412": no range's end (as "aged 15 to 21" is)."""
-_CHANGE_START = (re.compile(r"(?i)\bfrom\s+$"), re.compile(r"\s+to\s+[£€$]?\d"))
-"""The start of a change, "from 300 to 412", before and after it: the value before the change,
-whose date the sentence does not give."""
+_FROM = re.compile(r"(?i)\bfrom\s+[£€$]?$")
+_TO_A_NUMBER = re.compile(r"\s+to\s+[£€$]?\d")
+"""Before and after the first number of "from 300 to 412": the start of a change or a range."""
 _LINE_START = re.compile(r"(?:^|\n)\s*(?:-\s*)?$")
 
 
@@ -107,12 +105,12 @@ def _not_a_value(
 ) -> bool:
     """Whether a number, between `before` and `after`, is no measure's value: see `values`."""
     patterns = cue_patterns()
-    if _CHANGE_START[0].search(before) and _CHANGE_START[1].match(after):
-        return True
+    if _FROM.search(before) and _TO_A_NUMBER.match(after):
+        return True  # "decreased from 640 to 613", "ranged from 15 to 21": the date is not 640's or 15's
     if _NOT_A_VALUE_AFTER.match(after) or (
-        _NOT_A_VALUE_BEFORE.search(before) and not _CHANGE_END_BEFORE.search(before)
+        _NOT_A_VALUE_BEFORE.search(before) and not patterns["change_end"].search(before)
     ):
-        return True
+        return True  # "aged 15 to 21" is a range; "decreased from 640 to 613" ends at 613
     if plain and (
         (not counts_ours and patterns["other"].match(after)) or (_LINE_START.search(before) and not grouped)
     ):

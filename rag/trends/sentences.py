@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from rag.dates import MONTH_NAME, MONTH_WORDS, MONTHS, ends_after, months_before, periods, quarter_ending
+from rag.dates import (
+    MONTH_NAME,
+    MONTH_WORDS,
+    MONTHS,
+    ends_after,
+    is_real_date,
+    months_before,
+    periods,
+    quarter_ending,
+)
 from rag.read.metadata import find_council_names
 from rag.text import phrases_pattern, split_sentences
 from rag.trends.cues import cue_patterns, cues
@@ -189,7 +198,7 @@ def _a_share_it_is(piece: str, value: Value, named: list[Mention]) -> bool:
     before = [m for m in named if m.end <= value.start]
     if value.unit != "%" or not before or not before[-1].ours or before[-1].start < 0:
         return False
-    if _AFTER_A_PREPOSITION.search(piece[: before[-1].start]):
+    if _AFTER_A_PREPOSITION.search(dates_blotted(piece[: before[-1].start])):
         return False
     gap = dates_blotted(piece[before[-1].end : value.start])
     loose_link = cue_patterns()["loose_link"].search(gap)
@@ -203,7 +212,7 @@ def _a_share_it_is(piece: str, value: Value, named: list[Mention]) -> bool:
 
 _AFTER_A_PREPOSITION = re.compile(
     rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['name']['prepositions'] + ['against', 'among', 'across', 'within'])})"
-    r"\s+(?:(?:the|its|our|their|all)\s+)?(?:\w+\s+)?$"
+    r"\s+(?:(?:the|its|our|their|all)\s+)?(?-i:[a-z]+\s+)?$"
 )
 """A name right after a preposition ("in the smoking population") is what a share is of."""
 _SHARE_OF_OR_CHANGE = re.compile(
@@ -279,7 +288,7 @@ def _period(
     earlier = earlier or patterns["previous_after"].match(piece, value.end)
     stated = _stated_period(text, piece, offset, value, named, carried_from, meeting_date)
     if earlier:
-        unit = re.findall(r"(?i)quarter|month|year", earlier.group(0))[-1].lower()
+        unit = re.findall(r"(?i)\b(?:quarter|month|year)\b", earlier.group("previous"))[-1].lower()
         return months_before(stated, {"quarter": 3, "month": 1, "year": 12}[unit]) if stated else None
     if stated:
         return stated
@@ -296,15 +305,17 @@ def _stated_period(
     value: Value,
     named: list[Mention],
     carried_from: str,
-    meeting_date: str | None = None,
+    meeting_date: str | None,
 ) -> str | None:
     """The date written for the value: one right after it ("702 in August 2020", "433 children in
-    our care at the end of June 2017", "815,000 (2012)"), else the nearest before it in its sentence ("In June 2017
-    the number ... was 276"), else one later in its sentence after "in" or "between" ("665 children in West
-    Sussex in 2016/17"), else the last date of the sentence it goes on from ("On 31st December
-    2024, there were 1,109 ... The rate ... was 32.9"), else a label line above it in the passage
-    ("As of 10th August 2018:-"). A month written without its year ("in December") is the last
-    such month up to the meeting's, when the sentence names no other month or date."""
+    our care at the end of June 2017", "815,000 (2012)"; a month without its year, "31,200 in
+    September", is the last such month up to the sentence's date before the value, else up to the
+    meeting's), else the nearest before it in its sentence ("In June 2017 the number ... was 276"),
+    else one later in its sentence after "in" or "between" ("665 children in West Sussex in
+    2016/17"), else a month without its year in the value's clause when the sentence names no
+    other month or date ("The number ... in December was 175"), else the last date of the sentence
+    it goes on from ("On 31st December 2024, there were 1,109 ... The rate ... was 32.9"), else a
+    label line above it in the passage ("As of 10th August 2018:-")."""
     dated = periods(piece)
     for start, _, period in dated:
         between = piece[value.end : start]
@@ -316,21 +327,25 @@ def _stated_period(
             flags=re.IGNORECASE,
         ):
             return period
-    right_after = _BARE_MONTH.match(piece, value.end)
-    reference = dated[-1][2].split("/")[-1] if dated else meeting_date
-    if right_after and len(reference or "") >= 7:  # "up from 31,200 in September": of the year of
-        return _month_up_to(right_after.group(1), str(reference))  # the sentence's date
     earlier = [(start, end, period) for start, end, period in dated if end <= value.start]
+    right_after = _BARE_MONTH.match(piece, value.end)
+    reference = earlier[-1][2].split("/")[-1] if earlier else meeting_date
+    if right_after and reference and is_real_date(reference[:7]):
+        return _month_up_to(right_after.group(1), reference)
     if earlier:
         return _both(piece, earlier[-2:]) or earlier[-1][2]
     for start, _, period in dated:  # "665 children in West Sussex in 2016/17"
         between = piece[value.end : start]
         if start >= value.end and _PERIOD_BEFORE.search(between) and not _CLAUSE_BREAK.search(between):
             return period
-    bare = _BARE_MONTH.findall(piece)
-    named_months = set(re.findall(rf"\b{MONTH_NAME}\b", piece)) | {m.capitalize() for m in bare}
-    if not dated and bare and len(meeting_date or "") >= 7 and len(named_months) == 1:
-        return _month_up_to(bare[0], str(meeting_date))
+    bare = list(_BARE_MONTH.finditer(piece))
+    months_named = {MONTHS[m.lower()] for m in re.findall(rf"\b{MONTH_NAME}\b", piece)}
+    months_named |= {MONTHS[m.group(1).lower()] for m in bare}
+    if not dated and len(months_named) == 1 and bare and meeting_date and is_real_date(meeting_date[:7]):
+        month = bare[0]
+        apart = piece[min(value.end, month.end()) : max(value.start, month.start())]
+        if not _CLAUSE_BREAK.search(apart):  # not "175, compared with 160 in December"
+            return _month_up_to(month.group(1), meeting_date)
     carried = periods(carried_from)
     if carried:
         return carried[-1][2]
