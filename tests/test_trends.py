@@ -790,3 +790,10 @@ def test_a_value_of_the_previous_quarter_when_it_was_so_is_that_quarter_s():
         "from the previous quarter, when the average caseload was 20 children."
     )
     assert _values(caseloads, find_measure("social worker caseloads")) == [(21, "2024-12"), (20, "2024-09")]
+
+
+def test_a_dash_links_a_label_to_its_value_and_a_verb_of_care_a_count_to_its_name():
+    care = find_measure("children in care")
+    assert _values("Children in care – 1,120 (31 March 2024)", care) == [(1120, "2024-03-31")]
+    looking_after = "At 31 March 2024 the Council was looking after 1,120 children in care."
+    assert _values(looking_after, care) == [(1120, "2024-03-31")]
