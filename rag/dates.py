@@ -86,7 +86,8 @@ where it is read)."""
 _QUARTER = re.compile(rf"(?i)\b(?:Q|quarter\s+)([1-4])\s*(?:of\s+)?(?:{YEAR}\s?[/-]\s?\d\d|{YEAR})")
 _MONTH_SHORT_YEAR = re.compile(rf"(?i)\b({MONTH_WORDS})[-'’](\d\d)\b")
 """A month and a two-digit year, as performance tables head their columns: "Dec-23", "Mar'24"."""
-_YEAR_ALONE = re.compile(rf"(?<![\w£/.,-])({YEAR})(?![\w/%-])")
+_YEAR_ALONE = re.compile(rf"(?:\b[Mm]id-|(?<![\w£/.,-]))({YEAR})(?![\w/%-])")
+"""A year on its own, or a mid-year estimate's ("mid-2015")."""
 _SHORT_OR_FULL_YEAR = r"[\s'’-]*(\d{4}|\d{2})(?![\d/]|[,.]\d)"
 _RUN_TO = (
     r"(?:(?P<count>12|twelve|9|nine|6|six|3|three)[\s-]*(?:months?|mths?|m)(?:\s+period)?|(?P<quarter>quarter))"

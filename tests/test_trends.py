@@ -797,3 +797,11 @@ def test_a_dash_links_a_label_to_its_value_and_a_verb_of_care_a_count_to_its_nam
     assert _values("Children in care – 1,120 (31 March 2024)", care) == [(1120, "2024-03-31")]
     looking_after = "At 31 March 2024 the Council was looking after 1,120 children in care."
     assert _values(looking_after, care) == [(1120, "2024-03-31")]
+
+
+def test_a_rate_per_thousands_and_a_mid_year_estimate_are_dated_by_what_follows():
+    harm = "Self-harm admissions were 412.5 per 100,000 in 2015/16."
+    found = read_passage(harm, find_measure("self-harm admissions"), "2017-06-01", None)
+    assert [(f.value, f.unit, f.period) for f in found] == [(412.5, "rate per 100,000", "2015-04/2016-03")]
+    population = find_measure("population")
+    assert _values("The population of West Sussex was 836,300 in mid-2015.", population) == [(836300, "2015")]

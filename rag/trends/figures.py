@@ -54,7 +54,10 @@ def values(text: str, context: str = "", named_at: tuple[int, ...] = (), timed: 
         if _not_a_value(before, after, plain, counts_ours, "," in number):
             continue
         value, unit = amount(match)
-        if unit == "count" and _RATE.search(_PER_OR_AGES.sub(" ", text[max(0, start - 80) : start])):
+        per_after = PER.match(text, end + len(text[end:]) - len(text[end:].lstrip()))
+        if unit == "count" and per_after:  # "412.5 per 100,000"
+            unit = f"rate per {per_after.group(1)}"
+        elif unit == "count" and _RATE.search(_PER_OR_AGES.sub(" ", text[max(0, start - 80) : start])):
             per = PER.search(text) or PER.search(context)
             unit = f"rate per {per.group(1)}" if per else "rate"
         found.append(Value(start, end, value, match.group(0).strip(), unit))

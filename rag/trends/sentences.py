@@ -321,6 +321,7 @@ def _stated_period(
         between = piece[value.end : start]
         for mention in reversed([m for m in named if m.ours and value.end <= m.start and m.end <= start]):
             between = between[: mention.start - value.end] + " " + between[mention.end - value.end :]
+        between = _PER.sub(" ", between, count=1)  # "412.5 per 100,000 in 2015/16"
         if start >= value.end and re.fullmatch(
             r"[\s,)“”\"‘’]*\(?\s*(?:(?:in|at|on|as of|as at|by|during|for|at the end of|end of|the end of)\s+)?(?:the\s+)?",
             between,
@@ -396,6 +397,8 @@ def _both(piece: str, dated: list[tuple[int, int, str]]) -> str | None:
     return f"{first.split('/')[0]}/{second.split('/')[-1]}"
 
 
+_PER = re.compile(r"(?i)^\s*per\s+(?:10,000|1,000|100,000|100)\b")
+"""A rate's denominator right after its value."""
 _CLAUSE_BREAK = re.compile(r"(?i)[,;:()]|(?<!\w)(?:and|but|with|who|which|where|while|whilst|than)(?!\w)")
 _PERIOD_BEFORE = re.compile(
     r"(?i)(?<![\w-])(?:in|during|between|as of|as at|at the end of|end of|by the end of|for)\s+(?:the\s+)?(?:year\s+)?$"
