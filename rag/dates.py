@@ -197,7 +197,7 @@ def periods(text: str) -> list[tuple[int, int, str]]:
     ISO interval ("Q1 2017/18": "2017-04/2017-06"; "2016/17": "2016-04/2017-03"; "12 mths to Dec
     23": "2023-01/2023-12"), a year as "2014"."""
     runs = _runs_of_months(text)
-    found = runs + [d for d in parse_dates(text) if not any(a < d[1] and d[0] < b for a, b, _ in runs)]
+    found = runs + [d for d in parse_dates(text) if not _overlaps(d[0], d[1], runs)]
 
     def free(start: int, end: int) -> bool:
         return not _overlaps(start, end, found)

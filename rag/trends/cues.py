@@ -39,6 +39,10 @@ def cue_patterns() -> dict[str, re.Pattern[str]]:
             rf"(?i)(?<![\w-])(?:{phrases_pattern(value['change_verbs'])})\s+(?:\w+\s+){{0,2}}?"
             r"from\s+[£€$]?\d[\d,.]*\s*%?\s+to\s+$"
         ),
+        "after_a_preposition": re.compile(  # "in the smoking population": what a share is of
+            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['name']['prepositions'] + ['against', 'among', 'across', 'within'])})"
+            r"\s+(?:(?:the|its|our|their|all)\s+)?(?-i:[a-z]+\s+)?$"
+        ),
         "duration": re.compile(rf"(?i)^\s*(?:{phrases_pattern(value['durations'])})(?![\w-])"),
         "time_name": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(value['time_names'])})(?![\w-])"),
         "counted": re.compile(

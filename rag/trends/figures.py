@@ -12,6 +12,8 @@ from rag.trends.measures import Measure
 
 _RATE = re.compile(r"(?i)\brate\b[^.\d]{0,40}$")
 PER = re.compile(r"(?i)per\s+(10,000|1,000|100,000|100)\b")
+PER_AFTER = re.compile(r"(?i)\s*per\s+(10,000|1,000|100,000|100)\b")
+"""A rate's denominator right after its value: "412.5 per 100,000"."""
 _PER_OR_AGES = re.compile(r"(?i)\bper\s+[\d,]+|\d+\s*[-–]\s*\d+")
 """What may stand between "rate" and its value: "The rate per 10,000 children (aged 0-17) was 32.9"."""
 _YEAR_WORD = re.compile(rf"^{YEAR}$")
@@ -54,8 +56,8 @@ def values(text: str, context: str = "", named_at: tuple[int, ...] = (), timed: 
         if _not_a_value(before, after, plain, counts_ours, "," in number):
             continue
         value, unit = amount(match)
-        per_after = PER.match(text, end + len(text[end:]) - len(text[end:].lstrip()))
-        if unit == "count" and per_after:  # "412.5 per 100,000"
+        per_after = PER_AFTER.match(text, end)
+        if unit == "count" and per_after:
             unit = f"rate per {per_after.group(1)}"
         elif unit == "count" and _RATE.search(_PER_OR_AGES.sub(" ", text[max(0, start - 80) : start])):
             per = PER.search(text) or PER.search(context)

@@ -16,9 +16,9 @@ from rag.dates import (
     quarter_ending,
 )
 from rag.read.metadata import find_council_names
-from rag.text import phrases_pattern, split_sentences
-from rag.trends.cues import cue_patterns, cues
-from rag.trends.figures import Found, Value, dates_blotted, of_its_kind, values
+from rag.text import split_sentences
+from rag.trends.cues import cue_patterns
+from rag.trends.figures import PER_AFTER, Found, Value, dates_blotted, of_its_kind, values
 from rag.trends.measures import Measure, Mention, counts_time, mentions, named_in_other_words
 from rag.trends.tables import read_table
 
@@ -198,7 +198,7 @@ def _a_share_it_is(piece: str, value: Value, named: list[Mention]) -> bool:
     before = [m for m in named if m.end <= value.start]
     if value.unit != "%" or not before or not before[-1].ours or before[-1].start < 0:
         return False
-    if _AFTER_A_PREPOSITION.search(dates_blotted(piece[: before[-1].start])):
+    if cue_patterns()["after_a_preposition"].search(dates_blotted(piece[: before[-1].start])):
         return False
     gap = dates_blotted(piece[before[-1].end : value.start])
     loose_link = cue_patterns()["loose_link"].search(gap)
@@ -210,11 +210,6 @@ def _a_share_it_is(piece: str, value: Value, named: list[Mention]) -> bool:
     )
 
 
-_AFTER_A_PREPOSITION = re.compile(
-    rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['name']['prepositions'] + ['against', 'among', 'across', 'within'])})"
-    r"\s+(?:(?:the|its|our|their|all)\s+)?(?-i:[a-z]+\s+)?$"
-)
-"""A name right after a preposition ("in the smoking population") is what a share is of."""
 _SHARE_OF_OR_CHANGE = re.compile(
     r"(?i)\s+(?:of|higher|lower|more|less|fewer|greater|smaller|above|below|up|down|increase|decrease|rise|fall)\b"
 )
@@ -321,7 +316,8 @@ def _stated_period(
         between = piece[value.end : start]
         for mention in reversed([m for m in named if m.ours and value.end <= m.start and m.end <= start]):
             between = between[: mention.start - value.end] + " " + between[mention.end - value.end :]
-        between = _PER.sub(" ", between, count=1)  # "412.5 per 100,000 in 2015/16"
+        per = PER_AFTER.match(between)  # "412.5 per 100,000 in 2015/16"
+        between = between[per.end() :] if per else between
         if start >= value.end and re.fullmatch(
             r"[\s,)“”\"‘’]*\(?\s*(?:(?:in|at|on|as of|as at|by|during|for|at the end of|end of|the end of)\s+)?(?:the\s+)?",
             between,
@@ -397,8 +393,6 @@ def _both(piece: str, dated: list[tuple[int, int, str]]) -> str | None:
     return f"{first.split('/')[0]}/{second.split('/')[-1]}"
 
 
-_PER = re.compile(r"(?i)^\s*per\s+(?:10,000|1,000|100,000|100)\b")
-"""A rate's denominator right after its value."""
 _CLAUSE_BREAK = re.compile(r"(?i)[,;:()]|(?<!\w)(?:and|but|with|who|which|where|while|whilst|than)(?!\w)")
 _PERIOD_BEFORE = re.compile(
     r"(?i)(?<![\w-])(?:in|during|between|as of|as at|at the end of|end of|by the end of|for)\s+(?:the\s+)?(?:year\s+)?$"

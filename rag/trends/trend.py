@@ -86,12 +86,9 @@ def _fts_query(measure: Measure) -> str:
     for name in own_words(measure):
         content = set(content_words(name))
         words = [w for w in re.findall(r"\w+", name) if w.lower() in content]
-        if words:
-            phrases.append("(" + " AND ".join(f'"{w}"' for w in words) + ")")
-            # and their first letters, as the reader compares a participle with its noun:
-            # "pupils were permanently excluded" for "permanent exclusions" (see `_done_to`); or
-            # the word as a prefix, which FTS5 stems first ("abilities"* finds "ability", whose
-            # stem "abil" is shorter than five letters)
+        if words:  # each word as a prefix, which FTS5 stems first ("abilities"* finds "ability"),
+            # or its first five letters, as the reader compares a participle with its noun:
+            # "pupils were permanently excluded" for "permanent exclusions" (see `_done_to`)
             phrases.append("(" + " AND ".join(f'("{stem(w.lower())}"* OR "{w}"*)' for w in words) + ")")
     return " OR ".join(dict.fromkeys(phrases))
 
