@@ -743,6 +743,25 @@ def test_a_participle_a_month_without_its_year_and_a_measure_of_time_are_read():
     assert _values(camhs, find_measure("CAMHS referrals")) == [(1918, "2013-07/2013-11")]
 
 
+def test_a_quarter_without_its_year_is_the_last_such_quarter_up_to_the_meeting():
+    """ "In Quarter 3, a total of 106 ..." in a report of January 2025 is October to December 2024
+    (financial quarters: Q1 is April to June); in one of September 2024 it is the year before. The
+    opening phrase dates the first clause only, and not a sentence that names another quarter."""
+    empty_homes = find_measure("empty properties")
+    q3 = "In Quarter 3, a total of 106 empty properties were brought back into use."
+    assert _values(q3, empty_homes) == [(106, "2024-10/2024-12")]
+    assert [f.period for f in read_passage(q3, empty_homes, "2024-09-20", None)] == ["2023-10/2023-12"]
+    assert _values("A total of 106 empty properties were brought back into use in Q2.", empty_homes) == [
+        (106, "2024-07/2024-09")
+    ]
+    later_clause = (
+        "In Quarter 3, demand rose, and a total of 106 empty properties were brought back into use."
+    )
+    assert _values(later_clause, empty_homes) == []
+    two = "In Quarter 3, a total of 106 empty properties were brought back into use, against 98 in Quarter 2."
+    assert _values(two, empty_homes) == []
+
+
 def test_a_participle_of_the_measure_s_words_is_found_in_every_passage(tmp_path):
     index = _report_index(
         tmp_path,

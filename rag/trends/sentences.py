@@ -307,8 +307,9 @@ def _stated_period(
     September", is the last such month up to the sentence's date before the value, else up to the
     meeting's), else the nearest before it in its sentence ("In June 2017 the number ... was 276"),
     else one later in its sentence after "in" or "between" ("665 children in West Sussex in
-    2016/17"), else a month without its year in the value's clause when the sentence names no
-    other month or date ("The number ... in December was 175"), else the last date of the sentence
+    2016/17"), else a month or quarter without its year in the value's clause, or opening the
+    sentence, when the sentence names no other month or date ("The number ... in December was 175",
+    "In Quarter 3, a total of 106 ..."), else the last date of the sentence
     it goes on from ("On 31st December 2024, there were 1,109 ... The rate ... was 32.9"), else a
     label line above it in the passage ("As of 10th August 2018:-")."""
     dated = periods(piece)
@@ -325,41 +326,59 @@ def _stated_period(
         ):
             return period
     earlier = [(start, end, period) for start, end, period in dated if end <= value.start]
-    right_after = _BARE_MONTH.match(piece, value.end)
+    right_after = _BARE_PERIOD.match(piece, value.end)
     reference = earlier[-1][2].split("/")[-1] if earlier else meeting_date
     if right_after and reference and is_real_date(reference[:7]):
-        return _month_up_to(right_after.group(1), reference)
+        return _up_to(right_after, reference)
     if earlier:
         return _both(piece, earlier[-2:]) or earlier[-1][2]
     for start, _, period in dated:  # "665 children in West Sussex in 2016/17"
         between = piece[value.end : start]
         if start >= value.end and _PERIOD_BEFORE.search(between) and not _CLAUSE_BREAK.search(between):
             return period
-    bare = list(_BARE_MONTH.finditer(piece))
-    months_named = {MONTHS[m.lower()] for m in re.findall(rf"\b{MONTH_NAME}\b", piece)}
-    months_named |= {MONTHS[m.group(1).lower()] for m in bare}
-    if not dated and len(months_named) == 1 and bare and meeting_date and is_real_date(meeting_date[:7]):
-        month = bare[0]
-        apart = piece[min(value.end, month.end()) : max(value.start, month.start())]
+    bare = list(_BARE_PERIOD.finditer(piece))
+    undated = {("month", MONTHS[m.lower()]) for m in re.findall(rf"\b{MONTH_NAME}\b", piece)}
+    undated |= {_named(m) for m in bare}
+    if not dated and len(undated) == 1 and bare and meeting_date and is_real_date(meeting_date[:7]):
+        first = bare[0]
+        apart = piece[min(value.end, first.end()) : max(value.start, first.start())]
+        opening = not piece[: first.start()].strip() and first.end() <= value.start
+        if opening:  # "In Quarter 3, a total of 106 ...": the opening phrase dates the first clause
+            apart = apart.lstrip(" ,")
         if not _CLAUSE_BREAK.search(apart):  # not "175, compared with 160 in December"
-            return _month_up_to(month.group(1), meeting_date)
+            return _up_to(first, meeting_date)
     carried = periods(carried_from)
     if carried:
         return carried[-1][2]
     return _period_above(text, piece, offset)
 
 
-def _month_up_to(month_name: str, date: str) -> str:
-    """The last `month_name` up to `date`'s month: "December" up to 2025-02 is 2024-12."""
-    month, (year, last) = MONTHS[month_name.lower()], map(int, date[:7].split("-"))
-    return f"{year - (month > last):04d}-{month:02d}"
+def _named(match: re.Match) -> tuple[str, int]:
+    if match.group("month"):
+        return "month", MONTHS[match.group("month").lower()]
+    return "quarter", int(match.group("quarter"))
 
 
-_BARE_MONTH = re.compile(
-    rf"(?i)[\s,]*(?<![\w-])(?:in|during|as of|as at|by|at the end of|end of|the end of)\s+(?:the\s+)?({MONTH_WORDS})\b"
+def _up_to(match: re.Match, date: str) -> str:
+    """The last month or financial quarter `match` names up to `date`'s month: "December" up to
+    2025-02 is 2024-12; "Quarter 3" (October to December) up to 2025-03 is 2024-10/2024-12, up to
+    2024-09 is 2023-10/2023-12."""
+    kind, number = _named(match)
+    year, last = map(int, date[:7].split("-"))
+    if kind == "month":
+        return f"{year - (number > last):04d}-{number:02d}"
+    first = 3 * number + 1 if number < 4 else 1
+    year -= first > last
+    return f"{year:04d}-{first:02d}/{year:04d}-{first + 2:02d}"
+
+
+_BARE_PERIOD = re.compile(
+    rf"(?i)[\s,]*(?<![\w-])(?:in|during|as of|as at|by|at the end of|end of|the end of)\s+(?:the\s+)?"
+    rf"(?:(?P<month>{MONTH_WORDS})|(?:Q|quarter\s*)(?P<quarter>[1-4]))\b"
     r"(?![\s.,]*(?:\d|of\s+\d))"
 )
-"""A month after "in", "as at", "at the end of" with no year or day of its own ("in December")."""
+"""A month or a quarter's number after "in", "as at", "at the end of" with no year or day of its own ("in
+December", "during Quarter 3")."""
 
 
 def _period_above(text: str, piece: str, offset: int) -> str | None:
