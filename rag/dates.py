@@ -114,7 +114,7 @@ _MONTHS_TO = re.compile(
 _MONTHS_RANGE = re.compile(
     rf"(?i)\b(?P<first>{MONTH_WORDS})\.?\s*[–-]\s*(?P<last>{MONTH_WORDS})\.?"
     rf"{_SHORT_OR_FULL_YY}"
-    rf"|(?i:(?:(?<=between\s)(?P<between>{MONTH_WORDS})\.?\s+and|(?P<since>{MONTH_WORDS})\.?\s+to))"
+    rf"|(?i:(?:(?:(?<=between\s)|(?<=between\s\s))(?P<between>{MONTH_WORDS})\.?\s+and|(?P<since>{MONTH_WORDS})\.?\s+to))"
     rf"\s+(?P<until>{MONTH_WORDS})\.?{_FULL_YEAR}"
 )
 """A run of months in one year: "Jan – Mar 24", "Oct-Dec 2024" (a table's two-digit year allowed),
@@ -122,7 +122,7 @@ _MONTHS_RANGE = re.compile(
 and September 30 households ..." names no year)."""
 _YEARS_SPAN = re.compile(
     rf"(?<![\w£/.,-])(?P<first>{YEAR})\s?[–-]\s?(?P<last>\d{{4}}|\d\d)(?![\w/%]|[,.]\d)"
-    rf"|(?i:(?<=between\s))(?P<between>{YEAR})\s+and\s+(?P<and>{YEAR})(?![\w/%-]|[,.]\d)"
+    rf"|(?i:(?<=between\s)|(?<=between\s\s))(?P<between>{YEAR})\s+and\s+(?P<and>{YEAR})(?![\w/%-]|[,.]\d)"
 )
 """Years written as one span: "2013-15", "2011–2013" (two to ten years apart; "2013-14" is a
 financial year), "between 2012 and 2014" (one to ten). "From 2010 to 2014" is no span: a

@@ -707,6 +707,7 @@ def test_runs_of_months_and_spans_of_years_are_read_as_reports_write_them():
     assert read("For the three years 2013-15 inclusive") == ["2013-01/2015-12"]
     assert read("2011–2013") == ["2011-01/2013-12"]
     assert read("between 2012 and 2014, 3,995 deaths") == ["2012-01/2014-12"]
+    assert read("Between  2012 and 2014") == ["2012-01/2014-12"]  # two spaces, as a PDF may give them
     # a financial year is one; "from 2010 to 2014" in a sentence of change names its two ends;
     # two months joined by "and" without "between" are two snapshots, the last one read
     assert read("2013-14") == ["2013-04/2014-03"]
