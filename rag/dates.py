@@ -229,11 +229,12 @@ def periods(text: str) -> list[tuple[int, int, str]]:
 
 _FROM_OR_BETWEEN = re.compile(r"(?i)\b(?:between|from)\s+$")
 _AND_OR_TO = re.compile(r"\s+(?:and|to)\s+")
+_DASH = re.compile(r"\s*[–—-]\s*")
 
 
 def _joined(text: str, found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """Two dates of months or days that one run joins, as one period: "between April 2023 and March
-    2024" (2023-04/2024-03), "from 2015/16 to 2017/18". Years alone are not joined ("from 2010 to
+    2024" (2023-04/2024-03), "from 2015/16 to 2017/18", "2014/15 – 2015/16". Years alone are not joined ("from 2010 to
     2014" in a sentence of change names its two ends; "between 2012 and 2014" is a span already)."""
     joined: list[tuple[int, int, str]] = []
     for item in found:
@@ -245,10 +246,12 @@ def _joined(text: str, found: list[tuple[int, int, str]]) -> list[tuple[int, int
 
 
 def _joins(text: str, first: tuple[int, int, str], second: tuple[int, int, str]) -> bool:
-    return (
-        min(len(first[2]), len(second[2])) >= 7
-        and bool(_AND_OR_TO.fullmatch(text, first[1], second[0]))
-        and bool(_FROM_OR_BETWEEN.search(text[: first[0]]))
+    if min(len(first[2]), len(second[2])) < 7 or first[2] >= second[2]:
+        return False
+    if _DASH.fullmatch(text, first[1], second[0]):  # "During 2014/15 – 2015/16, there were 8,607"
+        return True
+    return bool(_AND_OR_TO.fullmatch(text, first[1], second[0])) and bool(
+        _FROM_OR_BETWEEN.search(text[: first[0]])
     )
 
 

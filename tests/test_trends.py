@@ -708,6 +708,8 @@ def test_runs_of_months_and_spans_of_years_are_read_as_reports_write_them():
     assert read("2011–2013") == ["2011-01/2013-12"]
     assert read("between 2012 and 2014, 3,995 deaths") == ["2012-01/2014-12"]
     assert read("Between  2012 and 2014") == ["2012-01/2014-12"]  # two spaces, as a PDF may give them
+    assert read("During 2014/15 – 2015/16, there were 8,607") == ["2014-04/2016-03"]
+    assert read("2016/17 - 2015/16") == ["2016-04/2017-03", "2015-04/2016-03"]  # no run backwards
     # a financial year is one; "from 2010 to 2014" in a sentence of change names its two ends;
     # two months joined by "and" without "between" are two snapshots, the last one read
     assert read("2013-14") == ["2013-04/2014-03"]
