@@ -16,6 +16,7 @@ from rag.dates import months_before
 from rag.index.store import open_index
 from rag.settings import Settings
 from rag.trends import find_measure, read_passage, read_table, trend, trend_chart, trend_question
+from rag.trends.measures import head
 
 LAC = "children looked after"
 
@@ -763,6 +764,29 @@ def test_a_quarter_without_its_year_is_the_last_such_quarter_up_to_the_meeting()
     assert _values(later_clause, empty_homes) == []
     two = "In Quarter 3, a total of 106 empty properties were brought back into use, against 98 in Quarter 2."
     assert _values(two, empty_homes) == []
+
+
+def test_a_name_s_head_ends_where_a_clause_after_it_starts():
+    """The word a name counts is before a participle that starts a clause ("brought back into
+    use", "killed or seriously injured", "permanently excluded", "looked after"), "not", or an -ing
+    word after people; a participle before the name's last word modifies it ("funded pupils")."""
+    assert head("empty properties brought back into use") == "properties"
+    assert head("people killed or seriously injured") == "people"
+    assert head("pupils permanently excluded") == "pupils"
+    assert head("children looked after") == "children"
+    assert head("young people not in education") == "people"
+    assert head("older people receiving social care") == "people"
+    assert head("high needs funded pupils") == "pupils"
+    assert head("stop smoking service users") == "users"
+    assert head("referrals to children's social care") == "referrals"
+    injured = find_measure("people killed or seriously injured")
+    assert _values("In 2023, 540 people were killed or seriously injured on the roads.", injured) == [
+        (540, "2023")
+    ]
+    empty = find_measure("empty properties brought back into use")
+    assert _values("In 2024, a total of 106 empty properties were brought back into use.", empty) == [
+        (106, "2024")
+    ]
 
 
 def test_a_participle_of_the_measure_s_words_is_found_in_every_passage(tmp_path):

@@ -118,10 +118,34 @@ def _preposition_at(words: list[str]) -> int | None:
 
 def head(name: str) -> str:
     """The word a name counts: the one before its first preposition ("referrals" in "referrals to
-    children's social care"), else its last ("cases" in "early help cases")."""
+    children's social care") or the clause that follows it ("properties" in "empty properties
+    brought back into use", "pupils" in "pupils permanently excluded"; see trend_cues.toml), else
+    its last ("cases" in "early help cases")."""
     words = _words(name)
-    at = _preposition_at(words)
-    return words[at - 1] if at else words[-1]
+    ends = [at for at in (_preposition_at(words), _clause_at(words)) if at]
+    if not ends:
+        return words[-1]
+    at = min(ends)
+    while at > 1 and words[at - 1].endswith("ly"):
+        at -= 1
+    return words[at - 1]
+
+
+def _clause_at(words: list[str]) -> int | None:
+    """Where a clause after the name's head starts (see `head`), or None."""
+    name = cues()["name"]
+    people = {p.split()[-1].lower() for p in name["people"]}
+    for at in range(1, len(words)):
+        word, after = words[at], words[at + 1 :]
+        participle = (len(word) >= 5 and word.endswith("ed")) or word in name["participles"]
+        goes_on = len(after) != 1 or after[0] in name["particles"]
+        if (
+            word in name["clause_words"]
+            or (participle and goes_on)
+            or (word.endswith("ing") and words[at - 1] in people)
+        ):
+            return at
+    return None
 
 
 def open_ended(name: str) -> bool:
