@@ -359,6 +359,23 @@ def test_a_table_s_empty_columns_missing_figures_and_run_together_rows_keep_each
     assert [(f.value, f.period) for f in essex] == [(238.0, "2009"), (309.4, "2011"), (265.7, "2012")]
 
 
+def test_a_table_whose_caption_names_another_measure_is_not_read_by_its_total_row():
+    table = (
+        "Number of clients supported by service type – West Sussex 2008/9 to 2013/14\n"
+        "2008/09 2009/10 2010/11 2011/12\nResidential Care 2,985 2,890 2,815 2,510\n"
+        "Total 16,875 16,755 17,580 12,820"
+    )
+    above = "The population of West Sussex is ageing.\n"
+    assert read_passage(above + table, find_measure("population"), None, "West Sussex County Council") == []
+    named = table.replace("clients supported by service type", "people in the population")
+    assert [f.value for f in read_passage(above + named, find_measure("population"), None, None)] == [
+        16875,
+        16755,
+        17580,
+        12820,
+    ]
+
+
 def test_a_table_is_the_measure_named_last_above_it_and_a_column_of_shares_is_no_count():
     other_measure_last = "Children in need were counted too.\n" + YEARLY_TABLE
     assert _points(other_measure_last, LAC, council="West Sussex County Council")  # ours is last

@@ -70,6 +70,7 @@ def cue_patterns() -> dict[str, re.Pattern[str]]:
         "this_quarter": re.compile(
             rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['this_quarter'])})(?![\w-])"
         ),
+        "caption": re.compile(rf"(?i)^(?:{phrases_pattern(cues()['name']['caption_starts'])})(?![\w-])"),
         "present": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['present'])})(?![\w-])"),
         "group": re.compile(
             rf"(?i)(?<![\w])(?:{phrases_pattern(cues()['subgroup']['phrases'])})(?![\w])|{_AGE}"

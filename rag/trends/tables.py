@@ -58,6 +58,9 @@ def read_table(
             cells = [c if c and not ends_after(c, meeting_date) else None for c in cells]
         named = [row for row in rows if _names_only(row[2], measure)]
         above = mentions(f"{about}\n{text[:start]}", measure)
+        caption = _caption(text, lines, number)
+        if caption and not any(m.ours for m in mentions(caption, measure)):
+            above = []  # a caption names what the table counts: "Number of clients supported by ..."
         if not named and above and above[-1].ours:  # the measure named last above it is ours
             named = [row for row in rows if _is_total(row[2], measure) or (own and own == _place(row[2]))]
         plain = "%" if "%" in unit_line.split() else _table_rate(title)
@@ -68,6 +71,14 @@ def read_table(
                     if of_its_kind(measure, unit):
                         found.append(Found(value, written, unit, period, row_start, row_end))
     return found
+
+
+def _caption(text: str, lines: list[tuple[int, int]], number: int) -> str | None:
+    """The line right above a table's header when it is the table's caption ("Number of clients
+    supported by service type – West Sussex 2008/9 to 2013/14", "Table 18 ..."; see
+    trend_cues.toml), else None."""
+    line = text[slice(*lines[number - 1])].strip() if number else ""
+    return line if cue_patterns()["caption"].match(line) and len(line.split()) <= 25 else None
 
 
 def _in_its_unit(
