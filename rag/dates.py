@@ -123,10 +123,12 @@ and September 30 households ..." names no year)."""
 _YEARS_SPAN = re.compile(
     rf"(?<![\w£/.,-])(?P<first>{YEAR})\s?[–-]\s?(?P<last>\d{{4}}|\d\d)(?![\w/%]|[,.]\d)"
     rf"|(?i:(?<=between\s)|(?<=between\s\s))(?P<between>{YEAR})\s+and\s+(?P<and>{YEAR})(?![\w/%-]|[,.]\d)"
+    rf"|(?i:(?<=\bin\s)|(?<=\bfor\s)|(?<=\bduring\s))(?P<within>{YEAR})\s+to\s+(?P<to>{YEAR})(?![\w/%-]|[,.]\d)"
 )
 """Years written as one span: "2013-15", "2011–2013" (two to ten years apart; "2013-14" is a
-financial year), "between 2012 and 2014" (one to ten). "From 2010 to 2014" is no span: a
-sentence of change gives the value of its end ("... fell from 2010 to 2014 to 17.0%")."""
+financial year), "between 2012 and 2014" (one to ten), "in 2000 to 2002" (a pooled estimate's years). "From
+2010 to 2014" is no span: a sentence of change gives the value of its end ("... fell from 2010 to
+2014 to 17.0%")."""
 _TITLE_WORDS = re.compile(
     r"(?i)(?:\b(?:strategy|plan|programme|framework|policy|vision|mtfs|mtfp|pages?|pp|paragraphs?|paras?)\.?\s+$)"
 )
@@ -178,9 +180,9 @@ def _runs_of_months(text: str) -> list[tuple[int, int, str]]:
         start = (year - (first > last)) * 12 + first - 1
         found.append((match.start(), match.end(), _months(start, year * 12 + last - 1)))
     for match in _YEARS_SPAN.finditer(text):
-        between = match.group("between") is not None
-        first = int(match.group("between") or match.group("first"))
-        last = int(match.group("and") or match.group("last"))
+        between = match.group("between") is not None or match.group("within") is not None
+        first = int(match.group("between") or match.group("within") or match.group("first"))
+        last = int(match.group("and") or match.group("to") or match.group("last"))
         last += 0 if last > 100 else first // 100 * 100
         shortest = 1 if between else 2  # "between 2014 and 2015" is a span, "2014-15" a financial year
         titled = not between and (

@@ -16,7 +16,7 @@ from rag.dates import months_before
 from rag.index.store import open_index
 from rag.settings import Settings
 from rag.trends import find_measure, read_passage, read_table, trend, trend_chart, trend_question
-from rag.trends.measures import head
+from rag.trends.measures import head, without_place
 
 LAC = "children looked after"
 
@@ -267,6 +267,50 @@ def test_a_subgroup_or_a_share_of_something_else_is_not_a_point(tmp_path):
     assert "facet" not in chart and chart["encoding"]["y"]["title"] == "smoking prevalence (%)"
     looked_after = trend(index, LAC).points
     assert [(p.value, p.unit, p.period) for p in looked_after] == [(820, "count", "2015")]
+
+
+def test_a_council_named_in_the_measure_chooses_its_reports(tmp_path):
+    """ "West Sussex employment rate" is the employment rate in West Sussex County Council's
+    reports: the place is no word of the measure's name. A change "from 73.8% in 2016 to 78.9% in
+    2023" gives both values, each for its year."""
+    index = _report_index(
+        tmp_path,
+        "2024-03-economy.md",
+        "The employment rate in West Sussex has risen since the plan was adopted, from 73.8% in 2016 "
+        "to 78.9% in 2023.",
+    )
+    for typed in ("West Sussex employment rate", "employment rate in West Sussex", "employment rate"):
+        found = trend(index, typed)
+        assert found.measure == typed
+        assert [(p.value, p.period, p.council) for p in found.points] == [
+            (73.8, "2016", "West Sussex County Council"),
+            (78.9, "2023", "West Sussex County Council"),
+        ]
+    assert trend(index, "Kent employment rate").points == []  # another council's reports: none here
+    assert without_place("Kent's employment rate") == ("employment rate", "Kent County Council")
+    assert without_place("Kent") == ("Kent", None)
+
+
+def test_life_expectancy_is_in_years_and_a_clause_after_the_name_does_not_link_its_figures():
+    """ "77.8 years in 2000 to 2002" is a life expectancy for those three years; a preposition
+    four words into another clause links nothing ("... population, to demand ... the premise of
+    the 3 basic groups"), but a phrase naming the value again does ("; a directly age
+    standardised rate of 262.7")."""
+    life = find_measure("life expectancy")
+    rise = "Life expectancy at birth has increased from 77.8 years in 2000 to 2002 to 80.5 years in 2013 to 2015."
+    assert _values(rise, life) == [(77.8, "2000-01/2002-12"), (80.5, "2013-01/2015-12")]
+    population = find_measure("population")
+    groups = (
+        "To ensure coherence from need in the wider population, to demand within a social care system "
+        "we have maintained the premise of the 3 basic groups in 2015."
+    )
+    assert _values(groups, population) == []
+    self_harm = find_measure("hospital admissions for self-harm")
+    rate = (
+        "In 2015/16, there were 2,051 emergency hospital admissions for self-harm in Kent; a directly "
+        "age standardised rate of 262.7 per 100,000 population."
+    )
+    assert [v for v, _ in _values(rate, self_harm)] == [2051, 262.7]
 
 
 def test_a_period_after_the_place_dates_the_value_and_an_undated_past_figure_is_no_point(tmp_path):
@@ -727,6 +771,7 @@ def test_runs_of_months_and_spans_of_years_are_read_as_reports_write_them():
     assert read("between 2012 and 2014, 3,995 deaths") == ["2012-01/2014-12"]
     assert read("Between  2012 and 2014") == ["2012-01/2014-12"]  # two spaces, as a PDF may give them
     assert read("During 2014/15 – 2015/16, there were 8,607") == ["2014-04/2016-03"]
+    assert read("80.5 years in 2013 to 2015") == ["2013-01/2015-12"]  # a pooled estimate
     assert read("2016/17 - 2015/16") == ["2016-04/2017-03", "2015-04/2016-03"]  # no run backwards
     # a financial year is one; "from 2010 to 2014" in a sentence of change names its two ends;
     # two months joined by "and" without "between" are two snapshots, the last one read
@@ -795,6 +840,7 @@ def test_a_name_s_head_ends_where_a_clause_after_it_starts():
     assert head("older people receiving social care") == "people"
     assert head("high needs funded pupils") == "pupils"
     assert head("stop smoking service users") == "users"
+    assert head("edge of care families") == "families"  # a name that ends with people counts them
     assert head("referrals to children's social care") == "referrals"
     injured = find_measure("people killed or seriously injured")
     assert _values("In 2023, 540 people were killed or seriously injured on the roads.", injured) == [

@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from rag.errors import QuestionError
 from rag.glossary import glossary
+from rag.read.metadata import council_named_by
 from rag.text import either_apostrophe, split_sentences, stem
 from rag.trends.cues import cue_patterns, cues
 
@@ -67,6 +68,25 @@ def find_measure(asked: str) -> Measure:
     return Measure(asked, tuple(dict.fromkeys(names or [asked])))
 
 
+def without_place(name: str) -> tuple[str, str | None]:
+    """A measure's name without the council it names at its start or end, and that council's
+    official name: "Kent employment rate", "Kent's employment rate" and "employment rate in
+    Kent" are "employment rate" in Kent County Council's reports. (The name unchanged and None
+    when it names no council, or nothing but one.)"""
+    words = name.split()
+    for cut in range(len(words) - 1, 0, -1):
+        place = council_named_by(re.sub(r"['’]s$", "", " ".join(words[:cut])))
+        if place:
+            return " ".join(words[cut:]), place
+        place = council_named_by(" ".join(words[len(words) - cut :]))
+        rest = words[: len(words) - cut]
+        if place and rest[-1:] and rest[-1].lower() in {"in", "for", "across", "of"}:
+            rest = rest[:-1]
+        if place and rest:
+            return " ".join(rest), place
+    return name, None
+
+
 def _core(name: str) -> str:
     """The name without the words at either end that only say it is counted, as the glossary may
     name it: "number of children in care" is "children in care" ("council tax" stays whole)."""
@@ -120,10 +140,12 @@ def head(name: str) -> str:
     """The word a name counts: the one before its first preposition ("referrals" in "referrals to
     children's social care") or the clause that follows it ("properties" in "empty properties
     brought back into use", "pupils" in "pupils permanently excluded"; see trend_cues.toml), else
-    its last ("cases" in "early help cases")."""
+    its last ("cases" in "early help cases"; "families" in "edge of care families": a name that
+    ends with people counts them)."""
     words = _words(name)
     ends = [at for at in (_preposition_at(words), _clause_at(words)) if at]
-    if not ends:
+    people = {p.split()[-1].lower() for p in cues()["name"]["people"]}
+    if not ends or words[-1] in people:  # "edge of care families" counts families
         return words[-1]
     at = min(ends)
     while at > 1 and words[at - 1].endswith("ly"):

@@ -17,7 +17,7 @@ from rag.dates import (
 )
 from rag.read.metadata import find_council_names
 from rag.text import split_sentences
-from rag.trends.cues import cue_patterns
+from rag.trends.cues import cue_patterns, cues
 from rag.trends.figures import PER_AFTER, Found, Value, dates_blotted, of_its_kind, values
 from rag.trends.measures import Measure, Mention, counts_time, mentions, named_in_other_words
 from rag.trends.tables import read_table
@@ -261,7 +261,23 @@ def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
         return bool(cue_patterns()["loose_link"].search(gap))
     # the gap ends with a link, or with an earlier period the value in brackets is for: "an
     # increase of 14 children from the end of the previous Quarter (1,095)"
-    return bool(cue_patterns()["link"].search(gap) or cue_patterns()["previous_before"].search(gap))
+    if cue_patterns()["previous_before"].search(gap):
+        return True
+    link = cue_patterns()["link"].search(gap)
+    return bool(link) and not _weak_link_in_another_clause(gap, link)
+
+
+def _weak_link_in_another_clause(gap: str, link: re.Match) -> bool:
+    """Whether the link is a preposition (`weak_links`) four or more words into a clause that
+    starts after the name ("... population, to demand ... the premise of the 3 basic groups"),
+    not a phrase that names the value again ("... self-harm in West Sussex; a directly age
+    standardised rate of 262.7") nor a change's end (", from 73.8% in 2016 to 78.9% in 2023")."""
+    words = link.group(0).split()
+    if not words or words[0].lower() not in cues()["value"]["weak_links"]:
+        return False
+    breaks = list(re.finditer(r"[,;]|\bbut\b", gap[: link.start()]))
+    clause = gap[breaks[-1].end() : link.start()].split() if breaks else []
+    return len(clause) >= 4 and clause[0].lower() not in ("a", "an", "from")
 
 
 def _period(
@@ -320,6 +336,7 @@ def _stated_period(
         per = PER_AFTER.match(between)  # "412.5 per 100,000 in 2015/16"
         between = between[per.end() :] if per else between
         if start >= value.end and re.fullmatch(
+            r"(?:\s+(?:years?|months?|weeks?|days?|hours?)\b)?"  # "77.8 years in 2002"
             r"[\s,)“”\"‘’]*\(?\s*(?:(?:in|at|on|as of|as at|by|during|for|at the end of|end of|the end of)\s+)?(?:the\s+)?",
             between,
             flags=re.IGNORECASE,

@@ -15,7 +15,7 @@ from rag.index.store import Index
 from rag.text import stem
 from rag.trends.cues import cues
 from rag.trends.figures import Found
-from rag.trends.measures import Measure, content_words, find_measure, names_it, own_words
+from rag.trends.measures import Measure, content_words, find_measure, names_it, own_words, without_place
 from rag.trends.offered import offered
 from rag.trends.sentences import read_passage
 from rag.trends.tables import counted_on, read_table
@@ -124,7 +124,9 @@ def trend(
     order. `council` (part of a name) and `source` (a glob) choose reports; `since` and `until`
     (ISO dates, inclusive) choose points by the date their value refers to."""
     started = time.perf_counter()
-    measure = find_measure(measure_name)
+    name, place = without_place(measure_name)
+    council = council or place  # "Kent employment rate": the employment rate in Kent's reports
+    measure = find_measure(name)
     rows = _matching(index, _fts_query(measure), "c.row")
     searched = time.perf_counter()
     rows = [r for r in rows if _accepts_document(r, council, source)]
@@ -153,7 +155,7 @@ def trend(
         ][:limit]
 
     sentences = [_quote(row, at, excerpt) for row, at, excerpt in offered(measure, rows_of, cited)]
-    result = Trend(measure.asked, points, named, offered=sentences)
+    result = Trend(" ".join(measure_name.split()), points, named, offered=sentences)
     if not rows and not named:
         result.message = _nothing_message(index, measure, council, source)
     elif not named:
