@@ -291,6 +291,15 @@ def quarter_ending(period: str) -> str | None:
     return f"{numbers[0]:04d}-{numbers[1] - 2:02d}/{numbers[0]:04d}-{numbers[1]:02d}"
 
 
+def quarter_before(date: str) -> str:
+    """The last quarter that ended before `date`'s month: "2025-03-12" and "2025-01" give
+    "2024-10/2024-12", "2025-04-02" gives "2025-01/2025-03"."""
+    year, month = map(int, date[:7].split("-"))
+    last = (month - 1) // 3 * 3 or 12
+    year -= last == 12 and month <= 3
+    return f"{year:04d}-{last - 2:02d}/{year:04d}-{last:02d}"
+
+
 def ends_after(period: str, date: str) -> bool:
     """Whether a period ends after a date, each as precise as the other: "2025-03-31" and
     "2025-03" end after "2025-01-30"; "2025" does not end after "2025-01-30", nor "2025-01-31"

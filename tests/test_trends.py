@@ -852,6 +852,15 @@ def test_a_name_s_head_ends_where_a_clause_after_it_starts():
     ]
 
 
+def test_this_quarter_with_no_date_above_is_the_last_quarter_before_the_meeting():
+    potholes = find_measure("potholes repaired")
+    text = "The number of potholes repaired within 28 days this quarter was 3,058."
+    assert [f.period for f in read_passage(text, potholes, "2025-03-12", None)] == ["2024-10/2024-12"]
+    assert [f.period for f in read_passage(text, potholes, "2025-04-02", None)] == ["2025-01/2025-03"]
+    dated = "On 30th September 2024 the team was at full strength. " + text
+    assert [f.period for f in read_passage(dated, potholes, "2025-03-12", None)] == ["2024-07/2024-09"]
+
+
 def test_a_participle_of_the_measure_s_words_is_found_in_every_passage(tmp_path):
     index = _report_index(
         tmp_path,

@@ -13,6 +13,7 @@ from rag.dates import (
     is_real_date,
     months_before,
     periods,
+    quarter_before,
     quarter_ending,
 )
 from rag.read.metadata import find_council_names
@@ -367,7 +368,7 @@ def _stated_period(
     carried = periods(carried_from)
     if carried:
         return carried[-1][2]
-    return _period_above(text, piece, offset)
+    return _period_above(text, piece, offset, meeting_date)
 
 
 def _named(match: re.Match) -> tuple[str, int]:
@@ -398,13 +399,16 @@ _BARE_PERIOD = re.compile(
 December", "during Quarter 3")."""
 
 
-def _period_above(text: str, piece: str, offset: int) -> str | None:
+def _period_above(text: str, piece: str, offset: int, meeting_date: str | None = None) -> str | None:
     """The period the passage gives above a sentence with none of its own: for "... in the
-    Quarter", the quarter that ends on the last date above ("On 31st December 2024"); else a label
-    line's ("As of 10th August 2018:-")."""
+    Quarter", the quarter that ends on the last date above ("On 31st December 2024"), else the
+    last quarter that ended before the meeting's month ("this quarter" in a report to a meeting of
+    March 2025: October to December 2024); else a label line's ("As of 10th August 2018:-")."""
     if cue_patterns()["this_quarter"].search(piece):
         before = periods(text[:offset])
         quarter = quarter_ending(before[-1][2]) if before else None
+        if not before and meeting_date and is_real_date(meeting_date[:7]):
+            quarter = quarter_before(meeting_date)
         if quarter:
             return quarter
     for line in reversed(list(_LABEL_LINE.finditer(text[:offset]))):
