@@ -88,11 +88,11 @@ def test_a_name_in_one_sentence_and_its_figure_in_the_next_are_offered_together_
         tmp_path,
         "2025-03-quarterly-performance-report.md",
         "Number of NHS Health Checks delivered. Latest: 33,550 Target: 31,000.\n\n"
-        "In Quarter 3, 7,678 NHS Health Checks were delivered.\n\n"
+        "Overall, 7,678 NHS Health Checks were delivered.\n\n"
         "NHS Health Checks are offered to every adult in Kent.",
     )
     offered = [q.text for q in trend(index, "NHS health checks").offered]
-    assert offered[0] == "In Quarter 3, 7,678 NHS Health Checks were delivered."
+    assert offered[0] == "Overall, 7,678 NHS Health Checks were delivered."
     assert offered[1] == "Number of NHS Health Checks delivered. Latest: 33,550 Target: 31,000."
     assert len(offered) == 2  # a sentence with the name and no figure is not offered, nor paired
 

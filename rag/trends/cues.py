@@ -68,7 +68,7 @@ def cue_patterns() -> dict[str, re.Pattern[str]]:
             rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['forecast_columns'])})(?![\w-])"
         ),
         "this_quarter": re.compile(
-            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['this_quarter'])})(?![\w-])"
+            rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['this_quarter'])})(?![\w-]|\s*\d)"  # not "in Quarter 3"
         ),
         "caption": re.compile(rf"(?i)^(?:{phrases_pattern(cues()['name']['caption_starts'])})(?![\w-])"),
         "present": re.compile(rf"(?i)(?<![\w-])(?:{phrases_pattern(cues()['period']['present'])})(?![\w-])"),
