@@ -126,9 +126,9 @@ _YEARS_SPAN = re.compile(
     rf"|(?i:(?<=\bin\s)|(?<=\bfor\s)|(?<=\bduring\s))(?P<within>{YEAR})\s+to\s+(?P<to>{YEAR})(?![\w/%-]|[,.]\d)"
 )
 """Years written as one span: "2013-15", "2011–2013" (two to ten years apart; "2013-14" is a
-financial year), "between 2012 and 2014" (one to ten), "in 2000 to 2002" (a pooled estimate's years). "From
-2010 to 2014" is no span: a sentence of change gives the value of its end ("... fell from 2010 to
-2014 to 17.0%")."""
+financial year), "between 2012 and 2014" (one to ten), "in 2000 to 2002" (a pooled estimate's
+years). "From 2010 to 2014" is no span: a sentence of change gives the value of its end ("... fell
+from 2010 to 2014 to 17.0%")."""
 _TITLE_WORDS = re.compile(
     r"(?i)(?:\b(?:strategy|plan|programme|framework|policy|vision|mtfs|mtfp|pages?|pp|paragraphs?|paras?)\.?\s+$)"
 )
@@ -236,8 +236,9 @@ _DASH = re.compile(r"\s*[–—-]\s*")
 
 def _joined(text: str, found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """Two dates of months or days that one run joins, as one period: "between April 2023 and March
-    2024" (2023-04/2024-03), "from 2015/16 to 2017/18", "2014/15 – 2015/16". Years alone are not joined ("from 2010 to
-    2014" in a sentence of change names its two ends; "between 2012 and 2014" is a span already)."""
+    2024" (2023-04/2024-03), "from 2015/16 to 2017/18", "2014/15 – 2015/16". Years alone are not
+    joined ("from 2010 to 2014" in a sentence of change names its two ends; "between 2012 and
+    2014" is a span already)."""
     joined: list[tuple[int, int, str]] = []
     for item in found:
         if joined and _joins(text, joined[-1], item):

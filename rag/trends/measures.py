@@ -144,8 +144,7 @@ def head(name: str) -> str:
     ends with people counts them)."""
     words = _words(name)
     ends = [at for at in (_preposition_at(words), _clause_at(words)) if at]
-    people = {p.split()[-1].lower() for p in cues()["name"]["people"]}
-    if not ends or words[-1] in people:  # "edge of care families" counts families
+    if not ends or words[-1] in _people_words():  # "edge of care families" counts families
         return words[-1]
     at = min(ends)
     while at > 1 and words[at - 1].endswith("ly"):
@@ -155,8 +154,7 @@ def head(name: str) -> str:
 
 def _clause_at(words: list[str]) -> int | None:
     """Where a clause after the name's head starts (see `head`), or None."""
-    name = cues()["name"]
-    people = {p.split()[-1].lower() for p in name["people"]}
+    name, people = cues()["name"], _people_words()
     for at in range(1, len(words)):
         word, after = words[at], words[at + 1 :]
         participle = (len(word) >= 5 and word.endswith("ed")) or word in name["participles"]
@@ -168,6 +166,11 @@ def _clause_at(words: list[str]) -> int | None:
         ):
             return at
     return None
+
+
+def _people_words() -> set[str]:
+    """The last words of the cue table's names of people ("people" for "young people")."""
+    return {p.split()[-1].lower() for p in cues()["name"]["people"]}
 
 
 def open_ended(name: str) -> bool:

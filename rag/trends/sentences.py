@@ -372,6 +372,7 @@ def _stated_period(
 
 
 def _named(match: re.Match) -> tuple[str, int]:
+    """What a `_BARE_PERIOD` names: ("month", 12) for "in December", ("quarter", 3) for "in Q3"."""
     if match.group("month"):
         return "month", MONTHS[match.group("month").lower()]
     return "quarter", int(match.group("quarter"))
@@ -395,8 +396,8 @@ _BARE_PERIOD = re.compile(
     rf"(?:(?P<month>{MONTH_WORDS})|(?:Q|quarter\s*)(?P<quarter>[1-4]))\b"
     r"(?![\s.,]*(?:\d|of\s+\d))"
 )
-"""A month or a quarter's number after "in", "as at", "at the end of" with no year or day of its own ("in
-December", "during Quarter 3")."""
+"""A month or a quarter's number after "in", "as at", "at the end of" with no year or day of its
+own ("in December", "during Quarter 3")."""
 
 
 def _period_above(text: str, piece: str, offset: int, meeting_date: str | None = None) -> str | None:
