@@ -861,6 +861,28 @@ def test_this_quarter_with_no_date_above_is_the_last_quarter_before_the_meeting(
     assert [f.period for f in read_passage(dated, potholes, "2025-03-12", None)] == ["2024-07/2024-09"]
 
 
+def test_a_dashboard_s_latest_and_previous_figures_are_the_last_two_quarters_before_the_meeting():
+    """A quarterly report's "Latest: ... Previous: ..." under the indicator's name (on its line or
+    the line above): the last quarter that ended before the meeting and the one before it, or the
+    twelve months to their ends for a rolling twelve-month count; a target is no point."""
+    rolling = (
+        "Number of homes brought back to market through No Use Empty (NUE) – Rolling 12-month total GREEN\n\n"
+        "Latest: 422 Target: 400, Floor 360 Previous: 493 (Green)"
+    )
+    homes = find_measure("homes brought back to market")
+    assert [(f.value, f.period) for f in read_passage(rolling, homes, "2025-03-12", None)] == [
+        (422, "2024-01/2024-12"),
+        (493, "2023-10/2024-09"),
+    ]
+    quarterly = "Number of first time entrants to the youth justice system Latest: 175 Target: 180 Previous: 190 (Amber)"
+    entrants = find_measure("first time entrants")
+    assert [(f.value, f.period) for f in read_passage(quarterly, entrants, "2025-03-12", None)] == [
+        (175, "2024-10/2024-12"),
+        (190, "2024-07/2024-09"),
+    ]
+    assert read_passage(quarterly, find_measure("foster carers"), "2025-03-12", None) == []
+
+
 def test_a_participle_of_the_measure_s_words_is_found_in_every_passage(tmp_path):
     index = _report_index(
         tmp_path,

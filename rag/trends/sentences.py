@@ -19,6 +19,7 @@ from rag.dates import (
 from rag.read.metadata import find_council_names
 from rag.text import split_sentences
 from rag.trends.cues import cue_patterns, cues
+from rag.trends.dashboards import read_dashboard
 from rag.trends.figures import PER_AFTER, Found, Value, dates_blotted, of_its_kind, values
 from rag.trends.measures import Measure, Mention, counts_time, mentions, named_in_other_words
 from rag.trends.tables import read_table
@@ -82,7 +83,11 @@ def read_passage(
         elif named == []:
             carried = carried if same_line else None
         previous_end = finish
-    return found + read_table(text, measure, council, about, counted_on, meeting_date)
+    return (
+        found
+        + read_table(text, measure, council, about, counted_on, meeting_date)
+        + read_dashboard(text, measure, meeting_date)
+    )
 
 
 def _named_in(sentence: str, begin: int, everywhere: list[Mention], measure: Measure) -> list[Mention]:
