@@ -11,9 +11,9 @@ report's meeting date.
 
 The stages, one module each: `measures` (names and where a text names them), `figures` (numbers
 and their units), `sentences` (a passage's sentences read), `tables` (a table of figures read),
-`dashboards` (a performance dashboard's latest and previous figures read), `offered` (the sentences
-offered beside the points), `trend` (every passage read, points merged), `output` (CSV, text, chart) and `questions` (the
-chat's trend questions and answers).
+`dashboards` (a performance dashboard's latest and previous figures read), `offered` (the
+sentences offered beside the points), `trend` (every passage read, points merged), `output` (CSV,
+text, chart) and `questions` (the chat's trend questions and answers).
 """
 
 from rag.trends.measures import Measure, find_measure
