@@ -159,6 +159,10 @@ def _months(first: int, last: int) -> str:
     return "/".join(f"{n // 12:04d}-{n % 12 + 1:02d}" for n in (first, last))
 
 
+_MONTH_START = re.compile(r"(?i)(?<![a-z])(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)")
+"""The first letters every spelling of a month starts with."""
+
+
 def _overlaps(start: int, end: int, found: list[tuple[int, int, str]]) -> bool:
     return any(a < end and start < b for a, b, _ in found)
 
@@ -167,11 +171,12 @@ def _runs_of_months(text: str) -> list[tuple[int, int, str]]:
     """The runs of months a text names: "12 mths to Dec 23" (2023-01/2023-12), "Jan – Mar 24",
     "2013-15" (2013-01/2015-12)."""
     found = []
-    for match in _MONTHS_TO.finditer(text):
+    named = _MONTH_START.search(text)  # a cheap look first: the month patterns are slow to run
+    for match in _MONTHS_TO.finditer(text) if named else ():
         run = match.group("count") or match.group("quarter") or match.group("whole_year")
         last = _full_year(match.group("yy")) * 12 + MONTHS[match.group("last").lower()] - 1
         found.append((match.start(), match.end(), _months(last - _MONTHS_IN[run.lower()] + 1, last)))
-    for match in _MONTHS_RANGE.finditer(text):
+    for match in _MONTHS_RANGE.finditer(text) if named else ():
         if _overlaps(*match.span(), found):
             continue
         year = _full_year(match.group("yy") or match.group("yyyy"))

@@ -241,6 +241,8 @@ def _header_cells(line: str) -> list[str | None]:
     """A header line's columns, in order: each a period, or None for a "-" column; the words
     before the first period (the table's label) and after the last (a "previous year" column of
     changes) are no columns. A period written in two words ("June 2017") is one column."""
+    if len(re.findall(r"\d\d", line)) < 3:  # every period has two digits in a row: no three columns here
+        return []
     dated = periods(line)
     found = {start: period for start, _, period in dated}
     ends = {end for _, end, _ in dated}
