@@ -881,6 +881,8 @@ def test_a_dashboard_s_latest_and_previous_figures_are_the_last_two_quarters_bef
         (190, "2024-07/2024-09"),
     ]
     assert read_passage(quarterly, find_measure("foster carers"), "2025-03-12", None) == []
+    rate = quarterly.replace("Number of", "Rate of").replace("system", "system per 100,000")
+    assert {f.unit for f in read_passage(rate, entrants, "2025-03-12", None)} == {"rate per 100,000"}
 
 
 def test_a_participle_of_the_measure_s_words_is_found_in_every_passage(tmp_path):

@@ -9,6 +9,7 @@ from rag.dates import is_real_date, months_before, quarter_before
 from rag.text import AMOUNT
 from rag.trends.figures import Found, amount, of_its_kind
 from rag.trends.measures import Measure, names_it
+from rag.trends.tables import rate_named
 
 _DASHBOARD = re.compile(
     rf"(?i)\blatest\s*:\s*(?P<latest>{AMOUNT.pattern})(?P<between>[\s\S]{{0,80}}?)"
@@ -23,7 +24,8 @@ def read_dashboard(text: str, measure: Measure, meeting_date: str | None) -> lis
     gives the last quarter that ended before it (`quarter_before`: October to December 2024 for
     March 2025) as "Latest" and the quarter before as "Previous"; an indicator counted over a
     rolling twelve months ("Number of eligible people receiving an NHS Health Check (Rolling 12
-    months)") gives the twelve months to each quarter's end."""
+    months)") gives the twelve months to each quarter's end. Plain figures under an indicator that
+    names a rate ("Rate of first-time entrants ... per 100,000") are that rate."""
     if not meeting_date or not is_real_date(meeting_date[:7]):
         return []
     found: list[Found] = []
@@ -37,6 +39,7 @@ def read_dashboard(text: str, measure: Measure, meeting_date: str | None) -> lis
         for group, period in (("latest", latest), ("previous", months_before(latest, 3))):
             figure = re.match(AMOUNT, match.group(group))
             value, unit = amount(figure)
+            unit = (rate_named(indicator) or unit) if unit == "count" else unit  # "Rate of ... per 100,000"
             if period and of_its_kind(measure, unit):
                 found.append(Found(value, match.group(group).strip(), unit, period, start, match.end()))
     return found

@@ -63,7 +63,7 @@ def read_table(
             above = []  # a caption names what the table counts: "Number of clients supported by ..."
         if not named and above and above[-1].ours:  # the measure named last above it is ours
             named = [row for row in rows if _is_total(row[2], measure) or (own and own == _place(row[2]))]
-        plain = "%" if "%" in unit_line.split() else _table_rate(title)
+        plain = "%" if "%" in unit_line.split() else rate_named(title)
         for row_start, row_end, _, figures in named[:1]:
             for period, figure in zip(cells, figures):
                 if period and figure:
@@ -139,11 +139,11 @@ def _money_scale(above: str) -> float | None:
     return SCALES.get(written, 1e3)
 
 
-def _table_rate(above: str) -> str | None:
-    """The unit of a table's plain figures when a line above it names a rate: "rate per 10,000"
-    from the last such line ("Children looked after rate, per 10,000 children aged under 18"), or
-    from a title further up when the last one names no denominator ("CPP rate 1 CPP rate 2 ..."
-    under "... Child Protection Plan - rate per 10,000")."""
+def rate_named(above: str) -> str | None:
+    """The unit of plain figures (a table's, a dashboard's) when a line above them names a rate:
+    "rate per 10,000" from the last such line ("Children looked after rate, per 10,000 children
+    aged under 18"), or from a title further up when the last one names no denominator ("CPP rate
+    1 CPP rate 2 ..." under "... Child Protection Plan - rate per 10,000")."""
     rated = [line for line in above.splitlines() if re.search(r"(?i)\brates?\b", line)]
     if not rated:
         return None
