@@ -883,6 +883,10 @@ def test_a_dashboard_s_latest_and_previous_figures_are_the_last_two_quarters_bef
     assert read_passage(quarterly, find_measure("foster carers"), "2025-03-12", None) == []
     rate = quarterly.replace("Number of", "Rate of").replace("system", "system per 100,000")
     assert {f.unit for f in read_passage(rate, entrants, "2025-03-12", None)} == {"rate per 100,000"}
+    sentence = "The First-Time Entrants to the Youth Justice System per 100,000 in December was 175."
+    assert [(f.value, f.unit) for f in read_passage(sentence, entrants, "2025-03-12", None)] == [
+        (175, "rate per 100,000")
+    ]
 
 
 def test_a_participle_of_the_measure_s_words_is_found_in_every_passage(tmp_path):

@@ -14,6 +14,8 @@ _RATE = re.compile(r"(?i)\brate\b[^.\d]{0,40}$")
 PER = re.compile(r"(?i)per\s+(10,000|1,000|100,000|100)\b")
 PER_AFTER = re.compile(r"(?i)\s*per\s+(10,000|1,000|100,000|100)\b")
 """A rate's denominator right after its value: "412.5 per 100,000"."""
+_PER_BEFORE = re.compile(r"(?i)\bper\s+(10,000|1,000|100,000|100)\b\D{0,40}$")
+"""A rate's denominator a few words before its value, with no other number between."""
 _PER_OR_AGES = re.compile(r"(?i)\bper\s+[\d,]+|\d+\s*[-–]\s*\d+")
 """What may stand between "rate" and its value: "The rate per 10,000 children (aged 0-17) was 32.9"."""
 _YEAR_WORD = re.compile(rf"^{YEAR}$")
@@ -62,6 +64,8 @@ def values(text: str, context: str = "", named_at: tuple[int, ...] = (), timed: 
         elif unit == "count" and _RATE.search(_PER_OR_AGES.sub(" ", text[max(0, start - 80) : start])):
             per = PER.search(text) or PER.search(context)
             unit = f"rate per {per.group(1)}" if per else "rate"
+        elif unit == "count" and (per := _PER_BEFORE.search(undated[max(0, start - 80) : start])):
+            unit = f"rate per {per.group(1)}"  # "... Youth Justice System per 100,000 in December was 175"
         found.append(Value(start, end, value, match.group(0).strip(), unit))
     return found
 
