@@ -12,7 +12,7 @@ from rag.trends.measures import Measure, names_it
 from rag.trends.tables import rate_named
 
 _DASHBOARD = re.compile(
-    rf"(?i)\blatest\s*:\s*(?P<latest>{AMOUNT.pattern})(?P<between>[\s\S]{{0,80}}?)"
+    rf"(?i)\blatest\s*:\s*(?P<latest>{AMOUNT.pattern})[\s\S]{{0,80}}?"
     r"\bprevious\s*:\s*(?P<previous>" + AMOUNT.pattern.replace("?P<", "?P<p_") + ")"
 )
 _ROLLING = re.compile(r"(?i)\brolling\s+(?:12|twelve)\b|\b(?:12|twelve)[\s-]*months?\s+(?:rolling|total)\b")
@@ -51,7 +51,7 @@ def _indicator(text: str, at: int) -> tuple[int, str]:
     line_start = text.rfind("\n", 0, at) + 1
     if len(re.findall(r"[A-Za-z]{2,}", text[line_start:at])) >= 3:
         return line_start, text[line_start:at]
-    above = [m for m in re.finditer(r"[^\n]*[A-Za-z]{2,}[^\n]*", text[:line_start])]
+    above = list(re.finditer(r"[^\n]*[A-Za-z]{2,}[^\n]*", text[:line_start]))
     if not above:
         return line_start, ""
     return above[-1].start(), text[above[-1].start() : at]
