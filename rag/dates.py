@@ -185,13 +185,16 @@ def _runs_of_months(text: str) -> list[tuple[int, int, str]]:
         start = (year - (first > last)) * 12 + first - 1
         found.append((match.start(), match.end(), _months(start, year * 12 + last - 1)))
     for match in _YEARS_SPAN.finditer(text):
-        between = match.group("between") is not None or match.group("within") is not None
+        between = match.group("between") is not None
         first = int(match.group("between") or match.group("within") or match.group("first"))
         last = int(match.group("and") or match.group("to") or match.group("last"))
         last += 0 if last > 100 else first // 100 * 100
         shortest = 1 if between else 2  # "between 2014 and 2015" is a span, "2014-15" a financial year
-        titled = not between and (
-            _TITLE_WORDS.search(text[: match.start()]) or _TITLE_AFTER.match(text, match.end())
+        # and "in 2023 to 2024" (GOV.UK's financial year) no span: "in 2000 to 2002" is
+        titled = (
+            not between
+            and not match.group("within")
+            and (_TITLE_WORDS.search(text[: match.start()]) or _TITLE_AFTER.match(text, match.end()))
         )
         if shortest <= last - first <= 10 and not titled and not _overlaps(*match.span(), found):
             found.append((match.start(), match.end(), f"{first}-01/{last}-12"))
@@ -257,10 +260,18 @@ def _joins(text: str, first: tuple[int, int, str], second: tuple[int, int, str])
     if min(len(first[2]), len(second[2])) < 7 or first[2] >= second[2]:
         return False
     if _DASH.fullmatch(text, first[1], second[0]):  # "During 2014/15 – 2015/16, there were 8,607"
-        return True
+        return _years_long(first[2]) and _years_long(second[2])  # not "(Q2 2024/25 – Q3 2024/25)"
     return bool(_AND_OR_TO.fullmatch(text, first[1], second[0])) and bool(
         _FROM_OR_BETWEEN.search(text[: first[0]])
     )
+
+
+def _years_long(period: str) -> bool:
+    """Whether a period is a run of twelve months ("2014-04/2015-03")."""
+    first, _, last = period.partition("/")
+    if not last or len(first) != 7 or len(last) != 7:
+        return False
+    return (int(last[:4]) - int(first[:4])) * 12 + int(last[5:]) - int(first[5:]) == 11
 
 
 def months_before(period: str, months: int) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from rag.dates import is_real_date, months_before, quarter_before
+from rag.dates import is_real_date, months_before, periods, quarter_before
 from rag.text import AMOUNT
 from rag.trends.figures import Found, amount, of_its_kind
 from rag.trends.measures import Measure, names_it
@@ -29,10 +29,12 @@ def read_dashboard(text: str, measure: Measure, meeting_date: str | None) -> lis
     if not meeting_date or not is_real_date(meeting_date[:7]):
         return []
     found: list[Found] = []
+    previous_end = 0
     for match in _DASHBOARD.finditer(text):
-        start, indicator = _indicator(text, match.start())
-        if not names_it(indicator, measure):
-            continue
+        start, indicator = _indicator(text, match.start(), previous_end)
+        previous_end = match.end()
+        if periods(match.group(0)) or not names_it(indicator, measure):
+            continue  # a dashboard that dates its figures ("Latest: 31 Dec 2024 1,109") is read as sentences
         latest = quarter_before(meeting_date)
         if _ROLLING.search(indicator):
             latest = f"{months_before(latest, 9).split('/')[0]}/{latest.split('/')[1]}"
@@ -45,11 +47,13 @@ def read_dashboard(text: str, measure: Measure, meeting_date: str | None) -> lis
     return found
 
 
-def _indicator(text: str, at: int) -> tuple[int, str]:
-    """Where the indicator's name starts and the name: the words before `at` on its line, else
-    the last line above it with words."""
+def _indicator(text: str, at: int, after: int = 0) -> tuple[int, str]:
+    """Where the indicator's name starts and the name: the words before `at` on its line (after
+    the dashboard before it, `after`, when the text runs several onto one line), else the last
+    line above it with words."""
     line_start = text.rfind("\n", 0, at) + 1
-    if len(re.findall(r"[A-Za-z]{2,}", text[line_start:at])) >= 3:
+    if after > line_start or len(re.findall(r"[A-Za-z]{2,}", text[line_start:at])) >= 3:
+        line_start = max(line_start, after)
         return line_start, text[line_start:at]
     above = list(re.finditer(r"[^\n]*[A-Za-z]{2,}[^\n]*", text[:line_start]))
     if not above:

@@ -14,8 +14,9 @@ _RATE = re.compile(r"(?i)\brate\b[^.\d]{0,40}$")
 PER = re.compile(r"(?i)per\s+(10,000|1,000|100,000|100)\b")
 PER_AFTER = re.compile(r"(?i)\s*per\s+(10,000|1,000|100,000|100)\b")
 """A rate's denominator right after its value: "412.5 per 100,000"."""
-_PER_BEFORE = re.compile(r"(?i)\bper\s+(10,000|1,000|100,000|100)\b\D{0,40}$")
-"""A rate's denominator a few words before its value, with no other number between."""
+_PER_BEFORE = re.compile(r"(?i)\bper\s+(10,000|1,000|100,000|100)\b[^\d,;]{0,40}$")
+"""A rate's denominator a few words before its value, with no other number or clause between
+(not "52.1 per 10,000 children, equivalent to 1,109 children")."""
 _PER_OR_AGES = re.compile(r"(?i)\bper\s+[\d,]+|\d+\s*[-–]\s*\d+")
 """What may stand between "rate" and its value: "The rate per 10,000 children (aged 0-17) was 32.9"."""
 _YEAR_WORD = re.compile(rf"^{YEAR}$")

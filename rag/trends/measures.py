@@ -68,21 +68,22 @@ def find_measure(asked: str) -> Measure:
     return Measure(asked, tuple(dict.fromkeys(names or [asked])))
 
 
-def without_place(name: str) -> tuple[str, str | None]:
-    """A measure's name without the council it names at its start or end, and that council's
-    official name: "Kent employment rate", "Kent's employment rate" and "employment rate in
-    Kent" are "employment rate" in Kent County Council's reports. (The name unchanged and None
-    when it names no council, or nothing but one.)"""
+def without_place(name: str, councils: set[str]) -> tuple[str, str | None]:
+    """A measure's name without one of `councils` (official names) named at its start or end, and
+    that council: "Kent employment rate", "Kent's employment rate" and "employment rate in Kent"
+    are "employment rate" in Kent County Council's reports. The name unchanged and None when it
+    names no such council, nothing but one, or one joined to another place ("Kent and Medway NHS
+    waiting times"; "reading" in an index without Reading's reports is a word)."""
     words = name.split()
     for cut in range(len(words) - 1, 0, -1):
         place = council_named_by(re.sub(r"['’]s$", "", " ".join(words[:cut])))
-        if place:
-            return " ".join(words[cut:]), place
-        place = council_named_by(" ".join(words[len(words) - cut :]))
-        rest = words[: len(words) - cut]
-        if place and rest[-1:] and rest[-1].lower() in {"in", "for", "across", "of"}:
-            rest = rest[:-1]
-        if place and rest:
+        rest = words[cut:]
+        if place not in councils:
+            place = council_named_by(" ".join(words[len(words) - cut :]))
+            rest = words[: len(words) - cut]
+            if rest[-1:] and rest[-1].lower() in {"in", "for", "across", "of"}:
+                rest = rest[:-1]
+        if place in councils and rest and not {rest[0].lower(), rest[-1].lower()} & {"and", "&", "or"}:
             return " ".join(rest), place
     return name, None
 
@@ -140,11 +141,10 @@ def head(name: str) -> str:
     """The word a name counts: the one before its first preposition ("referrals" in "referrals to
     children's social care") or the clause that follows it ("properties" in "empty properties
     brought back into use", "pupils" in "pupils permanently excluded"; see trend_cues.toml), else
-    its last ("cases" in "early help cases"; "families" in "edge of care families": a name that
-    ends with people counts them)."""
+    its last ("cases" in "early help cases")."""
     words = _words(name)
     ends = [at for at in (_preposition_at(words), _clause_at(words)) if at]
-    if not ends or words[-1] in _people_words():  # "edge of care families" counts families
+    if not ends:
         return words[-1]
     at = min(ends)
     while at > 1 and words[at - 1].endswith("ly"):
@@ -157,7 +157,11 @@ def _clause_at(words: list[str]) -> int | None:
     name, people = cues()["name"], _people_words()
     for at in range(1, len(words)):
         word, after = words[at], words[at + 1 :]
-        participle = (len(word) >= 5 and word.endswith("ed")) or word in name["participles"]
+        participle = (len(word) >= 5 and word.endswith("ed") and not word.endswith("eed")) or (
+            word in name["participles"]
+        )
+        if participle and all(w.endswith("ly") for w in words[:at]):
+            continue  # "sexually transmitted infections": the participle comes before its noun
         goes_on = len(after) != 1 or after[0] in name["particles"]
         if (
             word in name["clause_words"]

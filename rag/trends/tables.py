@@ -75,8 +75,7 @@ def read_table(
 
 def _caption(text: str, lines: list[tuple[int, int]], number: int) -> str | None:
     """The line right above a table's header when it is the table's caption ("Number of clients
-    supported by service type – West Sussex 2008/9 to 2013/14", "Table 18 ..."; see
-    trend_cues.toml), else None."""
+    supported by service type – West Sussex 2008/9 to 2013/14"; see trend_cues.toml), else None."""
     line = text[slice(*lines[number - 1])].strip() if number else ""
     return line if cue_patterns()["caption"].match(line) and len(line.split()) <= 25 else None
 

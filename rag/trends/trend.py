@@ -124,7 +124,7 @@ def trend(
     order. `council` (part of a name) and `source` (a glob) choose reports; `since` and `until`
     (ISO dates, inclusive) choose points by the date their value refers to."""
     started = time.perf_counter()
-    name, place = without_place(measure_name)
+    name, place = without_place(measure_name, {d["council"] for d in index.documents() if d["council"]})
     council = council or place  # "Kent employment rate": the employment rate in Kent's reports
     measure = find_measure(name)
     rows = _matching(index, _fts_query(measure), "c.row")
