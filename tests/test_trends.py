@@ -877,6 +877,9 @@ def test_a_name_s_head_ends_where_a_clause_after_it_starts():
 
 
 def test_this_quarter_with_no_date_above_is_the_last_quarter_before_the_meeting():
+    care = find_measure("children in care")
+    other = "Children in care remained stable over the quarter, but the number of unaccompanied children rose to 412."
+    assert read_passage(other, care, "2025-03-12", None) == []  # a clause naming what its number counts
     potholes = find_measure("potholes repaired")
     text = "The number of potholes repaired within 28 days this quarter was 3,058."
     assert [f.period for f in read_passage(text, potholes, "2025-03-12", None)] == ["2024-10/2024-12"]

@@ -269,8 +269,16 @@ def _owned(piece: str, value: Value, named: list[Mention]) -> bool:
     # increase of 14 children from the end of the previous Quarter (1,095)"
     if cue_patterns()["previous_before"].search(gap):
         return True
+    if _ANOTHER_NUMBER_OF.search(
+        gap
+    ):  # "... stable over the quarter, but the number of unaccompanied children rose to 412"
+        return False
     link = cue_patterns()["link"].search(gap)
     return bool(link) and not _weak_link_in_another_clause(gap, link)
+
+
+_ANOTHER_NUMBER_OF = re.compile(r"(?i)(?:[,;]|\bbut\b)[^,;]*\bnumber of\b")
+"""A clause after the name that names what its own number counts."""
 
 
 def _weak_link_in_another_clause(gap: str, link: re.Match) -> bool:
