@@ -911,6 +911,8 @@ def test_a_dashboard_s_latest_and_previous_figures_are_the_last_two_quarters_bef
     # several on one line: each indicator is the words after the dashboard before it
     two = quarterly + " Number of foster carers Latest: 613 Target: 650 Previous: 612 (Red)"
     assert [f.value for f in read_passage(two, entrants, "2025-03-12", None)] == [175, 190]
+    part = "Number of children in care (excluding UASC) Latest: 1,109 Target: 1,000 Previous: 1,095 (Red)"
+    assert read_passage(part, find_measure("children in care"), "2025-03-12", None) == []
     dated = "Number of first time entrants\nLatest: 31 Dec 2024 175 Previous: 30 Sep 2024 190"
     assert all(f.value not in (31, 30) for f in read_passage(dated, entrants, "2025-03-12", None))
     rate = quarterly.replace("Number of", "Rate of").replace("system", "system per 100,000")

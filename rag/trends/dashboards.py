@@ -15,6 +15,8 @@ _DASHBOARD = re.compile(
     rf"(?i)\blatest\s*:\s*(?P<latest>{AMOUNT.pattern})[\s\S]{{0,80}}?"
     r"\bprevious\s*:\s*(?P<previous>" + AMOUNT.pattern.replace("?P<", "?P<p_") + ")"
 )
+_LEAVES_OUT = re.compile(r"(?i)\b(?:excluding|excl|except|other than|apart from|non)\b")
+"""An indicator for a part of the measure: "Number of children in care (excluding UASC)"."""
 _ROLLING = re.compile(r"(?i)\brolling\s+(?:12|twelve)\b|\b(?:12|twelve)[\s-]*months?\s+(?:rolling|total)\b")
 
 
@@ -25,7 +27,8 @@ def read_dashboard(text: str, measure: Measure, meeting_date: str | None) -> lis
     March 2025) as "Latest" and the quarter before as "Previous"; an indicator counted over a
     rolling twelve months ("Number of eligible people receiving an NHS Health Check (Rolling 12
     months)") gives the twelve months to each quarter's end. Plain figures under an indicator that
-    names a rate ("Rate of first-time entrants ... per 100,000") are that rate."""
+    names a rate ("Rate of first-time entrants ... per 100,000") are that rate. An indicator that
+    leaves a part out ("(excluding UASC)") is another measure's."""
     if not meeting_date or not is_real_date(meeting_date[:7]):
         return []
     found: list[Found] = []
@@ -33,7 +36,7 @@ def read_dashboard(text: str, measure: Measure, meeting_date: str | None) -> lis
     for match in _DASHBOARD.finditer(text):
         start, indicator = _indicator(text, match.start(), previous_end)
         previous_end = match.end()
-        if periods(match.group(0)) or not names_it(indicator, measure):
+        if periods(match.group(0)) or not names_it(indicator, measure) or _LEAVES_OUT.search(indicator):
             continue  # a dashboard that dates its figures ("Latest: 31 Dec 2024 1,109") is read as sentences
         latest = quarter_before(meeting_date)
         if _ROLLING.search(indicator):
