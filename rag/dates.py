@@ -217,7 +217,7 @@ def periods(text: str) -> list[tuple[int, int, str]]:
         quarter = int(match.group(1))
         if years:  # financial quarters: Q1 is April to June
             year = int(years.group(1)) + (1 if quarter == 4 else 0)
-            first = (3 * quarter + 1) if quarter < 4 else 1
+            first = financial_quarter_start(quarter)
         else:
             year, first = int(match.group(0)[-4:]), 3 * quarter - 2
         period = f"{year}-{_ISO_MONTHS[first - 1]}/{year}-{_ISO_MONTHS[first + 1]}"
@@ -306,6 +306,11 @@ def quarter_ending(period: str) -> str | None:
     if len(numbers) == 3 and numbers[2] != calendar.monthrange(numbers[0], numbers[1])[1]:
         return None
     return f"{numbers[0]:04d}-{numbers[1] - 2:02d}/{numbers[0]:04d}-{numbers[1]:02d}"
+
+
+def financial_quarter_start(quarter: int) -> int:
+    """The month a financial year's quarter starts in: Q1 April, Q2 July, Q3 October, Q4 January."""
+    return 3 * quarter + 1 if quarter < 4 else 1
 
 
 def quarter_before(date: str) -> str:

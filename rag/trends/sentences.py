@@ -10,6 +10,7 @@ from rag.dates import (
     MONTH_WORDS,
     MONTHS,
     ends_after,
+    financial_quarter_start,
     is_real_date,
     months_before,
     periods,
@@ -403,7 +404,7 @@ def _up_to(match: re.Match, date: str) -> str:
     year, last = map(int, date[:7].split("-"))
     if kind == "month":
         return f"{year - (number > last):04d}-{number:02d}"
-    first = 3 * number + 1 if number < 4 else 1
+    first = financial_quarter_start(number)
     year -= first > last
     return f"{year:04d}-{first:02d}/{year:04d}-{first + 2:02d}"
 
