@@ -14,7 +14,8 @@ A table's column of years is read as those years; where the report states the da
 as right (precision and recall both).
 "Or offered": an expected point the trend found, or whose value is a number of a sentence it
 offers beside its points (rag/trends/offered.py) from the expected report (a table's cell in
-thousands or millions counted at its scale).
+thousands or millions counted at its scale): "or offered" counts the sentences that name the
+measure's words, "or searched" those and the sentences a search for the measure finds.
 Each line also prints the time `trend` took (median of 3 runs, after one warm-up)."""
 
 from __future__ import annotations
@@ -51,9 +52,9 @@ def matches(found, expected: dict, by_year: bool = False) -> bool:
     )
 
 
-def offered_value(result, expected: dict) -> bool:
-    """Whether a sentence the trend offers, from the expected report, writes the expected value."""
-    for quote in result.offered:
+def offered_value(quotes, expected: dict) -> bool:
+    """Whether one of these sentences the trend offers, from the expected report, writes the expected value."""
+    for quote in quotes:
         if expected["source"] not in Path(quote.source).name:
             continue
         for match in AMOUNT.finditer(quote.text):
@@ -110,13 +111,18 @@ def main() -> int:
         recalled_by_year = sum(any(matches(p, e, True) for p in result.points) for e in case["points"])
         recalled = sum(any(matches(p, e) for p in result.points) for e in case["points"])
         or_offered = sum(
-            any(matches(p, e) for p in result.points) or offered_value(result, e) for e in case["points"]
+            any(matches(p, e) for p in result.points) or offered_value(result.offered, e)
+            for e in case["points"]
+        )
+        or_searched = sum(
+            any(matches(p, e) for p in result.points) or offered_value(result.offered + result.searched, e)
+            for e in case["points"]
         )
         in_text = [e for e in case["points"] if not e.get("in_table")]
         recalled_text = sum(any(matches(p, e) for p in result.points) for e in in_text)
         found, expected = len(result.points), len(case["points"])
         split = case.get("split", "dev")
-        total = totals.setdefault(f"{case['corpus']} {split}", [0] * 9)
+        total = totals.setdefault(f"{case['corpus']} {split}", [0] * 10)
         counts = (
             right,
             found,
@@ -127,13 +133,14 @@ def main() -> int:
             right_by_year,
             recalled_by_year,
             or_offered,
+            or_searched,
         )
         for i, n in enumerate(counts):
             total[i] += n
         print(
             f"{case['corpus']:<5} {split:<7} {case['measure']:<24} precision {right}/{found}"
             f"  recall {recalled}/{expected} (in sentences {recalled_text}/{len(in_text)})"
-            f"  or offered {or_offered}/{expected}"
+            f"  or offered {or_offered}/{expected}  or searched {or_searched}/{expected}"
             f"  {statistics.median(runs):7.1f} ms  ({index.info()['chunks']} passages)"
         )
         if split == "heldout" and not args.show_heldout:
@@ -159,6 +166,7 @@ def main() -> int:
         by_year,
         recalled_year,
         or_offered,
+        or_searched,
     ) in totals.items():
         print(
             f"{name:<13} ALL  precision {right / found if found else 0:.2f} ({right}/{found})"
@@ -167,6 +175,7 @@ def main() -> int:
             f"  with a year for its day: precision {by_year / found if found else 0:.2f} ({by_year}/{found})"
             f" recall {recalled_year / expected if expected else 0:.2f} ({recalled_year}/{expected})"
             f"  or offered {or_offered / expected if expected else 0:.2f} ({or_offered}/{expected})"
+            f"  or searched {or_searched / expected if expected else 0:.2f} ({or_searched}/{expected})"
         )
     return 0
 

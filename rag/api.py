@@ -296,7 +296,9 @@ async def trend_route(request: Request, service: Service) -> dict:
 
     def run() -> dict:
         index = service.current.get()
-        return trend(index, measure, filters.council, filters.since, filters.until, filters.source).to_dict()
+        return trend(
+            index, measure, filters.council, filters.since, filters.until, filters.source, service.settings
+        ).to_dict()
 
     return await run_in_threadpool(run)
 

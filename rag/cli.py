@@ -224,7 +224,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     elif args.command == "search":
         _search(args, settings, index)
     elif args.command == "trend":
-        _trend(args, index)
+        _trend(args, settings, index)
     elif args.command == "eval":
         from rag.evaluation import evaluate, load_questions
 
@@ -237,7 +237,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _trend(args: argparse.Namespace, index) -> None:
+def _trend(args: argparse.Namespace, settings: Settings, index) -> None:
     from rag.dates import date_range
     from rag.trends import trend, trend_csv, trend_table
     from rag.trends.output import offered_text
@@ -246,7 +246,7 @@ def _trend(args: argparse.Namespace, index) -> None:
         value = getattr(args, key)
         if value:
             date_range(f"--{key}", value)  # a one-line error for anything but a real date
-    result = trend(index, args.measure, args.council, args.since, args.until, args.source)
+    result = trend(index, args.measure, args.council, args.since, args.until, args.source, settings)
     if result.message:
         print(f"{'not found' if not result.points else 'note'}: {result.message}", file=sys.stderr)
     if args.json:

@@ -187,7 +187,9 @@ def openapi_document(keyed: bool) -> dict:
                 "summary": "Every stated value of one measure over time, each cited",
                 "description": "The object `rag trend --json` prints: the points, and as `candidates` "
                 "the sentences that name the measure's words with a figure the reader did not take as "
-                "a point; `since` and `until` choose values by the date they refer to.",
+                'a point (`"found_by": "name"`), then those with a figure in the passages a search for '
+                'the measure finds (`"found_by": "search"`); `since` and `until` choose values by the '
+                "date they refer to.",
                 "parameters": [
                     _parameter("measure", "the measure, e.g. children looked after", True),
                     *[p for p in filters if p["name"] != "title"],

@@ -51,6 +51,8 @@ def test_json_follows_the_contract_in_period_order_with_exact_excerpts(capsys, c
     for offered in result["candidates"]:
         assert offered["text"] == offered["citation"]["text"] and offered["text"] not in cited
         assert any(offered["text"] in text for text in chunk_texts)
+    found_by = [c["found_by"] for c in result["candidates"]]
+    assert "search" in found_by and found_by == sorted(found_by)  # "name" ones first
 
 
 VACANCIES = "The above represents a much improved position than 12 months ago when we had 15 FTE Social Worker vacancies"
@@ -97,6 +99,36 @@ def test_a_name_in_one_sentence_and_its_figure_in_the_next_are_offered_together_
     assert len(offered) == 2  # a sentence with the name and no figure is not offered, nor paired
 
 
+HEALTH_VISITING = "In Quarter 3, the Health Visiting Service delivered 17,051 mandated universal health and wellbeing reviews."
+
+
+def test_a_measure_the_reports_name_otherwise_is_offered_in_the_sentences_a_search_finds(tmp_path, capsys):
+    """No sentence holds the words of "health visitor checks": the report counts "mandated universal
+    health and wellbeing reviews". The trend offers the sentences with a figure of the passages a
+    search for the name finds (not one whose only number is a year, nor one with none), within its
+    filters, after any sentence that names its words."""
+    index = _report_index(
+        tmp_path,
+        "2025-03-quarterly-performance-report.md",
+        f"{HEALTH_VISITING}\n\nThe health visiting service was recommissioned in 2019.\n\n"
+        "Health visitors support every family with a new baby.",
+    )
+    result = trend(index, "health visitor checks")
+    assert result.status == "not_found" and not result.offered
+    assert [q.text for q in result.searched] == [HEALTH_VISITING]
+    assert result.searched[0].date == "2025-03" and result.message.endswith("a search for it finds, to check")
+    assert trend(index, "health visitor checks", "Kent").searched == []  # another council's reports: none
+    assert trend(index, "health visitor checks", since="2026-01-01").searched == []  # reports before it
+    code, out, err = run(
+        capsys, "trend", "health visitor checks", "--json", "--index-dir", str(index.index_dir)
+    )
+    candidates = json.loads(out)["candidates"]
+    assert code == 0 and [(c["text"], c["found_by"]) for c in candidates] == [(HEALTH_VISITING, "search")]
+    code, out, err = run(capsys, "trend", "health visitor checks", "--index-dir", str(index.index_dir))
+    assert code == 0 and "no passage names 'health visitor checks'" in err
+    assert "a search for it finds; the reports may name it otherwise" in out and HEALTH_VISITING in out
+
+
 def test_the_chat_offers_the_sentences_of_a_trend_it_cannot_chart(monkeypatch, corpus_index):
     monkeypatch.setenv("RAG_INDEX_DIR", str(corpus_index.index_dir))
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
@@ -115,6 +147,10 @@ def test_the_chat_offers_the_sentences_of_a_trend_it_cannot_chart(monkeypatch, c
     assert not app.exception and len(app.get("vega_lite_chart")) == 1
     offered = app.session_state["turns"][1]["trend"].offered
     assert offered and any(e.label.startswith(f"{len(offered)} more sentences name it") for e in app.expander)
+    searched = app.session_state["turns"][1]["trend"].searched
+    assert searched and any(
+        e.label == f"{len(searched)} sentences with a figure that a search for it finds" for e in app.expander
+    )
     assert any(offered[0].text[:40] in m.value.replace("\\", "") for m in app.markdown)
 
 

@@ -540,15 +540,18 @@ def csv_button(label: str, data: str, file_name: str, key: str) -> None:
 def show_trend(turn: dict, key: str) -> None:
     """A question about change over time: the chart, the table of cited points, a CSV download."""
     result = turn["trend"]
-    if not result.points and result.offered:
+    by_name, searched = (_found_by(turn["answer"], how) for how in ("name", "search"))
+    if not result.points and (by_name or searched):
         st.warning(
             f"**No value of {escape_markdown(result.measure)} that the reader could date.** "
             + escape_markdown(turn["answer"]["answer"]),
             icon=":material/search_off:",
         )
-        st.markdown("These sentences name it with a figure; check whether one is its value:")
-        for line in candidate_lines(turn["answer"]):
-            st.markdown(line)
+        for heading, lines in ((NAMED_HEADING, by_name), (SEARCHED_HEADING, searched)):
+            if lines:
+                st.markdown(heading)
+            for line in lines:
+                st.markdown(line)
         return
     if not result.points:
         show_refusal(turn["answer"])
@@ -578,12 +581,25 @@ def show_trend(turn: dict, key: str) -> None:
             "passages.csv",
             f"trend-named-{key}",
         )
-    if result.offered:
-        with st.expander(
-            f"{len(result.offered)} more sentences name it with a figure the reader did not place"
-        ):
-            for line in candidate_lines(turn["answer"]):
+    if by_name:
+        with st.expander(f"{len(by_name)} more sentences name it with a figure the reader did not place"):
+            for line in by_name:
                 st.markdown(line)
+    if searched:
+        with st.expander(f"{len(searched)} sentences with a figure that a search for it finds"):
+            for line in searched:
+                st.markdown(line)
+
+
+NAMED_HEADING = "These sentences name it with a figure; check whether one is its value:"
+SEARCHED_HEADING = "These sentences, with a figure, are in the passages a search for it finds; the reports may call it something else:"
+
+
+def _found_by(answer: dict, how: str) -> list[str]:
+    """The Markdown lines of a trend answer's offered sentences found by `how` ("name", "search")."""
+    return candidate_lines(
+        {"candidates": [c for c in answer.get("candidates") or [] if c.get("found_by") == how]}
+    )
 
 
 def new_turn(question: str, filters_text: str, k: int = 0) -> dict:
@@ -599,7 +615,9 @@ def trend_turn(question: str, asked, filters, filters_text: str) -> dict:
     turn = new_turn(question, filters_text)
     within = filters.narrowed(asked.since, None, asked.council)
     try:
-        turn["trend"] = trend(index, asked.measure, within.council, within.since, within.until, within.source)
+        turn["trend"] = trend(
+            index, asked.measure, within.council, within.since, within.until, within.source, settings
+        )
         turn["answer"] = trend_answer(turn["trend"], question)
         if turn["trend"].points:  # every passage that names it, for values the reader could not place
             with contextlib.suppress(RagError):  # without them the trend still stands

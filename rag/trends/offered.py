@@ -3,7 +3,12 @@ the reader did not take as points. The reader keeps to a measure's names as the 
 user gives them, and to values it can date; a report that puts the name's words apart ("15 FTE
 Social Worker vacancies" for social worker vacancies), dates a value in a way the reader does not
 parse ("12 months ago"), or gives it on the line after the name (a dashboard's "Latest: 33,550"),
-is in one of these sentences instead: the reader of the trend sees them, each cited, and judges."""
+is in one of these sentences instead: the reader of the trend sees them, each cited, and judges.
+
+Where the reports call the measure something else altogether ("mandated universal health and
+wellbeing reviews" for health visitor checks), no sentence holds the name's words: the sentences
+with a figure of the passages an ordinary search for the name finds (dense and keyword, then the
+cross-encoder) are offered as well, after those, best first by the cross-encoder (`searched`)."""
 
 from __future__ import annotations
 
@@ -11,8 +16,13 @@ import re
 from collections.abc import Callable
 
 from rag.dates import YEAR, periods
+from rag.index.store import Index
+from rag.models.rerank import rerank_scores
+from rag.retrieval import search
+from rag.settings import Settings
 from rag.text import AMOUNT, split_sentences
 from rag.trends.measures import Measure, content_words, singular_key
+from rag.types import Filters
 
 OFFERED = 10
 """How many sentences a trend offers at most."""
@@ -24,6 +34,11 @@ around the measure's words."""
 
 _WORD = re.compile(r"[\w'’]+")
 """A word of a sentence, each part of a hyphenated one too ("self-harm": self, harm)."""
+
+SEARCHED = 10
+"""How many sentences found by a search for the measure a trend offers at most."""
+SEARCH_PASSAGES = 10
+"""How many passages of that search are read for them."""
 
 PAIRED = 1000
 """Added to the words a pair of sentences spans: a pair ranks after every single sentence."""
@@ -98,10 +113,7 @@ def _excerpt(sentence: str, wanted: list[str]) -> str:
         ),
         0,
     )
-    start = max(0, first - LONGEST // 3)
-    start = sentence.rfind(" ", 0, start) + 1 if start else 0
-    end = sentence.find(" ", start + LONGEST)
-    return sentence[start : end if end > 0 else len(sentence)].strip()
+    return _around(sentence, first)
 
 
 def offered(
@@ -156,3 +168,39 @@ def offered(
         if len(chosen) == OFFERED:
             break
     return chosen
+
+
+def searched(
+    index: Index, name: str, settings: Settings, filters: Filters, shown: set[tuple[str, str]]
+) -> list[tuple[str, int, str]]:
+    """Up to SEARCHED sentences holding a figure (no date or year alone) from the SEARCH_PASSAGES
+    passages a search for `name` finds within `filters`, best first by the cross-encoder's reading
+    of the name and the sentence, each as (chunk id, start in its passage, excerpt); not those in
+    `shown` ((doc_id, text) of the points and sentences offered already), nor one sentence twice."""
+    passages = search(index, name, settings, k=SEARCH_PASSAGES, filters=filters).passages
+    found: dict[str, tuple[str, int, str]] = {}
+    for passage in passages:
+        for begin, end in split_sentences(passage.text):
+            sentence = passage.text[begin:end].strip()
+            figures = _figures(sentence)
+            if not figures:
+                continue
+            excerpt = _around(sentence, figures[0][0])
+            plain = " ".join(excerpt.lower().split())
+            if plain in found or any(excerpt in c or c in excerpt for d, c in shown if d == passage.doc_id):
+                continue
+            found[plain] = (passage.chunk_id, begin + sentence.find(excerpt), excerpt)
+    chosen = list(found.values())
+    scores = rerank_scores(name, [excerpt for _, _, excerpt in chosen])
+    order = sorted(range(len(chosen)), key=lambda i: -scores[i])
+    return [chosen[i] for i in order[:SEARCHED]]
+
+
+def _around(sentence: str, at: int) -> str:
+    """The sentence, or where it is longer than LONGEST, the stretch of it around character `at`."""
+    if len(sentence) <= LONGEST:
+        return sentence
+    start = max(0, at - LONGEST // 3)
+    start = sentence.rfind(" ", 0, start) + 1 if start else 0
+    end = sentence.find(" ", start + LONGEST)
+    return sentence[start : end if end > 0 else len(sentence)].strip()

@@ -77,16 +77,21 @@ def where(quote) -> str:
 OFFERED_HEADING = (
     "Sentences that name its words with a figure the reader did not take as a value of it (check them):"
 )
+SEARCHED_HEADING = (
+    "Sentences with a figure that a search for it finds; the reports may name it otherwise (check them):"
+)
 
 
 def offered_text(result: Trend) -> str:
-    """The sentences the trend offers beside its points, whole, each with where it is; "" when none."""
-    if not result.offered:
-        return ""
-    lines = [OFFERED_HEADING]
-    for quote in result.offered:
-        lines.append("  - " + printable(" ".join(quote.text.split())))
-        lines.append("    " + printable(where(quote)))
+    """The sentences the trend offers beside its points, whole, each with where it is, under their
+    headings; "" when none."""
+    lines = []
+    for heading, quotes in ((OFFERED_HEADING, result.offered), (SEARCHED_HEADING, result.searched)):
+        if quotes:
+            lines.append(heading)
+        for quote in quotes:
+            lines.append("  - " + printable(" ".join(quote.text.split())))
+            lines.append("    " + printable(where(quote)))
     return "\n".join(lines)
 
 

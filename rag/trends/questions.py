@@ -84,7 +84,7 @@ def trend_answer(result: Trend, question: str) -> dict:
         "citations": citations,
         "passages": [],
         "timings_ms": result.timings_ms,
-        # sentences that name it with a figure the reader did not take: shown and exported as an
-        # answer's next best sentences are
-        **({"candidates": result.candidates()} if result.offered else {}),
+        # sentences that name it with a figure the reader did not take, then those a search for it
+        # finds: shown and exported as an answer's next best sentences are
+        **({"candidates": result.candidates()} if result.offered or result.searched else {}),
     }

@@ -12,14 +12,15 @@ from dataclasses import asdict, dataclass, field, replace
 
 from rag.dates import period_key
 from rag.index.store import Index
+from rag.settings import Settings
 from rag.text import stem
 from rag.trends.cues import cues
 from rag.trends.figures import Found
 from rag.trends.measures import Measure, content_words, find_measure, names_it, own_words, without_place
-from rag.trends.offered import offered
+from rag.trends.offered import offered, searched
 from rag.trends.sentences import read_passage
 from rag.trends.tables import counted_on, read_table
-from rag.types import Quote
+from rag.types import Filters, Quote
 
 PARAGRAPH_START = re.compile(r"(?m)^[ \t]*(?:-\s*)?(\d+(?:\.\d+)*)[.)]?\s")
 """A numbered paragraph's start: "3.2 ", "- 12) "."""
@@ -59,11 +60,19 @@ class Trend:
     offered: list[Quote] = field(default_factory=list)
     """Sentences that name the measure's words and hold a figure the reader did not take as a
     point (rag.trends.offered), most closely tied first: for the reader of the trend to judge."""
+    searched: list[Quote] = field(default_factory=list)
+    """Sentences with a figure from the passages a search for the measure finds, which may name it
+    otherwise (rag.trends.offered.searched), best first: offered after those."""
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def candidates(self) -> list[dict]:
-        """The offered sentences as JSON: each its text and its citation."""
-        return [{"text": q.text, "citation": asdict(q)} for q in self.offered]
+        """The offered sentences as JSON: each its text, its citation and how it was found ("name":
+        it holds the measure's words; "search": a search for the measure found its passage)."""
+        return [
+            {"text": q.text, "citation": asdict(q), "found_by": found_by}
+            for found_by, quotes in (("name", self.offered), ("search", self.searched))
+            for q in quotes
+        ]
 
     @property
     def status(self) -> str:
@@ -119,16 +128,18 @@ def trend(
     since: str | None = None,
     until: str | None = None,
     source: str | None = None,
+    settings: Settings | None = None,
 ) -> Trend:
     """Every stated value of the measure in the index, one point per value and period, in period
     order. `council` (part of a name) and `source` (a glob) choose reports; `since` and `until`
-    (ISO dates, inclusive) choose points by the date their value refers to."""
+    (ISO dates, inclusive) choose points by the date their value refers to. Beside the points, the
+    sentences offered to check (`offered`, `searched`; `settings` for the search, else the defaults)."""
     started = time.perf_counter()
     name, place = without_place(measure_name, {d["council"] for d in index.documents() if d["council"]})
     council = council or place  # "Kent employment rate": the employment rate in Kent's reports
     measure = find_measure(name)
     rows = _matching(index, _fts_query(measure), "c.row")
-    searched = time.perf_counter()
+    keyword_searched = time.perf_counter()
     rows = [r for r in rows if _accepts_document(r, council, source)]
     # the keyword index also matches a name in another case ("lac" for LAC): ours only
     naming = [r for r in rows if names_it(r["text"], measure)]
@@ -155,7 +166,19 @@ def trend(
         ][:limit]
 
     sentences = [_quote(row, at, excerpt) for row, at, excerpt in offered(measure, rows_of, cited)]
-    result = Trend(" ".join(measure_name.split()), points, named, offered=sentences)
+    offering = time.perf_counter()
+    shown = cited | {(q.doc_id, q.text) for q in sentences}
+    # the reports that may state a value of the period asked: dated from `since` to a year after `until`
+    within = Filters(council, source, since, str(int(until[:4]) + 1) if until else None)
+    found = searched(index, name, settings or Settings(), within, shown)
+    found_in = _rows_of(index, [chunk_id for chunk_id, _, _ in found])
+    result = Trend(
+        " ".join(measure_name.split()),
+        points,
+        named,
+        offered=sentences,
+        searched=[_quote(found_in[chunk_id], at, excerpt) for chunk_id, at, excerpt in found],
+    )
     if not rows and not named:
         result.message = _nothing_message(index, measure, council, source)
     elif not named:
@@ -168,9 +191,12 @@ def trend(
         )
     if result.message and sentences:
         result.message += "; below, sentences that name its words with a figure, to check"
+    elif result.message and result.searched:
+        result.message += "; below, sentences with a figure that a search for it finds, to check"
     result.timings_ms = {
-        "search": round((searched - started) * 1000, 1),
-        "extract": round((time.perf_counter() - searched) * 1000, 1),
+        "search": round((keyword_searched - started) * 1000, 1),
+        "extract": round((offering - keyword_searched) * 1000, 1),
+        "offer": round((time.perf_counter() - offering) * 1000, 1),
         "total": round((time.perf_counter() - started) * 1000, 1),
     }
     return result
@@ -193,6 +219,18 @@ def _matching(index: Index, query: str, order: str, limit: int = -1) -> list:
         f" JOIN documents d USING (doc_id) WHERE chunks_fts MATCH ? ORDER BY {order} LIMIT ?",
         [query, limit],
     )
+
+
+def _rows_of(index: Index, chunk_ids: list[str]) -> dict[str, object]:
+    """The passages (with their documents' columns) of these chunk ids, by chunk id."""
+    if not chunk_ids:
+        return {}
+    found = index.query(
+        f"SELECT c.chunk_id, {_PASSAGE_COLUMNS} FROM chunks c JOIN documents d USING (doc_id)"
+        f" WHERE c.chunk_id IN ({','.join('?' * len(chunk_ids))})",
+        chunk_ids,
+    )
+    return {r["chunk_id"]: r for r in found}
 
 
 def _point(row, item: Found) -> Point:
