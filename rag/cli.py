@@ -246,7 +246,10 @@ def _trend(args: argparse.Namespace, settings: Settings, index) -> None:
         value = getattr(args, key)
         if value:
             date_range(f"--{key}", value)  # a one-line error for anything but a real date
-    result = trend(index, args.measure, args.council, args.since, args.until, args.source, settings)
+    # CSV is the points alone: no search for sentences to offer beside them
+    result = trend(
+        index, args.measure, args.council, args.since, args.until, args.source, settings, search=not args.csv
+    )
     if result.message:
         print(f"{'not found' if not result.points else 'note'}: {result.message}", file=sys.stderr)
     if args.json:

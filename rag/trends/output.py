@@ -78,7 +78,8 @@ OFFERED_HEADING = (
     "Sentences that name its words with a figure the reader did not take as a value of it (check them):"
 )
 SEARCHED_HEADING = (
-    "Sentences with a figure that a search for it finds; the reports may name it otherwise (check them):"
+    "Sentences with a figure in the passages a search for it finds, where the reports may name it otherwise"
+    " (check them):"
 )
 
 
