@@ -180,12 +180,12 @@ def searched(
     keep: Callable[[Passage], bool] = lambda passage: True,
 ) -> list[tuple[str, int, str]]:
     """Up to SEARCHED sentences holding a figure (no date, year or paragraph number alone) from the
-    first SEARCH_PASSAGES passages `keep` accepts (of twice as many) that a search for `name` finds within
-    `filters` (`rag.retrieval.search`'s dense and keyword ranks fused), best first by the
+    first SEARCH_PASSAGES passages `keep` accepts (of twice as many) that a search for `name` finds
+    within `filters` (`rag.retrieval.search`'s dense and keyword ranks fused), best first by the
     cross-encoder's reading of the name and each sentence (in the passages' order when
-    `settings.rerank` is off), each as (chunk id, start in its passage,
-    excerpt); not one whose words are in `shown` (the points' and offered sentences' texts) or in a
-    sentence chosen before it, or hold them."""
+    `settings.rerank` is off), each as (chunk id, start in its passage, excerpt); not one whose
+    words are in `shown` (the points' and offered sentences' texts) or in a sentence chosen before
+    it, or hold them."""
     # the fused ranking's passages: the cross-encoder reads their sentences, not them (as fast, or
     # faster, as reading both, and as many values offered on the dev cases)
     fused = replace(settings, rerank=False)
