@@ -12,7 +12,8 @@ report's meeting date.
 The stages, one module each: `measures` (names and where a text names them), `figures` (numbers
 and their units), `sentences` (a passage's sentences read), `tables` (a table of figures read),
 `dashboards` (a performance dashboard's latest and previous figures read), `offered` (the
-sentences offered beside the points), `trend` (every passage read, points merged), `output` (CSV,
+sentences offered beside the points: those that name the measure's words with a figure, and those
+with a figure in the passages an ordinary search for it finds), `trend` (every passage read, points merged), `output` (CSV,
 text, chart) and `questions` (the chat's trend questions and answers).
 """
 
