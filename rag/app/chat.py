@@ -592,7 +592,10 @@ def show_trend(turn: dict, key: str) -> None:
 
 
 NAMED_HEADING = "These sentences name it with a figure; check whether one is its value:"
-SEARCHED_HEADING = "These sentences, with a figure, are in the passages a search for it finds; the reports may call it something else:"
+SEARCHED_HEADING = (
+    "These sentences, with a figure, are in the passages a search for it finds; the reports may call"
+    " it something else:"
+)
 
 
 def _found_by(answer: dict, how: str) -> list[str]:

@@ -13,8 +13,8 @@ The stages, one module each: `measures` (names and where a text names them), `fi
 and their units), `sentences` (a passage's sentences read), `tables` (a table of figures read),
 `dashboards` (a performance dashboard's latest and previous figures read), `offered` (the
 sentences offered beside the points: those that name the measure's words with a figure, and those
-with a figure in the passages an ordinary search for it finds), `trend` (every passage read, points merged), `output` (CSV,
-text, chart) and `questions` (the chat's trend questions and answers).
+with a figure in the passages an ordinary search for it finds), `trend` (every passage read, points
+merged), `output` (CSV, text, chart) and `questions` (the chat's trend questions and answers).
 """
 
 from rag.trends.measures import Measure, find_measure

@@ -7,8 +7,8 @@ is in one of these sentences instead: the reader of the trend sees them, each ci
 
 Where the reports call the measure something else altogether ("mandated universal health and
 wellbeing reviews" for health visitor checks), no sentence holds the name's words: the sentences
-with a figure of the passages an ordinary search for the name finds (dense and keyword, then the
-cross-encoder) are offered as well, after those, best first by the cross-encoder (`searched`)."""
+with a figure of the passages an ordinary search for the name finds (dense and keyword, fused) are
+offered as well, after those, best first by the cross-encoder's reading of each (`searched`)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from rag.index.store import Index
 from rag.models.rerank import rerank_scores
 from rag.retrieval import search
 from rag.settings import Settings
-from rag.text import AMOUNT, split_sentences
+from rag.text import AMOUNT, split_sentences, words_of
 from rag.trends.measures import Measure, content_words, singular_key
 from rag.types import Filters, Passage
 
@@ -204,10 +204,10 @@ def searched(
     if settings.rerank:
         scores = rerank_scores(name, [excerpt for _, _, excerpt in candidates])
         candidates = [candidates[i] for i in sorted(range(len(candidates)), key=lambda i: -scores[i])]
-    seen = [_plain(text) for text in shown]
+    seen = [f" {' '.join(words_of(text))} " for text in shown]  # whole words compared
     chosen = []
     for candidate in candidates:
-        plain = _plain(candidate[2])
+        plain = f" {' '.join(words_of(candidate[2]))} "
         if any(plain in other or other in plain for other in seen):
             continue  # shown already, in this report or another pack of the same papers
         seen.append(plain)
@@ -225,10 +225,6 @@ SEARCHED_WORDS = 1
 """The fewest such words a sentence found by the search has: "3." and "2FE 0FE 10FE" are no
 sentences, but a dashboard's "Latest: 422 Previous: 493" is (three such words were tried: the
 twelfth blind set's values offered fell from 16 to 11 of 22)."""
-
-
-def _plain(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _around(sentence: str, at: int) -> str:
