@@ -296,5 +296,8 @@ def test_a_trend_question_shows_its_chart_in_the_chat(served_sample):
         expect(downloads).to_have_count(2)
         expect(downloads.nth(0)).to_contain_text("Download as CSV")
         expect(downloads.nth(1)).to_contain_text("Download every passage that names it")
+        # beneath, closed: the sentences a search for the measure finds, which may name it otherwise
+        searched = answer.get_by_test_id("stExpander").filter(has_text="a search for it finds")
+        expect(searched).to_have_count(1)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         _screenshot(page, ARTIFACTS / "trend.png")
