@@ -181,7 +181,7 @@ def trend(
             shown,
             lambda passage: _reported_within({"date": passage.date}, since, until),
         )
-    found_in = _rows_of(index, [chunk_id for chunk_id, _, _ in found])
+    found_in = _passages_by(index, "chunk_id", [chunk_id for chunk_id, _, _ in found])
     result = Trend(
         " ".join(measure_name.split()),
         points,
@@ -232,16 +232,17 @@ def _matching(index: Index, query: str, order: str, limit: int = -1) -> list:
     )
 
 
-def _rows_of(index: Index, chunk_ids: list[str]) -> dict[str, object]:
-    """The passages (with their documents' columns) of these chunk ids, by chunk id."""
-    if not chunk_ids:
+def _passages_by(index: Index, column: str, keys: list) -> dict:
+    """The passages (with their documents' columns) whose `column` ("row", "chunk_id") is one of
+    `keys`, by that key."""
+    if not keys:
         return {}
     found = index.query(
-        f"SELECT c.chunk_id, {_PASSAGE_COLUMNS} FROM chunks c JOIN documents d USING (doc_id)"
-        f" WHERE c.chunk_id IN ({','.join('?' * len(chunk_ids))})",
-        chunk_ids,
+        f"SELECT c.{column} AS passage_key, {_PASSAGE_COLUMNS} FROM chunks c JOIN documents d USING (doc_id)"
+        f" WHERE c.{column} IN ({','.join('?' * len(keys))})",
+        keys,
     )
-    return {r["chunk_id"]: r for r in found}
+    return {r["passage_key"]: r for r in found}
 
 
 def _point(row, item: Found) -> Point:
@@ -273,18 +274,7 @@ def _tables_going_on(
     """The table values in the passages just after each passage that names the measure (the
     passage and those after it read as one text by `read_table`), each with the passage it is in."""
     wanted = sorted({r["row"] + step for r in rows for step in range(1, TABLE_PASSAGES + 1)})
-    after = (
-        {
-            r["row"]: r
-            for r in index.query(
-                f"SELECT {_PASSAGE_COLUMNS} FROM chunks c JOIN documents d USING (doc_id)"
-                f" WHERE c.row IN ({','.join('?' * len(wanted))})",
-                wanted,
-            )
-        }
-        if wanted
-        else {}
-    )
+    after = _passages_by(index, "row", wanted)
     found = []
     for row in rows:
         window = [row]
